@@ -1,0 +1,119 @@
+"""The `coop` command. Configuration comes from the environment (see coop.config).
+
+Every command opens the database named by COOP_DATABASE_URL, does one thing through the same
+service functions the API uses, and exits 0 on success, 1 when the books are not well (verify),
+2 on bad input (with a one-line reason on stderr).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from coop import migrate
+from coop.config import Settings
+from coop.db import Database
+from coop.errors import CoopError
+from coop.ledger import export, verify
+from coop.society import init_society
+
+app = typer.Typer(help="coop: the books of a savings and credit co-operative.",
+                  no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+export_app = typer.Typer(help="Export the books.", no_args_is_help=True)
+app.add_typer(export_app, name="export")
+out = Console()
+err = Console(stderr=True)
+
+
+def _database(settings: Settings) -> Database:
+    return Database(settings.database_url, pool_size=4)
+
+
+@app.command()
+def init(
+    society_name: Annotated[str, typer.Option(help="The society's neutral printed name.")] = (
+        "Co-operative Credit Society"
+    ),
+    currency: Annotated[str, typer.Option(help="ISO 4217 currency of the book.")] = "INR",
+    locale: Annotated[str, typer.Option(help="Locale for numbers and labels.")] = "en_IN",
+) -> None:
+    """Migrate the database to head and seed the chart of accounts and settings (safe twice)."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        migrate.upgrade(db.writer)
+        created = db.write(
+            lambda s: init_society(
+                s, name=society_name, currency=currency, locale=locale,
+                clock=settings.clock(),
+            )
+        )
+    finally:
+        db.dispose()
+    out.print(
+        f"[green]Society set up[/] in {db.url.render_as_string(hide_password=True)}"
+        if created else "Database already set up; migrated to the latest schema."
+    )
+
+
+@app.command(name="verify")
+def verify_command(
+    checkpoint: Annotated[
+        str | None,
+        typer.Option(help="A witnessed chain head SEQ:HASH that must still hold."),
+    ] = None,
+) -> None:
+    """Recompute the hash chain and every balance. Exit 0 when all is well, 1 otherwise."""
+    witnessed = _parse_checkpoint(checkpoint) if checkpoint else None
+    db = _database(Settings.from_env())
+    try:
+        report = db.read(lambda s: verify.verify(s, checkpoint=witnessed))
+    finally:
+        db.dispose()
+    out.print(f"entries checked: {report.entries_checked}")
+    out.print(f"chain head: {report.head_seq}:{report.head_hash}")
+    if report.ok:
+        out.print("[green]ok[/]: the chain and every balance recompute exactly")
+        return
+    err.print(f"[red]FAULT[/] {report.problems[0]}")
+    for problem in report.problems[1:10]:
+        err.print(f"      {problem}")
+    raise typer.Exit(1)
+
+
+def _parse_checkpoint(text: str) -> tuple[int, str]:
+    seq, _, digest = text.partition(":")
+    if not seq.isdigit() or len(digest) != 64:
+        raise CoopError("a checkpoint is SEQ:HASH, e.g. 1200:<64 hex digits>", field="checkpoint")
+    return int(seq), digest.lower()
+
+
+@export_app.command("beancount")
+def export_beancount(
+    out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
+) -> None:
+    """Write the whole book as a beancount file (bean-check accepts it)."""
+    db = _database(Settings.from_env())
+    try:
+        with db.reading() as session, out_file.open("w", encoding="utf-8") as handle:
+            for chunk in export.export_beancount(session):
+                handle.write(chunk)
+    finally:
+        db.dispose()
+    out.print(f"wrote {out_file}")
+
+
+def main() -> None:
+    try:
+        app()
+    except CoopError as exc:
+        err.print(f"[red]error[/]: {exc.detail}")
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

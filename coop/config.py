@@ -1,0 +1,56 @@
+"""Settings from the environment. Nothing secret is ever stored in the database.
+
+| variable | default | meaning |
+|---|---|---|
+| COOP_DATABASE_URL | sqlite:///coop.db | SQLAlchemy URL (sqlite:///FILE or postgresql+psycopg://...) |
+| COOP_DATA_KEY_FILE | ~/.config/coop/data.key | master key for the identity vault (0600) |
+| COOP_ADMIN_PASSWORD | (generated) | password for user `admin` at `coop init` |
+| COOP_TIMEZONE | Asia/Kolkata | the society's time zone (it decides the business date) |
+| COOP_BUSINESS_DATE | (today) | pin the business date (YYYY-MM-DD) |
+| COOP_DB_POOL_SIZE | 40 | connection pool size (>= the server's worker threads) |
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from coop.clock import SystemClock
+from coop.errors import InvalidInput
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///coop.db"
+    data_key_file: Path = field(default_factory=lambda: Path("~/.config/coop/data.key"))
+    admin_password: str | None = None
+    timezone: str = "Asia/Kolkata"
+    business_date: date | None = None
+    pool_size: int = 40
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if environ is None else environ)
+        pinned = env.get("COOP_BUSINESS_DATE") or None
+        try:
+            business_date = date.fromisoformat(pinned) if pinned else None
+        except ValueError as exc:
+            raise InvalidInput(
+                f"COOP_BUSINESS_DATE {pinned!r} is not a YYYY-MM-DD date",
+                field="COOP_BUSINESS_DATE",
+            ) from exc
+        return cls(
+            database_url=env.get("COOP_DATABASE_URL", cls.database_url),
+            data_key_file=Path(
+                env.get("COOP_DATA_KEY_FILE", "~/.config/coop/data.key")
+            ).expanduser(),
+            admin_password=env.get("COOP_ADMIN_PASSWORD") or None,
+            timezone=env.get("COOP_TIMEZONE", cls.timezone),
+            business_date=business_date,
+            pool_size=int(env.get("COOP_DB_POOL_SIZE", str(cls.pool_size))),
+        )
+
+    def clock(self) -> SystemClock:
+        return SystemClock(timezone=self.timezone, pinned_date=self.business_date)

@@ -1,0 +1,185 @@
+"""Engines, sessions and transactions for SQLite (embedded) and PostgreSQL (production).
+
+- SQLite: every connection gets WAL, synchronous=FULL, foreign keys, a busy timeout and
+  secure_delete. Python's sqlite3 would open transactions lazily with a plain BEGIN, which can
+  fail with SQLITE_BUSY on the upgrade to a write lock without honouring the busy timeout; so
+  pysqlite's own transaction handling is switched off and we emit BEGIN ourselves: BEGIN
+  IMMEDIATE for writes, BEGIN (deferred) for reads. Writes go through one writer connection per
+  process (a pool of one), which both serialises writers without busy-wait sleeps and avoids two
+  connections writing or checkpointing at once (the WAL-reset bug of SQLite < 3.51.3).
+- PostgreSQL: writes run at READ COMMITTED; correctness comes from row locks taken in ascending
+  id order (see coop.ledger.service). A deadlock or serialization failure (SQLSTATE 40P01/40001)
+  rolls the whole transaction back and `Database.write` runs it again, at most three times.
+  Reads for reports run REPEATABLE READ READ ONLY so that a report never sees a torn state.
+
+A service function owns exactly one transaction: it is handed to `Database.write` (or runs
+inside `Database.writing()`), and nothing below it commits.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import BigInteger, Date, DateTime, Dialect, MetaData, create_engine, event
+from sqlalchemy.types import TypeDecorator
+from sqlalchemy.engine import URL, Engine, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+SQLITE_SAFE_VERSION = (3, 51, 3)
+RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
+WRITE_ATTEMPTS_MAX = 3
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A UTC instant, timezone-aware in Python on every engine (SQLite stores it naive)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("a stored instant must be timezone-aware")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {  # noqa: RUF012 - SQLAlchemy reads this class attribute
+        int: BigInteger,
+        date: Date,
+        datetime: UTCDateTime,
+    }
+
+
+def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
+    cursor = dbapi_connection.cursor()
+    for pragma in (
+        "journal_mode=WAL",
+        "synchronous=FULL",
+        "foreign_keys=ON",
+        "busy_timeout=30000",
+        "secure_delete=ON",
+    ):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
+def _sqlite_on_begin(connection: Any) -> None:
+    mode = connection.get_execution_options().get("coop_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def sqlite_version_warning() -> str | None:
+    """A warning for start-up when the linked SQLite has the WAL-reset bug, else None."""
+    if sqlite3.sqlite_version_info >= SQLITE_SAFE_VERSION:
+        return None
+    return (
+        f"SQLite {sqlite3.sqlite_version} is older than 3.51.3 and has the WAL-reset bug: "
+        "run one coop process per database file (this process writes through one "
+        "connection), or use PostgreSQL for anything multi-process"
+    )
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for a PostgreSQL deadlock or serialization failure, which a rerun may clear."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+class Database:
+    """The engines of one society's database and the two ways into it: write and read."""
+
+    def __init__(self, url: str | URL, *, pool_size: int = 40, echo: bool = False) -> None:
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.reader = self._sqlite_engine(pool_size=pool_size, echo=echo)
+            self.writer = self._sqlite_engine(pool_size=1, echo=echo).execution_options(
+                coop_begin="IMMEDIATE"
+            )
+        else:
+            engine = create_engine(
+                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, echo=echo
+            )
+            self.writer = engine
+            self.reader = engine.execution_options(
+                isolation_level="REPEATABLE READ", postgresql_readonly=True
+            )
+        self._write_sessions = sessionmaker(bind=self.writer, expire_on_commit=False)
+        self._read_sessions = sessionmaker(bind=self.reader, expire_on_commit=False)
+
+    def _sqlite_engine(self, *, pool_size: int, echo: bool) -> Engine:
+        engine = create_engine(
+            self.url,
+            connect_args={"check_same_thread": False, "timeout": 30},
+            pool_size=pool_size,
+            max_overflow=0 if pool_size == 1 else 10,
+            pool_timeout=120,
+            echo=echo,
+        )
+        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "begin", _sqlite_on_begin)
+        return engine
+
+    @contextmanager
+    def writing(self) -> Iterator[Session]:
+        """One write transaction: commits when the block ends, rolls back on any exception."""
+        with self._write_sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def reading(self) -> Iterator[Session]:
+        """One read-only, consistent snapshot (REPEATABLE READ on PostgreSQL)."""
+        with self._read_sessions() as session, session.begin():
+            yield session
+
+    def write(self, work: Callable[[Session], T]) -> T:
+        """Run `work` in one write transaction, rerunning it after a deadlock (PostgreSQL)."""
+        for attempt in range(1, WRITE_ATTEMPTS_MAX + 1):
+            try:
+                with self.writing() as session:
+                    return work(session)
+            except DBAPIError as exc:
+                if not is_retryable(exc) or attempt == WRITE_ATTEMPTS_MAX:
+                    raise
+                log.info("write rerun after %s (attempt %d)", exc.orig, attempt)
+                time.sleep(random.uniform(0.001, 0.01) * attempt)  # noqa: S311 - jitter only
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def read(self, work: Callable[[Session], T]) -> T:
+        with self.reading() as session:
+            return work(session)
+
+    def dispose(self) -> None:
+        self.writer.dispose()
+        self.reader.dispose()

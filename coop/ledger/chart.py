@@ -1,0 +1,73 @@
+"""The default chart of accounts. Its codes are part of the public contract (CONTRACT.md).
+
+`may_go_negative=False` is overdraft protection checked on every posting (and by a CHECK
+constraint): cash cannot go below zero, nor a member's savings, nor the loans she owes.
+Control accounts (1100, 2000, 3000) hold no postings of their own: they sum their members'
+sub-accounts, so the member sub-ledger and the general ledger reconcile by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from coop.ledger.model import AccountType
+
+A, L, Q, I, X = (
+    AccountType.ASSET,
+    AccountType.LIABILITY,
+    AccountType.EQUITY,
+    AccountType.INCOME,
+    AccountType.EXPENSE,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ChartAccount:
+    code: str
+    name: str
+    type: AccountType
+    may_go_negative: bool = False
+    is_control: bool = False
+
+
+CASH = "1000"
+BANK = "1010"
+LOANS = "1100"
+INTEREST_RECEIVABLE = "1110"
+SAVINGS = "2000"
+DIVIDENDS_PAYABLE = "2100"
+INTEREST_PAYABLE = "2110"
+SHARE_CAPITAL = "3000"
+STATUTORY_RESERVE = "3100"
+EDUCATION_FUND = "3110"
+UNFORESEEN_LOSS_RESERVE = "3120"
+UNDISTRIBUTED_SURPLUS = "3200"
+CURRENT_YEAR_SURPLUS = "3900"
+LOAN_INTEREST_INCOME = "4000"
+FEES_AND_PENALTIES = "4100"
+OTHER_INCOME = "4200"
+SAVINGS_INTEREST_EXPENSE = "5000"
+OPERATING_EXPENSES = "5100"
+LOAN_LOSSES = "5200"
+
+DEFAULT_CHART: tuple[ChartAccount, ...] = (
+    ChartAccount(CASH, "Cash on hand", A),
+    ChartAccount(BANK, "Bank", A),
+    ChartAccount(LOANS, "Loans to members", A, is_control=True),
+    ChartAccount(INTEREST_RECEIVABLE, "Interest receivable", A),
+    ChartAccount(SAVINGS, "Members' savings", L, is_control=True),
+    ChartAccount(DIVIDENDS_PAYABLE, "Dividends payable", L),
+    ChartAccount(INTEREST_PAYABLE, "Interest payable on savings", L),
+    ChartAccount(SHARE_CAPITAL, "Share capital", Q, is_control=True),
+    ChartAccount(STATUTORY_RESERVE, "Statutory reserve fund", Q),
+    ChartAccount(EDUCATION_FUND, "Education fund", Q),
+    ChartAccount(UNFORESEEN_LOSS_RESERVE, "Reserve for unforeseen losses", Q),
+    ChartAccount(UNDISTRIBUTED_SURPLUS, "Undistributed surplus", Q, may_go_negative=True),
+    ChartAccount(CURRENT_YEAR_SURPLUS, "Current year surplus", Q, may_go_negative=True),
+    ChartAccount(LOAN_INTEREST_INCOME, "Interest on loans", I, may_go_negative=True),
+    ChartAccount(FEES_AND_PENALTIES, "Fees and penalties", I, may_go_negative=True),
+    ChartAccount(OTHER_INCOME, "Grants and other income", I, may_go_negative=True),
+    ChartAccount(SAVINGS_INTEREST_EXPENSE, "Interest on savings", X, may_go_negative=True),
+    ChartAccount(OPERATING_EXPENSES, "Operating expenses", X, may_go_negative=True),
+    ChartAccount(LOAN_LOSSES, "Loan losses", X, may_go_negative=True),
+)

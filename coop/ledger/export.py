@@ -1,0 +1,128 @@
+"""Export the whole book as a beancount file that `bean-check` accepts, with the same balances.
+
+Names follow CONTRACT.md: a general-ledger account is `<Root>:<code>-<Name-In-Words>`
+(`Assets:1000-Cash-on-hand`) and a member's sub-account nests under its control account
+(`Liabilities:2000-Members-savings:M-7Q4K2`). Beancount's signs are debit-positive, so a
+liability with a credit balance shows as negative there. After the entries, one `balance`
+assertion per account (dated the day after the last entry) makes bean-check itself confirm
+that every balance equals ours.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from coop.ledger.model import Side
+from coop.ledger.orm import account_table, book_table, entry_table, posting_table
+from coop.money import format_minor
+
+ROOTS = {
+    "asset": "Assets",
+    "liability": "Liabilities",
+    "equity": "Equity",
+    "income": "Income",
+    "expense": "Expenses",
+}
+_NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
+BATCH_ENTRIES = 5000
+
+
+def beancount_name(
+    *, type: str, code: str, name: str, parent_code: str | None, parent_name: str | None
+) -> str:
+    """The beancount account name for one of our accounts."""
+    if parent_code is not None and parent_name is not None:
+        suffix = code.removeprefix(f"{parent_code}:")
+        return f"{_root_name(type, parent_code, parent_name)}:{suffix}"
+    return _root_name(type, code, name)
+
+
+def _root_name(type: str, code: str, name: str) -> str:
+    words = _NOT_NAME.sub("-", name.replace("'", "")).strip("-")
+    return f"{ROOTS[type]}:{code}-{words}"
+
+
+def _quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def export_beancount(session: Session) -> Iterator[str]:
+    """The book as beancount text, a chunk at a time (so a large book streams)."""
+    currency = session.execute(select(book_table.c.currency)).scalar_one()
+    rows = session.execute(
+        select(
+            account_table.c.id, account_table.c.code, account_table.c.name,
+            account_table.c.type, account_table.c.parent_id, account_table.c.normal_side,
+            account_table.c.debits_posted, account_table.c.credits_posted,
+        ).order_by(account_table.c.code)
+    ).all()
+    by_id = {r.id: r for r in rows}
+    names: dict[int, str] = {}
+    for r in rows:
+        parent = by_id.get(r.parent_id) if r.parent_id is not None else None
+        names[r.id] = beancount_name(
+            type=r.type, code=r.code, name=r.name,
+            parent_code=parent.code if parent else None,
+            parent_name=parent.name if parent else None,
+        )
+    earliest, last_day = session.execute(
+        select(func.min(entry_table.c.value_date), func.max(entry_table.c.value_date))
+    ).one()
+    if earliest is None:  # an empty book: open the accounts and assert zero on one day
+        earliest = last_day = date(2000, 1, 1)
+    yield f'option "title" "coop book"\noption "operating_currency" "{currency}"\n\n'
+    for r in rows:
+        yield f"{earliest.isoformat()} open {names[r.id]} {currency}\n"
+    yield "\n"
+    yield from _entries(session, names, currency)
+    check_on = last_day + timedelta(days=1)
+    for r in rows:
+        # A control account's counters include its sub-accounts, as beancount's balance of
+        # a parent account includes its children.
+        net = r.debits_posted - r.credits_posted
+        yield f"{check_on.isoformat()} balance {names[r.id]} {format_minor(net, currency)} {currency}\n"
+
+
+def _entries(session: Session, names: dict[int, str], currency: str) -> Iterator[str]:
+    after = 0
+    while True:
+        entries = session.execute(
+            select(
+                entry_table.c.id, entry_table.c.value_date, entry_table.c.narration,
+                entry_table.c.kind, entry_table.c.reversal_of,
+            )
+            .where(entry_table.c.id > after)
+            .order_by(entry_table.c.id)
+            .limit(BATCH_ENTRIES)
+        ).all()
+        if not entries:
+            return
+        last = entries[-1].id
+        legs: dict[int, list[tuple[int, str, int]]] = {}
+        for entry_id, account_id, side, amount in session.execute(
+            select(
+                posting_table.c.entry_id, posting_table.c.account_id, posting_table.c.side,
+                posting_table.c.amount_minor,
+            )
+            .where(posting_table.c.entry_id > after, posting_table.c.entry_id <= last)
+            .order_by(posting_table.c.entry_id, posting_table.c.line)
+        ):
+            legs.setdefault(entry_id, []).append((account_id, side, amount))
+        chunk = []
+        for e in entries:
+            meta = f'  seq: {e.id}\n  kind: "{e.kind}"\n'
+            if e.reversal_of is not None:
+                meta += f"  reversal_of: {e.reversal_of}\n"
+            lines = "".join(
+                f"  {names[a]}  "
+                f"{format_minor(amount if side == Side.DEBIT else -amount, currency)} {currency}\n"
+                for a, side, amount in legs.get(e.id, [])
+            )
+            chunk.append(f"{e.value_date.isoformat()} * {_quote(e.narration)}\n{meta}{lines}\n")
+        yield "".join(chunk)
+        after = last

@@ -1,0 +1,240 @@
+"""Reading the ledger: accounts, balances (now and as of a date), entries, the trial balance.
+
+Balances now are O(1): they come from the accounts' cumulative counters. A balance as of a
+past date is the balance now less the postings dated after it, found through the
+(account, value date) index, so a recent date costs little whatever the size of the history.
+The trial balance reads the general-ledger account rows (control accounts include their
+members' sub-accounts), not the postings.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from coop.ledger.model import PostedEntry, PostedPosting, Side, signed_balance
+from coop.ledger.orm import account_table, book_table, entry_table, posting_table
+
+ENTRIES_PAGE_MAX = 500
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    id: int
+    code: str
+    name: str
+    type: str
+    normal_side: str
+    parent_id: int | None
+    owner: str | None
+    may_go_negative: bool
+    is_control: bool
+    debits_minor: int
+    credits_minor: int
+
+    @property
+    def balance_minor(self) -> int:
+        return signed_balance(
+            self.normal_side, debits_minor=self.debits_minor, credits_minor=self.credits_minor
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BookView:
+    currency: str
+    head_seq: int
+    head_hash: str
+    closed_through: date | None
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalanceRow:
+    account: str
+    name: str
+    type: str
+    debit_minor: int
+    credit_minor: int
+
+
+@dataclass(frozen=True, slots=True)
+class TrialBalance:
+    as_of: date | None
+    rows: tuple[TrialBalanceRow, ...]
+    total_debit_minor: int
+    total_credit_minor: int
+
+
+_ACCOUNT_SELECT = select(
+    account_table.c.id, account_table.c.code, account_table.c.name, account_table.c.type,
+    account_table.c.normal_side, account_table.c.parent_id, account_table.c.owner,
+    account_table.c.may_go_negative, account_table.c.is_control,
+    account_table.c.debits_posted, account_table.c.credits_posted,
+)
+
+
+def book(session: Session) -> BookView | None:
+    row = session.execute(
+        select(
+            book_table.c.currency, book_table.c.head_seq, book_table.c.head_hash,
+            book_table.c.closed_through,
+        )
+    ).first()
+    return None if row is None else BookView(*row)
+
+
+def get_account(session: Session, code: str) -> AccountView | None:
+    row = session.execute(_ACCOUNT_SELECT.where(account_table.c.code == code)).first()
+    return None if row is None else AccountView(*row)
+
+
+def list_accounts(session: Session, *, owner: str | None = None) -> list[AccountView]:
+    """General-ledger accounts, or with `owner` that owner's sub-accounts, ordered by code."""
+    query = _ACCOUNT_SELECT.order_by(account_table.c.code)
+    if owner is None:
+        query = query.where(account_table.c.parent_id.is_(None))
+    else:
+        query = query.where(account_table.c.owner == owner)
+    return [AccountView(*row) for row in session.execute(query)]
+
+
+def balance(session: Session, code: str) -> int | None:
+    """The account's balance now, signed by its normal side, in minor units (O(1))."""
+    account = get_account(session, code)
+    return None if account is None else account.balance_minor
+
+
+def balance_as_of(session: Session, code: str, on: date) -> int | None:
+    """The balance at the end of `on`: the balance now less what was posted dated later."""
+    account = get_account(session, code)
+    if account is None:
+        return None
+    later = (
+        select(posting_table.c.side, func.sum(posting_table.c.amount_minor))
+        .where(posting_table.c.value_date > on)
+        .group_by(posting_table.c.side)
+    )
+    if account.is_control:
+        children = select(account_table.c.id).where(account_table.c.parent_id == account.id)
+        later = later.where(posting_table.c.account_id.in_(children))
+    else:
+        later = later.where(posting_table.c.account_id == account.id)
+    after = {side: int(total) for side, total in session.execute(later)}
+    return signed_balance(
+        account.normal_side,
+        debits_minor=account.debits_minor - after.get("debit", 0),
+        credits_minor=account.credits_minor - after.get("credit", 0),
+    )
+
+
+def trial_balance(session: Session, *, as_of: date | None = None) -> TrialBalance:
+    """Every general-ledger account with its balance in the debit or the credit column."""
+    accounts = list_accounts(session)
+    later: dict[int, dict[str, int]] = defaultdict(dict)
+    if as_of is not None:
+        root = func.coalesce(account_table.c.parent_id, account_table.c.id)
+        rows = session.execute(
+            select(root, posting_table.c.side, func.sum(posting_table.c.amount_minor))
+            .join(account_table, account_table.c.id == posting_table.c.account_id)
+            .where(posting_table.c.value_date > as_of)
+            .group_by(root, posting_table.c.side)
+        )
+        for account_id, side, total in rows:
+            later[account_id][side] = int(total)
+    result = []
+    for account in accounts:
+        net = (account.debits_minor - later[account.id].get("debit", 0)) - (
+            account.credits_minor - later[account.id].get("credit", 0)
+        )
+        result.append(
+            TrialBalanceRow(
+                account.code, account.name, account.type, max(net, 0), max(-net, 0)
+            )
+        )
+    return TrialBalance(
+        as_of=as_of,
+        rows=tuple(result),
+        total_debit_minor=sum(r.debit_minor for r in result),
+        total_credit_minor=sum(r.credit_minor for r in result),
+    )
+
+
+def load_entry(session: Session, entry_id: int) -> PostedEntry | None:
+    entries = load_entries(session, [entry_id])
+    return entries[0] if entries else None
+
+
+def load_entries(session: Session, entry_ids: Sequence[int]) -> list[PostedEntry]:
+    """The entries with these ids, in id order, each with its postings in line order."""
+    if not entry_ids:
+        return []
+    ids = sorted(set(entry_ids))
+    postings: dict[int, list[PostedPosting]] = defaultdict(list)
+    for entry_id, code, side, amount in session.execute(
+        select(
+            posting_table.c.entry_id, account_table.c.code, posting_table.c.side,
+            posting_table.c.amount_minor,
+        )
+        .join(account_table, account_table.c.id == posting_table.c.account_id)
+        .where(posting_table.c.entry_id.in_(ids))
+        .order_by(posting_table.c.entry_id, posting_table.c.line)
+    ):
+        postings[entry_id].append(PostedPosting(code, Side(side), amount))
+    rows = session.execute(
+        select(
+            entry_table.c.id, entry_table.c.value_date, entry_table.c.posted_at,
+            entry_table.c.kind, entry_table.c.narration, entry_table.c.actor,
+            entry_table.c.idempotency_key, entry_table.c.reversal_of,
+            entry_table.c.prev_hash, entry_table.c.hash,
+        )
+        .where(entry_table.c.id.in_(ids))
+        .order_by(entry_table.c.id)
+    )
+    return [
+        PostedEntry(
+            id=r.id, value_date=r.value_date, posted_at=r.posted_at, kind=r.kind,
+            narration=r.narration, actor=r.actor, idempotency_key=r.idempotency_key,
+            reversal_of=r.reversal_of, postings=tuple(postings[r.id]),
+            prev_hash=r.prev_hash, hash=r.hash,
+        )
+        for r in rows
+    ]
+
+
+def list_entries(
+    session: Session,
+    *,
+    account: str | None = None,
+    from_on: date | None = None,
+    to_on: date | None = None,
+    after_id: int | None = None,
+    limit: int = 50,
+) -> list[PostedEntry]:
+    """Entries in journal order, optionally only those touching `account` (for a control
+    account: any of its sub-accounts) and dated within [from_on, to_on]; keyset paging on id."""
+    limit = max(1, min(limit, ENTRIES_PAGE_MAX))
+    query = select(entry_table.c.id).order_by(entry_table.c.id).limit(limit)
+    if account is not None:
+        matching = select(account_table.c.id).where(
+            or_(
+                account_table.c.code == account,
+                account_table.c.parent_id.in_(
+                    select(account_table.c.id).where(account_table.c.code == account)
+                ),
+            )
+        )
+        touching = select(posting_table.c.entry_id).where(
+            posting_table.c.account_id.in_(matching)
+        )
+        query = query.where(entry_table.c.id.in_(touching))
+    if from_on is not None:
+        query = query.where(entry_table.c.value_date >= from_on)
+    if to_on is not None:
+        query = query.where(entry_table.c.value_date <= to_on)
+    if after_id is not None:
+        query = query.where(entry_table.c.id > after_id)
+    return load_entries(session, list(session.scalars(query)))

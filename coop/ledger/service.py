@@ -1,0 +1,482 @@
+"""The only code that writes to the ledger: open accounts, post, reverse, close a period.
+
+`post(session, draft, clock=...)` does, inside the caller's one transaction:
+
+1. checks the draft (pure: 2..n postings, balanced, amounts in range, text clean);
+2. locks the touched accounts and their control accounts in ascending id order
+   (`SELECT ... FOR UPDATE`; on SQLite the writer's BEGIN IMMEDIATE already serialises);
+3. locks the book row, which orders the hash chain and holds `closed_through`;
+4. claims the idempotency key: an existing entry with the same key and the same content is
+   returned unchanged (`replayed=True`); with different content it is refused;
+5. checks the value date (not in a closed period, not in the future) and the overdraft limits
+   against the locked balances;
+6. inserts the entry and its postings, adds to the accounts' cumulative counters (and their
+   control accounts'), and moves the chain head.
+
+Nothing commits here: the service that called owns the transaction (coop.db.Database.write), so
+a deposit, its idempotency record and its receipt commit together or not at all.
+
+`post_many` is the bulk path for imports and the demo: the same checks, many entries, one
+transaction, all or nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from coop.clock import Clock
+from coop.errors import InvalidInput, require
+from coop.ledger.chart import DEFAULT_CHART
+from coop.ledger.model import (
+    ACCOUNT_NAME_LENGTH_MAX,
+    BALANCE_MINOR_MAX,
+    GENESIS_HASH,
+    ROOT_CODE_PATTERN,
+    SUB_SUFFIX_PATTERN,
+    AccountExists,
+    AccountType,
+    AlreadyReversed,
+    ControlAccountPosting,
+    EntryDraft,
+    EntryNotFound,
+    FutureValueDate,
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    PeriodClosed,
+    PostedEntry,
+    PostedPosting,
+    Side,
+    UnknownAccount,
+    canonical_bytes,
+    chain_hash,
+    check_draft,
+    check_text,
+    hash_body,
+    reversed_postings,
+    signed_balance,
+)
+from coop.ledger.orm import account_table, book_table, entry_table, posting_table
+from coop.ledger.queries import load_entry
+from coop.money import minor_digits
+
+_ACCOUNT_COLUMNS = (
+    account_table.c.id,
+    account_table.c.code,
+    account_table.c.parent_id,
+    account_table.c.normal_side,
+    account_table.c.may_go_negative,
+    account_table.c.is_control,
+    account_table.c.debits_posted,
+    account_table.c.credits_posted,
+)
+_codes_param = bindparam("codes", expanding=True)
+_LOCK_ACCOUNTS = (
+    select(*_ACCOUNT_COLUMNS)
+    .where(
+        or_(
+            account_table.c.code.in_(_codes_param),
+            account_table.c.id.in_(
+                select(account_table.c.parent_id)
+                .where(account_table.c.code.in_(_codes_param))
+                .scalar_subquery()
+            ),
+        )
+    )
+    .order_by(account_table.c.id)
+    .with_for_update()
+)
+_LOCK_BOOK = select(
+    book_table.c.head_seq, book_table.c.head_hash, book_table.c.closed_through
+).where(book_table.c.id == 1).with_for_update()
+_FIND_KEY = select(entry_table.c.id).where(entry_table.c.idempotency_key == bindparam("key"))
+_FIND_REVERSAL = select(entry_table.c.id).where(entry_table.c.reversal_of == bindparam("of"))
+_ADD_TO_ACCOUNT = (
+    update(account_table)
+    .where(account_table.c.id == bindparam("account_id"))
+    .values(
+        debits_posted=account_table.c.debits_posted + bindparam("debit_minor"),
+        credits_posted=account_table.c.credits_posted + bindparam("credit_minor"),
+    )
+)
+_MOVE_HEAD = (
+    update(book_table)
+    .where(book_table.c.id == 1)
+    .values(head_seq=bindparam("seq"), head_hash=bindparam("hash"))
+)
+
+
+class BookNotInitialised(InvalidInput):
+    code = "book_not_initialised"
+    title = "The book has not been set up: run `coop init`"
+
+
+@dataclass
+class _Account:
+    """A locked account row and the running totals it will have after this write."""
+
+    id: int
+    code: str
+    parent_id: int | None
+    normal_side: str
+    may_go_negative: bool
+    is_control: bool
+    debits_minor: int
+    credits_minor: int
+    debit_added: int = 0
+    credit_added: int = 0
+
+
+@dataclass
+class _Book:
+    head_seq: int
+    head_hash: str
+    closed_through: date | None
+
+
+# -- setting up -------------------------------------------------------------------------------
+
+
+def init_book(session: Session, *, currency: str, clock: Clock) -> bool:
+    """Create the book and the default chart if they are not there. Returns True if created."""
+    minor_digits(currency)  # refuses an unknown currency
+    conn = session.connection()
+    if conn.execute(select(book_table.c.id)).first() is not None:
+        return False
+    conn.execute(
+        insert(book_table).values(
+            id=1, currency=currency.upper(), head_seq=0, head_hash=GENESIS_HASH
+        )
+    )
+    for account in DEFAULT_CHART:
+        open_account(
+            session, code=account.code, name=account.name, type=account.type,
+            may_go_negative=account.may_go_negative, is_control=account.is_control,
+            clock=clock,
+        )
+    return True
+
+
+def open_account(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    type: AccountType | str,
+    clock: Clock,
+    parent: str | None = None,
+    owner: str | None = None,
+    may_go_negative: bool = False,
+    is_control: bool = False,
+) -> int:
+    """Open a general-ledger account (code of four digits) or a sub-account of a control
+    account (code `<parent>:<suffix>`, e.g. `2000:M-7Q4K2`). Returns the account id."""
+    account_type = AccountType(type)
+    name = check_text(name, field="name", length_max=ACCOUNT_NAME_LENGTH_MAX)
+    conn = session.connection()
+    parent_id = None
+    if parent is None:
+        if not ROOT_CODE_PATTERN.match(code):
+            raise InvalidInput("a general-ledger account code is four digits", field="code")
+    else:
+        parent_row = conn.execute(
+            select(account_table.c.id, account_table.c.type, account_table.c.is_control)
+            .where(account_table.c.code == parent)
+        ).first()
+        if parent_row is None or not parent_row.is_control:
+            raise UnknownAccount(f"{parent!r} is not a control account", field="parent")
+        if parent_row.type != account_type:
+            raise InvalidInput("a sub-account has its control account's type", field="type")
+        suffix = code.removeprefix(f"{parent}:")
+        if suffix == code or not SUB_SUFFIX_PATTERN.match(suffix):
+            raise InvalidInput(f"a sub-account code is '{parent}:<suffix>'", field="code")
+        parent_id = parent_row.id
+    if conn.execute(select(account_table.c.id).where(account_table.c.code == code)).first():
+        raise AccountExists(f"account {code} exists", field="code")
+    result = conn.execute(
+        insert(account_table).values(
+            code=code, name=name, type=str(account_type),
+            normal_side=str(account_type.normal_side), parent_id=parent_id, owner=owner,
+            may_go_negative=may_go_negative, is_control=is_control and parent is None,
+            debits_posted=0, credits_posted=0, opened_at=clock.now(),
+        )
+    )
+    account_id = result.inserted_primary_key[0] if result.inserted_primary_key else None
+    require(isinstance(account_id, int), "opening an account returns its id")
+    return int(account_id)  # type: ignore[arg-type]
+
+
+def close_through(session: Session, on: date, *, clock: Clock) -> None:
+    """Close every day up to and including `on`: nothing may be posted or reversed there."""
+    book = _lock_book(session.connection())
+    if on >= clock.today():
+        raise InvalidInput("only days before the business date can be closed", field="on")
+    if book.closed_through is not None and on < book.closed_through:
+        raise InvalidInput(
+            f"the book is closed through {book.closed_through}; a closed period stays closed",
+            field="on",
+        )
+    session.connection().execute(
+        update(book_table).where(book_table.c.id == 1).values(closed_through=on)
+    )
+
+
+# -- posting ----------------------------------------------------------------------------------
+
+
+def post(session: Session, draft: EntryDraft, *, clock: Clock) -> PostedEntry:
+    """Post one balanced entry (see the module docstring for every step)."""
+    draft = check_draft(draft)
+    conn = session.connection()
+    accounts = _lock_accounts(conn, {p.account for p in draft.postings})
+    book = _lock_book(conn)
+    key = draft.idempotency_key or uuid.uuid4().hex
+    existing = conn.execute(_FIND_KEY, {"key": key}).scalar()
+    if existing is not None:
+        return _replay(session, existing, draft)
+    _check_date(draft.value_date, book, today=clock.today())
+    if draft.reversal_of is not None:
+        _check_not_reversed(conn, draft.reversal_of)
+    _check_limits(_apply(draft, accounts))
+    entry = _entry(draft, key, book, clock)
+    _insert(conn, [entry], accounts)
+    return entry
+
+
+def post_many(
+    session: Session, drafts: Sequence[EntryDraft], *, clock: Clock
+) -> list[PostedEntry]:
+    """Post many entries in the caller's one transaction: the same checks as `post`, applied
+    in order against running balances; any refusal refuses the whole batch."""
+    checked = [check_draft(d) for d in drafts]
+    conn = session.connection()
+    codes = {p.account for d in checked for p in d.postings}
+    accounts = _lock_accounts(conn, codes)
+    book = _lock_book(conn)
+    today = clock.today()
+    keys = [d.idempotency_key or uuid.uuid4().hex for d in checked]
+    named = [k for d, k in zip(checked, keys, strict=True) if d.idempotency_key]
+    taken = _existing_keys(conn, named)
+    posted: list[PostedEntry] = []
+    fresh: list[PostedEntry] = []
+    seen: set[str] = set()
+    for draft, key in zip(checked, keys, strict=True):
+        if key in taken:
+            posted.append(_replay(session, taken[key], draft))
+            continue
+        if key in seen:
+            raise IdempotencyKeyReused(f"key {key!r} appears twice in the batch")
+        seen.add(key)
+        _check_date(draft.value_date, book, today=today)
+        if draft.reversal_of is not None:
+            _check_not_reversed(conn, draft.reversal_of)
+        _check_limits(_apply(draft, accounts))
+        entry = _entry(draft, key, book, clock)
+        fresh.append(entry)
+        posted.append(entry)
+    if fresh:
+        _insert(conn, fresh, accounts)
+    return posted
+
+
+def reverse(
+    session: Session,
+    entry_id: int,
+    *,
+    reason: str,
+    actor: str,
+    clock: Clock,
+    idempotency_key: str | None = None,
+) -> PostedEntry:
+    """Post the entry that exactly negates `entry_id`, on the same value date. An entry is
+    reversed at most once, and a reversal is not itself reversed: post a new entry instead."""
+    original = load_entry(session, entry_id)
+    if original is None:
+        raise EntryNotFound(f"there is no entry {entry_id}", field="entry_id")
+    if original.reversal_of is not None:
+        raise AlreadyReversed(
+            f"entry {entry_id} is itself the reversal of entry {original.reversal_of}"
+        )
+    reason = check_text(reason, field="reason", length_max=150)
+    draft = EntryDraft(
+        value_date=original.value_date,
+        narration=f"Reversal of entry {entry_id}: {reason}",
+        kind="reversal",
+        postings=reversed_postings(original.postings),
+        actor=actor,
+        idempotency_key=idempotency_key,
+        reversal_of=entry_id,
+    )
+    return post(session, draft, clock=clock)
+
+
+# -- the steps --------------------------------------------------------------------------------
+
+
+def _lock_accounts(conn: Connection, codes: Iterable[str]) -> dict[str, _Account]:
+    wanted = sorted(set(codes))
+    rows = conn.execute(_LOCK_ACCOUNTS, {"codes": wanted}).all()
+    accounts = {r.code: _Account(*r) for r in rows}
+    for code in wanted:
+        account = accounts.get(code)
+        if account is None:
+            raise UnknownAccount(f"there is no account {code[:70]!r}", field="postings")
+        if account.is_control:
+            raise ControlAccountPosting(
+                f"account {code} sums its members' accounts; post to one of them",
+                field="postings",
+            )
+    return accounts
+
+
+def _lock_book(conn: Connection) -> _Book:
+    row = conn.execute(_LOCK_BOOK).first()
+    if row is None:
+        raise BookNotInitialised("the book has not been set up")
+    return _Book(row.head_seq, row.head_hash, row.closed_through)
+
+
+def _existing_keys(conn: Connection, keys: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        rows = conn.execute(
+            select(entry_table.c.idempotency_key, entry_table.c.id).where(
+                entry_table.c.idempotency_key.in_(chunk)
+            )
+        )
+        found.update({r.idempotency_key: r.id for r in rows})
+    return found
+
+
+def _replay(session: Session, entry_id: int, draft: EntryDraft) -> PostedEntry:
+    existing = load_entry(session, entry_id)
+    require(existing is not None, "an entry found by its key can be loaded")
+    assert existing is not None  # for mypy; require() above has checked it
+    same = (
+        existing.value_date == draft.value_date
+        and existing.kind == draft.kind
+        and existing.narration == draft.narration
+        and existing.reversal_of == draft.reversal_of
+        and [(p.account, p.side, p.amount_minor) for p in existing.postings]
+        == [(p.account, p.side, p.amount_minor) for p in draft.postings]
+    )
+    if not same:
+        raise IdempotencyKeyReused(
+            "this idempotency key was already used for a different entry",
+            field="idempotency_key",
+        )
+    return PostedEntry(**{**_fields(existing), "replayed": True})
+
+
+def _fields(entry: PostedEntry) -> dict[str, Any]:
+    return {name: getattr(entry, name) for name in PostedEntry.__dataclass_fields__}
+
+
+def _check_date(value_date: date, book: _Book, *, today: date) -> None:
+    if book.closed_through is not None and value_date <= book.closed_through:
+        raise PeriodClosed(
+            f"the book is closed through {book.closed_through}", field="value_date"
+        )
+    if value_date > today:
+        raise FutureValueDate(
+            f"{value_date} is after the business date {today}", field="value_date"
+        )
+
+
+def _check_not_reversed(conn: Connection, entry_id: int) -> None:
+    if conn.execute(_FIND_REVERSAL, {"of": entry_id}).first() is not None:
+        raise AlreadyReversed(f"entry {entry_id} has already been reversed")
+
+
+def _apply(draft: EntryDraft, accounts: dict[str, _Account]) -> list[_Account]:
+    """Add the draft's postings to the running totals of its accounts and their parents;
+    returns the accounts touched."""
+    parents = {a.id: a for a in accounts.values()}
+    touched: list[_Account] = []
+    for posting in draft.postings:
+        account = accounts[posting.account]
+        targets = [account]
+        if account.parent_id is not None:
+            targets.append(parents[account.parent_id])
+        touched.extend(targets)
+        for target in targets:
+            if posting.side is Side.DEBIT:
+                target.debit_added += posting.amount_minor
+            else:
+                target.credit_added += posting.amount_minor
+    return touched
+
+
+def _check_limits(accounts: Iterable[_Account]) -> None:
+    for account in accounts:
+        debits = account.debits_minor + account.debit_added
+        credits = account.credits_minor + account.credit_added
+        require(max(debits, credits) < BALANCE_MINOR_MAX, "account counters fit a BIGINT")
+        if account.may_go_negative:
+            continue
+        balance = signed_balance(
+            account.normal_side, debits_minor=debits, credits_minor=credits
+        )
+        if balance < 0:
+            raise InsufficientFunds(
+                f"account {account.code} would go below zero (short by {-balance} minor units)",
+                field="postings",
+            )
+
+
+def _entry(draft: EntryDraft, key: str, book: _Book, clock: Clock) -> PostedEntry:
+    """Give the draft its place in the chain (and advance the in-memory head)."""
+    seq = book.head_seq + 1
+    posted_at = clock.now()
+    postings = tuple(PostedPosting(p.account, p.side, p.amount_minor) for p in draft.postings)
+    body = hash_body(
+        seq=seq, value_date=draft.value_date, posted_at=posted_at, kind=draft.kind,
+        narration=draft.narration, actor=draft.actor, reversal_of=draft.reversal_of,
+        postings=postings,
+    )
+    digest = chain_hash(book.head_hash, canonical_bytes(body))
+    entry = PostedEntry(
+        id=seq, value_date=draft.value_date, posted_at=posted_at, kind=draft.kind,
+        narration=draft.narration, actor=draft.actor, idempotency_key=key,
+        reversal_of=draft.reversal_of, postings=postings, prev_hash=book.head_hash,
+        hash=digest,
+    )
+    book.head_seq, book.head_hash = seq, digest
+    return entry
+
+
+def _insert(conn: Connection, entries: list[PostedEntry], accounts: dict[str, _Account]) -> None:
+    entry_rows = []
+    posting_rows = []
+    for e in entries:
+        entry_rows.append({
+            "id": e.id, "value_date": e.value_date, "posted_at": e.posted_at, "kind": e.kind,
+            "narration": e.narration, "actor": e.actor, "idempotency_key": e.idempotency_key,
+            "reversal_of": e.reversal_of, "prev_hash": e.prev_hash, "hash": e.hash,
+            "hash_version": 1,
+        })
+        posting_rows.extend(
+            {
+                "entry_id": e.id, "line": line, "account_id": accounts[p.account].id,
+                "side": str(p.side), "amount_minor": p.amount_minor, "value_date": e.value_date,
+            }
+            for line, p in enumerate(e.postings, start=1)
+        )
+    conn.execute(insert(entry_table), entry_rows)
+    conn.execute(insert(posting_table), posting_rows)
+    changes = [
+        {"account_id": a.id, "debit_minor": a.debit_added, "credit_minor": a.credit_added}
+        for a in accounts.values()
+        if a.debit_added or a.credit_added
+    ]
+    conn.execute(_ADD_TO_ACCOUNT, changes)
+    last = entries[-1]
+    conn.execute(_MOVE_HEAD, {"seq": last.id, "hash": last.hash})

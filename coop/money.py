@@ -1,0 +1,152 @@
+"""Money: integer minor units inside, decimal strings at the edges, Babel for display.
+
+Rules (DESIGN.md §3): money is never a float. The database and the core hold `int` counts of
+minor units (paise, cents). JSON carries decimal strings with exactly the currency's minor digits.
+A currency's minor digits come from ISO 4217 as py-moneyed knows them. Splitting a total among
+many uses `allocate()` (largest remainder), so the parts always sum exactly to the total.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from decimal import ROUND_HALF_EVEN, Decimal
+from fractions import Fraction
+from functools import lru_cache
+
+from babel.numbers import format_currency
+from moneyed import Money, get_currency
+
+from coop.errors import InvalidInput, require
+
+AMOUNT_MINOR_MAX = 10**14
+"""The largest amount one posting may move: ₹1 trillion in paise. Fits a signed BIGINT."""
+
+_DECIMAL_TEXT = re.compile(r"^(0|[1-9][0-9]{0,17})(?:\.([0-9]+))?$")
+
+# CLDR gives some locales Western grouping although their country groups in lakhs and crores
+# (Babel 2.18: kn_IN formats ₹12,345,678.50). The society's locale decides; these fix the pattern.
+_PATTERN_BY_LOCALE = {"kn_IN": "¤#,##,##0.00", "kn": "¤#,##,##0.00"}
+
+
+class InvalidAmount(InvalidInput):
+    code = "invalid_amount"
+    title = "Invalid amount"
+
+
+@lru_cache(maxsize=64)
+def minor_digits(currency: str) -> int:
+    """The number of minor digits of an ISO 4217 currency (INR 2, JPY 0, KWD 3)."""
+    try:
+        sub_unit = get_currency(currency.upper()).sub_unit
+    except Exception as exc:  # py-moneyed raises CurrencyDoesNotExist
+        raise InvalidInput(f"unknown currency {currency!r}", field="currency") from exc
+    digits = len(str(sub_unit)) - 1
+    require(10**digits == sub_unit, f"{currency} sub unit {sub_unit} is not a power of ten")
+    return digits
+
+
+def parse_minor(
+    text: object,
+    currency: str,
+    *,
+    field: str = "amount",
+    allow_zero: bool = False,
+    maximum: int = AMOUNT_MINOR_MAX,
+) -> int:
+    """Parse a decimal string ("1250.5", "1250.50", "12") to minor units.
+
+    Refuses anything that is not a string (a JSON number arrives as int or float), signs,
+    exponents, more digits than the currency allows, zero (unless `allow_zero`) and amounts
+    above `maximum`. Every refusal is an `InvalidAmount` naming the field.
+    """
+    if not isinstance(text, str):
+        raise InvalidAmount("an amount is a decimal string such as \"1250.50\"", field=field)
+    match = _DECIMAL_TEXT.match(text)
+    if match is None:
+        raise InvalidAmount(
+            f"{text[:40]!r} is not a plain positive decimal number", field=field
+        )
+    digits = minor_digits(currency)
+    whole, fraction = match.group(1), match.group(2) or ""
+    if len(fraction) > digits:
+        raise InvalidAmount(
+            f"{currency} amounts have at most {digits} decimal places", field=field
+        )
+    minor = int(whole) * 10**digits + (int(fraction.ljust(digits, "0")) if digits else 0)
+    if minor == 0 and not allow_zero:
+        raise InvalidAmount("the amount must be more than zero", field=field)
+    if minor > maximum:
+        raise InvalidAmount(
+            f"the amount is more than the most allowed ({format_minor(maximum, currency)})",
+            field=field,
+        )
+    return minor
+
+
+def format_minor(amount_minor: int, currency: str) -> str:
+    """Minor units to a decimal string with exactly the currency's digits: 125050 -> "1250.50"."""
+    require(type(amount_minor) is int, f"amount_minor must be an int, got {amount_minor!r}")
+    digits = minor_digits(currency)
+    sign = "-" if amount_minor < 0 else ""
+    whole, fraction = divmod(abs(amount_minor), 10**digits)
+    return f"{sign}{whole}.{fraction:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+def to_decimal(amount_minor: int, currency: str) -> Decimal:
+    """Minor units to an exact Decimal in major units."""
+    require(type(amount_minor) is int, f"amount_minor must be an int, got {amount_minor!r}")
+    return Decimal(amount_minor).scaleb(-minor_digits(currency))
+
+
+def to_money(amount_minor: int, currency: str) -> Money:
+    """Minor units to py-moneyed `Money`, built from an exact Decimal (never a float)."""
+    return Money(to_decimal(amount_minor, currency), currency)
+
+
+def from_decimal(amount: Decimal, currency: str, *, rounding: str = ROUND_HALF_EVEN) -> int:
+    """An exact or computed Decimal in major units to minor units, rounding by the named rule."""
+    digits = minor_digits(currency)
+    return int(amount.scaleb(digits).quantize(Decimal(1), rounding=rounding))
+
+
+def display(amount_minor: int, currency: str, locale: str) -> str:
+    """Format for people with Babel: 10000000 paise in en_IN -> "₹1,00,000.00"."""
+    return str(
+        format_currency(
+            to_decimal(amount_minor, currency),
+            currency,
+            format=_PATTERN_BY_LOCALE.get(locale),
+            locale=locale,
+        )
+    )
+
+
+def allocate(total_minor: int, weights: Sequence[int | Decimal | Fraction]) -> list[int]:
+    """Split `total_minor` in proportion to `weights` so that the parts sum exactly to it.
+
+    Largest-remainder method: each part gets the floor of its exact quota, then the units left
+    over go one each to the parts with the largest fractional remainders. Ties go to the earlier
+    position, so callers sort their rows (by member number) and the result never depends on
+    row order. A weight of zero never receives anything. A negative total is split as the
+    negation of the split of its absolute value.
+    """
+    require(type(total_minor) is int, "total_minor must be an int")
+    exact = [Fraction(w) for w in weights]
+    if any(w < 0 for w in exact):
+        raise InvalidInput("allocation weights may not be negative", field="weights")
+    if total_minor < 0:
+        return [-part for part in allocate(-total_minor, weights)]
+    weight_sum = sum(exact, Fraction(0))
+    if total_minor == 0:
+        return [0] * len(exact)
+    if weight_sum == 0:
+        raise InvalidInput("cannot allocate an amount over weights that are all zero")
+    quotas = [total_minor * w / weight_sum for w in exact]
+    parts = [q.numerator // q.denominator for q in quotas]
+    left_over = total_minor - sum(parts)
+    by_remainder = sorted(range(len(quotas)), key=lambda i: (-(quotas[i] - parts[i]), i))
+    for i in by_remainder[:left_over]:
+        parts[i] += 1
+    require(sum(parts) == total_minor, "allocation must sum exactly to the total")
+    return parts

@@ -1,0 +1,9 @@
+"""Every table of coop, gathered for Alembic and for tests. Import-only module."""
+
+from coop.db import Base
+from coop.ledger import orm as ledger_orm
+from coop.society import SocietyRow
+
+metadata = Base.metadata
+
+__all__ = ["SocietyRow", "ledger_orm", "metadata"]

@@ -1,0 +1,124 @@
+"""The society: its printed name, locale, fiscal year, and the settings the board decides.
+
+Settings are validated as a whole (Pydantic) and stored as one JSON document in the single
+`society` row; rates and percents are decimal strings, never floats. The currency lives with
+the book (`ledger_book.currency`): a society keeps one book in one currency.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import CheckConstraint, Integer, String, Text, select, update
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from coop.clock import Clock
+from coop.db import Base
+from coop.errors import InvalidInput
+from coop.ledger import queries, service
+
+PERCENT_PATTERN = r"^(100|[0-9]{1,2})(\.[0-9]{1,4})?$"
+
+
+class SocietySettings(BaseModel):
+    """The settings in CONTRACT.md (Society), with their defaults."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_shares: int = Field(default=1, ge=0, le=10_000)
+    loan_approvals_required: int = Field(default=6, ge=1, le=50)
+    board_seats: int = Field(default=11, ge=1, le=50)
+    reserve_fund_percent: str = Field(default="25", pattern=PERCENT_PATTERN)
+    education_fund_percent: str = Field(default="1", pattern=PERCENT_PATTERN)
+    unforeseen_loss_reserve_percent: str = Field(
+        default="10", pattern=PERCENT_PATTERN
+    )
+    dividend_cap_percent: str = Field(default="15", pattern=PERCENT_PATTERN)
+    dividend_basis: Literal["share_days", "months_held", "closing_register"] = "share_days"
+    savings_interest_rate: str = Field(default="4", pattern=PERCENT_PATTERN)
+    max_loan_multiple_of_savings: str = Field(
+        default="3", pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$"
+    )
+
+
+class SocietyRow(Base):
+    __tablename__ = "society"
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    name: Mapped[str] = mapped_column(String(120))
+    locale: Mapped[str] = mapped_column(String(16))
+    fiscal_year_start: Mapped[str] = mapped_column(String(5))
+    share_face_value_minor: Mapped[int]
+    settings_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+@dataclass(frozen=True)
+class Society:
+    name: str
+    currency: str
+    locale: str
+    fiscal_year_start: str
+    share_face_value_minor: int
+    settings: SocietySettings
+
+
+DEFAULT_SHARE_FACE_VALUE_MINOR = 1000  # 10.00 in a two-digit currency
+
+
+def init_society(
+    session: Session, *, name: str, currency: str, locale: str, clock: Clock
+) -> bool:
+    """Set up the society and its book with the default chart. Safe to run twice: an existing
+    society is left exactly as it is. Returns True when it was created now."""
+    created_book = service.init_book(session, currency=currency, clock=clock)
+    if session.execute(select(SocietyRow.id)).first() is not None:
+        return created_book
+    session.add(
+        SocietyRow(
+            id=1, name=name, locale=locale, fiscal_year_start="04-01",
+            share_face_value_minor=DEFAULT_SHARE_FACE_VALUE_MINOR,
+            settings_json=SocietySettings().model_dump_json(), created_at=clock.now(),
+        )
+    )
+    session.flush()
+    return True
+
+
+def get_society(session: Session) -> Society | None:
+    row = session.execute(select(SocietyRow)).scalar_one_or_none()
+    book = queries.book(session)
+    if row is None or book is None:
+        return None
+    return Society(
+        name=row.name, currency=book.currency, locale=row.locale,
+        fiscal_year_start=row.fiscal_year_start,
+        share_face_value_minor=row.share_face_value_minor,
+        settings=SocietySettings.model_validate_json(row.settings_json),
+    )
+
+
+def update_settings(session: Session, changes: dict[str, Any]) -> SocietySettings:
+    """Apply a partial update of the settings; the whole result must be valid."""
+    society = get_society(session)
+    if society is None:
+        raise InvalidInput("the society has not been set up: run `coop init`")
+    try:
+        merged = SocietySettings.model_validate({**society.settings.model_dump(), **changes})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        raise InvalidInput(f"{field}: {first['msg']}", field=f"settings.{field}") from exc
+    session.execute(
+        update(SocietyRow).where(SocietyRow.id == 1).values(settings_json=merged.model_dump_json())
+    )
+    return merged
+
+
+def settings_document(settings: SocietySettings) -> dict[str, Any]:
+    return json.loads(settings.model_dump_json())  # type: ignore[no-any-return]

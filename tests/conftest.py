@@ -1,0 +1,109 @@
+"""Test fixtures: a fresh, migrated database per test, on SQLite or on PostgreSQL.
+
+COOP_TEST_DATABASE_URL chooses the engine (unset: SQLite files under pytest's tmp dir). On
+SQLite each test gets a copy of a template file migrated once per run. On PostgreSQL the schema
+is migrated once per run and each test starts from emptied tables (the immutability triggers
+are bypassed for that cleanup only, with session_replication_role = replica).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+from sqlalchemy import create_engine, text
+
+from coop import migrate
+from coop.clock import FixedClock
+from coop.db import Database
+from coop.schema import metadata
+from coop.society import init_society
+
+settings.register_profile(
+    "ci", max_examples=60, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.register_profile(
+    "dev", max_examples=25, deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+PG_URL = os.environ.get("COOP_TEST_DATABASE_URL")
+BUSINESS_DATE = date(2025, 6, 30)
+
+
+def is_postgres() -> bool:
+    return bool(PG_URL)
+
+
+def reset_postgres(url: str) -> None:
+    """Drop everything in the public schema (tables, functions, alembic's version)."""
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def template(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database to copy (SQLite) or to empty (PostgreSQL) for each test."""
+    if PG_URL:
+        reset_postgres(PG_URL)
+        db = Database(PG_URL, pool_size=2)
+        migrate.upgrade(db.writer)
+        db.dispose()
+        return PG_URL
+    path = tmp_path_factory.mktemp("template") / "template.db"
+    db = Database(f"sqlite:///{path}", pool_size=1)
+    migrate.upgrade(db.writer)
+    db.dispose()
+    return str(path)
+
+
+def _empty_postgres(url: str) -> None:
+    engine = create_engine(url)
+    tables = ", ".join(t.name for t in metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text("SET LOCAL session_replication_role = replica"))
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+
+
+@pytest.fixture
+def database_url(template: str, tmp_path: Path) -> str:
+    if PG_URL:
+        _empty_postgres(PG_URL)
+        return PG_URL
+    target = tmp_path / "coop.db"
+    shutil.copyfile(template, target)
+    return f"sqlite:///{target}"
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(BUSINESS_DATE)
+
+
+@pytest.fixture
+def empty_db(database_url: str) -> Iterator[Database]:
+    """A migrated database with nothing in it."""
+    db = Database(database_url, pool_size=12)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def db(empty_db: Database, clock: FixedClock) -> Database:
+    """A migrated database with the society and its default chart set up."""
+    empty_db.write(
+        lambda s: init_society(s, name="Test Society", currency="INR", locale="en_IN",
+                               clock=clock)
+    )
+    return empty_db

@@ -1,0 +1,45 @@
+"""Small builders for tests: member-like sub-accounts and common entries."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from coop.clock import Clock
+from coop.db import Database
+from coop.ledger import EntryDraft, credit, debit, open_account, post
+from coop.ledger.chart import CASH, SAVINGS
+from coop.ledger.model import PostedEntry
+
+
+def open_savings(db: Database, clock: Clock, suffix: str) -> str:
+    code = f"{SAVINGS}:{suffix}"
+    db.write(
+        lambda s: open_account(
+            s, code=code, name=f"Savings {suffix}", type="liability", parent=SAVINGS,
+            owner=suffix, clock=clock,
+        )
+    )
+    return code
+
+
+def deposit(
+    db: Database, clock: Clock, account: str, amount_minor: int, *,
+    key: str | None = None, on: date | None = None,
+) -> PostedEntry:
+    draft = EntryDraft(
+        value_date=on or clock.today(), narration="Deposit", kind="deposit",
+        postings=(debit(CASH, amount_minor), credit(account, amount_minor)),
+        actor="clerk", idempotency_key=key,
+    )
+    return db.write(lambda s: post(s, draft, clock=clock))
+
+
+def withdraw(
+    db: Database, clock: Clock, account: str, amount_minor: int, *, key: str | None = None
+) -> PostedEntry:
+    draft = EntryDraft(
+        value_date=clock.today(), narration="Withdrawal", kind="withdrawal",
+        postings=(debit(account, amount_minor), credit(CASH, amount_minor)),
+        actor="clerk", idempotency_key=key,
+    )
+    return db.write(lambda s: post(s, draft, clock=clock))
