@@ -2,7 +2,7 @@
 
 | variable | default | meaning |
 |---|---|---|
-| COOP_DATABASE_URL | sqlite:///coop.db | SQLAlchemy URL (sqlite:///FILE or postgresql+psycopg://...) |
+| COOP_DATABASE_URL | sqlite:///coop.db | SQLAlchemy URL (sqlite:///FILE, postgresql+psycopg://) |
 | COOP_DATA_KEY_FILE | ~/.config/coop/data.key | master key for the identity vault (0600) |
 | COOP_ADMIN_PASSWORD | (generated) | password for user `admin` at `coop init` |
 | COOP_TIMEZONE | Asia/Kolkata | the society's time zone (it decides the business date) |

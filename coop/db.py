@@ -28,11 +28,11 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Date, DateTime, Dialect, MetaData, create_engine, event
-from sqlalchemy.types import TypeDecorator
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.types import TypeDecorator
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +124,7 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             self.reader = self._sqlite_engine(pool_size=pool_size, echo=echo)
-            self.writer = self._sqlite_engine(pool_size=1, echo=echo).execution_options(
+            self.writer: Engine = self._sqlite_engine(pool_size=1, echo=echo).execution_options(
                 coop_begin="IMMEDIATE"
             )
         else:

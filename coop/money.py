@@ -73,7 +73,7 @@ def parse_minor(
         raise InvalidAmount(
             f"{currency} amounts have at most {digits} decimal places", field=field
         )
-    minor = int(whole) * 10**digits + (int(fraction.ljust(digits, "0")) if digits else 0)
+    minor: int = int(whole) * 10**digits + (int(fraction.ljust(digits, "0")) if digits else 0)
     if minor == 0 and not allow_zero:
         raise InvalidAmount("the amount must be more than zero", field=field)
     if minor > maximum:

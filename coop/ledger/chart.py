@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from coop.ledger.model import AccountType
 
-A, L, Q, I, X = (
+A, L, Q, R, X = (  # asset, liability, equity, revenue (income), expense
     AccountType.ASSET,
     AccountType.LIABILITY,
     AccountType.EQUITY,
@@ -64,9 +64,9 @@ DEFAULT_CHART: tuple[ChartAccount, ...] = (
     ChartAccount(UNFORESEEN_LOSS_RESERVE, "Reserve for unforeseen losses", Q),
     ChartAccount(UNDISTRIBUTED_SURPLUS, "Undistributed surplus", Q, may_go_negative=True),
     ChartAccount(CURRENT_YEAR_SURPLUS, "Current year surplus", Q, may_go_negative=True),
-    ChartAccount(LOAN_INTEREST_INCOME, "Interest on loans", I, may_go_negative=True),
-    ChartAccount(FEES_AND_PENALTIES, "Fees and penalties", I, may_go_negative=True),
-    ChartAccount(OTHER_INCOME, "Grants and other income", I, may_go_negative=True),
+    ChartAccount(LOAN_INTEREST_INCOME, "Interest on loans", R, may_go_negative=True),
+    ChartAccount(FEES_AND_PENALTIES, "Fees and penalties", R, may_go_negative=True),
+    ChartAccount(OTHER_INCOME, "Grants and other income", R, may_go_negative=True),
     ChartAccount(SAVINGS_INTEREST_EXPENSE, "Interest on savings", X, may_go_negative=True),
     ChartAccount(OPERATING_EXPENSES, "Operating expenses", X, may_go_negative=True),
     ChartAccount(LOAN_LOSSES, "Loan losses", X, may_go_negative=True),

@@ -85,7 +85,8 @@ def export_beancount(session: Session) -> Iterator[str]:
         # A control account's counters include its sub-accounts, as beancount's balance of
         # a parent account includes its children.
         net = r.debits_posted - r.credits_posted
-        yield f"{check_on.isoformat()} balance {names[r.id]} {format_minor(net, currency)} {currency}\n"
+        amount = format_minor(net, currency)
+        yield f"{check_on.isoformat()} balance {names[r.id]} {amount} {currency}\n"
 
 
 def _entries(session: Session, names: dict[int, str], currency: str) -> Iterator[str]:

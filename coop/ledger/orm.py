@@ -14,6 +14,7 @@ and DELETE on entries and postings, so even it can only append).
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import cast
 
 from sqlalchemy import (
     BigInteger,
@@ -25,6 +26,8 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
+    Table,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -66,15 +69,23 @@ class AccountRow(Base):
 
 class EntryRow(Base):
     __tablename__ = "ledger_entry"
+    __table_args__ = (
+        # Only reversals are indexed: a commit writes one B-tree page fewer for the others.
+        Index(
+            "uq_ledger_entry_reversal_of", "reversal_of", unique=True,
+            sqlite_where=text("reversal_of IS NOT NULL"),
+            postgresql_where=text("reversal_of IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=False)
-    value_date: Mapped[date] = mapped_column(Date, index=True)
+    value_date: Mapped[date] = mapped_column(Date)
     posted_at: Mapped[datetime]
     kind: Mapped[str] = mapped_column(String(32))
     narration: Mapped[str] = mapped_column(String(200))
     actor: Mapped[str] = mapped_column(String(64))
     idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
-    reversal_of: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"), unique=True)
+    reversal_of: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
     prev_hash: Mapped[str] = mapped_column(String(64))
     hash: Mapped[str] = mapped_column(String(64))
     hash_version: Mapped[int] = mapped_column(SmallInteger, default=1)
@@ -89,6 +100,8 @@ class PostingRow(Base):
         ),
         Index("ix_ledger_posting_account_date", "account_id", "value_date", "entry_id"),
         Index("ix_ledger_posting_value_date", "value_date"),
+        # On SQLite the primary key is the table itself: one B-tree fewer to write per entry.
+        {"sqlite_with_rowid": False},
     )
 
     entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"), primary_key=True)
@@ -110,7 +123,7 @@ class BookRow(Base):
     closed_through: Mapped[date | None] = mapped_column(Date)
 
 
-account_table = AccountRow.__table__
-entry_table = EntryRow.__table__
-posting_table = PostingRow.__table__
-book_table = BookRow.__table__
+account_table = cast(Table, AccountRow.__table__)
+entry_table = cast(Table, EntryRow.__table__)
+posting_table = cast(Table, PostingRow.__table__)
+book_table = cast(Table, BookRow.__table__)

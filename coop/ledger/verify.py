@@ -60,7 +60,9 @@ class VerifyReport:
 
 def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> VerifyReport:
     report = VerifyReport()
-    codes = {r.id: r.code for r in session.execute(select(account_table.c.id, account_table.c.code))}
+    codes = {
+        r.id: r.code for r in session.execute(select(account_table.c.id, account_table.c.code))
+    }
     sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     running_hash = GENESIS_HASH
     expected_seq = 1
@@ -76,7 +78,8 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> Ve
             narration=entry.narration, actor=entry.actor, reversal_of=entry.reversal_of,
             postings=postings,
         )
-        digest = hashlib.sha256(bytes.fromhex(running_hash) + rfc8785.dumps(body)).hexdigest()
+        canonical = rfc8785.dumps(body)  # type: ignore[arg-type]  # JSON-shaped by hash_body
+        digest = hashlib.sha256(bytes.fromhex(running_hash) + canonical).hexdigest()
         if digest != entry.hash:
             report.add(Problem(seq, None, "its hash does not match its contents"))
         _check_postings(report, seq, postings)

@@ -69,11 +69,10 @@ def upgrade() -> None:
     sa.Column('hash_version', sa.SmallInteger(), nullable=False),
     sa.ForeignKeyConstraint(['reversal_of'], ['ledger_entry.id'], name=op.f('fk_ledger_entry_reversal_of_ledger_entry')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_ledger_entry')),
-    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_entry_idempotency_key')),
-    sa.UniqueConstraint('reversal_of', name=op.f('uq_ledger_entry_reversal_of'))
+    sa.UniqueConstraint('idempotency_key', name=op.f('uq_ledger_entry_idempotency_key'))
     )
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_ledger_entry_value_date'), ['value_date'], unique=False)
+        batch_op.create_index('uq_ledger_entry_reversal_of', ['reversal_of'], unique=True, sqlite_where=sa.text('reversal_of IS NOT NULL'), postgresql_where=sa.text('reversal_of IS NOT NULL'))
 
     op.create_table('society',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
@@ -97,7 +96,8 @@ def upgrade() -> None:
     sa.CheckConstraint('amount_minor > 0 AND amount_minor <= 100000000000000', name=op.f('ck_ledger_posting_amount_in_range')),
     sa.ForeignKeyConstraint(['account_id'], ['ledger_account.id'], name=op.f('fk_ledger_posting_account_id_ledger_account')),
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_ledger_posting_entry_id_ledger_entry')),
-    sa.PrimaryKeyConstraint('entry_id', 'line', name=op.f('pk_ledger_posting'))
+    sa.PrimaryKeyConstraint('entry_id', 'line', name=op.f('pk_ledger_posting')),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('ledger_posting', schema=None) as batch_op:
         batch_op.create_index('ix_ledger_posting_account_date', ['account_id', 'value_date', 'entry_id'], unique=False)
@@ -200,7 +200,7 @@ def downgrade() -> None:
     op.drop_table('ledger_posting')
     op.drop_table('society')
     with op.batch_alter_table('ledger_entry', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_ledger_entry_value_date'))
+        batch_op.drop_index('uq_ledger_entry_reversal_of')
 
     op.drop_table('ledger_entry')
     op.drop_table('ledger_book')

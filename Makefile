@@ -1,0 +1,42 @@
+# coop: `make run` and `make test` do all the set-up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export COOP_DATABASE_URL ?= sqlite:///coop.db
+
+.PHONY: setup run test test-pg lint bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/coop init
+	$(BIN)/coop serve --host 127.0.0.1 --port 8000
+
+test: setup
+	$(BIN)/pytest
+
+test-pg: setup
+	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest
+
+lint: setup
+	$(BIN)/ruff check coop tests bench migrations
+	$(BIN)/mypy --strict coop
+	$(BIN)/lint-imports
+	rm -f /tmp/coop-alembic-check.db
+	COOP_DATABASE_URL=sqlite:////tmp/coop-alembic-check.db $(BIN)/alembic upgrade head
+	COOP_DATABASE_URL=sqlite:////tmp/coop-alembic-check.db $(BIN)/alembic check
+	rm -f /tmp/coop-alembic-check.db*
+
+bench: setup
+	$(BIN)/python bench/ledger.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/coop_bench
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

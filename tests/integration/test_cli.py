@@ -1,0 +1,47 @@
+"""The `coop` command: init (twice), verify, export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from coop.cli import app
+from tests.conftest import PG_URL, reset_postgres
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def fresh_url(tmp_path: Path, template: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    if PG_URL:
+        reset_postgres(PG_URL)
+        url = PG_URL
+    else:
+        url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("COOP_DATABASE_URL", url)
+    monkeypatch.setenv("COOP_BUSINESS_DATE", "2025-06-30")
+    return url
+
+
+def test_init_is_safe_twice_and_verify_and_export_work(fresh_url: str, tmp_path: Path) -> None:
+    first = runner.invoke(app, ["init", "--society-name", "Test Society", "--currency", "INR"])
+    assert first.exit_code == 0, first.output
+    assert "Society set up" in first.output
+    second = runner.invoke(app, ["init"])
+    assert second.exit_code == 0, second.output
+    assert "already set up" in second.output
+    verified = runner.invoke(app, ["verify"])
+    assert verified.exit_code == 0, verified.output
+    assert "entries checked: 0" in verified.output
+    out = tmp_path / "book.beancount"
+    exported = runner.invoke(app, ["export", "beancount", "--out", str(out)])
+    assert exported.exit_code == 0, exported.output
+    assert "open Assets:1000-Cash-on-hand INR" in out.read_text()
+
+
+def test_verify_refuses_a_malformed_checkpoint(fresh_url: str) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    result = runner.invoke(app, ["verify", "--checkpoint", "nonsense"])
+    assert result.exit_code != 0
