@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from coop import migrate
+from coop import auth, migrate
 from coop.config import Settings
-from coop.db import Database
+from coop.db import Database, sqlite_version_warning
 from coop.errors import CoopError
 from coop.ledger import export, verify
 from coop.society import init_society
@@ -44,20 +44,44 @@ def init(
     """Migrate the database to head and seed the chart of accounts and settings (safe twice)."""
     settings = Settings.from_env()
     db = _database(settings)
+    clock = settings.clock()
     try:
         migrate.upgrade(db.writer)
         created = db.write(
-            lambda s: init_society(
-                s, name=society_name, currency=currency, locale=locale,
-                clock=settings.clock(),
-            )
+            lambda s: init_society(s, name=society_name, currency=currency, locale=locale,
+                                   clock=clock)
         )
+        generated = db.write(lambda s: auth.ensure_admin(
+            s, password=settings.admin_password, passwords=auth.Passwords(memory_kib=settings.argon2_memory_kib), clock=clock))
     finally:
         db.dispose()
     out.print(
         f"[green]Society set up[/] in {db.url.render_as_string(hide_password=True)}"
         if created else "Database already set up; migrated to the latest schema."
     )
+    if generated:
+        out.print(f"User [bold]admin[/] created with password [bold]{generated}[/] "
+                  "(shown once: write it down, then change it)")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+) -> None:
+    """Run the HTTP API (OpenAPI at /schema)."""
+    import uvicorn
+
+    from coop.api import create_app
+
+    settings = Settings.from_env()
+    warning = sqlite_version_warning() if settings.database_url.startswith("sqlite") else None
+    if warning:
+        err.print(f"[yellow]warning[/]: {warning}")
+    out.print(f"coop serving on http://{host}:{port}  (API /api/v1, docs /schema; "
+              "log in with POST /api/v1/auth/token as admin)")
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
+                access_log=False)
 
 
 @app.command(name="verify")

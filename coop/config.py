@@ -8,6 +8,7 @@
 | COOP_TIMEZONE | Asia/Kolkata | the society's time zone (it decides the business date) |
 | COOP_BUSINESS_DATE | (today) | pin the business date (YYYY-MM-DD) |
 | COOP_DB_POOL_SIZE | 40 | connection pool size (>= the server's worker threads) |
+| COOP_ARGON2_MEMORY_KIB | 65536 | argon2id memory cost of password hashes |
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Settings:
     timezone: str = "Asia/Kolkata"
     business_date: date | None = None
     pool_size: int = 40
+    argon2_memory_kib: int = 65536
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -50,6 +52,9 @@ class Settings:
             timezone=env.get("COOP_TIMEZONE", cls.timezone),
             business_date=business_date,
             pool_size=int(env.get("COOP_DB_POOL_SIZE", str(cls.pool_size))),
+            argon2_memory_kib=int(
+                env.get("COOP_ARGON2_MEMORY_KIB", str(cls.argon2_memory_kib))
+            ),
         )
 
     def clock(self) -> SystemClock:

@@ -2,7 +2,8 @@
 
 An *operating error* is a `CoopError` subclass with a stable snake_case `code`. The API turns it
 into an RFC 9457 problem whose `type` ends with that code; its `kind` picks the status
-(``invalid`` 422, ``conflict`` 409, ``not_found`` 404, ``forbidden`` 403, ``unavailable`` 503).
+(``invalid`` 422, ``conflict`` 409, ``not_found`` 404, ``forbidden`` 403, ``unauthorized`` 401,
+``too_many`` 429, ``unavailable`` 503).
 
 A *programmer error* is a failed `require()`: an `InvariantViolation`, rolled back, logged, 500.
 `require` is used instead of `assert` because `python -O` strips asserts.
@@ -12,7 +13,9 @@ from __future__ import annotations
 
 from typing import ClassVar, Literal
 
-ErrorKind = Literal["invalid", "conflict", "not_found", "forbidden", "unavailable"]
+ErrorKind = Literal[
+    "invalid", "conflict", "not_found", "forbidden", "unauthorized", "too_many", "unavailable"
+]
 
 
 class CoopError(Exception):

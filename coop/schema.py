@@ -1,9 +1,10 @@
 """Every table of coop, gathered for Alembic and for tests. Import-only module."""
 
+from coop import auth
 from coop.db import Base
 from coop.ledger import orm as ledger_orm
 from coop.society import SocietyRow
 
 metadata = Base.metadata
 
-__all__ = ["SocietyRow", "ledger_orm", "metadata"]
+__all__ = ["SocietyRow", "auth", "ledger_orm", "metadata"]

@@ -385,17 +385,24 @@ def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
 
 
 def _lock_book(raw: _Raw, key: str) -> tuple[_Book, int | None]:
-    """Lock the book row, and look the idempotency key up under that lock: every writer
-    takes this lock, so a key not found now cannot be claimed by anyone else before commit."""
+    """Lock the book row, then look the idempotency key up under that lock: every writer
+    takes this lock, so a key not found now cannot be claimed by anyone else before commit.
+
+    The lookup is its own statement on purpose. At READ COMMITTED, PostgreSQL takes a
+    statement's snapshot before it waits for a row lock, so a lookup folded into the locking
+    SELECT would not see an entry committed by the writer it waited for.
+    """
     row = raw.execute(
-        "SELECT head_seq, head_hash, closed_through, "
-        "(SELECT id FROM ledger_entry WHERE idempotency_key = ?) "
-        f"FROM ledger_book WHERE id = 1{raw.for_update}",
-        [key],
+        f"SELECT head_seq, head_hash, closed_through FROM ledger_book WHERE id = 1"
+        f"{raw.for_update}"
     ).fetchone()
     if row is None:
         raise BookNotInitialised("the book has not been set up")
-    return _Book(row[0], row[1], raw.read_date(row[2])), row[3]
+    found = None
+    if key:
+        hit = raw.execute("SELECT id FROM ledger_entry WHERE idempotency_key = ?", [key])
+        found = hit.fetchone()
+    return _Book(row[0], row[1], raw.read_date(row[2])), found[0] if found else None
 
 
 def _existing_keys(raw: _Raw, keys: list[str]) -> dict[str, int]:

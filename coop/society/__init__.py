@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
+from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import CheckConstraint, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -118,6 +119,21 @@ def update_settings(session: Session, changes: dict[str, Any]) -> SocietySetting
         update(SocietyRow).where(SocietyRow.id == 1).values(settings_json=merged.model_dump_json())
     )
     return merged
+
+
+def rename(session: Session, *, name: str | None, locale: str | None) -> None:
+    """Change the printed name or the locale (checked against Babel's locale data)."""
+    changes: dict[str, str] = {}
+    if name is not None:
+        changes["name"] = name.strip()[:120]
+    if locale is not None:
+        try:
+            Locale.parse(locale)
+        except (ValueError, UnknownLocaleError) as exc:
+            raise InvalidInput(f"unknown locale {locale!r}", field="locale") from exc
+        changes["locale"] = locale
+    if changes:
+        session.execute(update(SocietyRow).where(SocietyRow.id == 1).values(**changes))
 
 
 def settings_document(settings: SocietySettings) -> dict[str, Any]:

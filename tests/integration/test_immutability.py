@@ -143,14 +143,14 @@ def test_an_unbalanced_raw_entry_is_refused_at_commit_on_postgres(
     before = journal(booked)
     postings = [(_account_id(booked, code), side, amount) for code, side, amount in legs]
     inserted = []
-    with pytest.raises(DBAPIError, match=f"ledger entry 99 does not balance: {message}"):
-        with booked.writing() as session:
-            _raw_entry(session, 99, postings)
-            # The inserts themselves went through: the refusal comes only at COMMIT.
-            count = session.execute(
-                text("SELECT count(*) FROM ledger_posting WHERE entry_id = 99")
-            ).scalar_one()
-            inserted.append(count)
+    refusal = f"ledger entry 99 does not balance: {message}"
+    with pytest.raises(DBAPIError, match=refusal), booked.writing() as session:
+        _raw_entry(session, 99, postings)
+        # The inserts themselves went through: the refusal comes only at COMMIT.
+        count = session.execute(
+            text("SELECT count(*) FROM ledger_posting WHERE entry_id = 99")
+        ).scalar_one()
+        inserted.append(count)
     assert inserted == [len(postings)]
     assert journal(booked) == before
 

@@ -21,7 +21,7 @@ from coop.db import Database
 from coop.ledger import queries as q
 from coop.ledger.chart import CASH, SAVINGS
 from coop.ledger.model import PostedPosting, canonical_bytes, chain_hash, hash_body
-from coop.ledger.orm import account_table, book_table, entry_table, posting_table
+from coop.ledger.orm import account_table, entry_table
 from coop.ledger.verify import Problem, verify
 from tests.conftest import is_postgres
 from tests.helpers import deposit, open_savings, withdraw

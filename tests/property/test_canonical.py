@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 
 from coop.clock import FixedClock
 from coop.db import Database
-from coop.ledger import reverse
 from coop.ledger import queries as q
+from coop.ledger import reverse
 from coop.ledger.model import (
     GENESIS_HASH,
     PostedPosting,

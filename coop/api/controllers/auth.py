@@ -1,0 +1,101 @@
+"""Login, logout, password change, the current user, and user administration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, get, patch, post
+from litestar.params import FromPath, JSONBody
+
+from coop import auth
+from coop.api.deps import app_state
+from coop.api.idempotency import respond
+from coop.api.schemas import PasswordChangeIn, TokenIn, TokenOut, UserIn, UserOut, UserPatchIn
+from coop.api.security import PUBLIC, allow, current_principal
+from coop.auth import ANYONE, Role
+
+
+def _client_address(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+def _user_out(user: auth.UserRow) -> dict[str, Any]:
+    return {"username": user.username, "role": user.role, "member_code": user.member_code,
+            "disabled": user.disabled}
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["auth"]
+
+    @post("/token", opt=PUBLIC, sync_to_thread=True, status_code=200)
+    def token(self, request: Request[Any, Any, Any], data: JSONBody[TokenIn]) -> TokenOut:
+        """Exchange a username and password for a bearer token."""
+        state = app_state(request)
+        address = _client_address(request)
+        try:
+            token, user, expires_at = state.db.write(lambda s: auth.login(
+                s, username=data.username, password=data.password, address=address,
+                passwords=state.passwords, clock=state.clock))
+        except auth.LoginFailed:
+            state.db.write(lambda s: auth.record_failure(
+                s, username=data.username, address=address, clock=state.clock))
+            raise
+        seconds = int((expires_at - state.clock.now()).total_seconds())
+        return TokenOut(access_token=token, expires_in=seconds, role=user.role)  # type: ignore[arg-type]
+
+    @post("/logout", opt=allow(ANYONE), sync_to_thread=True, status_code=204)
+    def logout(self, request: Request[Any, Any, Any]) -> None:
+        """Revoke the token this request carries."""
+        state = app_state(request)
+        principal = current_principal(request)
+        if principal.token_id is not None:
+            token_id = principal.token_id
+            state.db.write(lambda s: auth.revoke_token(s, token_id, clock=state.clock))
+
+    @post("/password", opt=allow(ANYONE), sync_to_thread=True, status_code=204)
+    def change_password(
+        self, request: Request[Any, Any, Any], data: JSONBody[PasswordChangeIn]
+    ) -> None:
+        """Change your own password; every token you hold is revoked."""
+        state = app_state(request)
+        principal = current_principal(request)
+        state.db.write(lambda s: auth.change_password(
+            s, principal, current=data.current_password, new=data.new_password,
+            passwords=state.passwords, clock=state.clock))
+
+
+class UserController(Controller):
+    tags = ["users"]
+
+    @get("/me", opt=allow(ANYONE), sync_to_thread=False)
+    def me(self, request: Request[Any, Any, Any]) -> UserOut:
+        principal = current_principal(request)
+        return UserOut(username=principal.username, role=principal.role.value,
+                       member_code=principal.member_code)
+
+    @post("/users", opt=allow(Role.ADMIN), sync_to_thread=True)
+    def create_user(
+        self, request: Request[Any, Any, Any], data: JSONBody[UserIn]
+    ) -> Response[UserOut]:
+        """Create a user. `member` and `board` users name their member_code."""
+        state = app_state(request)
+        return respond(request, current_principal(request), data, lambda s: _user_out(
+            auth.create_user(s, username=data.username, password=data.password, role=data.role,
+                             member_code=data.member_code, passwords=state.passwords,
+                             clock=state.clock)))
+
+    @get("/users", opt=allow(Role.ADMIN), sync_to_thread=True)
+    def list_users(self, request: Request[Any, Any, Any]) -> list[UserOut]:
+        state = app_state(request)
+        return state.db.read(lambda s: [UserOut(**_user_out(u)) for u in auth.list_users(s)])
+
+    @patch("/users/{username:str}", opt=allow(Role.ADMIN), sync_to_thread=True)
+    def update_user(
+        self, request: Request[Any, Any, Any], username: FromPath[str],
+        data: JSONBody[UserPatchIn],
+    ) -> Response[UserOut]:
+        """Disable (revoking every token) or enable a user."""
+        state = app_state(request)
+        return respond(request, current_principal(request), data, lambda s: _user_out(
+            auth.set_disabled(s, username, data.disabled, clock=state.clock)), status=200)

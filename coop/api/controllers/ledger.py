@@ -1,0 +1,192 @@
+"""The ledger endpoints of CONTRACT.md: accounts, entries, reversals, trial balance, verify,
+export. Handlers parse, authorize, call one service function and shape the response."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from litestar import Controller, Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.response import Stream
+
+from coop.api.deps import AppState, app_state, entry_payload, money, parse_money
+from coop.api.idempotency import respond
+from coop.api.schemas import (
+    AccountIn,
+    AccountOut,
+    EntryIn,
+    EntryOut,
+    Page,
+    ReversalIn,
+    TrialBalanceOut,
+    VerifyOut,
+)
+from coop.api.security import allow, current_principal
+from coop.auth import Role
+from coop.errors import InvalidInput
+from coop.ledger import EntryDraft, PostingDraft, Side
+from coop.ledger import service as ledger
+from coop.ledger import export as ledger_export
+from coop.ledger import queries as q
+from coop.ledger.verify import verify
+
+A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
+Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+
+
+def _account_out(state: AppState, account: q.AccountView, parent: str | None) -> AccountOut:
+    return AccountOut(code=account.code, name=account.name, type=account.type,  # type: ignore[arg-type]
+                      balance=money(state, account.balance_minor), parent=parent,
+                      owner=account.owner)
+
+
+def _cursor(text: str | None) -> int | None:
+    if text is None:
+        return None
+    if not text.isdigit() or len(text) > 18:
+        raise InvalidInput("cursor is the next_cursor of a previous page", field="cursor")
+    return int(text)
+
+
+class LedgerController(Controller):
+    path = "/ledger"
+    tags = ["ledger"]
+
+    @get("/accounts", opt=allow(A, B, C, D), sync_to_thread=True)
+    def accounts(
+        self, request: Request[Any, Any, Any],
+        member: Annotated[str | None, QueryParameter(max_length=16)] = None,
+    ) -> Page[AccountOut]:
+        """General-ledger accounts (control accounts include their members' sub-accounts), or
+        with `member` that member's own sub-accounts."""
+        state = app_state(request)
+
+        def read(session: Any) -> list[AccountOut]:
+            rows = q.list_accounts(session, owner=member)
+            parents = {a.id: a.code for a in q.list_accounts(session)} if member else {}
+            return [_account_out(state, a, parents.get(a.parent_id or 0)) for a in rows]
+
+        return Page[AccountOut](items=state.db.read(read))
+
+    @post("/accounts", opt=allow(A), sync_to_thread=True)
+    def open_account(
+        self, request: Request[Any, Any, Any], data: JSONBody[AccountIn]
+    ) -> Response[AccountOut]:
+        """Open a general-ledger account (four-digit code)."""
+        state = app_state(request)
+
+        def work(session: Any) -> dict[str, Any]:
+            ledger.open_account(session, code=data.code, name=data.name, type=data.type,
+                         may_go_negative=data.may_go_negative, clock=state.clock)
+            account = q.get_account(session, data.code)
+            assert account is not None  # noqa: S101 - just opened in this transaction
+            return _account_out(state, account, None).model_dump(mode="json")
+
+        return respond(request, current_principal(request), data, work)
+
+    @post("/entries", opt=allow(A), sync_to_thread=True)
+    def post_entry(
+        self, request: Request[Any, Any, Any], data: JSONBody[EntryIn]
+    ) -> Response[EntryOut]:
+        """Post a manual, balanced entry."""
+        state = app_state(request)
+        principal = current_principal(request)
+        postings = tuple(
+            PostingDraft(
+                p.account,
+                Side.DEBIT if p.debit is not None else Side.CREDIT,
+                parse_money(state, p.debit if p.debit is not None else p.credit or "",
+                            field=f"postings[{i}].{'debit' if p.debit is not None else 'credit'}"),
+            )
+            for i, p in enumerate(data.postings)
+        )
+        draft = EntryDraft(value_date=data.value_date or state.clock.today(),
+                           narration=data.narration, kind="manual", postings=postings,
+                           actor=principal.username)
+        return respond(request, principal, data,
+                       lambda s: entry_payload(state, ledger.post(s, draft, clock=state.clock)))
+
+    @get("/entries", opt=allow(A, B, D), sync_to_thread=True)
+    def entries(
+        self, request: Request[Any, Any, Any],
+        account: Annotated[str | None, QueryParameter(max_length=64)] = None,
+        from_on: Annotated[date | None, QueryParameter(query="from")] = None,
+        to_on: Annotated[date | None, QueryParameter(query="to")] = None,
+        limit: Limit = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
+    ) -> Page[EntryOut]:
+        """Journal entries in order, optionally for one account and a date range."""
+        state = app_state(request)
+        after = _cursor(cursor)
+        found = state.db.read(lambda s: q.list_entries(
+            s, account=account, from_on=from_on, to_on=to_on, after_id=after, limit=limit))
+        items = [EntryOut(**entry_payload(state, e)) for e in found]
+        next_cursor = str(found[-1].id) if len(found) == limit else None
+        return Page[EntryOut](items=items, next_cursor=next_cursor)
+
+    @get("/entries/{entry_id:int}", opt=allow(A, B, D), sync_to_thread=True)
+    def entry(self, request: Request[Any, Any, Any], entry_id: FromPath[int]) -> EntryOut:
+        state = app_state(request)
+        found = state.db.read(lambda s: q.load_entry(s, entry_id))
+        if found is None:
+            raise NotFoundException()
+        return EntryOut(**entry_payload(state, found))
+
+    @post("/entries/{entry_id:int}/reversal", opt=allow(A), sync_to_thread=True)
+    def reverse_entry(
+        self, request: Request[Any, Any, Any], entry_id: FromPath[int],
+        data: JSONBody[ReversalIn],
+    ) -> Response[EntryOut]:
+        """Post the entry that exactly negates this one (once only)."""
+        state = app_state(request)
+        principal = current_principal(request)
+        return respond(request, principal, data, lambda s: entry_payload(state, ledger.reverse(
+            s, entry_id, reason=data.reason, actor=principal.username, clock=state.clock)))
+
+    @get("/trial-balance", opt=allow(A, B, D), sync_to_thread=True)
+    def trial_balance(
+        self, request: Request[Any, Any, Any],
+        as_of: Annotated[date | None, QueryParameter()] = None,
+    ) -> TrialBalanceOut:
+        state = app_state(request)
+        on = as_of or state.clock.today()
+        if on > state.clock.today():
+            raise InvalidInput("as_of may not be after the business date", field="as_of")
+        tb = state.db.read(lambda s: q.trial_balance(s, as_of=on))
+        return TrialBalanceOut(
+            as_of=on,
+            rows=[{"account": r.account, "name": r.name, "type": r.type,  # type: ignore[misc]
+                   "debit": money(state, r.debit_minor), "credit": money(state, r.credit_minor)}
+                  for r in tb.rows],
+            total_debit=money(state, tb.total_debit_minor),
+            total_credit=money(state, tb.total_credit_minor),
+        )
+
+    @get("/verify", opt=allow(A, D), sync_to_thread=True)
+    def verify(self, request: Request[Any, Any, Any]) -> VerifyOut:
+        """Recompute the hash chain and every balance from the postings."""
+        report = app_state(request).db.read(verify)
+        return VerifyOut(
+            ok=report.ok, entries_checked=report.entries_checked,
+            chain_head={"seq": report.head_seq, "hash": report.head_hash},  # type: ignore[arg-type]
+            problems=[{"seq": p.seq, "account": p.account, "message": p.message}  # type: ignore[misc]
+                      for p in report.problems],
+        )
+
+    @get("/export", opt=allow(A, D), sync_to_thread=True, media_type="text/plain")
+    def export(
+        self, request: Request[Any, Any, Any],
+        format: FromQuery[Literal["beancount"]] = "beancount",
+    ) -> Stream:
+        """The whole book as a beancount file."""
+        state = app_state(request)
+
+        def chunks() -> Iterator[str]:
+            with state.db.reading() as session:
+                yield from ledger_export.export_beancount(session)
+
+        return Stream(chunks(), media_type="text/plain; charset=utf-8",
+                      headers={"Content-Disposition": 'attachment; filename="coop.beancount"'})

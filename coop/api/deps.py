@@ -1,0 +1,70 @@
+"""What handlers share: the app's state (database, clock, password hashing) and formatting."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from litestar import Request
+
+from coop.auth import Passwords
+from coop.clock import Clock
+from coop.config import Settings
+from coop.db import Database
+from coop.errors import InvalidInput
+from coop.ledger import queries
+from coop.ledger.model import PostedEntry, Side
+from coop.money import format_minor, parse_minor
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    db: Database
+    clock: Clock
+    passwords: Passwords
+    currency: str | None = None
+
+
+def app_state(request: Request[Any, Any, Any]) -> AppState:
+    state: AppState = request.app.state.coop
+    return state
+
+
+def currency(state: AppState) -> str:
+    """The book's currency (fixed at `coop init`; read once)."""
+    if state.currency is None:
+        book = state.db.read(queries.book)
+        if book is None:
+            raise InvalidInput("the society has not been set up: run `coop init`")
+        state.currency = book.currency
+    return state.currency
+
+
+def money(state: AppState, amount_minor: int) -> str:
+    return format_minor(amount_minor, currency(state))
+
+
+def parse_money(state: AppState, text: str, *, field: str) -> int:
+    return parse_minor(text, currency(state), field=field)
+
+
+def entry_payload(state: AppState, entry: PostedEntry) -> dict[str, Any]:
+    cur = currency(state)
+    return {
+        "id": entry.id,
+        "seq": entry.seq,
+        "value_date": entry.value_date.isoformat(),
+        "posted_at": entry.posted_at.isoformat().replace("+00:00", "Z"),
+        "kind": entry.kind,
+        "narration": entry.narration,
+        "actor": entry.actor,
+        "reversal_of": entry.reversal_of,
+        "postings": [
+            {"account": p.account,
+             ("debit" if p.side is Side.DEBIT else "credit"): format_minor(p.amount_minor, cur)}
+            for p in entry.postings
+        ],
+        "prev_hash": entry.prev_hash,
+        "hash": entry.hash,
+    }

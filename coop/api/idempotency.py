@@ -1,0 +1,116 @@
+"""State-changing requests: one transaction for the effect, its Idempotency-Key record and its
+audit row.
+
+With an `Idempotency-Key` header the key is claimed first, by inserting its row (the unique
+index (user, key) arbitrates; a concurrent duplicate waits on it and then finds the key taken).
+The effect runs, its response is stored on the row, and everything commits together. A retry
+with the same key and the same body gets the stored status and bytes back and changes nothing;
+with a different body it is 422. A request the service refuses rolls back whole, key included,
+so nothing is stored and a corrected retry may reuse the key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from litestar import Request, Response
+from pydantic import BaseModel
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from coop.auth import IdempotencyRow, Principal, record_audit
+from coop.errors import Conflict, InvalidInput
+
+KEY_LENGTH_MAX = 255
+JSON = "application/json"
+
+
+class _KeyTaken(Exception):  # noqa: N818 - a signal, not an error
+    pass
+
+
+class IdempotencyMismatch(InvalidInput):
+    code = "idempotency_key_reused"
+    title = "This Idempotency-Key was used with a different request"
+
+
+class IdempotencyInFlight(Conflict):
+    code = "idempotency_key_in_flight"
+    title = "A request with this Idempotency-Key is still being processed"
+
+
+def fingerprint(method: str, path: str, body: BaseModel | None) -> str:
+    payload = body.model_dump(mode="json") if body is not None else None
+    canonical = json.dumps([method, path, payload], sort_keys=True, separators=(",", ":"),
+                           ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def encode(payload: Any) -> bytes:
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def respond(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    body: BaseModel | None,
+    work: Callable[[Session], Any],
+    *,
+    status: int = 201,
+) -> Response[Any]:
+    """Run `work` (which returns the JSON payload) as this request's one transaction."""
+    state = request.app.state.coop
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= KEY_LENGTH_MAX:
+        raise InvalidInput(f"an Idempotency-Key has 1 to {KEY_LENGTH_MAX} characters",
+                           field="Idempotency-Key")
+    method, path = request.method, request.url.path
+    digest = fingerprint(method, path, body)
+
+    def transaction(session: Session) -> bytes:
+        row = _claim(session, principal, key, digest, state.clock) if key else None
+        content = encode(work(session))
+        if row is not None:
+            session.execute(update(IdempotencyRow).where(IdempotencyRow.id == row)
+                            .values(status=status, body=content, media_type=JSON))
+        record_audit(session, principal, action=f"{method} {path}", status=status,
+                     clock=state.clock)
+        return content
+
+    try:
+        content = state.db.write(transaction)
+    except _KeyTaken:
+        return _replay(state.db, principal, key or "", digest)
+    return Response(content=content, status_code=status, media_type=JSON)
+
+
+def _claim(session: Session, principal: Principal, key: str, digest: str, clock: Any) -> int:
+    row = IdempotencyRow(user_id=principal.user_id, key=key, request_hash=digest,
+                         created_at=clock.now())
+    session.add(row)
+    try:
+        session.flush()
+    except IntegrityError as exc:  # the whole transaction rolls back on the way out
+        raise _KeyTaken from exc
+    return row.id
+
+
+def _replay(db: Any, principal: Principal, key: str, digest: str) -> Response[Any]:
+    row = db.read(lambda s: s.execute(
+        select(IdempotencyRow.request_hash, IdempotencyRow.status, IdempotencyRow.body,
+               IdempotencyRow.media_type)
+        .where(IdempotencyRow.user_id == principal.user_id, IdempotencyRow.key == key)
+    ).first())
+    if row is None or row.status is None:
+        raise IdempotencyInFlight("try again in a moment", field="Idempotency-Key")
+    if row.request_hash != digest:
+        raise IdempotencyMismatch(
+            "this Idempotency-Key was already used with a different request",
+            field="Idempotency-Key",
+        )
+    return Response(content=row.body, status_code=row.status, media_type=row.media_type or JSON,
+                    headers={"Idempotent-Replayed": "true"})

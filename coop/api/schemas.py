@@ -1,0 +1,172 @@
+"""Request and response bodies. Money is a decimal string (never a JSON number); unknown
+fields are refused; dates are YYYY-MM-DD strings."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+
+Day = Annotated[date, Strict()]
+MoneyText = Annotated[str, Field(max_length=24, examples=["1250.50"])]
+RoleName = Literal["admin", "board", "clerk", "auditor", "member"]
+AccountTypeName = Literal["asset", "liability", "equity", "income", "expense"]
+
+
+class In(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Out(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+
+class TokenIn(In):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=256)
+
+
+class TokenOut(Out):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    role: RoleName
+
+
+class UserIn(In):
+    username: str = Field(min_length=2, max_length=32)
+    password: str = Field(min_length=1, max_length=256)
+    role: RoleName
+    member_code: str | None = Field(default=None, max_length=16)
+
+
+class UserOut(Out):
+    username: str
+    role: RoleName
+    member_code: str | None
+    disabled: bool = False
+
+
+class UserPatchIn(In):
+    disabled: bool
+
+
+class PasswordChangeIn(In):
+    current_password: str = Field(min_length=1, max_length=256)
+    new_password: str = Field(min_length=1, max_length=256)
+
+
+class SocietyOut(Out):
+    name: str
+    currency: str
+    locale: str
+    fiscal_year_start: str
+    share_face_value: MoneyText
+    business_date: date
+    settings: dict[str, Any]
+
+
+class SocietyPatchIn(In):
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    locale: str | None = Field(default=None, min_length=2, max_length=16)
+    settings: dict[str, Any] | None = None
+
+
+class AccountIn(In):
+    code: str = Field(min_length=4, max_length=4, pattern=r"^[0-9]{4}$")
+    name: str = Field(min_length=1, max_length=120)
+    type: AccountTypeName
+    may_go_negative: bool = False
+
+
+class AccountOut(Out):
+    code: str
+    name: str
+    type: AccountTypeName
+    balance: MoneyText
+    parent: str | None = None
+    owner: str | None = None
+
+
+class PostingIn(In):
+    account: str = Field(min_length=1, max_length=64)
+    debit: MoneyText | None = None
+    credit: MoneyText | None = None
+
+    @model_validator(mode="after")
+    def one_side(self) -> PostingIn:
+        if (self.debit is None) == (self.credit is None):
+            raise ValueError("a posting has exactly one of debit or credit")
+        return self
+
+
+class EntryIn(In):
+    value_date: Day | None = None
+    narration: str = Field(min_length=1, max_length=200)
+    postings: list[PostingIn] = Field(min_length=2, max_length=64)
+
+
+class PostingOut(Out):
+    account: str
+    debit: MoneyText | None = None
+    credit: MoneyText | None = None
+
+
+class EntryOut(Out):
+    id: int
+    seq: int
+    value_date: date
+    posted_at: str
+    kind: str
+    narration: str
+    actor: str
+    reversal_of: int | None
+    postings: list[PostingOut]
+    prev_hash: str
+    hash: str
+
+
+class ReversalIn(In):
+    reason: str = Field(min_length=1, max_length=150)
+
+
+class TrialBalanceRowOut(Out):
+    account: str
+    name: str
+    type: AccountTypeName
+    debit: MoneyText
+    credit: MoneyText
+
+
+class TrialBalanceOut(Out):
+    as_of: date
+    rows: list[TrialBalanceRowOut]
+    total_debit: MoneyText
+    total_credit: MoneyText
+
+
+class ChainHeadOut(Out):
+    seq: int
+    hash: str
+
+
+class ProblemItemOut(Out):
+    seq: int | None
+    account: str | None
+    message: str
+
+
+class VerifyOut(Out):
+    ok: bool
+    entries_checked: int
+    chain_head: ChainHeadOut
+    problems: list[ProblemItemOut]
+
+
+T = TypeVar("T")
+
+
+class Page(Out, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None

@@ -1,0 +1,108 @@
+"""Authentication, deny-by-default authorization and security headers.
+
+Every route handler declares who may call it with `opt=allow(...)` (or `opt=PUBLIC`). One
+app-level guard reads that declaration: a handler without one is refused to everyone, and a
+test walks the route table so none ships without it. A member token reaches only her own
+member number: `own_member_or_404` answers 404 for any other (existence is not leaked).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import anyio
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from coop.auth import Principal, Role, authenticate
+
+PUBLIC: dict[str, Any] = {"public": True}
+PUBLIC_PATH_PREFIXES = ("/schema",)
+
+
+def allow(*roles: Role | Iterable[Role]) -> dict[str, Any]:
+    """The `opt` of a route handler that these roles may call."""
+    flat: set[Role] = set()
+    for role in roles:
+        flat.update([role] if isinstance(role, Role) else role)
+    return {"roles": frozenset(flat)}
+
+
+def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    header = connection.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+async def authorize(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The one guard: authenticate the bearer token, then check the handler's roles."""
+    if handler.opt.get("public") or connection.scope["path"].startswith(PUBLIC_PATH_PREFIXES):
+        return
+    token = bearer_token(connection)
+    if token is None:
+        raise NotAuthorizedException(detail="a bearer token is required")
+    state = connection.app.state.coop
+    principal = await anyio.to_thread.run_sync(
+        lambda: state.db.read(lambda s: authenticate(s, token, clock=state.clock))
+    )
+    if principal is None:
+        raise NotAuthorizedException(detail="the token is unknown, expired or revoked")
+    connection.state.principal = principal
+    roles = handler.opt.get("roles")
+    if not roles or principal.role not in roles:
+        raise PermissionDeniedException(detail="your role may not do this")
+
+
+def current_principal(connection: ASGIConnection[Any, Any, Any, Any]) -> Principal:
+    principal = getattr(connection.state, "principal", None)
+    if not isinstance(principal, Principal):
+        raise NotAuthorizedException(detail="a bearer token is required")
+    return principal
+
+
+def own_member_or_404(principal: Principal, member_code: str) -> None:
+    """A member (or board member acting as a member) reaches only her own records."""
+    if principal.role is Role.MEMBER and principal.member_code != member_code:
+        raise NotFoundException()
+
+
+SECURITY_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+)
+API_ONLY_HEADERS = (
+    (b"cache-control", b"no-store"),
+    (b"content-security-policy", b"default-src 'none'; frame-ancestors 'none'"),
+)
+
+
+def security_headers(app: ASGIApp) -> ASGIApp:
+    """ASGI middleware adding the security headers to every response, errors included."""
+
+    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        is_schema = scope["path"].startswith(PUBLIC_PATH_PREFIXES)
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                present = {name.lower() for name, _ in message.get("headers", [])}
+                added = [h for h in SECURITY_HEADERS if h[0] not in present]
+                if not is_schema:
+                    added += [h for h in API_ONLY_HEADERS if h[0] not in present]
+                message["headers"] = [*message.get("headers", []), *added]
+            await send(message)
+
+        await app(scope, receive, send_with_headers)
+
+    return middleware

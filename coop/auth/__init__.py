@@ -1,0 +1,377 @@
+"""Users, roles, passwords, bearer tokens, login throttling, idempotency records and the audit
+trail of state-changing requests.
+
+- Passwords are hashed with argon2id (argon2-cffi; RFC 9106 low-memory profile by default) and
+  rehashed on login when the parameters change.
+- Tokens are opaque random strings; only their sha256 is stored, so a copy of the database
+  gives no usable token. They expire (8 hours by default) and are revoked by logout, by a
+  password change and by disabling the user: every request checks the token row and the user.
+- More than five failed logins for one username (or twenty from one client address) within
+  fifteen minutes are refused with 429 until the window passes; failures are logged without
+  the password.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from coop.clock import Clock
+from coop.db import Base
+from coop.errors import Conflict, CoopError, InvalidInput, NotFound
+
+log = logging.getLogger(__name__)
+
+TOKEN_LIFETIME = timedelta(hours=8)
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_FAILURES_MAX_PER_USER = 5
+LOGIN_FAILURES_MAX_PER_ADDRESS = 20
+PASSWORD_LENGTH_MIN = 8
+PASSWORD_LENGTH_MAX = 256
+USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
+MEMBER_CODE_PATTERN = re.compile(r"^M-[0-9A-Z]{5,8}$")
+ID = Integer
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    BOARD = "board"
+    CLERK = "clerk"
+    AUDITOR = "auditor"
+    MEMBER = "member"
+
+
+STAFF = frozenset({Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR})
+ANYONE = frozenset(Role)
+
+
+class UserRow(Base):
+    __tablename__ = "auth_user"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[str] = mapped_column(String(8))
+    member_code: Mapped[str | None] = mapped_column(String(16))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+
+
+class TokenRow(Base):
+    __tablename__ = "auth_token"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id"), index=True)
+    issued_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+
+
+class LoginFailureRow(Base):
+    __tablename__ = "auth_login_failure"
+    __table_args__ = (
+        Index("ix_auth_login_failure_username_at", "username", "at"),
+        Index("ix_auth_login_failure_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime]
+
+
+class IdempotencyRow(Base):
+    """The first response to a state-changing request made with an Idempotency-Key."""
+
+    __tablename__ = "api_idempotency"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_api_idempotency_user_key"),)
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status: Mapped[int | None] = mapped_column(SmallInteger)
+    body: Mapped[bytes | None] = mapped_column(LargeBinary)
+    media_type: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime]
+
+
+class AuditRow(Base):
+    """Who did what: one row per state-changing request that took effect."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(8))
+    action: Mapped[str] = mapped_column(String(120))
+    status: Mapped[int] = mapped_column(SmallInteger)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The authenticated user behind a request."""
+
+    user_id: int
+    username: str
+    role: Role
+    member_code: str | None
+    token_id: int | None = None
+
+
+class LoginFailed(CoopError):
+    code = "login_failed"
+    kind = "unauthorized"
+    title = "Wrong username or password"
+
+
+class TooManyLogins(CoopError):
+    code = "too_many_attempts"
+    kind = "too_many"
+    title = "Too many failed logins: wait before trying again"
+
+
+class UsernameTaken(Conflict):
+    code = "username_taken"
+    title = "That username is taken"
+
+
+@dataclass(frozen=True)
+class Passwords:
+    """argon2id hashing with tunable cost (tests use a cheap but real argon2id)."""
+
+    memory_kib: int = 65536
+    time_cost: int = 3
+    parallelism: int = 4
+
+    def hasher(self) -> PasswordHasher:
+        return PasswordHasher(
+            time_cost=self.time_cost, memory_cost=self.memory_kib, parallelism=self.parallelism
+        )
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def check_password_rules(password: str, *, username: str) -> None:
+    if not PASSWORD_LENGTH_MIN <= len(password) <= PASSWORD_LENGTH_MAX:
+        raise InvalidInput(
+            f"a password has {PASSWORD_LENGTH_MIN} to {PASSWORD_LENGTH_MAX} characters",
+            field="password",
+        )
+    if password.lower() == username.lower():
+        raise InvalidInput("the password may not be the username", field="password")
+
+
+def create_user(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: Role | str,
+    member_code: str | None,
+    passwords: Passwords,
+    clock: Clock,
+) -> UserRow:
+    try:
+        role = Role(role)
+    except ValueError as exc:
+        raise InvalidInput(f"role is one of {', '.join(Role)}", field="role") from exc
+    if not USERNAME_PATTERN.match(username):
+        raise InvalidInput(
+            "a username is 2-32 lowercase letters, digits, '.', '_' or '-'", field="username"
+        )
+    check_password_rules(password, username=username)
+    if role in (Role.MEMBER, Role.BOARD):
+        if member_code is None:
+            raise InvalidInput(f"a {role} user names her member_code", field="member_code")
+    if member_code is not None and not MEMBER_CODE_PATTERN.match(member_code):
+        raise InvalidInput("a member code looks like M-7Q4K2", field="member_code")
+    if session.execute(select(UserRow.id).where(UserRow.username == username)).first():
+        raise UsernameTaken(f"user {username} exists", field="username")
+    user = UserRow(
+        username=username, password_hash=passwords.hasher().hash(password), role=str(role),
+        member_code=member_code, disabled=False, created_at=clock.now(),
+    )
+    session.add(user)
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        raise UsernameTaken(f"user {username} exists", field="username") from exc
+    return user
+
+
+def login(
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    address: str,
+    passwords: Passwords,
+    clock: Clock,
+    lifetime: timedelta = TOKEN_LIFETIME,
+) -> tuple[str, UserRow, datetime]:
+    """Check a password and issue a token. Raises TooManyLogins or LoginFailed.
+
+    A failure is recorded in its own committed write by the caller (see `record_failure`),
+    because the refusal rolls this transaction back.
+    """
+    now = clock.now()
+    since = now - LOGIN_WINDOW
+    by_user = session.execute(
+        select(func.count()).select_from(LoginFailureRow)
+        .where(LoginFailureRow.username == username[:64], LoginFailureRow.at > since)
+    ).scalar_one()
+    by_address = session.execute(
+        select(func.count()).select_from(LoginFailureRow)
+        .where(LoginFailureRow.address == address[:64], LoginFailureRow.at > since)
+    ).scalar_one()
+    if by_user >= LOGIN_FAILURES_MAX_PER_USER or by_address >= LOGIN_FAILURES_MAX_PER_ADDRESS:
+        raise TooManyLogins("too many failed logins; try again in 15 minutes")
+    user = session.execute(select(UserRow).where(UserRow.username == username)).scalar()
+    hasher = passwords.hasher()
+    if user is None or user.disabled:
+        _burn_time(hasher, password)
+        raise LoginFailed("wrong username or password")
+    try:
+        hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError) as exc:
+        raise LoginFailed("wrong username or password") from exc
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    expires_at = now + lifetime
+    session.add(TokenRow(token_hash=token_digest(token), user_id=user.id, issued_at=now,
+                         expires_at=expires_at, revoked_at=None))
+    session.flush()
+    return token, user, expires_at
+
+
+_DUMMY_HASHES: dict[tuple[int, int, int], str] = {}
+
+
+def _burn_time(hasher: PasswordHasher, password: str) -> None:
+    """Spend the time a real verification takes, so an unknown username is not revealed."""
+    params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
+    if params not in _DUMMY_HASHES:
+        _DUMMY_HASHES[params] = hasher.hash(secrets.token_hex(16))
+    try:
+        hasher.verify(_DUMMY_HASHES[params], password)
+    except VerificationError:
+        pass
+
+
+def record_failure(session: Session, *, username: str, address: str, clock: Clock) -> None:
+    log.warning("login failed for user %r from %s", username[:64], address[:64])
+    session.add(LoginFailureRow(username=username[:64], address=address[:64], at=clock.now()))
+
+
+def authenticate(session: Session, token: str, *, clock: Clock) -> Principal | None:
+    """The principal of a live token, or None (unknown, expired, revoked, user disabled)."""
+    row = session.execute(
+        select(TokenRow.id, TokenRow.expires_at, TokenRow.revoked_at, UserRow.id,
+               UserRow.username, UserRow.role, UserRow.member_code, UserRow.disabled)
+        .join(UserRow, UserRow.id == TokenRow.user_id)
+        .where(TokenRow.token_hash == token_digest(token))
+    ).first()
+    if row is None:
+        return None
+    token_id, expires_at, revoked_at, user_id, username, role, member_code, disabled = row
+    if revoked_at is not None or disabled or expires_at <= clock.now():
+        return None
+    return Principal(user_id, username, Role(role), member_code, token_id)
+
+
+def revoke_token(session: Session, token_id: int, *, clock: Clock) -> None:
+    session.execute(
+        update(TokenRow).where(TokenRow.id == token_id, TokenRow.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+
+
+def revoke_all(session: Session, user_id: int, *, clock: Clock) -> None:
+    session.execute(
+        update(TokenRow).where(TokenRow.user_id == user_id, TokenRow.revoked_at.is_(None))
+        .values(revoked_at=clock.now())
+    )
+
+
+def change_password(
+    session: Session, principal: Principal, *, current: str, new: str,
+    passwords: Passwords, clock: Clock,
+) -> None:
+    user = session.get(UserRow, principal.user_id)
+    if user is None:
+        raise NotFound("no such user")
+    hasher = passwords.hasher()
+    try:
+        hasher.verify(user.password_hash, current)
+    except (VerificationError, InvalidHashError) as exc:
+        raise InvalidInput("the current password is wrong", field="current_password") from exc
+    check_password_rules(new, username=user.username)
+    user.password_hash = hasher.hash(new)
+    revoke_all(session, user.id, clock=clock)
+
+
+def set_disabled(session: Session, username: str, disabled: bool, *, clock: Clock) -> UserRow:
+    user = session.execute(select(UserRow).where(UserRow.username == username)).scalar()
+    if user is None:
+        raise NotFound(f"no user {username}")
+    user.disabled = disabled
+    if disabled:
+        revoke_all(session, user.id, clock=clock)
+    return user
+
+
+def list_users(session: Session) -> list[UserRow]:
+    return list(session.scalars(select(UserRow).order_by(UserRow.username)))
+
+
+def ensure_admin(
+    session: Session, *, password: str | None, passwords: Passwords, clock: Clock
+) -> str | None:
+    """Create user `admin` if there is none. Returns the password when one was generated."""
+    if session.execute(select(UserRow.id).where(UserRow.username == "admin")).first():
+        return None
+    generated = None
+    if password is None:
+        generated = password = secrets.token_urlsafe(12)
+    create_user(session, username="admin", password=password, role=Role.ADMIN,
+                member_code=None, passwords=passwords, clock=clock)
+    return generated
+
+
+def record_audit(
+    session: Session, principal: Principal, *, action: str, status: int, clock: Clock,
+    detail: str | None = None,
+) -> None:
+    session.add(AuditRow(at=clock.now(), username=principal.username, role=str(principal.role),
+                         action=action[:120], status=status, detail=detail))
