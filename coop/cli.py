@@ -51,8 +51,9 @@ def init(
             lambda s: init_society(s, name=society_name, currency=currency, locale=locale,
                                    clock=clock)
         )
+        passwords = auth.Passwords(memory_kib=settings.argon2_memory_kib)
         generated = db.write(lambda s: auth.ensure_admin(
-            s, password=settings.admin_password, passwords=auth.Passwords(memory_kib=settings.argon2_memory_kib), clock=clock))
+            s, password=settings.admin_password, passwords=passwords, clock=clock))
     finally:
         db.dispose()
     out.print(

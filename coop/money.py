@@ -22,7 +22,7 @@ from coop.errors import InvalidInput, require
 AMOUNT_MINOR_MAX = 10**14
 """The largest amount one posting may move: ₹1 trillion in paise. Fits a signed BIGINT."""
 
-_DECIMAL_TEXT = re.compile(r"^(0|[1-9][0-9]{0,17})(?:\.([0-9]+))?$")
+_DECIMAL_TEXT = re.compile(r"(0|[1-9][0-9]{0,17})(?:\.([0-9]+))?")
 
 # CLDR gives some locales Western grouping although their country groups in lakhs and crores
 # (Babel 2.18: kn_IN formats ₹12,345,678.50). The society's locale decides; these fix the pattern.
@@ -62,7 +62,7 @@ def parse_minor(
     """
     if not isinstance(text, str):
         raise InvalidAmount("an amount is a decimal string such as \"1250.50\"", field=field)
-    match = _DECIMAL_TEXT.match(text)
+    match = _DECIMAL_TEXT.fullmatch(text)
     if match is None:
         raise InvalidAmount(
             f"{text[:40]!r} is not a plain positive decimal number", field=field

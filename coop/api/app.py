@@ -68,7 +68,7 @@ def create_app(
         route_handlers=[api, health],
         guards=[authorize],
         exception_handlers=EXCEPTION_HANDLERS,
-        middleware=[security_headers],
+        before_send=[security_headers],
         state=_state(state),
         on_shutdown=[on_shutdown],
         cors_config=CORSConfig(allow_origins=cors_origins) if cors_origins else None,

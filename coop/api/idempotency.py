@@ -29,7 +29,7 @@ KEY_LENGTH_MAX = 255
 JSON = "application/json"
 
 
-class _KeyTaken(Exception):  # noqa: N818 - a signal, not an error
+class _KeyTaken(Exception):
     pass
 
 

@@ -6,7 +6,15 @@ from __future__ import annotations
 from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    Strict,
+    model_serializer,
+    model_validator,
+)
 
 Day = Annotated[date, Strict()]
 MoneyText = Annotated[str, Field(max_length=24, examples=["1250.50"])]
@@ -29,7 +37,7 @@ class TokenIn(In):
 
 class TokenOut(Out):
     access_token: str
-    token_type: Literal["bearer"] = "bearer"
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
     expires_in: int
     role: RoleName
 
@@ -108,9 +116,16 @@ class EntryIn(In):
 
 
 class PostingOut(Out):
+    """`{account, debit}` or `{account, credit}`: the side that is absent is left out."""
+
     account: str
     debit: MoneyText | None = None
     credit: MoneyText | None = None
+
+    @model_serializer(mode="wrap")
+    def _drop_absent_side(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {k: v for k, v in data.items() if v is not None}
 
 
 class EntryOut(Out):

@@ -15,7 +15,7 @@ import anyio
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException, NotFoundException, PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.types import ASGIApp, Message, Receive, Scope, Send
+from litestar.types import Message, Scope
 
 from coop.auth import Principal, Role, authenticate
 
@@ -85,24 +85,12 @@ API_ONLY_HEADERS = (
 )
 
 
-def security_headers(app: ASGIApp) -> ASGIApp:
-    """ASGI middleware adding the security headers to every response, errors included."""
-
-    async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await app(scope, receive, send)
-            return
-        is_schema = scope["path"].startswith(PUBLIC_PATH_PREFIXES)
-
-        async def send_with_headers(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                present = {name.lower() for name, _ in message.get("headers", [])}
-                added = [h for h in SECURITY_HEADERS if h[0] not in present]
-                if not is_schema:
-                    added += [h for h in API_ONLY_HEADERS if h[0] not in present]
-                message["headers"] = [*message.get("headers", []), *added]
-            await send(message)
-
-        await app(scope, receive, send_with_headers)
-
-    return middleware
+async def security_headers(message: Message, scope: Scope) -> None:
+    """A before-send hook: the security headers on every response, errors and 404s included."""
+    if message["type"] != "http.response.start":
+        return
+    present = {name.lower() for name, _ in message.get("headers", [])}
+    added = [h for h in SECURITY_HEADERS if h[0] not in present]
+    if not scope["path"].startswith(PUBLIC_PATH_PREFIXES):
+        added += [h for h in API_ONLY_HEADERS if h[0] not in present]
+    message["headers"] = [*message.get("headers", []), *added]

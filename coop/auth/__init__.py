@@ -13,6 +13,7 @@ trail of state-changing requests.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import re
@@ -205,15 +206,14 @@ def create_user(
         role = Role(role)
     except ValueError as exc:
         raise InvalidInput(f"role is one of {', '.join(Role)}", field="role") from exc
-    if not USERNAME_PATTERN.match(username):
+    if not USERNAME_PATTERN.fullmatch(username):
         raise InvalidInput(
             "a username is 2-32 lowercase letters, digits, '.', '_' or '-'", field="username"
         )
     check_password_rules(password, username=username)
-    if role in (Role.MEMBER, Role.BOARD):
-        if member_code is None:
-            raise InvalidInput(f"a {role} user names her member_code", field="member_code")
-    if member_code is not None and not MEMBER_CODE_PATTERN.match(member_code):
+    if role in (Role.MEMBER, Role.BOARD) and member_code is None:
+        raise InvalidInput(f"a {role} user names her member_code", field="member_code")
+    if member_code is not None and not MEMBER_CODE_PATTERN.fullmatch(member_code):
         raise InvalidInput("a member code looks like M-7Q4K2", field="member_code")
     if session.execute(select(UserRow.id).where(UserRow.username == username)).first():
         raise UsernameTaken(f"user {username} exists", field="username")
@@ -283,10 +283,8 @@ def _burn_time(hasher: PasswordHasher, password: str) -> None:
     params = (hasher.time_cost, hasher.memory_cost, hasher.parallelism)
     if params not in _DUMMY_HASHES:
         _DUMMY_HASHES[params] = hasher.hash(secrets.token_hex(16))
-    try:
+    with contextlib.suppress(VerificationError):
         hasher.verify(_DUMMY_HASHES[params], password)
-    except VerificationError:
-        pass
 
 
 def record_failure(session: Session, *, username: str, address: str, clock: Clock) -> None:

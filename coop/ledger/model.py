@@ -212,7 +212,7 @@ def check_draft(draft: EntryDraft) -> EntryDraft:
             f"debits total {debit_minor} and credits total {credit_minor} (minor units)",
             field="postings",
         )
-    if not KIND_PATTERN.match(draft.kind):
+    if not KIND_PATTERN.fullmatch(draft.kind):
         raise InvalidInput(f"kind {draft.kind[:40]!r} is not a known shape", field="kind")
     key = draft.idempotency_key
     if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_LENGTH_MAX:

@@ -202,7 +202,7 @@ def open_account(
     conn = session.connection()
     parent_id = None
     if parent is None:
-        if not ROOT_CODE_PATTERN.match(code):
+        if not ROOT_CODE_PATTERN.fullmatch(code):
             raise InvalidInput("a general-ledger account code is four digits", field="code")
     else:
         parent_row = conn.execute(
@@ -214,7 +214,7 @@ def open_account(
         if parent_row.type != account_type:
             raise InvalidInput("a sub-account has its control account's type", field="type")
         suffix = code.removeprefix(f"{parent}:")
-        if suffix == code or not SUB_SUFFIX_PATTERN.match(suffix):
+        if suffix == code or not SUB_SUFFIX_PATTERN.fullmatch(suffix):
             raise InvalidInput(f"a sub-account code is '{parent}:<suffix>'", field="code")
         parent_id = parent_row.id
     if conn.execute(select(account_table.c.id).where(account_table.c.code == code)).first():

@@ -26,7 +26,7 @@ def _user_out(user: auth.UserRow) -> dict[str, Any]:
 
 class AuthController(Controller):
     path = "/auth"
-    tags = ["auth"]
+    tags = ("auth",)
 
     @post("/token", opt=PUBLIC, sync_to_thread=True, status_code=200)
     def token(self, request: Request[Any, Any, Any], data: JSONBody[TokenIn]) -> TokenOut:
@@ -42,7 +42,7 @@ class AuthController(Controller):
                 s, username=data.username, address=address, clock=state.clock))
             raise
         seconds = int((expires_at - state.clock.now()).total_seconds())
-        return TokenOut(access_token=token, expires_in=seconds, role=user.role)  # type: ignore[arg-type]
+        return TokenOut(access_token=token, expires_in=seconds, role=user.role)
 
     @post("/logout", opt=allow(ANYONE), sync_to_thread=True, status_code=204)
     def logout(self, request: Request[Any, Any, Any]) -> None:
@@ -66,7 +66,7 @@ class AuthController(Controller):
 
 
 class UserController(Controller):
-    tags = ["users"]
+    tags = ("users",)
 
     @get("/me", opt=allow(ANYONE), sync_to_thread=False)
     def me(self, request: Request[Any, Any, Any]) -> UserOut:

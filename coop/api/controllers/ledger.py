@@ -28,9 +28,9 @@ from coop.api.security import allow, current_principal
 from coop.auth import Role
 from coop.errors import InvalidInput
 from coop.ledger import EntryDraft, PostingDraft, Side
-from coop.ledger import service as ledger
 from coop.ledger import export as ledger_export
 from coop.ledger import queries as q
+from coop.ledger import service as ledger
 from coop.ledger.verify import verify
 
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
@@ -38,7 +38,7 @@ Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 
 
 def _account_out(state: AppState, account: q.AccountView, parent: str | None) -> AccountOut:
-    return AccountOut(code=account.code, name=account.name, type=account.type,  # type: ignore[arg-type]
+    return AccountOut(code=account.code, name=account.name, type=account.type,
                       balance=money(state, account.balance_minor), parent=parent,
                       owner=account.owner)
 
@@ -53,7 +53,7 @@ def _cursor(text: str | None) -> int | None:
 
 class LedgerController(Controller):
     path = "/ledger"
-    tags = ["ledger"]
+    tags = ("ledger",)
 
     @get("/accounts", opt=allow(A, B, C, D), sync_to_thread=True)
     def accounts(
@@ -82,7 +82,7 @@ class LedgerController(Controller):
             ledger.open_account(session, code=data.code, name=data.name, type=data.type,
                          may_go_negative=data.may_go_negative, clock=state.clock)
             account = q.get_account(session, data.code)
-            assert account is not None  # noqa: S101 - just opened in this transaction
+            assert account is not None
             return _account_out(state, account, None).model_dump(mode="json")
 
         return respond(request, current_principal(request), data, work)
@@ -113,8 +113,8 @@ class LedgerController(Controller):
     def entries(
         self, request: Request[Any, Any, Any],
         account: Annotated[str | None, QueryParameter(max_length=64)] = None,
-        from_on: Annotated[date | None, QueryParameter(query="from")] = None,
-        to_on: Annotated[date | None, QueryParameter(query="to")] = None,
+        from_on: Annotated[date | None, QueryParameter(name="from")] = None,
+        to_on: Annotated[date | None, QueryParameter(name="to")] = None,
         limit: Limit = 50,
         cursor: Annotated[str | None, QueryParameter(max_length=20)] = None,
     ) -> Page[EntryOut]:
@@ -158,7 +158,7 @@ class LedgerController(Controller):
         tb = state.db.read(lambda s: q.trial_balance(s, as_of=on))
         return TrialBalanceOut(
             as_of=on,
-            rows=[{"account": r.account, "name": r.name, "type": r.type,  # type: ignore[misc]
+            rows=[{"account": r.account, "name": r.name, "type": r.type,
                    "debit": money(state, r.debit_minor), "credit": money(state, r.credit_minor)}
                   for r in tb.rows],
             total_debit=money(state, tb.total_debit_minor),
@@ -171,8 +171,8 @@ class LedgerController(Controller):
         report = app_state(request).db.read(verify)
         return VerifyOut(
             ok=report.ok, entries_checked=report.entries_checked,
-            chain_head={"seq": report.head_seq, "hash": report.head_hash},  # type: ignore[arg-type]
-            problems=[{"seq": p.seq, "account": p.account, "message": p.message}  # type: ignore[misc]
+            chain_head={"seq": report.head_seq, "hash": report.head_hash},
+            problems=[{"seq": p.seq, "account": p.account, "message": p.message}
                       for p in report.problems],
         )
 

@@ -32,7 +32,7 @@ def _society_payload(state: AppState, session: Session) -> dict[str, Any]:
 
 class SocietyController(Controller):
     path = "/society"
-    tags = ["society"]
+    tags = ("society",)
 
     @get("/", opt=allow(ANYONE), sync_to_thread=True)
     def society(self, request: Request[Any, Any, Any]) -> SocietyOut:

@@ -1,0 +1,106 @@
+"""API fixtures: the real app on the test database, a user and a token for every role."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from litestar import Litestar
+from litestar.testing import TestClient
+
+from coop import auth
+from coop.api import create_app
+from coop.clock import FixedClock
+from coop.config import Settings
+from coop.db import Database
+
+TEST_PASSWORDS = auth.Passwords(memory_kib=1024, time_cost=1, parallelism=1)
+PASSWORD = "correct horse battery"
+USERS = {
+    "admin": ("admin", None),
+    "board1": ("board", "M-BRD01"),
+    "clerk1": ("clerk", None),
+    "auditor1": ("auditor", None),
+    "member1": ("member", "M-MEM01"),
+}
+
+
+@dataclass
+class Api:
+    app: Litestar
+    client: TestClient[Litestar]
+    db: Database
+    clock: FixedClock
+    tokens: dict[str, str]
+
+    def headers(self, role: str, **extra: str) -> dict[str, str]:
+        username = {"admin": "admin", "board": "board1", "clerk": "clerk1",
+                    "auditor": "auditor1", "member": "member1"}[role]
+        return {"Authorization": f"Bearer {self.tokens[username]}", **extra}
+
+    def get(self, path: str, role: str = "admin", **kw: Any) -> httpx.Response:
+        return self.client.get(path, headers=self.headers(role), **kw)
+
+    def post(self, path: str, json: Any, role: str = "admin", key: str | None = None,
+             **kw: Any) -> httpx.Response:
+        headers = self.headers(role, **({"Idempotency-Key": key} if key else {}))
+        return self.client.post(path, json=json, headers=headers, **kw)
+
+
+def make_users(db: Database, clock: FixedClock) -> None:
+    def create(session: Any) -> None:
+        for username, (role, member_code) in USERS.items():
+            auth.create_user(session, username=username, password=PASSWORD, role=role,
+                             member_code=member_code, passwords=TEST_PASSWORDS, clock=clock)
+    db.write(create)
+
+
+@pytest.fixture
+def api(db: Database, clock: FixedClock) -> Iterator[Api]:
+    make_users(db, clock)
+    app = create_app(Settings(database_url=str(db.url)), db=db, clock=clock,
+                     passwords=TEST_PASSWORDS)
+    with TestClient(app=app) as client:
+        tokens = {}
+        for username in USERS:
+            response = client.post("/api/v1/auth/token",
+                                   json={"username": username, "password": PASSWORD})
+            assert response.status_code == 200, response.text
+            tokens[username] = response.json()["access_token"]
+        yield Api(app=app, client=client, db=db, clock=clock, tokens=tokens)
+
+
+@dataclass
+class LiveServer:
+    base_url: str
+    api: Api
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def live(api: Api) -> Iterator[LiveServer]:
+    """The same app served by uvicorn on a loopback port, for real concurrent clients."""
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(api.app, host="127.0.0.1", port=port,
+                                           log_level="warning", access_log=False))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert server.started, "the test server did not start"
+    yield LiveServer(base_url=f"http://127.0.0.1:{port}", api=api)
+    server.should_exit = True
+    thread.join(timeout=10)
