@@ -17,7 +17,8 @@ E = "/api/v1/ledger/entries"
 
 def grant(amount: str = "5000.00") -> dict[str, Any]:
     return {"narration": "Grant received",
-            "postings": [{"account": "1010", "debit": amount}, {"account": "4200", "credit": amount}]}
+            "postings": [{"account": "1010", "debit": amount},
+                         {"account": "4200", "credit": amount}]}
 
 
 def entry_count(api: Api) -> int:
