@@ -17,6 +17,7 @@ from typing import Any
 
 from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
+from litestar.logging.config import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
@@ -82,6 +83,10 @@ def create_app(
             }),
             security=[{"bearer": []}],
         ),
+        # Our handlers log what matters (coop.api); Litestar must not log exceptions again
+        # (with request data) nor lower the root logger to INFO.
+        logging_config=LoggingConfig(root={"level": "WARNING", "handlers": ["queue_listener"]},
+                                     log_exceptions="never"),
         debug=False,
     )
 
