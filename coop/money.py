@@ -132,7 +132,10 @@ def allocate(total_minor: int, weights: Sequence[int | Decimal | Fraction]) -> l
     negation of the split of its absolute value.
     """
     require(type(total_minor) is int, "total_minor must be an int")
-    exact = [Fraction(w) for w in weights]
+    try:
+        exact = [Fraction(w) for w in weights]
+    except (ValueError, OverflowError, TypeError) as exc:  # NaN, infinity, not a number
+        raise InvalidInput("allocation weights are finite numbers", field="weights") from exc
     if any(w < 0 for w in exact):
         raise InvalidInput("allocation weights may not be negative", field="weights")
     if total_minor < 0:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 
 import pytest
 from hypothesis import event, example, given, settings
@@ -189,17 +190,19 @@ def assert_matches_model(db: Database, model: LedgerModel) -> BookState:
     return state
 
 
-def fold_postings(s: Session) -> Counters:
+def fold_postings(s: Session, *, to_on: date | None = None) -> Counters:
     """Every account's debits and credits summed from the journal itself (a control account:
-    its sub-accounts' postings), read a page at a time through list_entries."""
+    its sub-accounts' postings), read a page at a time through list_entries; with `to_on`
+    only the entries dated up to it."""
     parents = _parent_codes(s)
     totals: dict[str, list[int]] = {code: [0, 0] for code in parents}
     after: int | None = None
     while True:
-        page = q.list_entries(s, after_id=after, limit=q.ENTRIES_PAGE_MAX)
+        page = q.list_entries(s, to_on=to_on, after_id=after, limit=q.ENTRIES_PAGE_MAX)
         if not page:
             break
         for entry in page:
+            assert to_on is None or entry.value_date <= to_on
             for p in entry.postings:
                 column = 0 if p.side is Side.DEBIT else 1
                 totals[p.account][column] += p.amount_minor
@@ -473,3 +476,52 @@ def test_an_entry_and_its_reversal_net_to_zero(
         # The counters only grow; what the entry added on one side the reversal added on the other.
         assert debits - was_debits == credits - was_credits, code
     assert_books_are_sound(db)
+
+
+# -- (d) a balance as of a date is the fold of the postings dated up to it ----------------------
+
+
+@settings(max_examples=20)
+@given(
+    entries=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=60), balanced_legs()),
+        min_size=1, max_size=6,
+    ),
+    days_back=st.lists(st.integers(min_value=-1, max_value=61), min_size=1, max_size=4),
+)
+def test_balances_as_of_a_date_are_the_fold_of_the_postings_dated_up_to_it(
+    db: Database, clock: FixedClock, entries: list[tuple[int, list[tuple[int, Side, int]]]],
+    days_back: list[int],
+) -> None:
+    model = LedgerModel.read(db)
+    accounts = open_example_accounts(db, clock, model)
+    for slot in range(2, SLOTS):
+        funding = draft_of([(0, Side.DEBIT, 10**9), (slot, Side.CREDIT, 10**9)], accounts,
+                           clock, "Deposit")
+        assert post_expecting(db, clock, model, funding) is not None
+    for back, legs in entries:
+        draft = draft_of(legs, accounts, clock)
+        dated = EntryDraft(
+            value_date=clock.today() - timedelta(days=back), narration=draft.narration,
+            kind=draft.kind, postings=draft.postings, actor=draft.actor,
+        )
+        post_expecting(db, clock, model, dated)
+
+    def work(s: Session) -> None:
+        for back in days_back:
+            on = clock.today() - timedelta(days=back)
+            folded = fold_postings(s, to_on=on)
+            for code in [*accounts, SAVINGS]:
+                account = q.get_account(s, code)
+                assert account is not None
+                debits, credits = folded[code]
+                expected = signed_balance(account.normal_side, debits_minor=debits,
+                                          credits_minor=credits)
+                assert q.balance_as_of(s, code, on) == expected, (code, on)
+            tb = q.trial_balance(s, as_of=on)
+            assert tb.total_debit_minor == tb.total_credit_minor
+            for row in tb.rows:
+                debits, credits = folded[row.account]
+                assert row.debit_minor - row.credit_minor == debits - credits, row.account
+
+    db.read(work)
