@@ -28,6 +28,7 @@ from coop.api.controllers.auth import AuthController, UserController
 from coop.api.controllers.ledger import LedgerController
 from coop.api.controllers.society import SocietyController
 from coop.api.deps import AppState
+from coop.api.openapi import document_problems
 from coop.api.problems import EXCEPTION_HANDLERS
 from coop.api.security import PUBLIC, authorize, security_headers
 from coop.auth import Passwords
@@ -65,7 +66,7 @@ def create_app(
         if db is None:
             database.dispose()
 
-    return Litestar(
+    app = Litestar(
         route_handlers=[api, health],
         guards=[authorize],
         exception_handlers=EXCEPTION_HANDLERS,
@@ -89,6 +90,8 @@ def create_app(
                                      log_exceptions="never"),
         debug=False,
     )
+    document_problems(app)
+    return app
 
 
 def _state(state: AppState) -> Any:

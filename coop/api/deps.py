@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
 
+from coop.api.security import PrincipalCache
 from coop.auth import Passwords
 from coop.clock import Clock
 from coop.config import Settings
@@ -23,6 +24,7 @@ class AppState:
     db: Database
     clock: Clock
     passwords: Passwords
+    principals: PrincipalCache = field(default_factory=PrincipalCache)
     currency: str | None = None
 
 

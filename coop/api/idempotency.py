@@ -14,11 +14,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from litestar import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,8 +75,9 @@ def respond(
         row = _claim(session, principal, key, digest, state.clock) if key else None
         content = encode(work(session))
         if row is not None:
-            session.execute(update(IdempotencyRow).where(IdempotencyRow.id == row)
-                            .values(status=status, body=content, media_type=JSON))
+            session.connection().execute(
+                update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == row)
+                .values(status=status, body=content, media_type=JSON))
         record_audit(session, principal, action=f"{method} {path}", status=status,
                      clock=state.clock)
         return content
@@ -88,15 +89,16 @@ def respond(
     return Response(content=content, status_code=status, media_type=JSON)
 
 
+_IDEMPOTENCY = cast(Table, IdempotencyRow.__table__)
+
+
 def _claim(session: Session, principal: Principal, key: str, digest: str, clock: Any) -> int:
-    row = IdempotencyRow(user_id=principal.user_id, key=key, request_hash=digest,
-                         created_at=clock.now())
-    session.add(row)
     try:
-        session.flush()
+        result = session.connection().execute(insert(_IDEMPOTENCY).values(
+            user_id=principal.user_id, key=key, request_hash=digest, created_at=clock.now()))
     except IntegrityError as exc:  # the whole transaction rolls back on the way out
         raise _KeyTaken from exc
-    return row.id
+    return int(result.inserted_primary_key[0])  # type: ignore[index]
 
 
 def _replay(db: Any, principal: Principal, key: str, digest: str) -> Response[Any]:

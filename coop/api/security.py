@@ -8,7 +8,10 @@ member number: `own_member_or_404` answers 404 for any other (existence is not l
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -17,7 +20,7 @@ from litestar.exceptions import NotAuthorizedException, NotFoundException, Permi
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import Message, Scope
 
-from coop.auth import Principal, Role, authenticate
+from coop.auth import Principal, Role, authenticate, token_digest
 
 PUBLIC: dict[str, Any] = {"public": True}
 PUBLIC_PATH_PREFIXES = ("/schema",)
@@ -39,19 +42,56 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     return token.strip()
 
 
+class PrincipalCache:
+    """Recently authenticated tokens, so that a burst of requests does not look the same token
+    up again and again. An entry lives `ttl` seconds and never past its token's expiry; logout,
+    a password change and disabling a user clear the cache of this process at once. Another
+    process (PostgreSQL deployments) sees such a change within `ttl` seconds."""
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._entries: dict[str, tuple[Principal, float]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, token: str, now: datetime) -> Principal | None:
+        entry = self._entries.get(token_digest(token))
+        if entry is None or entry[1] < time.monotonic():
+            return None
+        principal = entry[0]
+        if principal.expires_at is not None and principal.expires_at <= now:
+            return None
+        return principal
+
+    def put(self, token: str, principal: Principal) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[token_digest(token)] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
 async def authorize(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """The one guard: authenticate the bearer token, then check the handler's roles."""
     if handler.opt.get("public") or connection.scope["path"].startswith(PUBLIC_PATH_PREFIXES):
         return
+    if connection.scope.get("method") == "OPTIONS":  # Litestar's own Allow answer; no data
+        return
     token = bearer_token(connection)
     if token is None:
         raise NotAuthorizedException(detail="a bearer token is required")
     state = connection.app.state.coop
-    principal = await anyio.to_thread.run_sync(
-        lambda: state.db.read(lambda s: authenticate(s, token, clock=state.clock))
-    )
+    principal = state.principals.get(token, state.clock.now())
+    if principal is None:
+        principal = await anyio.to_thread.run_sync(
+            lambda: state.db.read(lambda s: authenticate(s, token, clock=state.clock))
+        )
+        if principal is not None:
+            state.principals.put(token, principal)
     if principal is None:
         raise NotAuthorizedException(detail="the token is unknown, expired or revoked")
     connection.state.principal = principal

@@ -21,6 +21,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -32,9 +33,12 @@ from sqlalchemy import (
     LargeBinary,
     SmallInteger,
     String,
+    Table,
     Text,
     UniqueConstraint,
+    bindparam,
     func,
+    insert,
     select,
     update,
 )
@@ -145,6 +149,7 @@ class Principal:
     role: Role
     member_code: str | None
     token_id: int | None = None
+    expires_at: datetime | None = None
 
 
 class LoginFailed(CoopError):
@@ -292,20 +297,28 @@ def record_failure(session: Session, *, username: str, address: str, clock: Cloc
     session.add(LoginFailureRow(username=username[:64], address=address[:64], at=clock.now()))
 
 
+_token_table = cast(Table, TokenRow.__table__)
+_user_table = cast(Table, UserRow.__table__)
+_AUTHENTICATE = (
+    select(_token_table.c.id, _token_table.c.expires_at, _token_table.c.revoked_at,
+           _user_table.c.id, _user_table.c.username, _user_table.c.role,
+           _user_table.c.member_code, _user_table.c.disabled)
+    .join(_user_table, _user_table.c.id == _token_table.c.user_id)
+    .where(_token_table.c.token_hash == bindparam("digest"))
+)
+
+
 def authenticate(session: Session, token: str, *, clock: Clock) -> Principal | None:
-    """The principal of a live token, or None (unknown, expired, revoked, user disabled)."""
-    row = session.execute(
-        select(TokenRow.id, TokenRow.expires_at, TokenRow.revoked_at, UserRow.id,
-               UserRow.username, UserRow.role, UserRow.member_code, UserRow.disabled)
-        .join(UserRow, UserRow.id == TokenRow.user_id)
-        .where(TokenRow.token_hash == token_digest(token))
-    ).first()
+    """The principal of a live token, or None (unknown, expired, revoked, user disabled).
+
+    Every request runs this, so it is one Core statement on the session's connection."""
+    row = session.connection().execute(_AUTHENTICATE, {"digest": token_digest(token)}).first()
     if row is None:
         return None
     token_id, expires_at, revoked_at, user_id, username, role, member_code, disabled = row
     if revoked_at is not None or disabled or expires_at <= clock.now():
         return None
-    return Principal(user_id, username, Role(role), member_code, token_id)
+    return Principal(user_id, username, Role(role), member_code, token_id, expires_at)
 
 
 def revoke_token(session: Session, token_id: int, *, clock: Clock) -> None:
@@ -371,5 +384,6 @@ def record_audit(
     session: Session, principal: Principal, *, action: str, status: int, clock: Clock,
     detail: str | None = None,
 ) -> None:
-    session.add(AuditRow(at=clock.now(), username=principal.username, role=str(principal.role),
-                         action=action[:120], status=status, detail=detail))
+    session.connection().execute(insert(cast(Table, AuditRow.__table__)).values(
+        at=clock.now(), username=principal.username, role=str(principal.role),
+        action=action[:120], status=status, detail=detail))

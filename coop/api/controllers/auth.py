@@ -52,6 +52,7 @@ class AuthController(Controller):
         if principal.token_id is not None:
             token_id = principal.token_id
             state.db.write(lambda s: auth.revoke_token(s, token_id, clock=state.clock))
+        state.principals.clear()
 
     @post("/password", opt=allow(ANYONE), sync_to_thread=True, status_code=204)
     def change_password(
@@ -63,6 +64,7 @@ class AuthController(Controller):
         state.db.write(lambda s: auth.change_password(
             s, principal, current=data.current_password, new=data.new_password,
             passwords=state.passwords, clock=state.clock))
+        state.principals.clear()
 
 
 class UserController(Controller):
@@ -97,5 +99,7 @@ class UserController(Controller):
     ) -> Response[UserOut]:
         """Disable (revoking every token) or enable a user."""
         state = app_state(request)
-        return respond(request, current_principal(request), data, lambda s: _user_out(
+        response = respond(request, current_principal(request), data, lambda s: _user_out(
             auth.set_disabled(s, username, data.disabled, clock=state.clock)), status=200)
+        state.principals.clear()
+        return response

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from coop.api.deps import AppState, app_state, entry_payload, money, parse_money
@@ -35,6 +35,7 @@ from coop.ledger.verify import verify
 
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
+EntryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 
 
 def _account_out(state: AppState, account: q.AccountView, parent: str | None) -> AccountOut:
@@ -128,7 +129,7 @@ class LedgerController(Controller):
         return Page[EntryOut](items=items, next_cursor=next_cursor)
 
     @get("/entries/{entry_id:int}", opt=allow(A, B, D), sync_to_thread=True)
-    def entry(self, request: Request[Any, Any, Any], entry_id: FromPath[int]) -> EntryOut:
+    def entry(self, request: Request[Any, Any, Any], entry_id: EntryId) -> EntryOut:
         state = app_state(request)
         found = state.db.read(lambda s: q.load_entry(s, entry_id))
         if found is None:
@@ -137,7 +138,7 @@ class LedgerController(Controller):
 
     @post("/entries/{entry_id:int}/reversal", opt=allow(A), sync_to_thread=True)
     def reverse_entry(
-        self, request: Request[Any, Any, Any], entry_id: FromPath[int],
+        self, request: Request[Any, Any, Any], entry_id: EntryId,
         data: JSONBody[ReversalIn],
     ) -> Response[EntryOut]:
         """Post the entry that exactly negates this one (once only)."""
