@@ -255,10 +255,12 @@ def main() -> None:
     parser.add_argument("--big-entries", type=int, default=440_000,
                         help="entries bulk-loaded for the ~1M-postings figures")
     parser.add_argument("--json", type=Path, default=None, help="also write results here")
+    parser.add_argument("--skip-sqlite", action="store_true", help="only PostgreSQL (--pg)")
     args = parser.parse_args()
     all_results = {}
     with tempfile.TemporaryDirectory(dir=DATA if DATA.exists() else None) as tmp:
-        for url in [None, args.pg] if args.pg else [None]:
+        engines: list[str | None] = [] if args.skip_sqlite else [None]
+        for url in [*engines, args.pg] if args.pg else engines:
             label = "postgresql" if url else "sqlite"
             print(f"== {label} ==", flush=True)
             results = run(url, args, Path(tmp))

@@ -94,6 +94,14 @@ class _Raw:
     def execute(self, statement: str, params: Sequence[object] = ()) -> Any:
         return self.cursor.execute(self.sql(statement), params)
 
+    def execute_once(self, statement: str, params: Sequence[object]) -> Any:
+        """For statements whose shape varies (IN lists): never server-side prepared. psycopg
+        prepares a statement run five times, and a generic plan made while a table was small
+        (a fresh book being imported) stays a sequential scan as the table grows."""
+        if self.pg:
+            return self.cursor.execute(self.sql(statement), params, prepare=False)
+        return self.cursor.execute(statement, params)
+
     def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
         self.cursor.executemany(self.sql(statement), rows)
 
@@ -342,7 +350,7 @@ def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
     wanted = sorted(set(codes))
     if len(wanted) <= LOCK_CHUNK:
         marks = ", ".join("?" * len(wanted))
-        rows = raw.execute(
+        rows = raw.execute_once(
             f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE code IN ({marks}) OR id IN "
             f"(SELECT parent_id FROM ledger_account WHERE code IN ({marks})) "
             f"ORDER BY id{raw.for_update}",
@@ -352,7 +360,7 @@ def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
         ids: set[int] = set()
         for start in range(0, len(wanted), LOCK_CHUNK):
             chunk = wanted[start : start + LOCK_CHUNK]
-            found = raw.execute(
+            found = raw.execute_once(
                 f"SELECT id, parent_id FROM ledger_account WHERE code IN "
                 f"({', '.join('?' * len(chunk))})",
                 chunk,
@@ -362,7 +370,7 @@ def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
         rows = []
         for start in range(0, len(ordered), LOCK_CHUNK):
             chunk_ids = ordered[start : start + LOCK_CHUNK]
-            rows.extend(raw.execute(
+            rows.extend(raw.execute_once(
                 f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE id IN "
                 f"({', '.join('?' * len(chunk_ids))}) ORDER BY id{raw.for_update}",
                 chunk_ids,
@@ -409,7 +417,7 @@ def _existing_keys(raw: _Raw, keys: list[str]) -> dict[str, int]:
     found: dict[str, int] = {}
     for start in range(0, len(keys), LOCK_CHUNK):
         chunk = keys[start : start + LOCK_CHUNK]
-        rows = raw.execute(
+        rows = raw.execute_once(
             "SELECT idempotency_key, id FROM ledger_entry WHERE idempotency_key IN "
             f"({', '.join('?' * len(chunk))})",
             chunk,

@@ -140,3 +140,23 @@ def test_errors_are_problems_without_internals(api: Api, monkeypatch: pytest.Mon
                                 headers={**api.headers("admin"),
                                          "content-type": "application/json"})
     assert malformed.status_code == 422
+
+
+def test_twenty_failures_from_one_address_block_that_address(api: Api) -> None:
+    for n in range(20):
+        assert login(api, f"guess{n}", "wrong password").status_code == 401
+    assert login(api, "auditor1", PASSWORD).status_code == 429
+
+
+def test_a_member_reaches_only_her_own_member_number() -> None:
+    from litestar.exceptions import NotFoundException
+
+    from coop.api.security import own_member_or_404
+    from coop.auth import Principal, Role
+
+    asha = Principal(1, "asha", Role.MEMBER, "M-MEM01")
+    own_member_or_404(asha, "M-MEM01")
+    with pytest.raises(NotFoundException):
+        own_member_or_404(asha, "M-OTHER")
+    clerk = Principal(2, "clerk1", Role.CLERK, None)
+    own_member_or_404(clerk, "M-OTHER")  # staff see every member
