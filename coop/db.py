@@ -145,6 +145,9 @@ class Database:
             pool_size=pool_size,
             max_overflow=0 if pool_size == 1 else 10,
             pool_timeout=120,
+            # Every transaction ends in an explicit COMMIT or ROLLBACK (Database.writing and
+            # .reading), so the pool need not issue another ROLLBACK on each return.
+            pool_reset_on_return=None,
             echo=echo,
         )
         event.listen(engine, "connect", _sqlite_on_connect)

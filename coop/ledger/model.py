@@ -260,7 +260,7 @@ def reversed_postings(postings: Iterable[PostedPosting]) -> tuple[PostingDraft, 
 def timestamp_text(instant: datetime) -> str:
     """A UTC instant at microsecond precision, as it is hashed (naive means UTC)."""
     aware = instant if instant.tzinfo is not None else instant.replace(tzinfo=UTC)
-    return aware.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return aware.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
 
 
 def hash_body(
