@@ -95,7 +95,9 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
 
 def _sqlite_on_begin(connection: Any) -> None:
     mode = connection.get_execution_options().get("coop_begin", "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    # Straight to the driver: this runs on every transaction, and SQLAlchemy's statement
+    # machinery would cost more than the BEGIN itself.
+    connection.connection.driver_connection.execute(f"BEGIN {mode}")
 
 
 def sqlite_version_warning() -> str | None:

@@ -51,14 +51,12 @@ from coop.ledger.model import (
     InsufficientFunds,
     PeriodClosed,
     PostedEntry,
-    PostedPosting,
     Side,
     UnknownAccount,
-    canonical_bytes,
     chain_hash,
     check_draft,
     check_text,
-    hash_body,
+    entry_canonical,
     reversed_postings,
     signed_balance,
 )
@@ -503,17 +501,16 @@ def _entry(draft: EntryDraft, key: str, book: _Book, clock: Clock) -> PostedEntr
     """Give the draft its place in the chain (and advance the in-memory head)."""
     seq = book.head_seq + 1
     posted_at = clock.now()
-    postings = tuple(PostedPosting(p.account, p.side, p.amount_minor) for p in draft.postings)
-    body = hash_body(
+    canonical = entry_canonical(
         seq=seq, value_date=draft.value_date, posted_at=posted_at, kind=draft.kind,
         narration=draft.narration, actor=draft.actor, reversal_of=draft.reversal_of,
-        postings=postings,
+        postings=draft.postings,
     )
-    digest = chain_hash(book.head_hash, canonical_bytes(body))
+    digest = chain_hash(book.head_hash, canonical)
     entry = PostedEntry(
         id=seq, value_date=draft.value_date, posted_at=posted_at, kind=draft.kind,
         narration=draft.narration, actor=draft.actor, idempotency_key=key,
-        reversal_of=draft.reversal_of, postings=postings, prev_hash=book.head_hash,
+        reversal_of=draft.reversal_of, postings=draft.postings, prev_hash=book.head_hash,
         hash=digest,
     )
     book.head_seq, book.head_hash = seq, digest

@@ -165,3 +165,30 @@ def test_the_service_writes_the_golden_vectors(db: Database, clock: FixedClock) 
     assert book is not None and (book.head_seq, book.head_hash) == (2, GOLDEN_2_HASH)
     report = db.read(lambda s: verify(s, checkpoint=(2, GOLDEN_2_HASH)))
     assert report.ok, report.problems
+
+
+@given(
+    narration=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1,
+                      max_size=60),
+    actor=st.text(alphabet=st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=20),
+    kind=st.from_regex(r"[a-z][a-z0-9_]{0,31}", fullmatch=True),
+    seq=st.integers(1, 2**53 - 1),
+    reversal_of=st.none() | st.integers(1, 2**53 - 1),
+    amounts=st.lists(st.integers(1, 10**14), min_size=2, max_size=8),
+    accounts=st.lists(st.text(min_size=1, max_size=12,
+                              alphabet=st.characters(blacklist_categories=("Cs",))),
+                      min_size=8, max_size=8),
+    instant=st.datetimes(timezones=st.just(UTC)),
+)
+def test_the_direct_encoder_writes_the_rfc8785_bytes(
+    narration: str, actor: str, kind: str, seq: int, reversal_of: int | None,
+    amounts: list[int], accounts: list[str], instant: datetime,
+) -> None:
+    from coop.ledger.model import entry_canonical
+
+    postings = [PostedPosting(accounts[i], Side.DEBIT if i % 2 else Side.CREDIT, amount)
+                for i, amount in enumerate(amounts)]
+    fields = {"seq": seq, "value_date": instant.date(), "posted_at": instant, "kind": kind,
+              "narration": narration, "actor": actor, "reversal_of": reversal_of,
+              "postings": postings}
+    assert entry_canonical(**fields) == rfc8785.dumps(hash_body(**fields))
