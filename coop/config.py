@@ -9,6 +9,7 @@
 | COOP_BUSINESS_DATE | (today) | pin the business date (YYYY-MM-DD) |
 | COOP_DB_POOL_SIZE | 40 | connection pool size (>= the server's worker threads) |
 | COOP_ARGON2_MEMORY_KIB | 65536 | argon2id memory cost of password hashes |
+| COOP_WORKER_THREADS | 8 | threads that run the server's database work |
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Settings:
     business_date: date | None = None
     pool_size: int = 40
     argon2_memory_kib: int = 65536
+    worker_threads: int = 8
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -52,6 +54,7 @@ class Settings:
             timezone=env.get("COOP_TIMEZONE", cls.timezone),
             business_date=business_date,
             pool_size=int(env.get("COOP_DB_POOL_SIZE", str(cls.pool_size))),
+            worker_threads=int(env.get("COOP_WORKER_THREADS", str(cls.worker_threads))),
             argon2_memory_kib=int(
                 env.get("COOP_ARGON2_MEMORY_KIB", str(cls.argon2_memory_kib))
             ),

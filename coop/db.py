@@ -21,7 +21,9 @@ from __future__ import annotations
 import logging
 import random
 import sqlite3
+import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -77,6 +79,45 @@ class Base(DeclarativeBase):
         date: Date,
         datetime: UTCDateTime,
     }
+
+
+class FairLock:
+    """A lock handed to waiters strictly in arrival order.
+
+    The SQLite writer is one connection. A plain lock (or the pool's own wait) lets a thread
+    that has just arrived take the writer ahead of threads that have waited for a while, so
+    under load a few requests wait hundreds of milliseconds while most wait none. Here a
+    release hands the lock directly to the longest waiter.
+    """
+
+    def __init__(self) -> None:
+        self._mutex = threading.Lock()
+        self._waiters: deque[threading.Lock] = deque()
+        self._held = False
+
+    def acquire(self) -> None:
+        with self._mutex:
+            if not self._held:
+                self._held = True
+                return
+            turn = threading.Lock()
+            turn.acquire()
+            self._waiters.append(turn)
+        turn.acquire()  # released by the holder that hands over to us
+
+    def release(self) -> None:
+        with self._mutex:
+            if self._waiters:
+                self._waiters.popleft().release()  # ownership passes; _held stays True
+            else:
+                self._held = False
+
+    def __enter__(self) -> FairLock:
+        self.acquire()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
@@ -137,6 +178,7 @@ class Database:
             self.reader = engine.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
+        self._writer_turn = FairLock() if self.is_sqlite else None
         self._write_sessions = sessionmaker(bind=self.writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.reader, expire_on_commit=False)
 
@@ -159,7 +201,11 @@ class Database:
     @contextmanager
     def writing(self) -> Iterator[Session]:
         """One write transaction: commits when the block ends, rolls back on any exception."""
-        with self._write_sessions() as session, session.begin():
+        if self._writer_turn is None:
+            with self._write_sessions() as session, session.begin():
+                yield session
+            return
+        with self._writer_turn, self._write_sessions() as session, session.begin():
             yield session
 
     @contextmanager
