@@ -290,6 +290,7 @@ def post_many(
     posted: list[PostedEntry] = []
     fresh: list[PostedEntry] = []
     seen: set[str] = set()
+    reversed_here: set[int] = set()
     for draft, key in zip(checked, keys, strict=True):
         if key in taken:
             posted.append(_replay(session, taken[key], draft))
@@ -299,7 +300,10 @@ def post_many(
         seen.add(key)
         _check_date(draft.value_date, book, today=today)
         if draft.reversal_of is not None:
+            if draft.reversal_of in reversed_here:
+                raise AlreadyReversed(f"entry {draft.reversal_of} is reversed twice in the batch")
             _check_not_reversed(session, draft.reversal_of)
+            reversed_here.add(draft.reversal_of)
         _check_limits(_apply(draft, accounts))
         entry = _entry(draft, key, book, clock)
         fresh.append(entry)

@@ -173,3 +173,29 @@ def test_entries_by_account_page_in_journal_order(db: Database, clock: FixedCloc
     rest = db.read(lambda s: q.list_entries(s, account=asha, after_id=3))
     assert [e.id for e in rest] == [5]
     assert len(db.read(lambda s: q.list_entries(s, account=SAVINGS))) == 6
+
+
+def test_a_batch_is_all_or_nothing_and_may_not_reverse_twice(
+    db: Database, clock: FixedClock
+) -> None:
+    from coop.ledger import post_many
+
+    asha = open_savings(db, clock, "M-7Q4K2")
+    first = deposit(db, clock, asha, 50_00)
+    twice = [
+        EntryDraft(value_date=clock.today(), narration="undo", kind="reversal",
+                   postings=(credit(CASH, 50_00), debit(asha, 50_00)), reversal_of=first.id)
+        for _ in range(2)
+    ]
+    with pytest.raises(AlreadyReversed):
+        db.write(lambda s: post_many(s, twice, clock=clock))
+    batch = [
+        EntryDraft(value_date=clock.today(), narration="Deposit", kind="deposit",
+                   postings=(debit(CASH, 10_00), credit(asha, 10_00))),
+        EntryDraft(value_date=clock.today(), narration="Withdrawal", kind="withdrawal",
+                   postings=(debit(asha, 70_00), credit(CASH, 70_00))),  # 60.00 is all she has
+    ]
+    with pytest.raises(InsufficientFunds):
+        db.write(lambda s: post_many(s, batch, clock=clock))
+    assert db.read(lambda s: q.balance(s, asha)) == 50_00
+    assert entry_count(db) == 1
