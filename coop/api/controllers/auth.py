@@ -6,6 +6,7 @@ from typing import Any
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
+from sqlalchemy.orm import Session
 
 from coop import auth
 from coop.api.deps import app_state
@@ -49,9 +50,15 @@ class AuthController(Controller):
         """Revoke the token this request carries."""
         state = app_state(request)
         principal = current_principal(request)
-        if principal.token_id is not None:
-            token_id = principal.token_id
-            state.db.write(lambda s: auth.revoke_token(s, token_id, clock=state.clock))
+        token_id = principal.token_id
+
+        def work(session: Session) -> None:
+            if token_id is not None:
+                auth.revoke_token(session, token_id, clock=state.clock)
+            auth.record_audit(session, principal, action="POST /api/v1/auth/logout",
+                              status=204, clock=state.clock)
+
+        state.db.write(work)
         state.principals.clear()
 
     @post("/password", opt=allow(ANYONE), sync_to_thread=True, status_code=204)
@@ -61,9 +68,14 @@ class AuthController(Controller):
         """Change your own password; every token you hold is revoked."""
         state = app_state(request)
         principal = current_principal(request)
-        state.db.write(lambda s: auth.change_password(
-            s, principal, current=data.current_password, new=data.new_password,
-            passwords=state.passwords, clock=state.clock))
+        def work(session: Session) -> None:
+            auth.change_password(session, principal, current=data.current_password,
+                                 new=data.new_password, passwords=state.passwords,
+                                 clock=state.clock)
+            auth.record_audit(session, principal, action="POST /api/v1/auth/password",
+                              status=204, clock=state.clock)
+
+        state.db.write(work)
         state.principals.clear()
 
 
