@@ -19,6 +19,7 @@ from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
 from coop.errors import CoopError
 from coop.ledger import export, verify
+from coop.members import vault
 from coop.society import init_society
 
 app = typer.Typer(help="coop: the books of a savings and credit co-operative.",
@@ -43,6 +44,10 @@ def init(
 ) -> None:
     """Migrate the database to head and seed the chart of accounts and settings (safe twice)."""
     settings = Settings.from_env()
+    if vault.create_key_file(settings.data_key_file):
+        out.print(f"Created the identity vault's master key in {settings.data_key_file} "
+                  "(mode 0600). Back it up apart from the database: without it, names and "
+                  "phone numbers cannot be read.")
     db = _database(settings)
     clock = settings.clock()
     try:

@@ -1,10 +1,11 @@
 """Every table of coop, gathered for Alembic and for tests. Import-only module."""
 
-from coop import auth
+from coop import auth, members, savings
 from coop.db import Base
 from coop.ledger import orm as ledger_orm
+from coop.members import shares
 from coop.society import SocietyRow
 
 metadata = Base.metadata
 
-__all__ = ["SocietyRow", "auth", "ledger_orm", "metadata"]
+__all__ = ["SocietyRow", "auth", "ledger_orm", "members", "metadata", "savings", "shares"]

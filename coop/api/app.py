@@ -27,6 +27,7 @@ from litestar.router import Router
 from coop import __version__
 from coop.api.controllers.auth import AuthController, UserController
 from coop.api.controllers.ledger import LedgerController
+from coop.api.controllers.members import MembersController
 from coop.api.controllers.society import SocietyController
 from coop.api.deps import AppState
 from coop.api.openapi import document_problems
@@ -36,6 +37,7 @@ from coop.auth import Passwords
 from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database
+from coop.members.vault import Vault
 
 API_BASE = "/api/v1"
 log = logging.getLogger("coop.api")
@@ -52,15 +54,18 @@ def create_app(
     db: Database | None = None,
     clock: Clock | None = None,
     passwords: Passwords | None = None,
+    vault: Vault | None = None,
     cors_origins: list[str] | None = None,
 ) -> Litestar:
     """Build the app. Tests hand in their own database, clock and cheap password hashing."""
     database = db or Database(settings.database_url, pool_size=settings.pool_size)
     state = AppState(settings=settings, db=database, clock=clock or settings.clock(),
-                     passwords=passwords or Passwords(memory_kib=settings.argon2_memory_kib))
+                     passwords=passwords or Passwords(memory_kib=settings.argon2_memory_kib),
+                     vault=vault)
     api = Router(
         path=API_BASE,
-        route_handlers=[AuthController, UserController, SocietyController, LedgerController],
+        route_handlers=[AuthController, UserController, SocietyController, LedgerController,
+                        MembersController],
     )
 
     def on_startup() -> None:

@@ -15,6 +15,7 @@ from coop.db import Database
 from coop.errors import InvalidInput
 from coop.ledger import queries
 from coop.ledger.model import PostedEntry, Side
+from coop.members.vault import Vault
 from coop.money import format_minor, parse_minor
 
 
@@ -26,6 +27,13 @@ class AppState:
     passwords: Passwords
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     currency: str | None = None
+    vault: Vault | None = None
+
+    def identity_vault(self) -> Vault:
+        """The vault, its master key read from COOP_DATA_KEY_FILE on first use."""
+        if self.vault is None:
+            self.vault = Vault.from_file(self.settings.data_key_file)
+        return self.vault
 
 
 def app_state(request: Request[Any, Any, Any]) -> AppState:

@@ -185,3 +185,90 @@ T = TypeVar("T")
 class Page(Out, Generic[T]):
     items: list[T]
     next_cursor: str | None = None
+
+
+MemberCode = Annotated[str, Field(min_length=3, max_length=16, examples=["M-7Q4K2X"])]
+
+
+class MemberIn(In):
+    known_as: str | None = Field(default=None, min_length=1, max_length=120)
+    legal_name: str | None = Field(default=None, min_length=1, max_length=120)
+    phone: str | None = Field(default=None, min_length=3, max_length=32)
+    nominee: str | None = Field(default=None, min_length=1, max_length=120)
+    joined_on: Day | None = None
+
+
+class MemberOut(Out):
+    code: str
+    status: Literal["active", "exited"]
+    joined_on: date
+
+
+class SharesOut(Out):
+    count: int
+    value: MoneyText
+
+
+class SavingsOut(Out):
+    balance: MoneyText
+    available: MoneyText
+
+
+class MemberLoanOut(Out):
+    id: int
+    status: str
+    outstanding_principal: MoneyText
+
+
+class MemberSummaryOut(Out):
+    code: str
+    status: Literal["active", "exited"]
+    joined_on: date
+    known_as: str | None = None
+    shares: SharesOut
+    savings: SavingsOut
+    loans: list[MemberLoanOut]
+
+
+class SharePurchaseIn(In):
+    count: int = Field(ge=1, le=100_000)
+    source: Literal["cash", "savings"] = "cash"
+    value_date: Day | None = None
+
+
+class SharePurchaseOut(Out):
+    entry_id: int
+    shares: SharesOut
+
+
+class CashIn(In):
+    amount: MoneyText
+    value_date: Day | None = None
+    narration: str | None = Field(default=None, min_length=1, max_length=120)
+
+
+class CashOut(Out):
+    entry_id: int
+    balance: MoneyText
+    available: MoneyText
+
+
+class StatementLineOut(Out):
+    entry_id: int
+    value_date: date
+    narration: str
+    deposit: MoneyText
+    withdrawal: MoneyText
+    balance: MoneyText
+
+
+class HoldIn(In):
+    amount: MoneyText
+    reason: str = Field(min_length=1, max_length=120)
+
+
+class HoldOut(Out):
+    id: int
+    amount: MoneyText
+    reason: str
+    released: bool

@@ -11,7 +11,15 @@ from coop.ledger.model import (
     credit,
     debit,
 )
-from coop.ledger.service import close_through, init_book, open_account, post, post_many, reverse
+from coop.ledger.service import (
+    close_through,
+    init_book,
+    lock_balance,
+    open_account,
+    post,
+    post_many,
+    reverse,
+)
 
 __all__ = [
     "AccountType",
@@ -24,6 +32,7 @@ __all__ = [
     "credit",
     "debit",
     "init_book",
+    "lock_balance",
     "open_account",
     "post",
     "post_many",

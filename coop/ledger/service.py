@@ -253,6 +253,20 @@ def close_through(session: Session, on: date, *, clock: Clock) -> None:
     )
 
 
+def lock_balance(session: Session, code: str) -> int:
+    """Lock one account row for the rest of the transaction and return its balance (signed
+    by its normal side). A service that checks more than the ledger does (a savings account's
+    holds) checks against this locked figure, then posts, in the same transaction."""
+    raw = _Raw(session)
+    row = raw.execute_once(
+        f"SELECT normal_side, debits_posted, credits_posted FROM ledger_account WHERE code = ?"
+        f"{raw.for_update}", [code],
+    ).fetchone()
+    if row is None:
+        raise UnknownAccount(f"there is no account {code[:70]!r}", field="account")
+    return signed_balance(row[0], debits_minor=row[1], credits_minor=row[2])
+
+
 # -- posting ----------------------------------------------------------------------------------
 
 

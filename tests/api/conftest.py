@@ -20,8 +20,10 @@ from coop.api import create_app
 from coop.clock import FixedClock
 from coop.config import Settings
 from coop.db import Database
+from coop.members.vault import Vault
 
 TEST_PASSWORDS = auth.Passwords(memory_kib=1024, time_cost=1, parallelism=1)
+TEST_VAULT = Vault(bytes(range(32)))
 PASSWORD = "correct horse battery"
 USERS = {
     "admin": ("admin", None),
@@ -66,7 +68,7 @@ def make_users(db: Database, clock: FixedClock) -> None:
 def api(db: Database, clock: FixedClock) -> Iterator[Api]:
     make_users(db, clock)
     app = create_app(Settings(database_url=str(db.url)), db=db, clock=clock,
-                     passwords=TEST_PASSWORDS)
+                     passwords=TEST_PASSWORDS, vault=TEST_VAULT)
     with TestClient(app=app) as client:
         tokens = {}
         for username in USERS:

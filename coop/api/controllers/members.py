@@ -1,0 +1,213 @@
+"""Members, shares and savings at the counter (CONTRACT.md: Members, shares, savings)."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath, JSONBody, QueryParameter
+from sqlalchemy.orm import Session
+
+from coop import members, savings
+from coop.api.deps import AppState, app_state, money, parse_money
+from coop.api.idempotency import respond
+from coop.api.schemas import (
+    CashIn,
+    CashOut,
+    HoldIn,
+    HoldOut,
+    MemberIn,
+    MemberOut,
+    MemberSummaryOut,
+    Page,
+    SharePurchaseIn,
+    SharePurchaseOut,
+    StatementLineOut,
+)
+from coop.api.security import allow, current_principal, own_member_or_404
+from coop.auth import STAFF, Principal, Role
+from coop.members import shares
+from coop.society import get_society
+
+A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
+Code = FromPath[str]
+
+
+def _holding(state: AppState, holding: shares.Holding) -> dict[str, Any]:
+    return {"count": holding.count, "value": money(state, holding.value_minor)}
+
+
+def _cash_out(state: AppState, entry_id: int, balance: savings.SavingsBalance) -> dict[str, Any]:
+    return {"entry_id": entry_id, "balance": money(state, balance.balance_minor),
+            "available": money(state, balance.available_minor)}
+
+
+def _summary(state: AppState, session: Session, principal: Principal,
+             code: str) -> dict[str, Any]:
+    member = members.get_member(session, code)
+    known_as = None
+    if principal.role is not Role.AUDITOR:  # auditors see member numbers only
+        reader = members.Reader(principal.username, principal.role.value, "member summary")
+        known_as = members.read_identity(session, code, fields=("known_as",), reader=reader,
+                                         vault=state.identity_vault(),
+                                         clock=state.clock)["known_as"]
+    balance = savings.balances(session, code)
+    return {
+        "code": member.code, "status": member.status,
+        "joined_on": member.joined_on.isoformat(), "known_as": known_as,
+        "shares": _holding(state, shares.holding(session, code)),
+        "savings": {"balance": money(state, balance.balance_minor),
+                    "available": money(state, balance.available_minor)},
+        "loans": [],
+    }
+
+
+class MembersController(Controller):
+    path = "/members"
+    tags = ("members",)
+
+    @post("/", opt=allow(A, C), sync_to_thread=True)
+    def register(
+        self, request: Request[Any, Any, Any], data: JSONBody[MemberIn]
+    ) -> Response[MemberOut]:
+        """Register a member: a random member number, her identity encrypted, her accounts."""
+        state = app_state(request)
+        identity = members.Identity(known_as=data.known_as, legal_name=data.legal_name,
+                                    phone=data.phone, nominee=data.nominee)
+
+        def work(session: Session) -> dict[str, Any]:
+            member = members.register_member(session, identity=identity,
+                                             joined_on=data.joined_on,
+                                             vault=state.identity_vault(), clock=state.clock)
+            return {"code": member.code, "status": member.status,
+                    "joined_on": member.joined_on.isoformat()}
+
+        return respond(request, current_principal(request), data, work)
+
+    @get("/", opt=allow(A, B, C, D), sync_to_thread=True)
+    def list(
+        self, request: Request[Any, Any, Any],
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+        cursor: Annotated[str | None, QueryParameter(max_length=16)] = None,
+    ) -> Page[MemberOut]:
+        """Members by member number (numbers, status and joining dates only)."""
+        state = app_state(request)
+        found = state.db.read(lambda s: members.list_members(s, after=cursor, limit=limit))
+        items = [MemberOut(code=m.code, status=m.status, joined_on=m.joined_on)
+                 for m in found]
+        return Page[MemberOut](items=items,
+                               next_cursor=found[-1].code if len(found) == limit else None)
+
+    @get("/{code:str}", opt=allow(STAFF, M), sync_to_thread=True)
+    def summary(self, request: Request[Any, Any, Any], code: Code) -> MemberSummaryOut:
+        """The member's shares, savings (balance and available) and loans."""
+        state = app_state(request)
+        principal = current_principal(request)
+        own_member_or_404(principal, code)
+        return MemberSummaryOut(**state.db.write(
+            lambda s: _summary(state, s, principal, code)))
+
+    @post("/{code:str}/shares", opt=allow(A, C), sync_to_thread=True)
+    def buy_shares(
+        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[SharePurchaseIn]
+    ) -> Response[SharePurchaseOut]:
+        """Buy shares at the face value, for cash or from savings."""
+        state = app_state(request)
+        principal = current_principal(request)
+
+        def work(session: Session) -> dict[str, Any]:
+            society = get_society(session)
+            assert society is not None
+            entry, holding = shares.buy_shares(
+                session, code, count=data.count, source=data.source,
+                face_value_minor=society.share_face_value_minor,
+                value_date=data.value_date or state.clock.today(), actor=principal.username,
+                clock=state.clock)
+            return {"entry_id": entry.id, "shares": _holding(state, holding)}
+
+        return respond(request, principal, data, work)
+
+    @post("/{code:str}/deposits", opt=allow(A, C), sync_to_thread=True)
+    def deposit(
+        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
+    ) -> Response[CashOut]:
+        """Cash paid in at the counter, of any size."""
+        state = app_state(request)
+        principal = current_principal(request)
+        amount = parse_money(state, data.amount, field="amount")
+
+        def work(session: Session) -> dict[str, Any]:
+            entry, balance = savings.record_deposit(
+                session, code, amount_minor=amount,
+                value_date=data.value_date or state.clock.today(), actor=principal.username,
+                clock=state.clock, narration=data.narration)
+            return _cash_out(state, entry.id, balance)
+
+        return respond(request, principal, data, work)
+
+    @post("/{code:str}/withdrawals", opt=allow(A, C), sync_to_thread=True)
+    def withdraw(
+        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
+    ) -> Response[CashOut]:
+        """Cash paid out, never more than the available balance (422 otherwise)."""
+        state = app_state(request)
+        principal = current_principal(request)
+        amount = parse_money(state, data.amount, field="amount")
+
+        def work(session: Session) -> dict[str, Any]:
+            entry, balance = savings.record_withdrawal(
+                session, code, amount_minor=amount,
+                value_date=data.value_date or state.clock.today(), actor=principal.username,
+                clock=state.clock, narration=data.narration)
+            return _cash_out(state, entry.id, balance)
+
+        return respond(request, principal, data, work)
+
+    @get("/{code:str}/savings/transactions", opt=allow(STAFF, M), sync_to_thread=True)
+    def transactions(
+        self, request: Request[Any, Any, Any], code: Code,
+        from_on: Annotated[date | None, QueryParameter(name="from")] = None,
+        to_on: Annotated[date | None, QueryParameter(name="to")] = None,
+    ) -> Page[StatementLineOut]:
+        """The member's savings entries with the running balance after each."""
+        state = app_state(request)
+        own_member_or_404(current_principal(request), code)
+        lines = state.db.read(lambda s: savings.statement(s, code, from_on=from_on,
+                                                          to_on=to_on))
+        return Page[StatementLineOut](items=[StatementLineOut(
+            entry_id=line.entry_id, value_date=line.value_date, narration=line.narration,
+            deposit=money(state, line.deposit_minor),
+            withdrawal=money(state, line.withdrawal_minor),
+            balance=money(state, line.balance_minor)) for line in lines])
+
+    @post("/{code:str}/holds", opt=allow(A), sync_to_thread=True)
+    def place_hold(
+        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[HoldIn]
+    ) -> Response[HoldOut]:
+        """Set part of the savings aside (a lien): it stays hers but cannot be withdrawn."""
+        state = app_state(request)
+        principal = current_principal(request)
+        amount = parse_money(state, data.amount, field="amount")
+
+        def work(session: Session) -> dict[str, Any]:
+            hold = savings.place_hold(session, code, amount_minor=amount, reason=data.reason,
+                                      actor=principal.username, clock=state.clock)
+            return {"id": hold.id, "amount": money(state, hold.amount_minor),
+                    "reason": hold.reason, "released": False}
+
+        return respond(request, principal, data, work)
+
+    @post("/{code:str}/holds/{hold_id:int}/release", opt=allow(A), sync_to_thread=True,
+          status_code=200)
+    def release_hold(
+        self, request: Request[Any, Any, Any], code: Code, hold_id: FromPath[int]
+    ) -> Response[HoldOut]:
+        state = app_state(request)
+
+        def work(session: Session) -> dict[str, Any]:
+            hold = savings.release_hold(session, code, hold_id, clock=state.clock)
+            return {"id": hold.id, "amount": money(state, hold.amount_minor),
+                    "reason": hold.reason, "released": True}
+
+        return respond(request, current_principal(request), None, work, status=200)

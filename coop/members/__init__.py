@@ -1,0 +1,222 @@
+"""Members: coded member numbers, the encrypted identity vault, the access log, and shares.
+
+A member is known everywhere (ledger, reports, passbooks) by her random member number only.
+Her identity (known-as name, legal name, phone, nominee; every field optional) is encrypted
+with her own data key (see coop.members.vault); every read of it writes an access-log row in
+the same transaction, so a read that cannot be logged does not happen. Nothing records what a
+member does for a living or where: there is no such field, and none may be added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Literal
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from coop.clock import Clock
+from coop.db import Base
+from coop.errors import Conflict, InvalidInput, NotFound
+from coop.ledger import open_account
+from coop.ledger.chart import SAVINGS, SHARE_CAPITAL
+from coop.ledger.model import check_text
+from coop.members.codes import is_valid, new_code
+from coop.members.vault import FIELDS, Vault
+
+MemberStatus = Literal["active", "exited"]
+FIELD_LENGTH_MAX = 120
+CODE_ATTEMPTS_MAX = 20
+
+
+class MemberRow(Base):
+    __tablename__ = "member"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(8))
+    joined_on: Mapped[date]
+    exited_on: Mapped[date | None]
+    created_at: Mapped[datetime]
+
+
+class IdentityRow(Base):
+    """Ciphertexts only. `wrapped_key` NULL means the identity was erased."""
+
+    __tablename__ = "member_identity"
+
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), primary_key=True)
+    wrapped_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    known_as: Mapped[bytes | None] = mapped_column(LargeBinary)
+    legal_name: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone: Mapped[bytes | None] = mapped_column(LargeBinary)
+    nominee: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    erased_at: Mapped[datetime | None]
+
+
+class AccessLogRow(Base):
+    """Who read which member's identity fields, when and why."""
+
+    __tablename__ = "member_access_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    username: Mapped[str] = mapped_column(String(32))
+    role: Mapped[str] = mapped_column(String(8))
+    member_code: Mapped[str] = mapped_column(String(16), index=True)
+    fields: Mapped[str] = mapped_column(String(80))
+    reason: Mapped[str] = mapped_column(String(80))
+
+
+@dataclass(frozen=True)
+class Identity:
+    known_as: str | None = None
+    legal_name: str | None = None
+    phone: str | None = None
+    nominee: str | None = None
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads an identity, and why (for the access log)."""
+
+    username: str
+    role: str
+    reason: str
+
+
+class MemberNotFound(NotFound):
+    code = "member_not_found"
+    title = "No such member"
+
+
+class MemberNotActive(Conflict):
+    code = "member_not_active"
+    title = "The member has exited"
+
+
+def savings_account(code: str) -> str:
+    return f"{SAVINGS}:{code}"
+
+
+def shares_account(code: str) -> str:
+    return f"{SHARE_CAPITAL}:{code}"
+
+
+def register_member(
+    session: Session, *, identity: Identity, joined_on: date | None, vault: Vault, clock: Clock,
+) -> MemberRow:
+    """Register a member: a fresh random number, her encrypted identity, her savings and
+    share accounts in the ledger."""
+    joined = joined_on or clock.today()
+    if joined > clock.today():
+        raise InvalidInput("a member cannot join after the business date", field="joined_on")
+    code = _unused_code(session)
+    member = MemberRow(code=code, status="active", joined_on=joined, exited_on=None,
+                       created_at=clock.now())
+    session.add(member)
+    session.flush()
+    wrapped = vault.new_wrapped_key(code)
+    sealed: dict[str, bytes | None] = {}
+    for field in FIELDS:
+        value = getattr(identity, field)
+        text = check_text(value, field=field, length_max=FIELD_LENGTH_MAX) if value else None
+        sealed[field] = vault.encrypt(wrapped, code, field, text) if text else None
+    session.add(IdentityRow(
+        member_id=member.id, wrapped_key=wrapped, erased_at=None,
+        phone_index=vault.phone_index(identity.phone) if identity.phone else None, **sealed,
+    ))
+    open_account(session, code=savings_account(code), name=f"Savings {code}",
+                 type="liability", parent=SAVINGS, owner=code, clock=clock)
+    open_account(session, code=shares_account(code), name=f"Shares {code}",
+                 type="equity", parent=SHARE_CAPITAL, owner=code, clock=clock)
+    return member
+
+
+def _unused_code(session: Session) -> str:
+    for _ in range(CODE_ATTEMPTS_MAX):
+        code = new_code()
+        if session.execute(select(MemberRow.id).where(MemberRow.code == code)).first() is None:
+            return code
+    raise Conflict("could not draw an unused member number; try again")
+
+
+def get_member(session: Session, code: str) -> MemberRow:
+    """The member with this number, or MemberNotFound (also for a malformed number)."""
+    if not is_valid(code):
+        raise MemberNotFound(f"there is no member {code[:20]!r}", field="code")
+    member = session.execute(select(MemberRow).where(MemberRow.code == code)).scalar()
+    if member is None:
+        raise MemberNotFound(f"there is no member {code}", field="code")
+    return member
+
+
+def list_members(
+    session: Session, *, after: str | None = None, limit: int = 50
+) -> list[MemberRow]:
+    query = select(MemberRow).order_by(MemberRow.code).limit(max(1, min(limit, 500)))
+    if after is not None:
+        query = query.where(MemberRow.code > after)
+    return list(session.scalars(query))
+
+
+def read_identity(
+    session: Session, code: str, *, fields: tuple[str, ...], reader: Reader, vault: Vault,
+    clock: Clock,
+) -> dict[str, str | None]:
+    """Decrypt the asked fields and log the read in the same transaction (no log, no read).
+    Fields never set come back as None and are not logged as read."""
+    member = get_member(session, code)
+    row = session.get(IdentityRow, member.id)
+    values: dict[str, str | None] = dict.fromkeys(fields)
+    if row is None or row.wrapped_key is None:
+        return values
+    present = [f for f in fields if getattr(row, f) is not None]
+    if not present:
+        return values
+    session.add(AccessLogRow(at=clock.now(), username=reader.username, role=reader.role,
+                             member_code=code, fields=",".join(present),
+                             reason=reader.reason[:80]))
+    session.flush()
+    for field in present:
+        values[field] = vault.decrypt(row.wrapped_key, code, field, getattr(row, field))
+    return values
+
+
+def find_by_phone(session: Session, phone: str, *, vault: Vault) -> str | None:
+    """The member number registered with this phone, through the blind index."""
+    found = session.execute(
+        select(MemberRow.code).join(IdentityRow, IdentityRow.member_id == MemberRow.id)
+        .where(IdentityRow.phone_index == vault.phone_index(phone))
+    ).first()
+    return None if found is None else str(found[0])
+
+
+def exit_member(session: Session, code: str, *, clock: Clock) -> MemberRow:
+    """Mark a member exited. Her savings and shares must have been paid out first."""
+    from coop.ledger import queries
+
+    member = get_member(session, code)
+    if member.status != "active":
+        raise MemberNotActive(f"{code} has already exited")
+    for account in (savings_account(code), shares_account(code)):
+        if (queries.balance(session, account) or 0) != 0:
+            raise Conflict(f"{code} still has a balance in {account}; pay it out first")
+    member.status, member.exited_on = "exited", clock.today()
+    return member
+
+
+def erase_identity(session: Session, code: str, *, clock: Clock) -> None:
+    """Crypto-shred an exited member's identity: her data key and every ciphertext go; her
+    member number, her ledger history and the hash chain stay as they were."""
+    member = get_member(session, code)
+    if member.status != "exited":
+        raise Conflict(f"{code} is active: only an exited member's identity can be erased")
+    row = session.get(IdentityRow, member.id)
+    if row is None:
+        return
+    row.wrapped_key = row.known_as = row.legal_name = row.phone = row.nominee = None
+    row.phone_index = None
+    row.erased_at = clock.now()

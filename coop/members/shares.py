@@ -1,0 +1,77 @@
+"""Shares: bought at the society's face value, for cash or from savings; the share register.
+
+Every purchase is one journal entry (Dr cash or the member's savings, Cr her share account)
+and one row in the share register with the number of shares, so the count as of any date is
+a sum, and the share account's balance is their value.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Literal
+
+from sqlalchemy import ForeignKey, Integer, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from coop.clock import Clock
+from coop.db import Base
+from coop.errors import InvalidInput
+from coop.ledger import EntryDraft, credit, debit, post, queries
+from coop.ledger.chart import CASH
+from coop.ledger.model import PostedEntry
+from coop.members import MemberNotActive, get_member, savings_account, shares_account
+
+SHARES_PER_PURCHASE_MAX = 100_000
+
+
+class ShareMovementRow(Base):
+    __tablename__ = "member_share_movement"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"))
+    count: Mapped[int]
+    value_date: Mapped[date]
+
+
+@dataclass(frozen=True)
+class Holding:
+    count: int
+    value_minor: int
+
+
+def buy_shares(
+    session: Session, code: str, *, count: int, source: Literal["cash", "savings"],
+    face_value_minor: int, value_date: date, actor: str, clock: Clock,
+) -> tuple[PostedEntry, Holding]:
+    member = get_member(session, code)
+    if member.status != "active":
+        raise MemberNotActive(f"{code} has exited")
+    if not 1 <= count <= SHARES_PER_PURCHASE_MAX:
+        raise InvalidInput(f"buy 1 to {SHARES_PER_PURCHASE_MAX} shares", field="count")
+    amount = count * face_value_minor
+    paid_from = CASH if source == "cash" else savings_account(code)
+    entry = post(session, EntryDraft(
+        value_date=value_date, kind="share_purchase", actor=actor,
+        narration=f"{count} share{'s' if count > 1 else ''} bought"
+                  f"{' from savings' if source == 'savings' else ''}",
+        postings=(debit(paid_from, amount), credit(shares_account(code), amount)),
+    ), clock=clock)
+    session.add(ShareMovementRow(member_id=member.id, entry_id=entry.id, count=count,
+                                 value_date=value_date))
+    session.flush()
+    return entry, holding(session, code)
+
+
+def holding(session: Session, code: str, *, as_of: date | None = None) -> Holding:
+    """The member's shares (count and paid-up value), now or at the end of a day."""
+    member = get_member(session, code)
+    query = select(func.coalesce(func.sum(ShareMovementRow.count), 0)).where(
+        ShareMovementRow.member_id == member.id)
+    if as_of is not None:
+        query = query.where(ShareMovementRow.value_date <= as_of)
+    count = int(session.execute(query).scalar_one())
+    value = (queries.balance(session, shares_account(code)) if as_of is None
+             else queries.balance_as_of(session, shares_account(code), as_of))
+    return Holding(count=count, value_minor=value or 0)

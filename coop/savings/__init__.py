@@ -1,0 +1,186 @@
+"""Savings at the counter: deposits of any size, withdrawals up to the available balance,
+holds (liens) that other modules place and release, and the member's statement.
+
+Available balance = balance - active holds. A withdrawal locks the member's savings account
+row first, reads the balance and the holds under that lock, then posts in the same
+transaction, so two clerks paying out at once can never pass the same rupee twice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import ForeignKey, Integer, String, func, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from coop.clock import Clock
+from coop.db import Base
+from coop.errors import Conflict, InvalidInput, NotFound
+from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
+from coop.ledger.chart import CASH
+from coop.ledger.model import InsufficientFunds, PostedEntry, Side, check_text
+from coop.ledger.orm import entry_table, posting_table
+from coop.members import MemberNotActive, get_member, savings_account
+
+NARRATION_LENGTH_MAX = 120
+
+
+class HoldRow(Base):
+    __tablename__ = "savings_hold"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    amount_minor: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(120))
+    placed_by: Mapped[str] = mapped_column(String(32))
+    placed_at: Mapped[datetime]
+    released_at: Mapped[datetime | None]
+
+
+@dataclass(frozen=True)
+class SavingsBalance:
+    balance_minor: int
+    held_minor: int
+
+    @property
+    def available_minor(self) -> int:
+        return self.balance_minor - self.held_minor
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    entry_id: int
+    value_date: date
+    narration: str
+    deposit_minor: int
+    withdrawal_minor: int
+    balance_minor: int
+
+
+def _active(session: Session, code: str) -> int:
+    member = get_member(session, code)
+    if member.status != "active":
+        raise MemberNotActive(f"{code} has exited")
+    return member.id
+
+
+def held(session: Session, member_id: int) -> int:
+    return int(session.execute(
+        select(func.coalesce(func.sum(HoldRow.amount_minor), 0))
+        .where(HoldRow.member_id == member_id, HoldRow.released_at.is_(None))
+    ).scalar_one())
+
+
+def balances(session: Session, code: str) -> SavingsBalance:
+    member = get_member(session, code)
+    return SavingsBalance(queries.balance(session, savings_account(code)) or 0,
+                          held(session, member.id))
+
+
+def record_deposit(
+    session: Session, code: str, *, amount_minor: int, value_date: date, actor: str,
+    clock: Clock, narration: str | None = None,
+) -> tuple[PostedEntry, SavingsBalance]:
+    """Cash in at the counter: Dr 1000 Cash on hand, Cr the member's savings."""
+    _active(session, code)
+    text = check_text(narration or "Deposit", field="narration",
+                      length_max=NARRATION_LENGTH_MAX)
+    entry = post(session, EntryDraft(
+        value_date=value_date, narration=text, kind="deposit", actor=actor,
+        postings=(debit(CASH, amount_minor), credit(savings_account(code), amount_minor)),
+    ), clock=clock)
+    return entry, balances(session, code)
+
+
+def record_withdrawal(
+    session: Session, code: str, *, amount_minor: int, value_date: date, actor: str,
+    clock: Clock, narration: str | None = None,
+) -> tuple[PostedEntry, SavingsBalance]:
+    """Cash out at the counter, never beyond the available balance."""
+    member_id = _active(session, code)
+    text = check_text(narration or "Withdrawal", field="narration",
+                      length_max=NARRATION_LENGTH_MAX)
+    balance = lock_balance(session, savings_account(code))
+    available = balance - held(session, member_id)
+    if amount_minor > available:
+        raise InsufficientFunds(
+            f"the available balance is {available} minor units", field="amount")
+    entry = post(session, EntryDraft(
+        value_date=value_date, narration=text, kind="withdrawal", actor=actor,
+        postings=(debit(savings_account(code), amount_minor), credit(CASH, amount_minor)),
+    ), clock=clock)
+    return entry, balances(session, code)
+
+
+def place_hold(
+    session: Session, code: str, *, amount_minor: int, reason: str, actor: str, clock: Clock,
+) -> HoldRow:
+    """Set aside part of the savings (a guarantor's lien): it can no longer be withdrawn."""
+    member_id = _active(session, code)
+    if amount_minor <= 0:
+        raise InvalidInput("a hold is more than zero", field="amount")
+    balance = lock_balance(session, savings_account(code))
+    if amount_minor > balance - held(session, member_id):
+        raise InsufficientFunds("a hold cannot exceed the available balance", field="amount")
+    hold = HoldRow(member_id=member_id, amount_minor=amount_minor, placed_by=actor,
+                   reason=check_text(reason, field="reason", length_max=120),
+                   placed_at=clock.now(), released_at=None)
+    session.add(hold)
+    session.flush()
+    return hold
+
+
+def release_hold(session: Session, code: str, hold_id: int, *, clock: Clock) -> HoldRow:
+    member = get_member(session, code)
+    hold = session.get(HoldRow, hold_id)
+    if hold is None or hold.member_id != member.id:
+        raise NotFound(f"no hold {hold_id} on {code}", field="hold_id")
+    if hold.released_at is not None:
+        raise Conflict(f"hold {hold_id} was released already")
+    hold.released_at = clock.now()
+    return hold
+
+
+def statement(
+    session: Session, code: str, *, from_on: date | None = None, to_on: date | None = None,
+) -> list[StatementLine]:
+    """The member's savings entries in date order with the running balance after each."""
+    get_member(session, code)
+    account = queries.get_account(session, savings_account(code))
+    if account is None:
+        raise NotFound(f"{code} has no savings account")
+    running = 0
+    if from_on is not None:
+        running = queries.balance_as_of(session, account.code, from_on - timedelta(days=1)) or 0
+    query = (
+        select(entry_table.c.id, entry_table.c.value_date, entry_table.c.narration,
+               posting_table.c.side, posting_table.c.amount_minor)
+        .join(posting_table, posting_table.c.entry_id == entry_table.c.id)
+        .where(posting_table.c.account_id == account.id)
+        .order_by(posting_table.c.value_date, entry_table.c.id)
+    )
+    if from_on is not None:
+        query = query.where(posting_table.c.value_date >= from_on)
+    if to_on is not None:
+        query = query.where(posting_table.c.value_date <= to_on)
+    lines = []
+    for entry_id, on, narration, side, amount in session.execute(query):
+        deposit = amount if side == Side.CREDIT else 0
+        withdrawal = amount if side == Side.DEBIT else 0
+        running += deposit - withdrawal
+        lines.append(StatementLine(entry_id, on, narration, deposit, withdrawal, running))
+    return lines
+
+
+__all__ = [
+    "HoldRow",
+    "SavingsBalance",
+    "StatementLine",
+    "balances",
+    "place_hold",
+    "record_deposit",
+    "record_withdrawal",
+    "release_hold",
+    "statement",
+]
