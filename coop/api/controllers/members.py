@@ -27,6 +27,7 @@ from coop.api.schemas import (
 )
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
+from coop.errors import require
 from coop.members import shares
 from coop.society import get_society
 
@@ -118,7 +119,8 @@ class MembersController(Controller):
 
         def work(session: Session) -> dict[str, Any]:
             society = get_society(session)
-            assert society is not None
+            require(society is not None, "the app serves a society that is set up")
+            assert society is not None  # narrows the type; require() has checked it
             entry, holding = shares.buy_shares(
                 session, code, count=data.count, source=data.source,
                 face_value_minor=society.share_face_value_minor,
