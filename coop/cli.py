@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from coop import auth, migrate
+from coop import auth, members, migrate
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
 from coop.errors import CoopError
@@ -26,6 +26,8 @@ app = typer.Typer(help="coop: the books of a savings and credit co-operative.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 export_app = typer.Typer(help="Export the books.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
+member_app = typer.Typer(help="Members.", no_args_is_help=True)
+app.add_typer(member_app, name="member")
 out = Console()
 err = Console(stderr=True)
 
@@ -135,6 +137,23 @@ def export_beancount(
     finally:
         db.dispose()
     out.print(f"wrote {out_file}")
+
+
+@member_app.command("erase")
+def erase_member(
+    code: Annotated[str, typer.Argument(help="The member number, e.g. M-7Q4K2X.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Destroy an exited member's identity for good (her ledger history stays)."""
+    settings = Settings.from_env()
+    if not yes:
+        typer.confirm(f"Erase the name, phone and nominee of {code} for ever?", abort=True)
+    db = _database(settings)
+    try:
+        db.write(lambda s: members.erase_identity(s, code, clock=settings.clock()))
+    finally:
+        db.dispose()
+    out.print(f"The identity of {code} is erased; her member number and entries remain.")
 
 
 def main() -> None:

@@ -48,6 +48,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from coop.clock import Clock
 from coop.db import Base
 from coop.errors import Conflict, CoopError, InvalidInput, NotFound
+from coop.members import MemberNotFound, get_member
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,6 @@ LOGIN_FAILURES_MAX_PER_ADDRESS = 20
 PASSWORD_LENGTH_MIN = 8
 PASSWORD_LENGTH_MAX = 256
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
-MEMBER_CODE_PATTERN = re.compile(r"^M-[0-9A-Z]{5,8}$")
 ID = Integer
 
 
@@ -218,8 +218,12 @@ def create_user(
     check_password_rules(password, username=username)
     if role in (Role.MEMBER, Role.BOARD) and member_code is None:
         raise InvalidInput(f"a {role} user names her member_code", field="member_code")
-    if member_code is not None and not MEMBER_CODE_PATTERN.fullmatch(member_code):
-        raise InvalidInput("a member code looks like M-7Q4K2", field="member_code")
+    if member_code is not None:
+        try:
+            get_member(session, member_code)
+        except MemberNotFound as exc:
+            raise InvalidInput(f"there is no member {member_code[:20]!r}",
+                               field="member_code") from exc
     if session.execute(select(UserRow.id).where(UserRow.username == username)).first():
         raise UsernameTaken(f"user {username} exists", field="username")
     user = UserRow(

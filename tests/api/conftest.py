@@ -15,7 +15,7 @@ import uvicorn
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from coop import auth
+from coop import auth, members
 from coop.api import create_app
 from coop.clock import FixedClock
 from coop.config import Settings
@@ -27,10 +27,10 @@ TEST_VAULT = Vault(bytes(range(32)))
 PASSWORD = "correct horse battery"
 USERS = {
     "admin": ("admin", None),
-    "board1": ("board", "M-BRD01"),
+    "board1": ("board", "board-member"),
     "clerk1": ("clerk", None),
     "auditor1": ("auditor", None),
-    "member1": ("member", "M-MEM01"),
+    "member1": ("member", "member"),
 }
 
 
@@ -41,6 +41,7 @@ class Api:
     db: Database
     clock: FixedClock
     tokens: dict[str, str]
+    member_codes: dict[str, str]
 
     def headers(self, role: str, **extra: str) -> dict[str, str]:
         username = {"admin": "admin", "board": "board1", "clerk": "clerk1",
@@ -56,17 +57,27 @@ class Api:
         return self.client.post(path, json=json, headers=headers, **kw)
 
 
-def make_users(db: Database, clock: FixedClock) -> None:
+def make_users(db: Database, clock: FixedClock) -> dict[str, str]:
+    """The users of every role; the board and member users are registered members.
+    Returns the member numbers drawn for them ("board-member", "member")."""
+    codes: dict[str, str] = {}
+
     def create(session: Any) -> None:
-        for username, (role, member_code) in USERS.items():
+        for username, (role, who) in USERS.items():
+            if who is not None:
+                codes[who] = members.register_member(
+                    session, identity=members.Identity(), joined_on=None, vault=TEST_VAULT,
+                    clock=clock).code
             auth.create_user(session, username=username, password=PASSWORD, role=role,
-                             member_code=member_code, passwords=TEST_PASSWORDS, clock=clock)
+                             member_code=codes.get(who or ""), passwords=TEST_PASSWORDS,
+                             clock=clock)
     db.write(create)
+    return codes
 
 
 @pytest.fixture
 def api(db: Database, clock: FixedClock) -> Iterator[Api]:
-    make_users(db, clock)
+    member_codes = make_users(db, clock)
     app = create_app(Settings(database_url=str(db.url)), db=db, clock=clock,
                      passwords=TEST_PASSWORDS, vault=TEST_VAULT)
     with TestClient(app=app) as client:
@@ -76,7 +87,8 @@ def api(db: Database, clock: FixedClock) -> Iterator[Api]:
                                    json={"username": username, "password": PASSWORD})
             assert response.status_code == 200, response.text
             tokens[username] = response.json()["access_token"]
-        yield Api(app=app, client=client, db=db, clock=clock, tokens=tokens)
+        yield Api(app=app, client=client, db=db, clock=clock, tokens=tokens,
+                  member_codes=member_codes)
 
 
 @dataclass

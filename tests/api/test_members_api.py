@@ -114,3 +114,14 @@ def test_names_and_phones_are_not_in_the_database_file(api: Api) -> None:
     raw = b"".join(Path(p).read_bytes() for p in (path, path + "-wal") if Path(p).exists())
     for secret in (b"Zarina", b"Kaleidoscope", b"99887", b"Legalname"):
         assert secret not in raw
+
+
+def test_member_and_board_users_must_name_a_registered_member(api: Api) -> None:
+    unknown = api.post("/api/v1/users", {"username": "ghost", "password": "long enough pw",
+                                         "role": "member", "member_code": "M-ZZZZZZ"})
+    assert unknown.status_code == 422
+    assert unknown.json()["errors"][0]["field"] == "member_code"
+    code = register(api)
+    made = api.post("/api/v1/users", {"username": "newmember", "password": "long enough pw",
+                                      "role": "member", "member_code": code})
+    assert made.status_code == 201 and made.json()["member_code"] == code
