@@ -22,6 +22,8 @@ def fresh_url(tmp_path: Path, template: str, monkeypatch: pytest.MonkeyPatch) ->
         url = f"sqlite:///{tmp_path}/cli.db"
     monkeypatch.setenv("COOP_DATABASE_URL", url)
     monkeypatch.setenv("COOP_BUSINESS_DATE", "2025-06-30")
+    monkeypatch.setenv("COOP_DATA_KEY_FILE", str(tmp_path / "keys" / "data.key"))
+    monkeypatch.setenv("COOP_ARGON2_MEMORY_KIB", "1024")
     return url
 
 
@@ -29,9 +31,14 @@ def test_init_is_safe_twice_and_verify_and_export_work(fresh_url: str, tmp_path:
     first = runner.invoke(app, ["init", "--society-name", "Test Society", "--currency", "INR"])
     assert first.exit_code == 0, first.output
     assert "Society set up" in first.output
+    key = tmp_path / "keys" / "data.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) == 32
+    assert "admin" in first.output  # the generated password is shown once
+    master_key = key.read_bytes()
     second = runner.invoke(app, ["init"])
     assert second.exit_code == 0, second.output
     assert "already set up" in second.output
+    assert "admin" not in second.output and key.read_bytes() == master_key
     verified = runner.invoke(app, ["verify"])
     assert verified.exit_code == 0, verified.output
     assert "entries checked: 0" in verified.output
