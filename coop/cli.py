@@ -8,11 +8,21 @@ service functions the API uses, and exits 0 on success, 1 when the books are not
 from __future__ import annotations
 
 import sys
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from sqlalchemy.orm import Session
 
 from coop import auth, members, migrate
 from coop.config import Settings
@@ -20,7 +30,9 @@ from coop.db import Database, sqlite_version_warning
 from coop.errors import CoopError
 from coop.ledger import export, verify
 from coop.members import vault
-from coop.society import init_society
+from coop.money import parse_minor
+from coop.savings import interest_run
+from coop.society import get_society, init_society
 
 app = typer.Typer(help="coop: the books of a savings and credit co-operative.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -28,6 +40,8 @@ export_app = typer.Typer(help="Export the books.", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 member_app = typer.Typer(help="Members.", no_args_is_help=True)
 app.add_typer(member_app, name="member")
+savings_app = typer.Typer(help="Savings.", no_args_is_help=True)
+app.add_typer(savings_app, name="savings")
 out = Console()
 err = Console(stderr=True)
 
@@ -154,6 +168,49 @@ def erase_member(
     finally:
         db.dispose()
     out.print(f"The identity of {code} is erased; her member number and entries remain.")
+
+
+@savings_app.command("post-interest")
+def post_interest(
+    through: Annotated[str, typer.Option("--through", help="Last day of the period.")],
+    start: Annotated[str | None, typer.Option(
+        "--from", help="First day (default: the day after the last run, or the month's "
+        "first day).")] = None,
+) -> None:
+    """Post interest on every savings account for a period (idempotent per period)."""
+    settings = Settings.from_env()
+    clock = settings.clock()
+    try:
+        end = date.fromisoformat(through)
+        first = date.fromisoformat(start) if start else None
+    except ValueError as exc:
+        raise CoopError("dates are YYYY-MM-DD", field="through") from exc
+    db = _database(settings)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=out) as bar:
+            task = bar.add_task("savings accounts", total=None)
+
+            def work(session: Session) -> interest_run.InterestRun:
+                society = get_society(session)
+                if society is None:
+                    raise CoopError("the society has not been set up: run `coop init`")
+                rules = society.settings
+                return interest_run.post_interest(
+                    session, start=first or interest_run.default_start(session, end),
+                    through=end, rate_percent=Decimal(rules.savings_interest_rate),
+                    min_balance_minor=parse_minor(rules.savings_interest_min_balance,
+                                                  society.currency, allow_zero=True),
+                    actor="admin", clock=clock,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+            run = db.write(work)
+    finally:
+        db.dispose()
+    verb = "was already posted" if run.replayed else "posted"
+    out.print(f"Interest {run.period_start} to {run.period_end} at {run.rate_percent}% {verb}:"
+              f" {run.accounts} accounts, {run.total_minor} minor units in all.")
 
 
 def main() -> None:

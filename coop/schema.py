@@ -3,9 +3,18 @@
 from coop import auth, members, savings
 from coop.db import Base
 from coop.ledger import orm as ledger_orm
-from coop.members import shares
+from coop.savings import interest_run, shares
 from coop.society import SocietyRow
 
 metadata = Base.metadata
 
-__all__ = ["SocietyRow", "auth", "ledger_orm", "members", "metadata", "savings", "shares"]
+__all__ = [
+    "SocietyRow",
+    "auth",
+    "interest_run",
+    "ledger_orm",
+    "members",
+    "metadata",
+    "savings",
+    "shares",
+]

@@ -27,7 +27,7 @@ from litestar.router import Router
 from coop import __version__
 from coop.api.controllers.auth import AuthController, UserController
 from coop.api.controllers.ledger import LedgerController
-from coop.api.controllers.members import MembersController
+from coop.api.controllers.members import MembersController, SavingsController
 from coop.api.controllers.society import SocietyController
 from coop.api.deps import AppState
 from coop.api.openapi import document_problems
@@ -65,7 +65,7 @@ def create_app(
     api = Router(
         path=API_BASE,
         route_handlers=[AuthController, UserController, SocietyController, LedgerController,
-                        MembersController],
+                        MembersController, SavingsController],
     )
 
     def on_startup() -> None:

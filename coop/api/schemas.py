@@ -272,3 +272,19 @@ class HoldOut(Out):
     amount: MoneyText
     reason: str
     released: bool
+
+
+class InterestRunIn(In):
+    through: Day
+    period_start: Day | None = Field(default=None, alias="from")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class InterestRunOut(Out):
+    period_start: date
+    period_end: date
+    rate: str
+    accounts: int
+    total: MoneyText
+    replayed: bool

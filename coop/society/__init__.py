@@ -41,6 +41,9 @@ class SocietySettings(BaseModel):
     dividend_cap_percent: str = Field(default="15", pattern=PERCENT_PATTERN)
     dividend_basis: Literal["share_days", "months_held", "closing_register"] = "share_days"
     savings_interest_rate: str = Field(default="4", pattern=PERCENT_PATTERN)
+    savings_interest_min_balance: str = Field(
+        default="0", pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,3})?$"
+    )
     max_loan_multiple_of_savings: str = Field(
         default="3", pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$"
     )

@@ -125,3 +125,29 @@ def test_member_and_board_users_must_name_a_registered_member(api: Api) -> None:
     made = api.post("/api/v1/users", {"username": "newmember", "password": "long enough pw",
                                       "role": "member", "member_code": code})
     assert made.status_code == 201 and made.json()["member_code"] == code
+
+
+def test_interest_run_through_the_api(api: Api) -> None:
+    from datetime import date
+
+    asha = register(api)
+    api.post(f"{M}/{asha}/deposits", {"amount": "36500", "value_date": "2025-06-01"},
+             role="clerk")
+    api.clock.business_date = date(2025, 7, 1)  # a day later: yesterday's tokens expired
+    from tests.api.conftest import PASSWORD
+
+    token = api.client.post("/api/v1/auth/token",
+                            json={"username": "admin", "password": PASSWORD}).json()
+    api.tokens["admin"] = token["access_token"]
+    run = api.post("/api/v1/savings/interest-runs", {"from": "2025-06-01",
+                                                     "through": "2025-06-30"})
+    assert run.status_code == 201, run.text
+    assert run.json() == {"period_start": "2025-06-01", "period_end": "2025-06-30",
+                          "rate": "4", "accounts": 1, "total": "120.00", "replayed": False}
+    again = api.post("/api/v1/savings/interest-runs", {"through": "2025-06-30",
+                                                       "from": "2025-06-01"})
+    assert again.status_code == 201 and again.json()["replayed"] is True
+    overlap = api.post("/api/v1/savings/interest-runs", {"from": "2025-06-20",
+                                                         "through": "2025-06-30"})
+    assert overlap.status_code == 409
+    assert api.get(f"{M}/{asha}").json()["savings"]["balance"] == "36620.00"

@@ -75,6 +75,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/members/{}/passbook.pdf"): roles("admin", "clerk", "member"),
     ("POST", "/members/{}/holds"): roles("admin"),
     ("POST", "/members/{}/holds/{}/release"): roles("admin"),
+    ("POST", "/savings/interest-runs"): roles("admin"),
     # Loans
     ("POST", "/loans/quote"): STAFF,
     ("POST", "/loan-products"): roles("admin"),

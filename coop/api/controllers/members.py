@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -17,6 +18,8 @@ from coop.api.schemas import (
     CashOut,
     HoldIn,
     HoldOut,
+    InterestRunIn,
+    InterestRunOut,
     MemberIn,
     MemberOut,
     MemberSummaryOut,
@@ -28,7 +31,8 @@ from coop.api.schemas import (
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.errors import require
-from coop.members import shares
+from coop.money import parse_minor
+from coop.savings import interest_run, shares
 from coop.society import get_society
 
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
@@ -213,3 +217,36 @@ class MembersController(Controller):
                     "reason": hold.reason, "released": True}
 
         return respond(request, current_principal(request), None, work, status=200)
+
+
+class SavingsController(Controller):
+    path = "/savings"
+    tags = ("savings",)
+
+    @post("/interest-runs", opt=allow(A), sync_to_thread=True)
+    def post_interest(
+        self, request: Request[Any, Any, Any], data: JSONBody[InterestRunIn]
+    ) -> Response[InterestRunOut]:
+        """Post interest on every savings account for a period that has ended (idempotent
+        per period; a period overlapping a posted one is 409)."""
+        state = app_state(request)
+        principal = current_principal(request)
+
+        def work(session: Session) -> dict[str, Any]:
+            society = get_society(session)
+            require(society is not None, "the app serves a society that is set up")
+            assert society is not None  # narrows the type; require() has checked it
+            rules = society.settings
+            run = interest_run.post_interest(
+                session,
+                start=data.period_start or interest_run.default_start(session, data.through),
+                through=data.through, rate_percent=Decimal(rules.savings_interest_rate),
+                min_balance_minor=parse_minor(rules.savings_interest_min_balance,
+                                              society.currency, allow_zero=True),
+                actor=principal.username, clock=state.clock)
+            return {"period_start": run.period_start.isoformat(),
+                    "period_end": run.period_end.isoformat(), "rate": run.rate_percent,
+                    "accounts": run.accounts, "total": money(state, run.total_minor),
+                    "replayed": run.replayed}
+
+        return respond(request, principal, data, work)

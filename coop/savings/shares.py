@@ -17,10 +17,11 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from coop.clock import Clock
 from coop.db import Base
 from coop.errors import InvalidInput
-from coop.ledger import EntryDraft, credit, debit, post, queries
+from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
 from coop.ledger.chart import CASH
-from coop.ledger.model import PostedEntry
+from coop.ledger.model import InsufficientFunds, PostedEntry
 from coop.members import MemberNotActive, get_member, savings_account, shares_account
+from coop.savings import held
 
 SHARES_PER_PURCHASE_MAX = 100_000
 
@@ -52,6 +53,11 @@ def buy_shares(
         raise InvalidInput(f"buy 1 to {SHARES_PER_PURCHASE_MAX} shares", field="count")
     amount = count * face_value_minor
     paid_from = CASH if source == "cash" else savings_account(code)
+    if source == "savings":  # held money is not hers to spend: as for a withdrawal
+        available = lock_balance(session, paid_from) - held(session, member.id)
+        if amount > available:
+            raise InsufficientFunds(
+                f"the available balance is {available} minor units", field="count")
     entry = post(session, EntryDraft(
         value_date=value_date, kind="share_purchase", actor=actor,
         narration=f"{count} share{'s' if count > 1 else ''} bought"
