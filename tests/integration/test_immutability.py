@@ -91,7 +91,7 @@ def test_a_refused_change_takes_the_rest_of_its_transaction_with_it(
 @only_postgres
 @pytest.mark.parametrize(
     "statement",
-    ["TRUNCATE ledger_posting", "TRUNCATE ledger_posting, ledger_entry",
+    ["TRUNCATE ledger_posting", "TRUNCATE ledger_posting, ledger_entry CASCADE",
      "TRUNCATE ledger_entry, ledger_posting CASCADE"],
 )
 def test_truncate_is_refused_on_postgres(booked: Database, statement: str) -> None:
