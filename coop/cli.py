@@ -22,16 +22,18 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 from sqlalchemy.orm import Session
 
 from coop import auth, members, migrate
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
 from coop.errors import CoopError
-from coop.ledger import export, verify
+from coop.ledger import export, queries, verify
+from coop.ledger.chart import CASH
 from coop.members import vault
-from coop.money import parse_minor
-from coop.savings import interest_run
+from coop.money import display, parse_minor
+from coop.savings import interest_run, money_text
 from coop.society import get_society, init_society
 
 app = typer.Typer(help="coop: the books of a savings and credit co-operative.",
@@ -170,6 +172,40 @@ def erase_member(
     out.print(f"The identity of {code} is erased; her member number and entries remain.")
 
 
+@app.command("day-end")
+def day_end(
+    on: Annotated[str | None, typer.Option("--date", help="The day (default: today).")] = None,
+) -> None:
+    """The day's cash movements by kind, the cash that should be in the drawer, and the chain
+    head to write in the day book and sign."""
+    settings = Settings.from_env()
+    day = date.fromisoformat(on) if on else settings.clock().today()
+    db = _database(settings)
+    try:
+        with db.reading() as session:
+            society = get_society(session)
+            if society is None:
+                raise CoopError("the society has not been set up: run `coop init`")
+            moves = queries.movements_by_kind(session, CASH, day)
+            expected = queries.balance_as_of(session, CASH, day) or 0
+            book = queries.book(session)
+    finally:
+        db.dispose()
+    cur, loc = society.currency, society.locale
+    table = Table(title=f"{society.name}: cash on {day.isoformat()}")
+    for column in ("kind", "entries", "cash in", "cash out"):
+        table.add_column(column, justify="left" if column == "kind" else "right")
+    for move in moves:
+        table.add_row(move.kind.replace("_", " "), str(move.entries),
+                      display(move.debit_minor, cur, loc), display(move.credit_minor, cur, loc))
+    out.print(table)
+    out.print(f"Cash that should be in the drawer at the end of the day: "
+              f"[bold]{display(expected, cur, loc)}[/]")
+    if book is not None:
+        out.print(f"Chain head (write it in the day book and sign): "
+                  f"[bold]{book.head_seq}:{book.head_hash}[/]")
+
+
 @savings_app.command("post-interest")
 def post_interest(
     through: Annotated[str, typer.Option("--through", help="Last day of the period.")],
@@ -206,11 +242,12 @@ def post_interest(
                     progress=lambda done, total: bar.update(task, completed=done, total=total))
 
             run = db.write(work)
+        total = db.read(lambda s: money_text(s, run.total_minor))
     finally:
         db.dispose()
     verb = "was already posted" if run.replayed else "posted"
     out.print(f"Interest {run.period_start} to {run.period_end} at {run.rate_percent}% {verb}:"
-              f" {run.accounts} accounts, {run.total_minor} minor units in all.")
+              f" {run.accounts} accounts, {total} in all.")
 
 
 def main() -> None:

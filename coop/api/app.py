@@ -27,7 +27,11 @@ from litestar.router import Router
 from coop import __version__
 from coop.api.controllers.auth import AuthController, UserController
 from coop.api.controllers.ledger import LedgerController
-from coop.api.controllers.members import MembersController, SavingsController
+from coop.api.controllers.members import (
+    MembersController,
+    SavingsController,
+    SharesController,
+)
 from coop.api.controllers.society import SocietyController
 from coop.api.deps import AppState
 from coop.api.openapi import document_problems
@@ -65,7 +69,7 @@ def create_app(
     api = Router(
         path=API_BASE,
         route_handlers=[AuthController, UserController, SocietyController, LedgerController,
-                        MembersController, SavingsController],
+                        MembersController, SavingsController, SharesController],
     )
 
     def on_startup() -> None:

@@ -288,3 +288,20 @@ class InterestRunOut(Out):
     accounts: int
     total: MoneyText
     replayed: bool
+
+
+class ShareRedemptionIn(In):
+    count: int = Field(ge=1, le=100_000)
+    to: Literal["cash", "savings"] = "cash"
+    value_date: Day | None = None
+
+
+class RegisterLineOut(Out):
+    member_code: str
+    count: int
+
+
+class ShareRegisterOut(Out):
+    as_of: date
+    items: list[RegisterLineOut]
+    total_count: int

@@ -238,3 +238,32 @@ def list_entries(
     if after_id is not None:
         query = query.where(entry_table.c.id > after_id)
     return load_entries(session, list(session.scalars(query)))
+
+
+@dataclass(frozen=True, slots=True)
+class KindMovement:
+    kind: str
+    entries: int
+    debit_minor: int
+    credit_minor: int
+
+
+def movements_by_kind(session: Session, code: str, on: date) -> list[KindMovement]:
+    """What moved through one account on one value date, by kind of entry (e.g. the cash
+    drawer's deposits, withdrawals and share purchases at day end)."""
+    account = get_account(session, code)
+    if account is None:
+        return []
+    rows = session.execute(
+        select(entry_table.c.kind, posting_table.c.side,
+               func.count(func.distinct(posting_table.c.entry_id)),
+               func.sum(posting_table.c.amount_minor))
+        .join(entry_table, entry_table.c.id == posting_table.c.entry_id)
+        .where(posting_table.c.account_id == account.id, posting_table.c.value_date == on)
+        .group_by(entry_table.c.kind, posting_table.c.side)
+    )
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for kind, side, count, amount in rows:
+        totals[kind][0] += int(count)
+        totals[kind][1 if side == Side.DEBIT else 2] += int(amount)
+    return [KindMovement(kind, *values) for kind, values in sorted(totals.items())]

@@ -62,7 +62,7 @@ from coop.ledger.model import (
 )
 from coop.ledger.orm import account_table, book_table, entry_table
 from coop.ledger.queries import load_entry
-from coop.money import minor_digits
+from coop.money import format_minor, minor_digits
 
 _FIND_REVERSAL = select(entry_table.c.id).where(entry_table.c.reversal_of == bindparam("of"))
 LOCK_CHUNK = 400
@@ -164,6 +164,7 @@ class _Book:
     head_seq: int
     head_hash: str
     closed_through: date | None
+    currency: str = "INR"
 
 
 # -- setting up -------------------------------------------------------------------------------
@@ -282,7 +283,7 @@ def post(session: Session, draft: EntryDraft, *, clock: Clock) -> PostedEntry:
     _check_date(draft.value_date, book, today=clock.today())
     if draft.reversal_of is not None:
         _check_not_reversed(session, draft.reversal_of)
-    _check_limits(_apply(draft, accounts))
+    _check_limits(_apply(draft, accounts), book.currency)
     entry = _entry(draft, key, book, clock)
     _insert(raw, [entry], accounts)
     return entry
@@ -318,7 +319,7 @@ def post_many(
                 raise AlreadyReversed(f"entry {draft.reversal_of} is reversed twice in the batch")
             _check_not_reversed(session, draft.reversal_of)
             reversed_here.add(draft.reversal_of)
-        _check_limits(_apply(draft, accounts))
+        _check_limits(_apply(draft, accounts), book.currency)
         entry = _entry(draft, key, book, clock)
         fresh.append(entry)
         posted.append(entry)
@@ -417,7 +418,7 @@ def _lock_book(raw: _Raw, key: str) -> tuple[_Book, int | None]:
     SELECT would not see an entry committed by the writer it waited for.
     """
     row = raw.execute(
-        f"SELECT head_seq, head_hash, closed_through FROM ledger_book WHERE id = 1"
+        f"SELECT head_seq, head_hash, closed_through, currency FROM ledger_book WHERE id = 1"
         f"{raw.for_update}"
     ).fetchone()
     if row is None:
@@ -426,7 +427,7 @@ def _lock_book(raw: _Raw, key: str) -> tuple[_Book, int | None]:
     if key:
         hit = raw.execute("SELECT id FROM ledger_entry WHERE idempotency_key = ?", [key])
         found = hit.fetchone()
-    return _Book(row[0], row[1], raw.read_date(row[2])), found[0] if found else None
+    return _Book(row[0], row[1], raw.read_date(row[2]), row[3]), found[0] if found else None
 
 
 def _existing_keys(raw: _Raw, keys: list[str]) -> dict[str, int]:
@@ -498,7 +499,7 @@ def _apply(draft: EntryDraft, accounts: dict[str, _Account]) -> list[_Account]:
     return touched
 
 
-def _check_limits(accounts: Iterable[_Account]) -> None:
+def _check_limits(accounts: Iterable[_Account], currency: str) -> None:
     for account in accounts:
         debits = account.debits_minor + account.debit_added
         credits = account.credits_minor + account.credit_added
@@ -510,7 +511,8 @@ def _check_limits(accounts: Iterable[_Account]) -> None:
         )
         if balance < 0:
             raise InsufficientFunds(
-                f"account {account.code} would go below zero (short by {-balance} minor units)",
+                f"account {account.code} would go below zero "
+                f"(short by {format_minor(-balance, currency)})",
                 field="postings",
             )
 

@@ -22,6 +22,7 @@ from coop.ledger.chart import CASH
 from coop.ledger.model import InsufficientFunds, PostedEntry, Side, check_text
 from coop.ledger.orm import entry_table, posting_table
 from coop.members import MemberNotActive, get_member, savings_account
+from coop.money import format_minor
 
 NARRATION_LENGTH_MAX = 120
 
@@ -65,6 +66,12 @@ def _active(session: Session, code: str) -> int:
     return member.id
 
 
+def money_text(session: Session, amount_minor: int) -> str:
+    """An amount for a message a clerk reads: "250.00", in the book's currency."""
+    book = queries.book(session)
+    return format_minor(amount_minor, book.currency if book else "INR")
+
+
 def held(session: Session, member_id: int) -> int:
     return int(session.execute(
         select(func.coalesce(func.sum(HoldRow.amount_minor), 0))
@@ -105,7 +112,7 @@ def record_withdrawal(
     available = balance - held(session, member_id)
     if amount_minor > available:
         raise InsufficientFunds(
-            f"the available balance is {available} minor units", field="amount")
+            f"the available balance is {money_text(session, available)}", field="amount")
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="withdrawal", actor=actor,
         postings=(debit(savings_account(code), amount_minor), credit(CASH, amount_minor)),

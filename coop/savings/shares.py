@@ -21,7 +21,7 @@ from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
 from coop.ledger.chart import CASH
 from coop.ledger.model import InsufficientFunds, PostedEntry
 from coop.members import MemberNotActive, get_member, savings_account, shares_account
-from coop.savings import held
+from coop.savings import held, money_text
 
 SHARES_PER_PURCHASE_MAX = 100_000
 
@@ -57,7 +57,7 @@ def buy_shares(
         available = lock_balance(session, paid_from) - held(session, member.id)
         if amount > available:
             raise InsufficientFunds(
-                f"the available balance is {available} minor units", field="count")
+                f"the available balance is {money_text(session, available)}", field="count")
     entry = post(session, EntryDraft(
         value_date=value_date, kind="share_purchase", actor=actor,
         narration=f"{count} share{'s' if count > 1 else ''} bought"
@@ -81,3 +81,59 @@ def holding(session: Session, code: str, *, as_of: date | None = None) -> Holdin
     value = (queries.balance(session, shares_account(code)) if as_of is None
              else queries.balance_as_of(session, shares_account(code), as_of))
     return Holding(count=count, value_minor=value or 0)
+
+
+class BelowMinimumShares(InvalidInput):
+    code = "below_minimum_shares"
+    title = "An active member keeps the minimum shares"
+
+
+def redeem_shares(
+    session: Session, code: str, *, count: int, to: Literal["cash", "savings"],
+    face_value_minor: int, min_shares: int, value_date: date, actor: str, clock: Clock,
+) -> tuple[PostedEntry, Holding]:
+    """Pay back shares at the face value (board or admin decides). An active member keeps at
+    least `min_shares`. The check that no outstanding loan is left without its share cover
+    comes with the loans module, which owns that rule."""
+    member = get_member(session, code)
+    if not 1 <= count <= SHARES_PER_PURCHASE_MAX:
+        raise InvalidInput(f"redeem 1 to {SHARES_PER_PURCHASE_MAX} shares", field="count")
+    now = holding(session, code)
+    if count > now.count:
+        raise InvalidInput(f"{code} holds {now.count} shares", field="count")
+    if member.status == "active" and now.count - count < min_shares:
+        raise BelowMinimumShares(
+            f"an active member keeps at least {min_shares} share(s); {code} would keep "
+            f"{now.count - count}", field="count")
+    amount = count * face_value_minor
+    paid_to = CASH if to == "cash" else savings_account(code)
+    entry = post(session, EntryDraft(
+        value_date=value_date, kind="share_redemption", actor=actor,
+        narration=f"{count} share{'s' if count > 1 else ''} redeemed"
+                  f"{' to savings' if to == 'savings' else ''}",
+        postings=(debit(shares_account(code), amount), credit(paid_to, amount)),
+    ), clock=clock)
+    session.add(ShareMovementRow(member_id=member.id, entry_id=entry.id, count=-count,
+                                 value_date=value_date))
+    session.flush()
+    return entry, holding(session, code)
+
+
+@dataclass(frozen=True)
+class RegisterLine:
+    member_code: str
+    count: int
+
+
+def share_register(session: Session, *, as_of: date | None = None) -> list[RegisterLine]:
+    """Every member holding shares at the end of `as_of` (or now), by member number."""
+    from coop.members import MemberRow
+
+    query = (
+        select(MemberRow.code, func.sum(ShareMovementRow.count))
+        .join(MemberRow, MemberRow.id == ShareMovementRow.member_id)
+        .group_by(MemberRow.code).order_by(MemberRow.code)
+    )
+    if as_of is not None:
+        query = query.where(ShareMovementRow.value_date <= as_of)
+    return [RegisterLine(code, int(count)) for code, count in session.execute(query) if count]

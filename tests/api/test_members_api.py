@@ -151,3 +151,22 @@ def test_interest_run_through_the_api(api: Api) -> None:
                                                          "through": "2025-06-30"})
     assert overlap.status_code == 409
     assert api.get(f"{M}/{asha}").json()["savings"]["balance"] == "36620.00"
+
+
+def test_share_redemption_keeps_the_minimum_and_the_register_follows(api: Api) -> None:
+    asha = register(api)
+    api.post(f"{M}/{asha}/shares", {"count": 3}, role="clerk")
+    too_many = api.post(f"{M}/{asha}/share-redemptions", {"count": 3}, role="board")
+    assert too_many.status_code == 422
+    assert too_many.json()["type"].endswith("below-minimum-shares")
+    assert api.post(f"{M}/{asha}/share-redemptions", {"count": 2},
+                    role="clerk").status_code == 403
+    paid = api.post(f"{M}/{asha}/share-redemptions", {"count": 2, "to": "savings"},
+                    role="board")
+    assert paid.status_code == 201, paid.text
+    assert paid.json()["shares"] == {"count": 1, "value": "10.00"}
+    summary = api.get(f"{M}/{asha}", role="clerk").json()
+    assert summary["savings"]["balance"] == "20.00"
+    book = api.get("/api/v1/shares/register", role="auditor").json()
+    assert book == {"as_of": "2025-06-30", "items": [{"member_code": asha, "count": 1}],
+                    "total_count": 1}

@@ -76,6 +76,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/members/{}/holds"): roles("admin"),
     ("POST", "/members/{}/holds/{}/release"): roles("admin"),
     ("POST", "/savings/interest-runs"): roles("admin"),
+    ("GET", "/shares/register"): roles("admin", "board", "auditor"),
     # Loans
     ("POST", "/loans/quote"): STAFF,
     ("POST", "/loan-products"): roles("admin"),

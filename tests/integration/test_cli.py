@@ -52,3 +52,30 @@ def test_verify_refuses_a_malformed_checkpoint(fresh_url: str) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     result = runner.invoke(app, ["verify", "--checkpoint", "nonsense"])
     assert result.exit_code != 0
+
+
+def test_day_end_and_interest_from_the_command_line(fresh_url: str) -> None:
+    from datetime import date
+
+    from coop.clock import FixedClock
+    from coop.db import Database
+    from tests.helpers import deposit, open_savings
+
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    db = Database(fresh_url, pool_size=2)
+    clock = FixedClock(date(2025, 6, 30))
+    asha = open_savings(db, clock, "M-AAAAA1")
+    deposit(db, clock, asha, 36_500_00, on=date(2025, 6, 1))
+    deposit(db, clock, asha, 12_50)
+    db.dispose()
+    day = runner.invoke(app, ["day-end", "--date", "2025-06-30"])
+    assert day.exit_code == 0, day.output
+    assert "₹12.50" in day.output and "₹36,512.50" in day.output
+    assert "Chain head" in day.output and "2:" in day.output
+    interest = runner.invoke(app, ["savings", "post-interest", "--from", "2025-06-01",
+                                   "--through", "2025-06-29"])
+    assert interest.exit_code == 0, interest.output
+    assert "1 accounts, 116.00 in all" in interest.output  # 29 days x 4.00
+    again = runner.invoke(app, ["savings", "post-interest", "--from", "2025-06-01",
+                                "--through", "2025-06-29"])
+    assert "was already posted" in again.output

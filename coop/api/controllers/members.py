@@ -24,8 +24,11 @@ from coop.api.schemas import (
     MemberOut,
     MemberSummaryOut,
     Page,
+    RegisterLineOut,
     SharePurchaseIn,
     SharePurchaseOut,
+    ShareRedemptionIn,
+    ShareRegisterOut,
     StatementLineOut,
 )
 from coop.api.security import allow, current_principal, own_member_or_404
@@ -134,6 +137,28 @@ class MembersController(Controller):
 
         return respond(request, principal, data, work)
 
+    @post("/{code:str}/share-redemptions", opt=allow(A, B), sync_to_thread=True)
+    def redeem_shares(
+        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[ShareRedemptionIn]
+    ) -> Response[SharePurchaseOut]:
+        """Pay shares back at the face value; an active member keeps the minimum shares."""
+        state = app_state(request)
+        principal = current_principal(request)
+
+        def work(session: Session) -> dict[str, Any]:
+            society = get_society(session)
+            require(society is not None, "the app serves a society that is set up")
+            assert society is not None  # narrows the type; require() has checked it
+            entry, holding = shares.redeem_shares(
+                session, code, count=data.count, to=data.to,
+                face_value_minor=society.share_face_value_minor,
+                min_shares=society.settings.min_shares,
+                value_date=data.value_date or state.clock.today(), actor=principal.username,
+                clock=state.clock)
+            return {"entry_id": entry.id, "shares": _holding(state, holding)}
+
+        return respond(request, principal, data, work)
+
     @post("/{code:str}/deposits", opt=allow(A, C), sync_to_thread=True)
     def deposit(
         self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
@@ -217,6 +242,25 @@ class MembersController(Controller):
                     "reason": hold.reason, "released": True}
 
         return respond(request, current_principal(request), None, work, status=200)
+
+
+class SharesController(Controller):
+    path = "/shares"
+    tags = ("members",)
+
+    @get("/register", opt=allow(A, B, D), sync_to_thread=True)
+    def register(
+        self, request: Request[Any, Any, Any],
+        as_of: Annotated[date | None, QueryParameter()] = None,
+    ) -> ShareRegisterOut:
+        """Shares held by each member at the end of a day (member numbers only)."""
+        state = app_state(request)
+        on = as_of or state.clock.today()
+        lines = state.db.read(lambda s: shares.share_register(s, as_of=on))
+        return ShareRegisterOut(
+            as_of=on, total_count=sum(line.count for line in lines),
+            items=[RegisterLineOut(member_code=line.member_code, count=line.count)
+                   for line in lines])
 
 
 class SavingsController(Controller):
