@@ -20,7 +20,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import create_engine, text
@@ -56,35 +58,45 @@ def serve(url: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
     raise RuntimeError("the server did not start")
 
 
-def load(base: str, token: str, *, write: bool, clients: int, seconds: float) -> dict[str, float]:
+GRANT = {"narration": "Bench grant", "postings": [
+    {"account": "1010", "debit": "10.00"}, {"account": "4200", "credit": "10.00"}]}
+
+
+def load(
+    base: str, token: str, *, write: bool, clients: int, seconds: float,
+    path_for: Callable[[int], str] | None = None, body: dict[str, Any] | None = None,
+) -> dict[str, float]:
+    """`clients` threads calling one endpoint until `seconds` pass. Client n uses the path
+    `path_for(n)` (default: the ledger's entries or accounts); writes send `body` with a
+    fresh Idempotency-Key each."""
     latencies: list[float] = []
     errors = 0
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
     headers = {"Authorization": f"Bearer {token}"}
-    body = {"narration": "Bench grant", "postings": [
-        {"account": "1010", "debit": "10.00"}, {"account": "4200", "credit": "10.00"}]}
+    default = "/api/v1/ledger/entries" if write else "/api/v1/ledger/accounts"
 
-    def client() -> None:
+    def client(n: int) -> None:
         nonlocal errors
         mine: list[float] = []
         bad = 0
+        path = path_for(n) if path_for else default
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             while time.monotonic() < stop_at:
                 started = time.perf_counter()
                 if write:
-                    response = http.post("/api/v1/ledger/entries", json=body,
+                    response = http.post(path, json=body or GRANT,
                                          headers={"Idempotency-Key": uuid.uuid4().hex})
                     ok = response.status_code == 201
                 else:
-                    ok = http.get("/api/v1/ledger/accounts").status_code == 200
+                    ok = http.get(path).status_code == 200
                 mine.append((time.perf_counter() - started) * 1000)
                 bad += not ok
         with lock:
             latencies.extend(mine)
             errors += bad
 
-    threads = [threading.Thread(target=client) for _ in range(clients)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     started = time.monotonic()
     for thread in threads:
         thread.start()
