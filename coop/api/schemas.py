@@ -305,3 +305,7 @@ class ShareRegisterOut(Out):
     as_of: date
     items: list[RegisterLineOut]
     total_count: int
+
+
+class PhoneSearchIn(In):
+    phone: str = Field(min_length=3, max_length=32)

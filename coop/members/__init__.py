@@ -185,13 +185,25 @@ def read_identity(
     return values
 
 
-def find_by_phone(session: Session, phone: str, *, vault: Vault) -> str | None:
-    """The member number registered with this phone, through the blind index."""
+def find_by_phone(
+    session: Session, phone: str, *, vault: Vault, reader: Reader | None = None,
+    clock: Clock | None = None,
+) -> str | None:
+    """The member number registered with this phone, through the blind index. With a
+    `reader`, a lookup that finds someone is written to the access log (it ties a phone to a
+    member, which is as revealing as reading the phone)."""
     found = session.execute(
         select(MemberRow.code).join(IdentityRow, IdentityRow.member_id == MemberRow.id)
         .where(IdentityRow.phone_index == vault.phone_index(phone))
     ).first()
-    return None if found is None else str(found[0])
+    if found is None:
+        return None
+    code = str(found[0])
+    if reader is not None and clock is not None:
+        session.add(AccessLogRow(at=clock.now(), username=reader.username, role=reader.role,
+                                 member_code=code, fields="phone", reason=reader.reason[:80]))
+        session.flush()
+    return code
 
 
 def exit_member(session: Session, code: str, *, clock: Clock) -> MemberRow:

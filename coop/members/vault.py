@@ -86,7 +86,9 @@ class Vault:
         return self._open(key, sealed, _aad(f"member_identity|{field}", member_code)).decode()
 
     def phone_index(self, phone: str) -> str:
-        digits = re.sub(r"\D", "", phone)
+        """Keyed hash of the number's last ten digits, so "+91 98450 12345", "098450 12345"
+        and "9845012345" are the same phone (a country code or trunk 0 is often left out)."""
+        digits = re.sub(r"\D", "", phone)[-10:]
         mac = hmac.HMAC(self._derived(b"coop/v1/phone-index"), hashes.SHA256())
         mac.update(digits.encode())
         return mac.finalize().hex()

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import cast
 
-from sqlalchemy import ForeignKey, Integer, String, func, select
+from sqlalchemy import ForeignKey, Integer, String, Table, bindparam, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
@@ -21,10 +22,18 @@ from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
 from coop.ledger.chart import CASH
 from coop.ledger.model import InsufficientFunds, PostedEntry, Side, check_text
 from coop.ledger.orm import entry_table, posting_table
-from coop.members import MemberNotActive, get_member, savings_account
+from coop.members import (
+    MemberNotActive,
+    MemberNotFound,
+    MemberRow,
+    get_member,
+    savings_account,
+)
+from coop.members.codes import is_valid
 from coop.money import format_minor
 
 NARRATION_LENGTH_MAX = 120
+member_table = cast(Table, MemberRow.__table__)
 
 
 class HoldRow(Base):
@@ -60,10 +69,17 @@ class StatementLine:
 
 
 def _active(session: Session, code: str) -> int:
-    member = get_member(session, code)
-    if member.status != "active":
+    """The id of the active member with this number (one indexed Core lookup)."""
+    if not is_valid(code):
+        raise MemberNotFound(f"there is no member {code[:20]!r}", field="code")
+    row = session.connection().execute(
+        select(member_table.c.id, member_table.c.status).where(member_table.c.code == code)
+    ).first()
+    if row is None:
+        raise MemberNotFound(f"there is no member {code}", field="code")
+    if row.status != "active":
         raise MemberNotActive(f"{code} has exited")
-    return member.id
+    return int(row.id)
 
 
 def money_text(session: Session, amount_minor: int) -> str:
@@ -72,11 +88,14 @@ def money_text(session: Session, amount_minor: int) -> str:
     return format_minor(amount_minor, book.currency if book else "INR")
 
 
+_hold_table = cast(Table, HoldRow.__table__)
+_HELD = select(func.coalesce(func.sum(_hold_table.c.amount_minor), 0)).where(
+    _hold_table.c.member_id == bindparam("member_id"), _hold_table.c.released_at.is_(None))
+
+
 def held(session: Session, member_id: int) -> int:
-    return int(session.execute(
-        select(func.coalesce(func.sum(HoldRow.amount_minor), 0))
-        .where(HoldRow.member_id == member_id, HoldRow.released_at.is_(None))
-    ).scalar_one())
+    """What is on hold on the member's savings (Core: every counter request asks)."""
+    return int(session.connection().execute(_HELD, {"member_id": member_id}).scalar_one())
 
 
 def balances(session: Session, code: str) -> SavingsBalance:
@@ -90,14 +109,16 @@ def record_deposit(
     clock: Clock, narration: str | None = None,
 ) -> tuple[PostedEntry, SavingsBalance]:
     """Cash in at the counter: Dr 1000 Cash on hand, Cr the member's savings."""
-    _active(session, code)
+    member_id = _active(session, code)
     text = check_text(narration or "Deposit", field="narration",
                       length_max=NARRATION_LENGTH_MAX)
+    account = savings_account(code)
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="deposit", actor=actor,
-        postings=(debit(CASH, amount_minor), credit(savings_account(code), amount_minor)),
+        postings=(debit(CASH, amount_minor), credit(account, amount_minor)),
     ), clock=clock)
-    return entry, balances(session, code)
+    return entry, SavingsBalance(queries.balance(session, account) or 0,
+                                 held(session, member_id))
 
 
 def record_withdrawal(
@@ -108,16 +129,18 @@ def record_withdrawal(
     member_id = _active(session, code)
     text = check_text(narration or "Withdrawal", field="narration",
                       length_max=NARRATION_LENGTH_MAX)
-    balance = lock_balance(session, savings_account(code))
-    available = balance - held(session, member_id)
-    if amount_minor > available:
+    account = savings_account(code)
+    balance = lock_balance(session, account)
+    on_hold = held(session, member_id)
+    if amount_minor > balance - on_hold:
         raise InsufficientFunds(
-            f"the available balance is {money_text(session, available)}", field="amount")
+            f"the available balance is {money_text(session, balance - on_hold)}",
+            field="amount")
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="withdrawal", actor=actor,
-        postings=(debit(savings_account(code), amount_minor), credit(CASH, amount_minor)),
+        postings=(debit(account, amount_minor), credit(CASH, amount_minor)),
     ), clock=clock)
-    return entry, balances(session, code)
+    return entry, SavingsBalance(balance - amount_minor, on_hold)
 
 
 def place_hold(

@@ -170,3 +170,19 @@ def test_share_redemption_keeps_the_minimum_and_the_register_follows(api: Api) -
     book = api.get("/api/v1/shares/register", role="auditor").json()
     assert book == {"as_of": "2025-06-30", "items": [{"member_code": asha, "count": 1}],
                     "total_count": 1}
+
+
+def test_find_by_phone_and_exit(api: Api) -> None:
+    asha = register(api, phone="+91 98450 12345")
+    found = api.post(f"{M}/search", {"phone": "9845012345"}, role="clerk")
+    assert found.status_code == 200 and found.json()["code"] == asha
+    assert api.post(f"{M}/search", {"phone": "0000000"}, role="clerk").status_code == 404
+    log = api.db.read(lambda s: s.execute(
+        select(AccessLogRow.username, AccessLogRow.fields, AccessLogRow.reason)).all())
+    assert [tuple(r) for r in log] == [("clerk1", "phone", "phone lookup")]
+    api.post(f"{M}/{asha}/deposits", {"amount": "5"}, role="clerk")
+    assert api.post(f"{M}/{asha}/exit", {}, role="board").status_code == 409
+    api.post(f"{M}/{asha}/withdrawals", {"amount": "5"}, role="clerk")
+    left = api.post(f"{M}/{asha}/exit", {}, role="board")
+    assert left.status_code == 200 and left.json()["status"] == "exited"
+    assert api.post(f"{M}/{asha}/deposits", {"amount": "5"}, role="clerk").status_code == 409

@@ -76,6 +76,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/members/{}/holds"): roles("admin"),
     ("POST", "/members/{}/holds/{}/release"): roles("admin"),
     ("POST", "/savings/interest-runs"): roles("admin"),
+    ("POST", "/members/search"): roles("admin", "clerk"),
+    ("POST", "/members/{}/exit"): roles("admin", "board"),
     ("GET", "/shares/register"): roles("admin", "board", "auditor"),
     # Loans
     ("POST", "/loans/quote"): STAFF,

@@ -24,6 +24,7 @@ from coop.api.schemas import (
     MemberOut,
     MemberSummaryOut,
     Page,
+    PhoneSearchIn,
     RegisterLineOut,
     SharePurchaseIn,
     SharePurchaseOut,
@@ -106,6 +107,38 @@ class MembersController(Controller):
                  for m in found]
         return Page[MemberOut](items=items,
                                next_cursor=found[-1].code if len(found) == limit else None)
+
+    @post("/search", opt=allow(A, C), sync_to_thread=True, status_code=200)
+    def search(
+        self, request: Request[Any, Any, Any], data: JSONBody[PhoneSearchIn]
+    ) -> Response[MemberOut]:
+        """Find a member by phone (in the body, never in a URL); 404 if none. Logged."""
+        state = app_state(request)
+        principal = current_principal(request)
+        reader = members.Reader(principal.username, principal.role.value, "phone lookup")
+
+        def work(session: Session) -> dict[str, Any]:
+            code = members.find_by_phone(session, data.phone, vault=state.identity_vault(),
+                                         reader=reader, clock=state.clock)
+            if code is None:
+                raise members.MemberNotFound("no member has this phone number")
+            member = members.get_member(session, code)
+            return {"code": member.code, "status": member.status,
+                    "joined_on": member.joined_on.isoformat()}
+
+        return respond(request, principal, data, work, status=200)
+
+    @post("/{code:str}/exit", opt=allow(A, B), sync_to_thread=True, status_code=200)
+    def exit(self, request: Request[Any, Any, Any], code: Code) -> Response[MemberOut]:
+        """Mark a member exited, once her savings and shares are paid out (409 before)."""
+        state = app_state(request)
+
+        def work(session: Session) -> dict[str, Any]:
+            member = members.exit_member(session, code, clock=state.clock)
+            return {"code": member.code, "status": member.status,
+                    "joined_on": member.joined_on.isoformat()}
+
+        return respond(request, current_principal(request), None, work, status=200)
 
     @get("/{code:str}", opt=allow(STAFF, M), sync_to_thread=True)
     def summary(self, request: Request[Any, Any, Any], code: Code) -> MemberSummaryOut:
