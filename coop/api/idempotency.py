@@ -18,7 +18,7 @@ from typing import Any, cast
 
 from litestar import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -75,9 +75,8 @@ def respond(
         row = _claim(session, principal, key, digest, state.clock) if key else None
         content = encode(work(session))
         if row is not None:
-            session.connection().execute(
-                update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == row)
-                .values(status=status, body=content, media_type=JSON))
+            session.connection().execute(_STORE_RESPONSE, {
+                "row_id": row, "status": status, "body": content, "media_type": JSON})
         record_audit(session, principal, action=f"{method} {path}", status=status,
                      clock=state.clock)
         return content
@@ -90,12 +89,19 @@ def respond(
 
 
 _IDEMPOTENCY = cast(Table, IdempotencyRow.__table__)
+_INSERT_KEY = insert(_IDEMPOTENCY)
+_STORE_RESPONSE = (
+    update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == bindparam("row_id"))
+    .values(status=bindparam("status"), body=bindparam("body"),
+            media_type=bindparam("media_type"))
+)
 
 
 def _claim(session: Session, principal: Principal, key: str, digest: str, clock: Any) -> int:
     try:
-        result = session.connection().execute(insert(_IDEMPOTENCY).values(
-            user_id=principal.user_id, key=key, request_hash=digest, created_at=clock.now()))
+        result = session.connection().execute(_INSERT_KEY, {
+            "user_id": principal.user_id, "key": key, "request_hash": digest,
+            "created_at": clock.now()})
     except IntegrityError as exc:  # the whole transaction rolls back on the way out
         raise _KeyTaken from exc
     return int(result.inserted_primary_key[0])  # type: ignore[index]

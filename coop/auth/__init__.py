@@ -384,10 +384,13 @@ def ensure_admin(
     return generated
 
 
+_INSERT_AUDIT = insert(cast(Table, AuditRow.__table__))
+
+
 def record_audit(
     session: Session, principal: Principal, *, action: str, status: int, clock: Clock,
     detail: str | None = None,
 ) -> None:
-    session.connection().execute(insert(cast(Table, AuditRow.__table__)).values(
-        at=clock.now(), username=principal.username, role=str(principal.role),
-        action=action[:120], status=status, detail=detail))
+    session.connection().execute(_INSERT_AUDIT, {
+        "at": clock.now(), "username": principal.username, "role": str(principal.role),
+        "action": action[:120], "status": status, "detail": detail})

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from coop.ledger.model import PostedEntry, PostedPosting, Side, signed_balance
@@ -87,8 +87,11 @@ def book(session: Session) -> BookView | None:
     return None if row is None else BookView(*row)
 
 
+_ACCOUNT_BY_CODE = _ACCOUNT_SELECT.where(account_table.c.code == bindparam("code"))
+
+
 def get_account(session: Session, code: str) -> AccountView | None:
-    row = session.execute(_ACCOUNT_SELECT.where(account_table.c.code == code)).first()
+    row = session.connection().execute(_ACCOUNT_BY_CODE, {"code": code}).first()
     return None if row is None else AccountView(*row)
 
 

@@ -34,6 +34,8 @@ from coop.money import format_minor
 
 NARRATION_LENGTH_MAX = 120
 member_table = cast(Table, MemberRow.__table__)
+_MEMBER_BY_CODE = select(member_table.c.id, member_table.c.status).where(
+    member_table.c.code == bindparam("code"))
 
 
 class HoldRow(Base):
@@ -72,9 +74,7 @@ def _active(session: Session, code: str) -> int:
     """The id of the active member with this number (one indexed Core lookup)."""
     if not is_valid(code):
         raise MemberNotFound(f"there is no member {code[:20]!r}", field="code")
-    row = session.connection().execute(
-        select(member_table.c.id, member_table.c.status).where(member_table.c.code == code)
-    ).first()
+    row = session.connection().execute(_MEMBER_BY_CODE, {"code": code}).first()
     if row is None:
         raise MemberNotFound(f"there is no member {code}", field="code")
     if row.status != "active":
