@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -70,6 +71,25 @@ def _summary(state: AppState, session: Session, principal: Principal,
                     "available": money(state, balance.available_minor)},
         "loans": [],
     }
+
+
+def _counter_cash(
+    request: Request[Any, Any, Any], code: str, data: CashIn, service: Callable[..., Any]
+) -> Response[Any]:
+    """A deposit or a withdrawal: parse the amount, run the service in the request's one
+    transaction (with its Idempotency-Key), answer the entry and the balances."""
+    state = app_state(request)
+    principal = current_principal(request)
+    amount = parse_money(state, data.amount, field="amount")
+
+    def work(session: Session) -> dict[str, Any]:
+        entry, balance = service(
+            session, code, amount_minor=amount,
+            value_date=data.value_date or state.clock.today(), actor=principal.username,
+            clock=state.clock, narration=data.narration)
+        return _cash_out(state, entry.id, balance)
+
+    return respond(request, principal, data, work)
 
 
 class MembersController(Controller):
@@ -197,36 +217,14 @@ class MembersController(Controller):
         self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
     ) -> Response[CashOut]:
         """Cash paid in at the counter, of any size."""
-        state = app_state(request)
-        principal = current_principal(request)
-        amount = parse_money(state, data.amount, field="amount")
-
-        def work(session: Session) -> dict[str, Any]:
-            entry, balance = savings.record_deposit(
-                session, code, amount_minor=amount,
-                value_date=data.value_date or state.clock.today(), actor=principal.username,
-                clock=state.clock, narration=data.narration)
-            return _cash_out(state, entry.id, balance)
-
-        return respond(request, principal, data, work)
+        return _counter_cash(request, code, data, savings.record_deposit)
 
     @post("/{code:str}/withdrawals", opt=allow(A, C), sync_to_thread=True)
     def withdraw(
         self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
     ) -> Response[CashOut]:
         """Cash paid out, never more than the available balance (422 otherwise)."""
-        state = app_state(request)
-        principal = current_principal(request)
-        amount = parse_money(state, data.amount, field="amount")
-
-        def work(session: Session) -> dict[str, Any]:
-            entry, balance = savings.record_withdrawal(
-                session, code, amount_minor=amount,
-                value_date=data.value_date or state.clock.today(), actor=principal.username,
-                clock=state.clock, narration=data.narration)
-            return _cash_out(state, entry.id, balance)
-
-        return respond(request, principal, data, work)
+        return _counter_cash(request, code, data, savings.record_withdrawal)
 
     @get("/{code:str}/savings/transactions", opt=allow(STAFF, M), sync_to_thread=True)
     def transactions(
