@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from coop import auth, members, migrate
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
+from coop.demo import book_is_empty, build_demo
 from coop.errors import CoopError
 from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
@@ -170,6 +171,34 @@ def erase_member(
     finally:
         db.dispose()
     out.print(f"The identity of {code} is erased; her member number and entries remain.")
+
+
+@app.command()
+def demo(
+    members: Annotated[int, typer.Option(help="How many members.")] = 60,
+    seed: Annotated[int, typer.Option(help="Random seed (the same seed, the same book).")] = 42,
+    if_empty: Annotated[bool, typer.Option(
+        "--if-empty", help="Do nothing (and succeed) when the book has entries.")] = False,
+) -> None:
+    """Fill an empty book with a demo society: members, shares, a year of counter days."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        if if_empty and not db.read(book_is_empty):
+            out.print("The book has entries: no demo added.")
+            return
+        keys = vault.Vault.from_file(settings.data_key_file)
+        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                   TimeRemainingColumn())
+        with Progress(*columns, console=out) as bar:
+            task = bar.add_task("counter days", total=None)
+            result = build_demo(
+                db, vault=keys, today=settings.clock().today(), members=members, seed=seed,
+                progress=lambda done, total: bar.update(task, completed=done, total=total))
+    finally:
+        db.dispose()
+    out.print(f"Demo society: {result.members} members, {result.entries} entries from "
+              f"{result.first_day} to {result.last_day}.")
 
 
 @app.command("day-end")

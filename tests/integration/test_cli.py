@@ -79,3 +79,15 @@ def test_day_end_and_interest_from_the_command_line(fresh_url: str) -> None:
     again = runner.invoke(app, ["savings", "post-interest", "--from", "2025-06-01",
                                 "--through", "2025-06-29"])
     assert "was already posted" in again.output
+
+
+def test_demo_fills_an_empty_book_once_and_it_verifies(fresh_url: str) -> None:
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    made = runner.invoke(app, ["demo", "--members", "12"])
+    assert made.exit_code == 0, made.output
+    assert "Demo society: 12 members" in made.output
+    assert runner.invoke(app, ["demo", "--if-empty"]).exit_code == 0
+    assert runner.invoke(app, ["demo"]).exit_code != 0  # never on a book with entries
+    verified = runner.invoke(app, ["verify"])
+    assert verified.exit_code == 0, verified.output
+    assert "entries checked: 0" not in verified.output

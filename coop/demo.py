@@ -1,0 +1,117 @@
+"""A demo society: members, shares, and a year of counter days, for `make run` and trying
+things out. It goes through the same service functions as the counter, so every rule holds
+(no withdrawal beyond the available balance, interest posted once per month). Loans and
+dividends join the demo when those modules exist.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import partial
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from coop.clock import FixedClock
+from coop.db import Database
+from coop.errors import CoopError
+from coop.ledger.orm import entry_table
+from coop.members import Identity, register_member
+from coop.members.vault import Vault
+from coop.money import parse_minor
+from coop.savings import record_deposit, record_withdrawal
+from coop.savings.interest_run import post_interest
+from coop.savings.shares import buy_shares
+from coop.society import get_society
+
+NAMES = ("Asha", "Bina", "Chitra", "Devi", "Esha", "Farida", "Gita", "Hema", "Indu", "Jaya",
+         "Kamala", "Lata", "Meena", "Nila", "Padma", "Rani", "Sita", "Tara", "Uma", "Vani")
+ACTOR = "demo"
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    members: int
+    entries: int
+    first_day: date
+    last_day: date
+
+
+def book_is_empty(session: Session) -> bool:
+    return session.execute(select(entry_table.c.id).limit(1)).first() is None
+
+
+def build_demo(
+    db: Database, *, vault: Vault, today: date, members: int = 60, seed: int = 42,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """Fill an empty book with a year of a small society's counter days, ending yesterday."""
+    if not db.read(book_is_empty):
+        raise CoopError("the demo fills an empty book; this one has entries already")
+    rng = random.Random(seed)  # noqa: S311 - a reproducible demo, not a secret
+    first_day = date(today.year - 1, today.month, 1)
+    clock = FixedClock(first_day)
+    society = db.read(get_society)
+    if society is None:
+        raise CoopError("the society has not been set up: run `coop init`")
+
+    def register(session: Session) -> list[str]:
+        codes = []
+        for n in range(members):
+            name = Identity(known_as=NAMES[n % len(NAMES)]) if rng.random() < 0.6 else Identity()
+            codes.append(register_member(session, identity=name, joined_on=first_day,
+                                         vault=vault, clock=clock).code)
+        for code in codes:
+            buy_shares(session, code, count=rng.randint(1, 5), source="cash",
+                       face_value_minor=society.share_face_value_minor, value_date=first_day,
+                       actor=ACTOR, clock=clock)
+        return codes
+
+    codes = db.write(register)
+    rate = Decimal(society.settings.savings_interest_rate)
+    minimum = parse_minor(society.settings.savings_interest_min_balance, society.currency,
+                          allow_zero=True)
+    day, days, entries = first_day, (today - first_day).days, members * 1
+    while day < today:
+        clock.business_date = day
+        if day.weekday() != 6:  # the counter opens Monday to Saturday
+            entries += db.write(partial(_counter_day, rng=rng, codes=codes, day=day,
+                                        clock=clock))
+        tomorrow = day + timedelta(days=1)
+        if tomorrow.day == 1 and tomorrow < today:  # month end: post the month's interest
+            clock.business_date = tomorrow
+            def interest(session: Session, month_end: date = day) -> int:
+                return post_interest(
+                    session, start=month_end.replace(day=1), through=month_end,
+                    rate_percent=rate, min_balance_minor=minimum, actor=ACTOR,
+                    clock=clock).accounts
+
+            entries += db.write(interest)
+        if progress is not None:
+            progress((day - first_day).days + 1, days)
+        day = tomorrow
+    return DemoResult(members, entries, first_day, today - timedelta(days=1))
+
+
+def _counter_day(session: Session, *, rng: random.Random, codes: list[str], day: date,
+                 clock: FixedClock) -> int:
+    posted = 0
+    for code in rng.sample(codes, k=max(1, len(codes) // 4)):
+        if rng.random() < 0.75:
+            amount = rng.choice((10, 20, 50, 100, 200, 500)) * 100
+            record_deposit(session, code, amount_minor=amount, value_date=day, actor=ACTOR,
+                           clock=clock)
+            posted += 1
+        else:
+            amount = rng.choice((50, 100, 300)) * 100
+            try:
+                record_withdrawal(session, code, amount_minor=amount, value_date=day,
+                                  actor=ACTOR, clock=clock)
+                posted += 1
+            except CoopError:  # not enough saved: the clerk says no, as she would
+                continue
+    return posted
