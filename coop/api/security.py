@@ -44,12 +44,12 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
 
 class PrincipalCache:
     """Recently authenticated tokens, so that a burst of requests does not look the same token
-    up again and again. An entry lives `ttl` seconds and never past its token's expiry; logout,
+    up again and again. An entry lives `ttl_seconds` and never past its token's expiry; logout,
     a password change and disabling a user clear the cache of this process at once. Another
-    process (PostgreSQL deployments) sees such a change within `ttl` seconds."""
+    process (PostgreSQL deployments) sees such a change within `ttl_seconds`."""
 
-    def __init__(self, ttl: float = 5.0) -> None:
-        self.ttl = ttl
+    def __init__(self, ttl_seconds: int = 5) -> None:
+        self.ttl_seconds = ttl_seconds
         self._entries: dict[str, tuple[Principal, float]] = {}
         self._lock = threading.Lock()
 
@@ -66,7 +66,7 @@ class PrincipalCache:
         with self._lock:
             if len(self._entries) > 10_000:
                 self._entries.clear()
-            self._entries[token_digest(token)] = (principal, time.monotonic() + self.ttl)
+            self._entries[token_digest(token)] = (principal, time.monotonic() + self.ttl_seconds)
 
     def clear(self) -> None:
         with self._lock:

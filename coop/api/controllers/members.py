@@ -35,10 +35,10 @@ from coop.api.schemas import (
 )
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
-from coop.errors import require
+from coop.errors import InvalidInput
 from coop.money import parse_minor
 from coop.savings import interest_run, shares
-from coop.society import get_society
+from coop.society import Society, get_society
 
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
 Code = FromPath[str]
@@ -71,6 +71,13 @@ def _summary(state: AppState, session: Session, principal: Principal,
                     "available": money(state, balance.available_minor)},
         "loans": [],
     }
+
+
+def _society(session: Session) -> Society:
+    society = get_society(session)
+    if society is None:
+        raise InvalidInput("the society has not been set up: run `coop init`")
+    return society
 
 
 def _counter_cash(
@@ -178,9 +185,7 @@ class MembersController(Controller):
         principal = current_principal(request)
 
         def work(session: Session) -> dict[str, Any]:
-            society = get_society(session)
-            require(society is not None, "the app serves a society that is set up")
-            assert society is not None  # narrows the type; require() has checked it
+            society = _society(session)
             entry, holding = shares.buy_shares(
                 session, code, count=data.count, source=data.source,
                 face_value_minor=society.share_face_value_minor,
@@ -199,9 +204,7 @@ class MembersController(Controller):
         principal = current_principal(request)
 
         def work(session: Session) -> dict[str, Any]:
-            society = get_society(session)
-            require(society is not None, "the app serves a society that is set up")
-            assert society is not None  # narrows the type; require() has checked it
+            society = _society(session)
             entry, holding = shares.redeem_shares(
                 session, code, count=data.count, to=data.to,
                 face_value_minor=society.share_face_value_minor,
@@ -308,9 +311,7 @@ class SavingsController(Controller):
         principal = current_principal(request)
 
         def work(session: Session) -> dict[str, Any]:
-            society = get_society(session)
-            require(society is not None, "the app serves a society that is set up")
-            assert society is not None  # narrows the type; require() has checked it
+            society = _society(session)
             rules = society.settings
             run = interest_run.post_interest(
                 session,
