@@ -48,6 +48,12 @@ class Conflict(CoopError):
     title = "Conflict with the current state"
 
 
+class Forbidden(CoopError):
+    code = "forbidden"
+    kind = "forbidden"
+    title = "Not allowed"
+
+
 class InvariantViolation(RuntimeError):
     """A condition the code guarantees did not hold: a bug, never a user's mistake."""
 

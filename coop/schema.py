@@ -1,6 +1,6 @@
 """Every table of coop, gathered for Alembic and for tests. Import-only module."""
 
-from coop import auth, members, savings
+from coop import auth, loans, members, savings
 from coop.db import Base
 from coop.ledger import orm as ledger_orm
 from coop.savings import interest_run, shares
@@ -13,6 +13,7 @@ __all__ = [
     "auth",
     "interest_run",
     "ledger_orm",
+    "loans",
     "members",
     "metadata",
     "savings",

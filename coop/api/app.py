@@ -27,6 +27,12 @@ from litestar.router import Router
 from coop import __version__
 from coop.api.controllers.auth import AuthController, UserController
 from coop.api.controllers.ledger import LedgerController
+from coop.api.controllers.loans import (
+    LoanProductsController,
+    LoansController,
+    MoratoriaController,
+    ReportsController,
+)
 from coop.api.controllers.members import (
     MembersController,
     SavingsController,
@@ -69,7 +75,9 @@ def create_app(
     api = Router(
         path=API_BASE,
         route_handlers=[AuthController, UserController, SocietyController, LedgerController,
-                        MembersController, SavingsController, SharesController],
+                        MembersController, SavingsController, SharesController,
+                        LoanProductsController, LoansController, MoratoriaController,
+                        ReportsController],
     )
 
     def on_startup() -> None:

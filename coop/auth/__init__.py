@@ -394,3 +394,11 @@ def record_audit(
     session.connection().execute(_INSERT_AUDIT, {
         "at": clock.now(), "username": principal.username, "role": str(principal.role),
         "action": action[:120], "status": status, "detail": detail})
+
+
+def board_codes(session: Session) -> frozenset[str]:
+    """Member numbers of the board: members with an enabled board user."""
+    rows = session.execute(select(UserRow.member_code).where(
+        UserRow.role == Role.BOARD.value, UserRow.disabled.is_(False),
+        UserRow.member_code.is_not(None)))
+    return frozenset(code for (code,) in rows if code)

@@ -47,6 +47,11 @@ class SocietySettings(BaseModel):
     max_loan_multiple_of_savings: str = Field(
         default="3", pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$"
     )
+    loan_min_membership_days: int = Field(default=90, ge=0, le=3660)
+    loan_max_open_loans: int = Field(default=1, ge=1, le=10)
+    loan_max_principal: str | None = Field(
+        default=None, pattern=r"^[1-9][0-9]{0,11}(\.[0-9]{1,3})?$"
+    )
 
 
 class SocietyRow(Base):

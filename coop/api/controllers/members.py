@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.orm import Session
 
-from coop import members, savings
+from coop import loans, members, savings
 from coop.api.deps import AppState, app_state, money, parse_money
 from coop.api.idempotency import respond
 from coop.api.schemas import (
@@ -69,7 +69,9 @@ def _summary(state: AppState, session: Session, principal: Principal,
         "shares": _holding(state, shares.holding(session, code)),
         "savings": {"balance": money(state, balance.balance_minor),
                     "available": money(state, balance.available_minor)},
-        "loans": [],
+        "loans": [{"id": loan.id, "status": loan.status,
+                   "outstanding_principal": money(state, loan.outstanding_minor)}
+                  for loan in loans.loans_of(session, code)],
     }
 
 
@@ -211,6 +213,7 @@ class MembersController(Controller):
                 min_shares=society.settings.min_shares,
                 value_date=data.value_date or state.clock.today(), actor=principal.username,
                 clock=state.clock)
+            loans.check_share_cover(session, code, society)  # 422 rolls the redemption back
             return {"entry_id": entry.id, "shares": _holding(state, holding)}
 
         return respond(request, principal, data, work)

@@ -1,0 +1,451 @@
+"""A loan's position on any day, replayed from its plan and its payments: pure, no database.
+
+The plan is the schedule the member agreed (and any reschedule since): what she owes on each
+due date. What she actually owes follows the money, day by day:
+
+* Interest accrues daily on the principal actually outstanding (declining balance) or on the
+  original principal (flat), each period at its own rate and share of a year; a period's
+  interest is rounded HALF_EVEN once, so a member who pays exactly on schedule pays exactly
+  the scheduled interest. Paying early lowers the principal and so the interest; paying late
+  costs interest only for the days late. Past the last due date interest runs on at the last
+  period's daily rate.
+* Arrears are counted in money against the plan: an installment is covered once everything
+  she has paid towards interest and principal reaches the plan's total up to it. Payments
+  ahead of time cover the next installments; the last installment is whatever remains.
+* A penalty (when the product has one) accrues daily only on the overdue amount.
+* Each payment is allocated across buckets in the product's order (default: penalty, fees,
+  overdue interest, overdue principal, due interest, due principal) and then to principal
+  in advance. Interest counts as income only when paid (cash basis).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from datetime import date, timedelta
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+from coop.loans.schedule import Schedule, Terms, build, half_even, step
+
+
+class Bucket(StrEnum):
+    PENALTY = "penalty"
+    FEES = "fees"
+    OVERDUE_INTEREST = "overdue_interest"
+    OVERDUE_PRINCIPAL = "overdue_principal"
+    DUE_INTEREST = "due_interest"
+    DUE_PRINCIPAL = "due_principal"
+
+
+DEFAULT_ORDER: tuple[Bucket, ...] = tuple(Bucket)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanPeriod:
+    number: int
+    start_on: date
+    due_on: date
+    principal: int
+    interest: int
+    """The scheduled interest collected on this due date (deferred interest included)."""
+    annual_rate: Fraction
+    year_fraction: Fraction
+
+    @property
+    def total(self) -> int:
+        return self.principal + self.interest
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    principal: int
+    flat: bool
+    periods: tuple[PlanPeriod, ...]
+    penalty_rate: Fraction = Fraction(0)
+    """Per year, on the overdue amount, day by day (actual/365)."""
+    frozen: tuple[tuple[date, date], ...] = ()
+    """Windows [from, to] in which arrears do not age (moratoria)."""
+
+    @property
+    def disbursed_on(self) -> date:
+        return self.periods[0].start_on
+
+    @property
+    def maturity(self) -> date:
+        return self.periods[-1].due_on
+
+
+@dataclass(frozen=True, slots=True)
+class Allocation:
+    penalty: int = 0
+    fees: int = 0
+    interest: int = 0
+    principal: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.penalty + self.fees + self.interest + self.principal
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    on: date
+    amount: int
+
+
+@dataclass(frozen=True, slots=True)
+class Switch:
+    """From `on`, the loan follows `plan` (a reschedule or a moratorium)."""
+
+    on: date
+    plan: Plan
+
+
+Event = Payment | Switch
+
+
+class PaymentTooLarge(ValueError):
+    def __init__(self, payoff: int) -> None:
+        super().__init__(f"more than the payoff amount {payoff}")
+        self.payoff = payoff
+
+
+class PaymentOutOfOrder(ValueError):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class InstallmentView:
+    number: int
+    due_on: date
+    principal: int
+    interest: int
+    total: int
+    paid: int
+    status: str  # paid, partly_paid, overdue, due, upcoming
+
+
+@dataclass(frozen=True, slots=True)
+class Position:
+    as_of: date
+    outstanding_principal: int
+    interest_due: int
+    penalty_due: int
+    fees_due: int
+    paid_towards_plan: int
+    """Everything paid to interest and principal so far."""
+    overdue: int
+    """What the plan asked for before today that is still unpaid."""
+    first_unpaid_due: date | None
+    days_past_due: int
+    allocations: tuple[Allocation, ...]
+
+    @property
+    def payoff(self) -> int:
+        return self.outstanding_principal + self.interest_due + self.penalty_due + self.fees_due
+
+    @property
+    def closed(self) -> bool:
+        return self.payoff == 0
+
+
+@dataclass(slots=True)
+class _State:
+    plan: Plan
+    on: date
+    balance: int
+    accrued: list[Fraction] = field(default_factory=list)  # per period, plus one past maturity
+    interest_paid: int = 0
+    penalty_accrued: Fraction = Fraction(0)
+    penalty_paid: int = 0
+    principal_paid: int = 0
+    fees_due: int = 0
+
+    @classmethod
+    def start(cls, plan: Plan) -> _State:
+        return cls(plan, plan.disbursed_on, plan.principal,
+                   [Fraction(0)] * (len(plan.periods) + 1))
+
+    # what has been accrued -------------------------------------------------------------
+
+    def interest_charged(self, through: int | None = None) -> int:
+        """Accrued interest, each period rounded once; periods [0, through) only if given."""
+        buckets = self.accrued if through is None else self.accrued[:through]
+        return sum(half_even(value) for value in buckets)
+
+    @property
+    def interest_due(self) -> int:
+        return self.interest_charged() - self.interest_paid
+
+    @property
+    def penalty_due(self) -> int:
+        return half_even(self.penalty_accrued) - self.penalty_paid
+
+    @property
+    def paid_towards_plan(self) -> int:
+        return self.interest_paid + self.principal_paid
+
+    def planned_before(self, day: date, *, inclusive: bool = False) -> int:
+        return sum(p.total for p in self.plan.periods
+                   if p.due_on < day or (inclusive and p.due_on == day))
+
+    def overdue(self, day: date) -> int:
+        if day > self.plan.maturity:
+            return self.balance + self.interest_due
+        return max(0, self.planned_before(day) - self.paid_towards_plan)
+
+    # accrual ------------------------------------------------------------------------------
+
+    def accrue_to(self, day: date) -> None:
+        if day < self.on:
+            raise PaymentOutOfOrder(f"{day} is before the loan's last movement on {self.on}")
+        periods = self.plan.periods
+        while self.on < day:
+            index = _period_index(periods, self.on)
+            period = periods[min(index, len(periods) - 1)]
+            end = min(day, period.due_on) if index < len(periods) else day
+            days = (end - self.on).days
+            length = (period.due_on - period.start_on).days
+            flat = self.plan.flat and index < len(periods) and self.balance
+            basis = self.plan.principal if flat else self.balance
+            if basis and period.year_fraction and period.annual_rate and length:
+                self.accrued[index] += (basis * period.annual_rate * period.year_fraction
+                                        * days / length)
+            if self.plan.penalty_rate:
+                overdue = self.overdue(self.on + _ONE_DAY)
+                if overdue:
+                    self.penalty_accrued += overdue * self.plan.penalty_rate * days / 365
+            self.on = end
+
+    def switch(self, plan: Plan) -> None:
+        """Follow a new plan from today: its periods up to today must be the old ones."""
+        running = _period_index(self.plan.periods, self.on)
+        keep = min(running, len(plan.periods))
+        accrued = self.accrued[:keep + 1]
+        self.accrued = accrued + [Fraction(0)] * (len(plan.periods) + 1 - len(accrued))
+        self.plan = plan
+
+    # allocation ---------------------------------------------------------------------------
+
+    def buckets(self) -> dict[Bucket, int]:
+        day = self.on
+        overdue = self.overdue(day)
+        due_now = max(0, self.planned_before(day, inclusive=True) - self.paid_towards_plan)
+        if day > self.plan.maturity:
+            due_now = overdue
+        through = sum(1 for p in self.plan.periods if p.due_on < day)
+        overdue_interest = min(max(0, self.interest_charged(through) - self.interest_paid),
+                               overdue, self.interest_due)
+        overdue_principal = min(self.balance, overdue - overdue_interest)
+        due_interest = self.interest_due - overdue_interest
+        due_principal = min(self.balance - overdue_principal,
+                            max(0, due_now - overdue - due_interest))
+        return {
+            Bucket.PENALTY: self.penalty_due,
+            Bucket.FEES: self.fees_due,
+            Bucket.OVERDUE_INTEREST: overdue_interest,
+            Bucket.OVERDUE_PRINCIPAL: overdue_principal,
+            Bucket.DUE_INTEREST: due_interest,
+            Bucket.DUE_PRINCIPAL: due_principal,
+        }
+
+    def pay(self, amount: int, order: Sequence[Bucket]) -> Allocation:
+        payoff = self.balance + self.interest_due + self.penalty_due + self.fees_due
+        if amount > payoff:
+            raise PaymentTooLarge(payoff)
+        left = amount
+        taken = dict.fromkeys(Bucket, 0)
+        sizes = self.buckets()
+        for bucket in order:
+            taken[bucket] = min(left, sizes[bucket])
+            left -= taken[bucket]
+        interest = taken[Bucket.OVERDUE_INTEREST] + taken[Bucket.DUE_INTEREST]
+        principal = taken[Bucket.OVERDUE_PRINCIPAL] + taken[Bucket.DUE_PRINCIPAL] + left
+        allocation = Allocation(taken[Bucket.PENALTY], taken[Bucket.FEES], interest, principal)
+        self.penalty_paid += allocation.penalty
+        self.fees_due -= allocation.fees
+        self.interest_paid += interest
+        self.principal_paid += principal
+        self.balance -= principal
+        return allocation
+
+    # ageing ------------------------------------------------------------------------------
+
+    def first_unpaid_due(self) -> date | None:
+        if self.balance == 0 and self.interest_due == 0:
+            return None
+        covered = self.paid_towards_plan
+        running = 0
+        for period in self.plan.periods[:-1]:
+            running += period.total
+            if running > covered:
+                return period.due_on
+        return self.plan.maturity
+
+    def days_past_due(self) -> int:
+        first = self.first_unpaid_due()
+        if first is None or first >= self.on:
+            return 0
+        days = (self.on - first).days
+        for start, end in self.plan.frozen:
+            overlap = (min(end, self.on - _ONE_DAY) - max(start, first)).days + 1
+            days -= max(0, overlap)
+        return max(0, days)
+
+
+_ONE_DAY = date(2000, 1, 2) - date(2000, 1, 1)
+
+
+def _period_index(periods: Sequence[PlanPeriod], day: date) -> int:
+    """The period accruing on `day` (len(periods) once past the last due date)."""
+    for index, period in enumerate(periods):
+        if day < period.due_on:
+            return index
+    return len(periods)
+
+
+def _replay(plan: Plan, events: Sequence[Event],
+            order: Sequence[Bucket]) -> tuple[_State, list[Allocation]]:
+    state = _State.start(plan)
+    allocations = []
+    for event in events:
+        state.accrue_to(event.on)
+        if isinstance(event, Payment):
+            allocations.append(state.pay(event.amount, order))
+        else:
+            state.switch(event.plan)
+    return state, allocations
+
+
+def position(plan: Plan, payments: Sequence[Event], as_of: date,
+             order: Sequence[Bucket] = DEFAULT_ORDER) -> Position:
+    """Where the loan stands at the end of `as_of`, after `payments` (in date order)."""
+    state, allocations = _replay(plan, payments, order)
+    closed = state.balance == 0 and state.interest_due == 0 and state.penalty_due == 0
+    if not closed:
+        state.accrue_to(max(as_of, state.on))
+    return Position(
+        as_of=as_of,
+        outstanding_principal=state.balance,
+        interest_due=state.interest_due,
+        penalty_due=state.penalty_due,
+        fees_due=state.fees_due,
+        paid_towards_plan=state.paid_towards_plan,
+        overdue=0 if closed else state.overdue(state.on),
+        first_unpaid_due=state.first_unpaid_due(),
+        days_past_due=0 if closed else state.days_past_due(),
+        allocations=tuple(allocations),
+    )
+
+
+def allocate(plan: Plan, payments: Sequence[Event], payment: Payment,
+             order: Sequence[Bucket] = DEFAULT_ORDER) -> tuple[Allocation, Position]:
+    """How `payment` is split, after the earlier `payments`, and where it leaves the loan.
+
+    Raises `PaymentOutOfOrder` for a payment dated before an earlier one, and
+    `PaymentTooLarge` (with the payoff amount) for a payment above the payoff.
+    """
+    if payments and payment.on < payments[-1].on:
+        raise PaymentOutOfOrder(f"{payment.on} is before the last payment on {payments[-1].on}")
+    every = [*payments, payment]
+    after = position(plan, every, payment.on, order)
+    return after.allocations[-1], after
+
+
+def installments(plan: Plan, payments: Sequence[Event], as_of: date,
+                 order: Sequence[Bucket] = DEFAULT_ORDER) -> list[InstallmentView]:
+    """The schedule as it stands: what each installment asks, what is paid, what is late.
+
+    Every installment but the last asks its planned total. The last asks what would remain if
+    every later installment were paid on its due date, so it grows with late payments and
+    shrinks with early ones.
+    """
+    state, _ = _replay(plan, payments, order)
+    paid_so_far = state.paid_towards_plan
+    projected = state
+    plan = state.plan
+    periods = plan.periods
+    if projected.balance or projected.interest_due:
+        projected.accrue_to(max(as_of, projected.on))
+        covered = projected.paid_towards_plan
+        running = 0
+        for period in periods[:-1]:
+            running += period.total
+            owed = running - covered
+            if owed <= 0:
+                continue
+            projected.accrue_to(max(period.due_on, projected.on))
+            amount = min(owed, projected.balance + projected.interest_due)
+            if amount:
+                projected.pay(amount, (Bucket.OVERDUE_INTEREST, Bucket.DUE_INTEREST))
+                covered = projected.paid_towards_plan
+        projected.accrue_to(max(plan.maturity, projected.on))
+    last_total = max(0, projected.paid_towards_plan + projected.balance
+                     + projected.interest_due - sum(p.total for p in periods[:-1]))
+    views = []
+    remaining = paid_so_far
+    for period in periods:
+        total = last_total if period is periods[-1] else period.total
+        paid = min(remaining, total)
+        remaining -= paid
+        principal = min(total, period.principal)
+        if paid >= total:
+            status = "paid"
+        elif period.due_on < as_of:
+            status = "overdue"
+        elif period.due_on == as_of:
+            status = "due"
+        elif paid:
+            status = "partly_paid"
+        else:
+            status = "upcoming"
+        views.append(InstallmentView(period.number, period.due_on, principal,
+                                     total - principal, total, paid, status))
+    return views
+
+
+def plan_of(schedule: Schedule, *, start_number: int = 1) -> tuple[PlanPeriod, ...]:
+    """The plan periods of a schedule, numbered from `start_number`."""
+    terms = schedule.terms
+    return tuple(
+        PlanPeriod(start_number + k, i.start_on, i.due_on, i.principal, i.interest, terms.rate,
+                   i.year_fraction)
+        for k, i in enumerate(schedule.installments))
+
+
+def replan(plan: Plan, terms: Terms, *, cut: date, extra_installments: int = 0,
+           annual_rate: Decimal | None = None, holiday_until: date | None = None,
+           holiday_interest: bool = True, frozen: tuple[date, date] | None = None) -> Plan:
+    """A reschedule: installments due on or before `cut` stay as they are; the rest of the
+    scheduled principal is spread again with the loan's terms over the remaining
+    installments plus `extra_installments`, at `annual_rate` if given (from the start of the
+    first rescheduled period). Installments that fell due before `holiday_until` become a
+    payment holiday: no principal, interest (if `holiday_interest`, else none) collected in
+    the first installment after it, the term extended by as many periods.
+    """
+    kept = tuple(p for p in plan.periods if p.due_on <= cut)
+    later = [p for p in plan.periods if p.due_on > cut]
+    start = kept[-1].due_on if kept else plan.disbursed_on
+    first_due = later[0].due_on if later else step(max(start, cut), terms.frequency, 1)
+    holiday = sum(1 for p in later if holiday_until is not None and p.due_on < holiday_until)
+    if holiday_until is not None and not later:
+        holiday = max(0, sum(1 for k in range(1, 1200)
+                             if step(first_due, terms.frequency, k - 1) < holiday_until))
+    count = max(len(later), 1) + extra_installments + holiday
+    rate = later[0].annual_rate if later else plan.periods[-1].annual_rate
+    principal = plan.principal - sum(p.principal for p in kept)
+    new_terms = replace(
+        terms, principal=principal, installments=count, disbursed_on=start,
+        first_due_on=first_due, fee=0,
+        annual_rate=annual_rate if annual_rate is not None else Decimal(rate.numerator)
+        * 100 / Decimal(rate.denominator),
+        grace_on_principal=holiday, grace_on_interest_payment=holiday if holiday_interest
+        else 0, grace_on_interest_charged=0 if holiday_interest else holiday)
+    periods = plan_of(build(new_terms), start_number=len(kept) + 1)
+    windows = plan.frozen + ((frozen,) if frozen else ())
+    return Plan(plan.principal, plan.flat, kept + periods, plan.penalty_rate, windows)
+
+
+ONE_DAY = timedelta(days=1)
