@@ -1,7 +1,9 @@
 """A demo society: members, shares, and a year of counter days, for `make run` and trying
 things out. It goes through the same service functions as the counter, so every rule holds
-(no withdrawal beyond the available balance, interest posted once per month). Loans and
-dividends join the demo when those modules exist.
+(no withdrawal beyond the available balance, interest posted once per month). Each month
+a few members borrow (applied, voted on by the first seven members as the board, paid out to
+savings) and repay at the counter week by week, some on time, some late, some ahead.
+Dividends join the demo when that module exists.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coop import loans
 from coop.clock import FixedClock
 from coop.db import Database
 from coop.errors import CoopError
 from coop.ledger.orm import entry_table
+from coop.loans.schedule import Frequency
 from coop.members import Identity, register_member
 from coop.members.vault import Vault
 from coop.money import parse_minor
@@ -72,6 +76,7 @@ def build_demo(
         return codes
 
     codes = db.write(register)
+    db.write(lambda session: _products(session, clock))
     rate = Decimal(society.settings.savings_interest_rate)
     minimum = parse_minor(society.settings.savings_interest_min_balance, society.currency,
                           allow_zero=True)
@@ -80,6 +85,8 @@ def build_demo(
         clock.business_date = day
         if day.weekday() != 6:  # the counter opens Monday to Saturday
             entries += db.write(partial(_counter_day, rng=rng, codes=codes, day=day,
+                                        clock=clock))
+            entries += db.write(partial(_loan_day, rng=rng, codes=codes, day=day,
                                         clock=clock))
         tomorrow = day + timedelta(days=1)
         if tomorrow.day == 1 and tomorrow < today:  # month end: post the month's interest
@@ -114,4 +121,58 @@ def _counter_day(session: Session, *, rng: random.Random, codes: list[str], day:
                 posted += 1
             except CoopError:  # not enough saved: the clerk says no, as she would
                 continue
+    return posted
+
+
+BOARD_SEATS_IN_DEMO = 7
+
+
+def _products(session: Session, clock: FixedClock) -> None:
+    weekly = loans.ProductTerms(Decimal("12"), 20, Frequency.WEEKLY)
+    monthly = loans.ProductTerms(Decimal("12"), 12, Frequency.MONTHLY, installment_multiple=100)
+    loans.create_product(session, loans.Product(
+        "WEEKLY", "Weekly loan, 20 weeks", weekly, 5_000_000, Decimal("1"), Decimal("0"),
+        loans.engine.DEFAULT_ORDER), clock=clock)
+    loans.create_product(session, loans.Product(
+        "MONTHLY", "Monthly loan, 12 months", monthly, 10_000_000, Decimal("1"), Decimal("0"),
+        loans.engine.DEFAULT_ORDER), clock=clock)
+
+
+def _loan_day(session: Session, *, rng: random.Random, codes: list[str], day: date,
+              clock: FixedClock) -> int:
+    """New loans on the first Monday of a month; repayments on every loan due this week."""
+    society = get_society(session)
+    if society is None:
+        raise CoopError("the society has not been set up")
+    board = codes[:BOARD_SEATS_IN_DEMO]
+    posted = 0
+    if day.weekday() == 0 and day.day <= 7:
+        for code in rng.sample(codes[BOARD_SEATS_IN_DEMO:], k=3):
+            try:
+                loan, _ = loans.apply(
+                    session, member_code=code, product_code=rng.choice(("WEEKLY", "MONTHLY")),
+                    principal_minor=rng.choice((2_000, 5_000, 10_000)) * 100,
+                    installments=None, purpose=rng.choice(loans.PURPOSES[:5]), guarantors=(),
+                    society=society, board_codes=frozenset(board), actor=ACTOR, clock=clock)
+            except CoopError:  # not eligible yet: too new, or savings too small
+                continue
+            for voter in board[:society.settings.loan_approvals_required]:
+                loans.vote(session, loan.id, voter_code=voter, voter_username=ACTOR,
+                           decision="approve", note=None, society=society,
+                           board_codes=frozenset(board), clock=clock)
+            loans.disburse(session, loan.id, to="savings", on=day, actor=ACTOR, clock=clock)
+            posted += 1
+    for loan_id, due in loans.due_between(session, day - timedelta(days=6), day):
+        if rng.random() < 0.15:  # this week she cannot pay
+            continue
+        extra = rng.choice((0, 0, 0, 50, 100)) * 100
+        try:
+            loans.repay(session, loan_id, amount_minor=due + extra, source="cash", on=day,
+                        actor=ACTOR, clock=clock)
+        except loans.PaymentAbovePayoff:
+            payoff = loans.standing(session, loan_id, as_of=day).position
+            if payoff is not None and payoff.payoff:
+                loans.repay(session, loan_id, amount_minor=payoff.payoff, source="cash",
+                            on=day, actor=ACTOR, clock=clock)
+        posted += 1
     return posted

@@ -1161,6 +1161,21 @@ def board_loans(session: Session, board_codes: frozenset[str]) -> list[InsiderLo
                         _tally(session, row.id, 0)[0]) for row, code in rows]
 
 
+def due_between(session: Session, start: date, end: date) -> list[tuple[int, int]]:
+    """(loan id, amount unpaid that the plan asks by `end`) for active loans with something
+    falling due by `end` and unpaid since `start` or earlier: the counter's call list."""
+    rows = session.scalars(select(LoanRow).where(
+        LoanRow.status == "active", LoanRow.first_unpaid_due <= end).order_by(LoanRow.id))
+    found = []
+    for row in rows:
+        if row.first_unpaid_due is None or row.first_unpaid_due < start - timedelta(days=366):
+            continue
+        position = standing(session, row.id, as_of=max(end, row.last_event_on or end)).position
+        if position is not None and position.due_now > 0:
+            found.append((row.id, position.due_now))
+    return found
+
+
 def open_principal_of(session: Session, member_code: str) -> int:
     member = get_member(session, member_code)
     value = session.execute(select(func.coalesce(func.sum(LoanRow.outstanding_minor), 0)).where(

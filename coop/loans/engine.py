@@ -141,6 +141,8 @@ class Position:
     first_unpaid_due: date | None
     days_past_due: int
     allocations: tuple[Allocation, ...]
+    due_now: int = 0
+    """What the plan asks by the end of `as_of` that is still unpaid (overdue included)."""
 
     @property
     def payoff(self) -> int:
@@ -337,6 +339,8 @@ def position(plan: Plan, payments: Sequence[Event], as_of: date,
         first_unpaid_due=state.first_unpaid_due(),
         days_past_due=0 if closed else state.days_past_due(),
         allocations=tuple(allocations),
+        due_now=0 if closed else min(state.overdue(state.on + _ONE_DAY),
+                                     state.balance + state.interest_due),
     )
 
 
