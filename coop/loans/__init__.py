@@ -19,7 +19,7 @@ allocation stored in the ledger is always the one the replay gives.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -133,7 +133,7 @@ class VoteRow(Base):
 
     __tablename__ = "loan_vote"
     __table_args__ = (
-        UniqueConstraint("loan_id", "reschedule_id", "voter_member_id", name="once"),
+        UniqueConstraint("loan_id", "reschedule_id", "voter_member_id", name="uq_loan_vote_once"),
         CheckConstraint("decision IN ('approve', 'reject')", name="decision_known"),
     )
 
@@ -149,7 +149,7 @@ class VoteRow(Base):
 
 class GuarantorRow(Base):
     __tablename__ = "loan_guarantor"
-    __table_args__ = (UniqueConstraint("loan_id", "member_id", name="once"),)
+    __table_args__ = (UniqueConstraint("loan_id", "member_id", name="uq_loan_guarantor_once"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"), index=True)
@@ -174,7 +174,7 @@ class EventRow(Base):
     """What happened to a loan, in order, with where it left the loan (for reports)."""
 
     __tablename__ = "loan_event"
-    __table_args__ = (UniqueConstraint("loan_id", "seq", name="in_order"),)
+    __table_args__ = (UniqueConstraint("loan_id", "seq", name="uq_loan_event_in_order"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"))
@@ -447,7 +447,7 @@ def loans_of(session: Session, member_code: str) -> list[Loan]:
 
 def _plan_json(plan: Plan) -> tuple[str, str]:
     periods = [[p.number, p.start_on.isoformat(), p.due_on.isoformat(), p.principal, p.interest,
-                str(p.annual_rate), str(p.year_fraction)] for p in plan.periods]
+                str(p.annual_rate), str(p.year_fraction), p.deferred] for p in plan.periods]
     frozen = [[a.isoformat(), b.isoformat()] for a, b in plan.frozen]
     return json.dumps(periods), json.dumps(frozen)
 
@@ -455,8 +455,8 @@ def _plan_json(plan: Plan) -> tuple[str, str]:
 def _plan_from(row: PlanRow, principal: int, flat: bool, penalty_rate: Fraction) -> Plan:
     periods = tuple(
         PlanPeriod(n, date.fromisoformat(s), date.fromisoformat(d), p, i, Fraction(r),
-                   Fraction(f))
-        for n, s, d, p, i, r, f in json.loads(row.periods_json))
+                   Fraction(f), bool(deferred))
+        for n, s, d, p, i, r, f, deferred in json.loads(row.periods_json))
     frozen = tuple((date.fromisoformat(a), date.fromisoformat(b))
                    for a, b in json.loads(row.frozen_json))
     return Plan(principal, flat, periods, penalty_rate, frozen)
@@ -1064,7 +1064,7 @@ def declare_moratorium(
     for row in session.scalars(select(LoanRow).where(LoanRow.status == "active")
                                .order_by(LoanRow.id).with_for_update()):
         hist = history(session, row)
-        on = max(today, row.last_event_on or today)
+        on = max(from_on, row.last_event_on or from_on)  # from the window's start when it can
         plan = _replanned(row, hist, today=on, extra=0, rate=None,
                           holiday_until=to_on + timedelta(days=1),
                           holiday_interest=accrue_interest, frozen=(from_on, to_on),
@@ -1093,13 +1093,6 @@ def bucket_of(days: int) -> str:
     return ">365"
 
 
-def frozen_days(first: date, as_of: date, windows: Iterable[tuple[date, date]]) -> int:
-    days = 0
-    for start, end in windows:
-        days += max(0, (min(end, as_of - timedelta(days=1)) - max(start, first)).days + 1)
-    return days
-
-
 @dataclass(frozen=True)
 class Portfolio:
     as_of: date
@@ -1123,18 +1116,21 @@ def portfolio(session: Session, *, as_of: date) -> Portfolio:
     latest = (select(EventRow.loan_id, func.max(EventRow.seq).label("seq"))
               .where(EventRow.value_date <= as_of).group_by(EventRow.loan_id).subquery())
     rows = session.execute(
-        select(EventRow.loan_id, EventRow.outstanding_after, EventRow.first_unpaid_due_after,
-               EventRow.status_after, EventRow.plan_version)
+        select(EventRow.outstanding_after, EventRow.first_unpaid_due_after,
+               PlanRow.frozen_json)
         .join(latest, (latest.c.loan_id == EventRow.loan_id) & (latest.c.seq == EventRow.seq))
+        .outerjoin(PlanRow, (PlanRow.loan_id == EventRow.loan_id)
+                   & (PlanRow.version == EventRow.plan_version))
         .where(EventRow.status_after == "active")).all()
-    windows = [(m.from_on, m.to_on) for m in session.scalars(select(MoratoriumRow))]
     buckets = dict.fromkeys(BUCKETS, 0)
     counts = dict.fromkeys(BUCKETS, 0)
     total = 0
-    for _, outstanding, first_unpaid, _, _ in rows:
+    for outstanding, first_unpaid, frozen_json in rows:
         days = 0
         if first_unpaid is not None and first_unpaid < as_of:
-            days = (as_of - first_unpaid).days - frozen_days(first_unpaid, as_of, windows)
+            windows = [] if frozen_json in (None, "[]") else [
+                (date.fromisoformat(a), date.fromisoformat(b)) for a, b in json.loads(frozen_json)]
+            days = (as_of - first_unpaid).days - engine.frozen_days(first_unpaid, as_of, windows)
         name = bucket_of(days)
         buckets[name] += outstanding
         counts[name] += 1

@@ -20,14 +20,14 @@ due date. What she actually owes follows the money, day by day:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
 
-from coop.loans.schedule import Schedule, Terms, build, half_even, step
+from coop.loans.schedule import InterestMethod, Schedule, Terms, build, half_even, step
 
 
 class Bucket(StrEnum):
@@ -52,6 +52,9 @@ class PlanPeriod:
     """The scheduled interest collected on this due date (deferred interest included)."""
     annual_rate: Fraction
     year_fraction: Fraction
+    deferred: bool = False
+    """Grace on interest payment: this period's interest is collected with the first
+    installment after the grace, and is not payable before that installment's period."""
 
     @property
     def total(self) -> int:
@@ -231,6 +234,22 @@ class _State:
 
     # allocation ---------------------------------------------------------------------------
 
+    def deferred_interest(self) -> int:
+        """Interest of grace periods whose collecting installment's period has not begun."""
+        periods = self.plan.periods
+        held = 0
+        for index, period in enumerate(periods):
+            if not period.deferred:
+                continue
+            release = period.due_on
+            for later in periods[index + 1:]:
+                if not later.deferred:
+                    break
+                release = later.due_on
+            if self.on <= release:
+                held += half_even(self.accrued[index])
+        return min(held, self.interest_due)
+
     def buckets(self) -> dict[Bucket, int]:
         day = self.on
         overdue = self.overdue(day)
@@ -241,7 +260,7 @@ class _State:
         overdue_interest = min(max(0, self.interest_charged(through) - self.interest_paid),
                                overdue, self.interest_due)
         overdue_principal = min(self.balance, overdue - overdue_interest)
-        due_interest = self.interest_due - overdue_interest
+        due_interest = max(0, self.interest_due - self.deferred_interest() - overdue_interest)
         due_principal = min(self.balance - overdue_principal,
                             max(0, due_now - overdue - due_interest))
         return {
@@ -264,7 +283,10 @@ class _State:
             taken[bucket] = min(left, sizes[bucket])
             left -= taken[bucket]
         interest = taken[Bucket.OVERDUE_INTEREST] + taken[Bucket.DUE_INTEREST]
-        principal = taken[Bucket.OVERDUE_PRINCIPAL] + taken[Bucket.DUE_PRINCIPAL] + left
+        principal = taken[Bucket.OVERDUE_PRINCIPAL] + taken[Bucket.DUE_PRINCIPAL]
+        ahead = min(left, self.balance - principal)  # then principal in advance,
+        principal += ahead
+        interest += left - ahead  # and last the interest deferred by a grace
         allocation = Allocation(taken[Bucket.PENALTY], taken[Bucket.FEES], interest, principal)
         self.penalty_paid += allocation.penalty
         self.fees_due -= allocation.fees
@@ -290,14 +312,24 @@ class _State:
         first = self.first_unpaid_due()
         if first is None or first >= self.on:
             return 0
-        days = (self.on - first).days
-        for start, end in self.plan.frozen:
-            overlap = (min(end, self.on - _ONE_DAY) - max(start, first)).days + 1
-            days -= max(0, overlap)
-        return max(0, days)
+        return max(0, (self.on - first).days - frozen_days(first, self.on, self.plan.frozen))
 
 
 _ONE_DAY = date(2000, 1, 2) - date(2000, 1, 1)
+
+
+def frozen_days(first: date, as_of: date, windows: Iterable[tuple[date, date]]) -> int:
+    """Days from `first` up to the day before `as_of` that fall in any window [from, to]
+    (overlapping windows count a day once): arrears do not age on them."""
+    last = as_of - _ONE_DAY
+    spans = sorted((max(start, first), min(end, last)) for start, end in windows)
+    days, reach = 0, first - _ONE_DAY
+    for start, end in spans:
+        start = max(start, reach + _ONE_DAY)
+        if end >= start:
+            days += (end - start).days + 1
+            reach = end
+    return days
 
 
 def _period_index(periods: Sequence[PlanPeriod], day: date) -> int:
@@ -413,9 +445,12 @@ def installments(plan: Plan, payments: Sequence[Event], as_of: date,
 def plan_of(schedule: Schedule, *, start_number: int = 1) -> tuple[PlanPeriod, ...]:
     """The plan periods of a schedule, numbered from `start_number`."""
     terms = schedule.terms
+    flat = Fraction(1, terms.frequency.per_year)  # flat interest is the same every period
     return tuple(
         PlanPeriod(start_number + k, i.start_on, i.due_on, i.principal, i.interest, terms.rate,
-                   i.year_fraction)
+                   (flat if i.year_fraction else i.year_fraction)
+                   if terms.interest_method is InterestMethod.FLAT else i.year_fraction,
+                   deferred=i.number <= terms.grace_on_interest_payment)
         for k, i in enumerate(schedule.installments))
 
 

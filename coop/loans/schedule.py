@@ -202,6 +202,8 @@ def _year_fraction(start: date, end: date, terms: Terms, regular: bool) -> Fract
         return Fraction((end - start).days, 360)
     if terms.days_in_year is DaysInYear.DAYS_365:
         return Fraction((end - start).days, 365)
+    if start.year == end.year or end == date(start.year + 1, 1, 1):  # within one year
+        return Fraction((end - start).days, 366 if calendar.isleap(start.year) else 365)
     fraction = Fraction(0)
     cursor = start
     while cursor < end:
@@ -216,6 +218,18 @@ def _year_fraction(start: date, end: date, terms: Terms, regular: bool) -> Fract
 def half_even(value: Fraction) -> int:
     """Round to the nearest integer, ties to even (Python's `round` on a Fraction)."""
     return round(value)
+
+
+def round_product(amount: int, *factors: Fraction) -> int:
+    """`amount` x the factors, rounded HALF_EVEN: `half_even` without Fraction's gcds."""
+    numerator, denominator = amount, 1
+    for factor in factors:
+        numerator *= factor.numerator
+        denominator *= factor.denominator
+    quotient, remainder = divmod(numerator, denominator)
+    if 2 * remainder > denominator or (2 * remainder == denominator and quotient % 2):
+        quotient += 1
+    return quotient
 
 
 def to_multiple(value: Fraction, multiple: int) -> int:
@@ -290,7 +304,7 @@ def _rows(terms: Terms, fractions: Sequence[Fraction]) -> list[tuple[int, int, i
         if flat:
             own = 0 if fraction == 0 else flat_interest
         else:
-            own = half_even(balance * rate * fraction)
+            own = round_product(balance, rate, fraction)
         if number <= terms.grace_on_principal:
             principal = 0
         elif number == n:
@@ -347,34 +361,33 @@ def apr(received: int, payments: Sequence[int], periods_per_year: int) -> Decima
     """The periodic IRR of the borrower's cash flows x periods per year, percent, 2 places.
 
     `received` is what the borrower gets at disbursement, `payments[k]` what she pays at the
-    end of period k+1. The net present value is convex and decreasing in the rate, so Newton's
-    method from zero climbs to the root from below without overshooting; 50 significant
-    digits leave the two decimals shown exact.
+    end of period k+1. Solved for the discount factor v = 1 / (1 + rate): the present value
+    is a polynomial in v with positive coefficients, increasing and convex, so Newton's method
+    from v = 1 (rate 0) falls onto the root without overshooting; 40 significant digits leave
+    the two decimals shown exact.
     """
     if received <= 0 or not payments:
         raise TermsInvalid("the APR needs a positive amount received and some payments")
     if sum(payments) < received:
         raise TermsInvalid("the payments are less than the amount received")
     with localcontext() as context:
-        context.prec = 50
-        flows = [Decimal(p) for p in payments]
-        rate = Decimal(0)
-        for _ in range(200):
-            value = Decimal(-received)
-            slope = Decimal(0)
-            discount = Decimal(1)
-            factor = 1 / (1 + rate)
-            for k, payment in enumerate(flows, start=1):
-                discount *= factor
-                value += payment * discount
-                slope -= k * payment * discount * factor
-            if slope == 0:
-                break
+        context.prec = 40
+        flows = [Decimal(p) for p in reversed(payments)]
+        target = Decimal(received)
+        v = Decimal(1)  # the discount factor 1 / (1 + rate); rate 0 to start
+        for _ in range(100):
+            h = Decimal(0)  # h(v) = sum p_k v^(k-1) and its derivative, by Horner's rule
+            dh = Decimal(0)
+            for payment in flows:
+                dh = dh * v + h
+                h = h * v + payment
+            value = v * h - target  # increasing and convex in v: Newton from v = 1 falls
+            slope = h + v * dh  # monotonically onto the root from the right
             change = value / slope
-            rate -= change
+            v -= change
             if abs(change) < Decimal("1e-30"):
                 break
-        annual = rate * periods_per_year * 100
+        annual = (1 / v - 1) * periods_per_year * 100
     return annual.quantize(Decimal("0.01"), rounding=ROUND_HALF_EVEN)
 
 

@@ -96,7 +96,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_loan_event_entry_id_ledger_entry')),
     sa.ForeignKeyConstraint(['loan_id'], ['loan.id'], name=op.f('fk_loan_event_loan_id_loan')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_event')),
-    sa.UniqueConstraint('loan_id', 'seq', name='in_order')
+    sa.UniqueConstraint('loan_id', 'seq', name='uq_loan_event_in_order')
     )
     op.create_table('loan_guarantor',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
@@ -108,7 +108,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['loan_id'], ['loan.id'], name=op.f('fk_loan_guarantor_loan_id_loan')),
     sa.ForeignKeyConstraint(['member_id'], ['member.id'], name=op.f('fk_loan_guarantor_member_id_member')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_guarantor')),
-    sa.UniqueConstraint('loan_id', 'member_id', name='once')
+    sa.UniqueConstraint('loan_id', 'member_id', name='uq_loan_guarantor_once')
     )
     with op.batch_alter_table('loan_guarantor', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_loan_guarantor_loan_id'), ['loan_id'], unique=False)
@@ -154,7 +154,7 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['loan_id'], ['loan.id'], name=op.f('fk_loan_vote_loan_id_loan')),
     sa.ForeignKeyConstraint(['voter_member_id'], ['member.id'], name=op.f('fk_loan_vote_voter_member_id_member')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_loan_vote')),
-    sa.UniqueConstraint('loan_id', 'reschedule_id', 'voter_member_id', name='once')
+    sa.UniqueConstraint('loan_id', 'reschedule_id', 'voter_member_id', name='uq_loan_vote_once')
     )
     # ### end Alembic commands ###
     _add_recoveries_account()
