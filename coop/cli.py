@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from coop import auth, members, migrate
+from coop import auth, loans, members, migrate
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
 from coop.demo import book_is_empty, build_demo
@@ -121,12 +121,15 @@ def verify_command(
     db = _database(Settings.from_env())
     try:
         report = db.read(lambda s: verify.verify(s, checkpoint=witnessed))
+        for account, message in db.read(loans.reconcile):
+            report.add(verify.Problem(None, account, message))
     finally:
         db.dispose()
     out.print(f"entries checked: {report.entries_checked}")
     out.print(f"chain head: {report.head_seq}:{report.head_hash}")
     if report.ok:
-        out.print("[green]ok[/]: the chain and every balance recompute exactly")
+        out.print("[green]ok[/]: the chain and every balance recompute exactly, and every "
+                  "loan's payments replay to its ledger balance")
         return
     err.print(f"[red]FAULT[/] {report.problems[0]}")
     for problem in report.problems[1:10]:

@@ -1172,6 +1172,44 @@ def due_between(session: Session, start: date, end: date) -> list[tuple[int, int
     return found
 
 
+def reconcile(session: Session) -> list[tuple[str, str]]:
+    """Every loan against the journal: (loan account, problem) for each loan whose ledger
+    balance is not its outstanding principal, or whose stored allocations are not what a
+    replay of its plan and payments gives. `coop verify` runs it after the ledger checks."""
+    problems: list[tuple[str, str]] = []
+    products: dict[int, Product] = {}
+    for row in session.scalars(select(LoanRow).where(LoanRow.account_code.is_not(None))
+                               .order_by(LoanRow.id)):
+        account = row.account_code or ""
+        ledger = queries.balance(session, account) or 0
+        if ledger != row.outstanding_minor:
+            problems.append((account, f"loan {row.id}: the ledger says {ledger}, the loan "
+                                      f"{row.outstanding_minor}"))
+            continue
+        if row.product_id not in products:
+            products[row.product_id] = _product(session.get_one(ProductRow, row.product_id))
+        hist = history(session, row, products[row.product_id])
+        stored = [(e.principal_minor, e.interest_minor, e.penalty_minor, e.fees_minor)
+                  for e in session.scalars(select(EventRow).where(
+                      EventRow.loan_id == row.id, EventRow.kind == "repayment")
+                      .order_by(EventRow.seq))]
+        try:
+            replayed = engine.position(hist.plan, hist.events, hist.last_on or date.min,
+                                       hist.order)
+        except (engine.PaymentTooLarge, engine.PaymentOutOfOrder) as error:
+            problems.append((account, f"loan {row.id}: its payments do not replay ({error})"))
+            continue
+        again = [(a.principal, a.interest, a.penalty, a.fees) for a in replayed.allocations]
+        if again != stored:
+            problems.append((account, f"loan {row.id}: stored allocations differ from the "
+                                      "replay of its plan and payments"))
+        elif row.status == "active" and replayed.outstanding_principal != ledger:
+            problems.append((account, f"loan {row.id}: the replay leaves "
+                                      f"{replayed.outstanding_principal} outstanding, the "
+                                      f"ledger {ledger}"))
+    return problems
+
+
 def open_principal_of(session: Session, member_code: str) -> int:
     member = get_member(session, member_code)
     value = session.execute(select(func.coalesce(func.sum(LoanRow.outstanding_minor), 0)).where(

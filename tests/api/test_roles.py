@@ -94,6 +94,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/loans/{}/card.pdf"): roles("admin", "clerk", "member"),
     ("GET", "/reports/portfolio"): roles("admin", "board", "auditor"),
     ("GET", "/loans"): ANY,  # not in CONTRACT.md: staff; a member her own
+    ("GET", "/loans/{}/votes"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
     ("POST", "/loans/{}/write-off"): roles("board"),  # not in CONTRACT.md: the board
     ("POST", "/moratoria"): roles("board"),  # not in CONTRACT.md: the board
     ("GET", "/reports/board-loans"): roles("admin", "board", "auditor"),  # not in CONTRACT.md

@@ -799,3 +799,33 @@ def test_two_clerks_mid_life_keep_ledger_and_events_equal(db: Database, clock: F
         assert events[-1].outstanding_after == PRINCIPAL - paid
     assert db.read(verify).ok
 
+
+
+# -- 8. verify replays every loan ------------------------------------------------------------------
+
+
+def test_reconcile_finds_a_tampered_loan(db: Database, clock: FixedClock, keys: Vault) -> None:
+    """`coop verify` replays each loan's plan and payments against the stored allocations and
+    its ledger balance: a clean book has no problem; an edited outstanding amount or an
+    edited allocation is named."""
+    from sqlalchemy import update
+
+    from coop.loans import EventRow, LoanRow, reconcile
+
+    desk = open_desk(db, clock, keys, start=D(2025, 1, 15))
+    loan_id = desk.lend(desk.register())
+    desk.at(D(2025, 2, 20)).repay(loan_id, INSTALLMENT)
+    desk.at(D(2025, 3, 10)).repay(loan_id, 50_000)
+    assert db.read(reconcile) == []
+
+    db.write(lambda s: s.execute(update(EventRow).where(
+        EventRow.loan_id == loan_id, EventRow.seq == 2).values(
+        interest_minor=EventRow.interest_minor - 1, principal_minor=EventRow.principal_minor + 1)))
+    problems = db.read(reconcile)
+    assert [m for _, m in problems] == [
+        f"loan {loan_id}: stored allocations differ from the replay of its plan and payments"]
+
+    db.write(lambda s: s.execute(update(LoanRow).where(LoanRow.id == loan_id).values(
+        outstanding_minor=LoanRow.outstanding_minor - 100)))
+    problems = db.read(reconcile)
+    assert len(problems) == 1 and "the ledger says" in problems[0][1]

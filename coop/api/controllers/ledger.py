@@ -12,6 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
+from coop import loans
 from coop.api.deps import AppState, app_state, entry_payload, money, parse_money
 from coop.api.idempotency import respond
 from coop.api.schemas import (
@@ -31,7 +32,7 @@ from coop.ledger import EntryDraft, PostingDraft, Side
 from coop.ledger import export as ledger_export
 from coop.ledger import queries as q
 from coop.ledger import service as ledger
-from coop.ledger.verify import verify
+from coop.ledger.verify import Problem, verify
 
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
@@ -169,7 +170,10 @@ class LedgerController(Controller):
     @get("/verify", opt=allow(A, D), sync_to_thread=True)
     def verify(self, request: Request[Any, Any, Any]) -> VerifyOut:
         """Recompute the hash chain and every balance from the postings."""
-        report = app_state(request).db.read(verify)
+        db = app_state(request).db
+        report = db.read(verify)
+        for account, message in db.read(loans.reconcile):
+            report.add(Problem(None, account, message))
         return VerifyOut(
             ok=report.ok, entries_checked=report.entries_checked,
             chain_head={"seq": report.head_seq, "hash": report.head_hash},

@@ -284,6 +284,24 @@ class LoansController(Controller):
 
         return respond(request, principal, data, work)
 
+    @get("/{loan_id:int}/votes", opt=allow(A, B, D), sync_to_thread=True)
+    def votes(
+        self, request: Request[Any, Any, Any], loan_id: LoanId,
+        reschedule: Annotated[int, QueryParameter(ge=0, le=2**62)] = 0,
+    ) -> dict[str, Any]:
+        """Every vote on the application (or on reschedule `?reschedule=ID`): who, when, how,
+        and her note."""
+        state = app_state(request)
+
+        def read(session: Session) -> dict[str, Any]:
+            loans.get_loan(session, loan_id)  # 404 for a loan that does not exist
+            return {"items": [{"voter": v.voter_username, "decision": v.decision,
+                               "note": v.note, "voted_at": v.voted_at.isoformat()}
+                              for v in loans.votes_of(session, loan_id, reschedule)],
+                    "next_cursor": None}
+
+        return state.db.read(read)
+
     @post("/{loan_id:int}/disbursement", opt=allow(A, C), sync_to_thread=True)
     def disburse(self, request: Request[Any, Any, Any], loan_id: LoanId,
                  data: JSONBody[DisbursementIn]) -> Response[DisbursementOut]:
