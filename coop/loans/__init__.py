@@ -448,7 +448,8 @@ def loans_of(session: Session, member_code: str) -> list[Loan]:
 def _plan_json(plan: Plan) -> tuple[str, str]:
     periods = [[p.number, p.start_on.isoformat(), p.due_on.isoformat(), p.principal, p.interest,
                 str(p.annual_rate), str(p.year_fraction), p.deferred] for p in plan.periods]
-    frozen = [[a.isoformat(), b.isoformat()] for a, b in plan.frozen]
+    frozen = [[a.isoformat(), b.isoformat(), (a, b) in plan.interest_free]
+              for a, b in plan.frozen]
     return json.dumps(periods), json.dumps(frozen)
 
 
@@ -457,9 +458,11 @@ def _plan_from(row: PlanRow, principal: int, flat: bool, penalty_rate: Fraction)
         PlanPeriod(n, date.fromisoformat(s), date.fromisoformat(d), p, i, Fraction(r),
                    Fraction(f), bool(deferred))
         for n, s, d, p, i, r, f, deferred in json.loads(row.periods_json))
-    frozen = tuple((date.fromisoformat(a), date.fromisoformat(b))
-                   for a, b in json.loads(row.frozen_json))
-    return Plan(principal, flat, periods, penalty_rate, frozen)
+    windows = [(date.fromisoformat(a), date.fromisoformat(b), free)
+               for a, b, free in json.loads(row.frozen_json)]
+    return Plan(principal, flat, periods, penalty_rate,
+                tuple((a, b) for a, b, _ in windows),
+                tuple((a, b) for a, b, free in windows if free))
 
 
 @dataclass
@@ -1000,7 +1003,7 @@ def _replanned(row: LoanRow, hist: History, *, today: date, extra: int, rate: De
     return engine.replan(current_plan(hist), terms, cut=cut or today,
                          extra_installments=extra, annual_rate=rate,
                          holiday_until=holiday_until, holiday_interest=holiday_interest,
-                         frozen=frozen)
+                         frozen=frozen, interest_free=not holiday_interest)
 
 
 def _switch(session: Session, row: LoanRow, hist: History, plan: Plan, *, kind: str, on: date,
@@ -1064,7 +1067,9 @@ def declare_moratorium(
     for row in session.scalars(select(LoanRow).where(LoanRow.status == "active")
                                .order_by(LoanRow.id).with_for_update()):
         hist = history(session, row)
-        on = max(from_on, row.last_event_on or from_on)  # from the window's start when it can
+        # The new plan takes over at the window's start (today if that is still to come), or
+        # after the loan's last movement if she paid inside the window already.
+        on = max(min(from_on, today), row.last_event_on or today)
         plan = _replanned(row, hist, today=on, extra=0, rate=None,
                           holiday_until=to_on + timedelta(days=1),
                           holiday_interest=accrue_interest, frozen=(from_on, to_on),
@@ -1129,7 +1134,8 @@ def portfolio(session: Session, *, as_of: date) -> Portfolio:
         days = 0
         if first_unpaid is not None and first_unpaid < as_of:
             windows = [] if frozen_json in (None, "[]") else [
-                (date.fromisoformat(a), date.fromisoformat(b)) for a, b in json.loads(frozen_json)]
+                (date.fromisoformat(w[0]), date.fromisoformat(w[1]))
+                for w in json.loads(frozen_json)]
             days = (as_of - first_unpaid).days - engine.frozen_days(first_unpaid, as_of, windows)
         name = bucket_of(days)
         buckets[name] += outstanding

@@ -69,7 +69,9 @@ class Plan:
     penalty_rate: Fraction = Fraction(0)
     """Per year, on the overdue amount, day by day (actual/365)."""
     frozen: tuple[tuple[date, date], ...] = ()
-    """Windows [from, to] in which arrears do not age (moratoria)."""
+    """Windows [from, to] in which arrears do not age and no penalty accrues (moratoria)."""
+    interest_free: tuple[tuple[date, date], ...] = ()
+    """Windows [from, to] in which no interest accrues (moratoria resolved so)."""
 
     @property
     def disbursed_on(self) -> date:
@@ -216,12 +218,14 @@ class _State:
             flat = self.plan.flat and index < len(periods) and self.balance
             basis = self.plan.principal if flat else self.balance
             if basis and period.year_fraction and period.annual_rate and length:
+                charged = days - frozen_days(self.on, end, self.plan.interest_free)
                 self.accrued[index] += (basis * period.annual_rate * period.year_fraction
-                                        * days / length)
+                                        * charged / length)
             if self.plan.penalty_rate:
                 overdue = self.overdue(self.on + _ONE_DAY)
                 if overdue:
-                    self.penalty_accrued += overdue * self.plan.penalty_rate * days / 365
+                    charged = days - frozen_days(self.on, end, self.plan.frozen)
+                    self.penalty_accrued += overdue * self.plan.penalty_rate * charged / 365
             self.on = end
 
     def switch(self, plan: Plan) -> None:
@@ -456,7 +460,8 @@ def plan_of(schedule: Schedule, *, start_number: int = 1) -> tuple[PlanPeriod, .
 
 def replan(plan: Plan, terms: Terms, *, cut: date, extra_installments: int = 0,
            annual_rate: Decimal | None = None, holiday_until: date | None = None,
-           holiday_interest: bool = True, frozen: tuple[date, date] | None = None) -> Plan:
+           holiday_interest: bool = True, frozen: tuple[date, date] | None = None,
+           interest_free: bool = False) -> Plan:
     """A reschedule: installments due on or before `cut` stay as they are; the rest of the
     scheduled principal is spread again with the loan's terms over the remaining
     installments plus `extra_installments`, at `annual_rate` if given (from the start of the
@@ -484,7 +489,8 @@ def replan(plan: Plan, terms: Terms, *, cut: date, extra_installments: int = 0,
         else 0, grace_on_interest_charged=0 if holiday_interest else holiday)
     periods = plan_of(build(new_terms), start_number=len(kept) + 1)
     windows = plan.frozen + ((frozen,) if frozen else ())
-    return Plan(plan.principal, plan.flat, kept + periods, plan.penalty_rate, windows)
+    free = plan.interest_free + ((frozen,) if frozen and interest_free else ())
+    return Plan(plan.principal, plan.flat, kept + periods, plan.penalty_rate, windows, free)
 
 
 ONE_DAY = timedelta(days=1)

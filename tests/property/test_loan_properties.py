@@ -388,4 +388,6 @@ def test_arrears_measures_agree_and_a_frozen_window_removes_only_its_days(
                                (window,)), payments, as_of)
         length = (window[1] - window[0]).days + 1
         assert now.days_past_due - length <= frozen.days_past_due <= now.days_past_due
-        assert frozen.payoff == now.payoff
+        # a frozen window stops the penalty, nothing else: interest and principal are owed
+        assert frozen.payoff - frozen.penalty_due == now.payoff - now.penalty_due
+        assert frozen.penalty_due <= now.penalty_due
