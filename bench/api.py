@@ -70,6 +70,7 @@ def load(
     `path_for(n)` (default: the ledger's entries or accounts); writes send `body` with a
     fresh Idempotency-Key each."""
     latencies: list[float] = []
+    first_error: list[str] = []
     errors = 0
     lock = threading.Lock()
     stop_at = time.monotonic() + seconds
@@ -88,6 +89,8 @@ def load(
                     response = http.post(path, json=body or GRANT,
                                          headers={"Idempotency-Key": uuid.uuid4().hex})
                     ok = response.status_code == 201
+                    if not ok and not first_error:
+                        first_error.append(f"{response.status_code} {response.text[:300]}")
                 else:
                     ok = http.get(path).status_code == 200
                 mine.append((time.perf_counter() - started) * 1000)
@@ -104,6 +107,8 @@ def load(
         thread.join()
     elapsed = time.monotonic() - started
     latencies.sort()
+    if first_error:
+        print(f"  first error: {first_error[0]}", flush=True)
     return {
         "requests": len(latencies),
         "errors": errors,

@@ -156,8 +156,9 @@ def serve_and_measure(url: str, key_file: Path, active: list[int], seconds: floa
            "COOP_DATA_KEY_FILE": str(key_file), "COOP_BUSINESS_DATE": TODAY.isoformat()}
     subprocess.run([str(BIN / "coop"), "init"], env=env, check=True, capture_output=True)
     port = 8767
+    log = (key_file.parent / "server.log").open("w")
     server = subprocess.Popen([str(BIN / "coop"), "serve", "--port", str(port)], env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              stdout=log, stderr=log)
     try:
         base = f"http://127.0.0.1:{port}"
         for _ in range(100):
@@ -176,6 +177,13 @@ def serve_and_measure(url: str, key_file: Path, active: list[int], seconds: floa
             q = latency_ms(lambda: client.post("/api/v1/loans/quote", json=quote), 100)
             print(f"POST /loans/quote, 360 daily installments, one client: p50 {q:.1f} ms",
                   flush=True)
+            probe = client.post(f"/api/v1/loans/{active[0]}/repayments",
+                                json={"amount": "1.00", "source": "savings"},
+                                headers={"Idempotency-Key": uuid.uuid4().hex})
+            if probe.status_code != 201:
+                log.flush()
+                raise SystemExit(f"a repayment was refused: {probe.text}\n"
+                                 + (key_file.parent / "server.log").read_text()[-3000:])
             turn = iter(range(10**9))
             alone = latency_ms(lambda: client.post(
                 f"/api/v1/loans/{active[next(turn) % len(active)]}/repayments",

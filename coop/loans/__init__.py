@@ -191,6 +191,9 @@ class EventRow(Base):
     outstanding_after: Mapped[int]
     first_unpaid_due_after: Mapped[date | None]
     status_after: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(String(NOTE_LENGTH_MAX))
+    """The board's reason (write-off, reschedule, moratorium): kept here, never in the
+    ledger's narration, which is exported and printed."""
     actor: Mapped[str] = mapped_column(String(32))
     created_at: Mapped[datetime]
 
@@ -734,7 +737,7 @@ NOTHING = Allocation()
 def _record(session: Session, row: LoanRow, hist: History | None, *, kind: str, on: date,
             amount: int = 0, allocation: Allocation = NOTHING,
             entry: PostedEntry | None = None, actor: str, clock: Clock,
-            position: engine.Position | None = None) -> EventRow:
+            position: engine.Position | None = None, note: str | None = None) -> EventRow:
     first_unpaid = position.first_unpaid_due if position else row.first_unpaid_due
     event = EventRow(
         loan_id=row.id, seq=hist.next_seq if hist else 1, kind=kind, value_date=on,
@@ -742,7 +745,7 @@ def _record(session: Session, row: LoanRow, hist: History | None, *, kind: str, 
         interest_minor=allocation.interest, penalty_minor=allocation.penalty,
         fees_minor=allocation.fees, entry_id=entry.id if entry else None,
         plan_version=row.plan_version, outstanding_after=row.outstanding_minor,
-        first_unpaid_due_after=first_unpaid, status_after=row.status, actor=actor,
+        first_unpaid_due_after=first_unpaid, status_after=row.status, note=note, actor=actor,
         created_at=clock.now())
     session.add(event)
     row.first_unpaid_due = first_unpaid
@@ -914,7 +917,7 @@ def write_off(session: Session, loan_id: int, *, on: date, reason: str, actor: s
     amount = row.outstanding_minor
     entry = post(session, EntryDraft(
         value_date=on, kind="loan_write_off", actor=actor,
-        narration=f"Loan {row.id} written off: {text}",
+        narration=f"Loan {row.id} written off",
         postings=(debit(LOAN_LOSSES, amount), credit(row.account_code or "", amount))),
         clock=clock)
     row.status = "written_off"
@@ -922,7 +925,8 @@ def write_off(session: Session, loan_id: int, *, on: date, reason: str, actor: s
     row.written_off_minor = amount
     row.outstanding_minor = 0
     _record(session, row, hist, kind="write_off", on=on, amount=amount,
-            allocation=Allocation(principal=amount), entry=entry, actor=actor, clock=clock)
+            allocation=Allocation(principal=amount), entry=entry, actor=actor, clock=clock,
+            note=text)
     row.first_unpaid_due = None
     _release_all(session, row, clock)
     return entry

@@ -91,6 +91,7 @@ def upgrade() -> None:
     sa.Column('outstanding_after', sa.BigInteger(), nullable=False),
     sa.Column('first_unpaid_due_after', sa.Date(), nullable=True),
     sa.Column('status_after', sa.String(length=16), nullable=False),
+    sa.Column('note', sa.String(length=200), nullable=True),
     sa.Column('actor', sa.String(length=32), nullable=False),
     sa.Column('created_at', coop.db.UTCDateTime(timezone=True), nullable=False),
     sa.ForeignKeyConstraint(['entry_id'], ['ledger_entry.id'], name=op.f('fk_loan_event_entry_id_ledger_entry')),
