@@ -11,7 +11,7 @@ import sys
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -25,7 +25,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from coop import auth, loans, members, migrate
+from coop import auth, dividends, loans, members, migrate
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
 from coop.demo import book_is_empty, build_demo
@@ -45,6 +45,10 @@ member_app = typer.Typer(help="Members.", no_args_is_help=True)
 app.add_typer(member_app, name="member")
 savings_app = typer.Typer(help="Savings.", no_args_is_help=True)
 app.add_typer(savings_app, name="savings")
+year_app = typer.Typer(help="The fiscal year.", no_args_is_help=True)
+app.add_typer(year_app, name="year")
+dividends_app = typer.Typer(help="Dividends.", no_args_is_help=True)
+app.add_typer(dividends_app, name="dividends")
 out = Console()
 err = Console(stderr=True)
 
@@ -280,6 +284,80 @@ def post_interest(
     verb = "was already posted" if run.replayed else "posted"
     out.print(f"Interest {run.period_start} to {run.period_end} at {run.rate_percent}% {verb}:"
               f" {run.accounts} accounts, {total} in all.")
+
+
+@year_app.command("close")
+def year_close(fy: Annotated[int, typer.Argument(help="The year it starts in, e.g. 2025.")]
+               ) -> None:
+    """Close a fiscal year: income and expense to 3900 on its last day, the period locked."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        def work(session: Session) -> dividends.YearClose:
+            society = get_society(session)
+            if society is None:
+                raise CoopError("the society has not been set up: run `coop init`")
+            return dividends.close_year(session, fy, society=society, actor="admin",
+                                        clock=settings.clock())
+
+        closed = db.write(work)
+        surplus = db.read(lambda s: money_text(s, closed.net_surplus_minor))
+    finally:
+        db.dispose()
+    out.print(f"Fiscal year {fy} ({closed.start} to {closed.end}) closed: net surplus "
+              f"{surplus}; chain head {closed.chain_head_seq}:{closed.chain_head_hash}")
+
+
+@dividends_app.command("preview")
+def dividends_preview(
+    fy: Annotated[int, typer.Argument(help="The fiscal year, e.g. 2025.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the CSV.")],
+    rate: Annotated[str | None, typer.Option("--rate", help="Percent a year, e.g. 10.")] = None,
+    amount: Annotated[str | None, typer.Option("--amount", help="A total instead.")] = None,
+    rebate: Annotated[str | None, typer.Option(
+        "--rebate", help="Patronage rebate, percent of loan interest paid.")] = None,
+    basis: Annotated[str | None, typer.Option(
+        "--basis", help="share_days, months_held or closing_register.")] = None,
+) -> None:
+    """Re-run the year's dividend for an auditor: the CSV of every member's share, and the
+    totals; nothing is written to the books."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    try:
+        with Progress(*columns, console=out) as bar:
+            task = bar.add_task("members", total=None)
+
+            def work(session: Session) -> dict[str, Any]:
+                society = get_society(session)
+                if society is None:
+                    raise CoopError("the society has not been set up: run `coop init`")
+                try:
+                    wanted = dividends.Request(
+                        dividend_rate=Decimal(rate) if rate is not None else None,
+                        dividend_amount=(parse_minor(amount, society.currency, field="amount")
+                                         if amount is not None else None),
+                        patronage_rebate_percent=Decimal(rebate) if rebate else None,
+                        basis=dividends.Basis(basis) if basis else None)
+                except (ArithmeticError, ValueError) as exc:
+                    raise CoopError(f"not a valid request: {exc}", field="rate") from exc
+                result = dividends.preview(
+                    session, fy, wanted, society=society,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total))
+                return dividends.preview_document(result, society.currency)
+
+            document = db.read(work)
+    finally:
+        db.dispose()
+    out_file.write_text(dividends.preview_csv(document), encoding="utf-8")
+    dividend = document["dividend"]
+    out.print(f"Fiscal year {fy}: net surplus {document['net_surplus']}, distributable "
+              f"{document['distributable']}; dividend {dividend['rate']} % on "
+              f"{dividend['basis']}: pool {dividend['pool']}, allocated "
+              f"{dividend['allocated']}, residue {dividend['residue']}; rebate "
+              f"{document['rebate']['allocated']}; {len(document['allocations'])} members "
+              f"-> {out_file}")
 
 
 def main() -> None:

@@ -26,6 +26,7 @@ from litestar.router import Router
 
 from coop import __version__
 from coop.api.controllers.auth import AuthController, UserController
+from coop.api.controllers.dividends import DividendsController, YearsController
 from coop.api.controllers.ledger import LedgerController
 from coop.api.controllers.loans import (
     LoanProductsController,
@@ -77,7 +78,7 @@ def create_app(
         route_handlers=[AuthController, UserController, SocietyController, LedgerController,
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,
-                        ReportsController],
+                        ReportsController, YearsController, DividendsController],
     )
 
     def on_startup() -> None:

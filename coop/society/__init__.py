@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Literal
 
 from babel import Locale, UnknownLocaleError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import CheckConstraint, Integer, String, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
@@ -47,11 +48,27 @@ class SocietySettings(BaseModel):
     max_loan_multiple_of_savings: str = Field(
         default="3", pattern=r"^[0-9]{1,3}(\.[0-9]{1,2})?$"
     )
+    dividend_exited_members: Literal["time_held", "none"] = "time_held"
+    dividend_rounding: str = Field(default="0.01", pattern=r"^[0-9]{1,6}(\.[0-9]{1,3})?$")
+    appropriation_preset: Literal["mscs_2002", "custom"] = "mscs_2002"
     loan_min_membership_days: int = Field(default=90, ge=0, le=3660)
     loan_max_open_loans: int = Field(default=1, ge=1, le=10)
     loan_max_principal: str | None = Field(
         default=None, pattern=r"^[1-9][0-9]{0,11}(\.[0-9]{1,3})?$"
     )
+
+
+    @model_validator(mode="after")
+    def _statutory_minimums(self) -> SocietySettings:
+        """The Multi-State Co-operative Societies Act 2002, s.63(1): at least 25 % to the
+        reserve fund, 1 % to the education fund, at least 10 % for unforeseen losses."""
+        if self.appropriation_preset == "mscs_2002":
+            for name, minimum in (("reserve_fund_percent", 25), ("education_fund_percent", 1),
+                                  ("unforeseen_loss_reserve_percent", 10)):
+                if Decimal(getattr(self, name)) < minimum:
+                    raise ValueError(f"{name} is at least {minimum} under the mscs_2002 preset "
+                                     "(set appropriation_preset to custom for other rules)")
+        return self
 
 
 class SocietyRow(Base):
