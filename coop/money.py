@@ -14,7 +14,8 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fractions import Fraction
 from functools import lru_cache
 
-from babel.numbers import format_currency
+from babel import Locale
+from babel.numbers import format_currency, format_decimal
 from moneyed import Money, get_currency
 
 from coop.errors import InvalidInput, require
@@ -120,6 +121,14 @@ def display(amount_minor: int, currency: str, locale: str) -> str:
             locale=locale,
         )
     )
+
+
+def grouped(value: Decimal, locale: str) -> str:
+    """A number with the locale's digit grouping and two places, no currency sign:
+    Decimal("10000000") in en_IN (and kn_IN, which Babel groups wrongly) -> "1,00,00,000.00"."""
+    pattern = _PATTERN_BY_LOCALE.get(locale, "").replace("¤", "") or (
+        Locale.parse(locale).decimal_formats[None].pattern.split(";")[0].split(".")[0] + ".00")
+    return str(format_decimal(value, format=pattern, locale=locale))
 
 
 def allocate(total_minor: int, weights: Sequence[int | Decimal | Fraction]) -> list[int]:

@@ -106,6 +106,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/dividends/{}"): roles("admin", "board", "auditor"),
     ("GET", "/dividends/{}/report.csv"): roles("admin", "board", "auditor"),
     ("GET", "/years/{}"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
+    ("GET", "/dividends/{}/report.pdf"): roles("admin", "board", "auditor"),  # not in CONTRACT
     ("POST", "/dividends/{}/cancellation"): roles("board"),  # not in CONTRACT.md: the board
 }
 # The sections this part of the app implements: each of their rows must be served.

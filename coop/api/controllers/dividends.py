@@ -20,6 +20,8 @@ from coop.api.security import allow, current_principal
 from coop.auth import Role
 from coop.dividends.calc import Basis
 from coop.errors import InvalidInput
+from coop.ledger import queries
+from coop.passbooks.dividend_report import summary_pdf
 from coop.society import Society, get_society
 
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
@@ -158,6 +160,26 @@ class DividendsController(Controller):
         """The declaration with its status (declared, paid or cancelled)."""
         state = app_state(request)
         return state.db.read(lambda s: _declaration(dividends.get_declaration(s, fy)))
+
+    @get("/{fy:int}/report.pdf", opt=allow(A, B, D), sync_to_thread=True,
+         media_type="application/pdf")
+    def report_pdf(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[bytes]:
+        """The auditor's one-page summary: surplus, appropriation, rate, pool, residue,
+        totals and the chain head when printed."""
+        state = app_state(request)
+
+        def read(session: Session) -> bytes:
+            society = _society(session)
+            row = dividends.get_declaration(session, fy)
+            book = queries.book(session)
+            return summary_pdf(json.loads(row.preview_json), society_name=society.name,
+                               currency=society.currency, locale=society.locale,
+                               status=row.status,
+                               chain_head=(book.head_seq, book.head_hash) if book else (0, ""))
+
+        content = state.db.read(read)
+        return Response(content, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="dividends-{fy}.pdf"'})
 
     @get("/{fy:int}/report.csv", opt=allow(A, B, D), sync_to_thread=True,
          media_type="text/csv")
