@@ -65,14 +65,16 @@ def appropriate(net_surplus: int, funds: Sequence[tuple[str, str, Decimal]]
                 ) -> tuple[list[Appropriation], int]:
     """The statutory transfers out of a net surplus, in order (each rounded up), and the
     distributable balance left. A loss or a nil surplus appropriates nothing."""
-    if net_surplus <= 0:
-        return [Appropriation(fund, account, percent, 0) for fund, account, percent in funds], 0
-    rows = [Appropriation(fund, account, percent, ceil_percent(net_surplus, percent))
-            for fund, account, percent in funds]
-    left = net_surplus - sum(row.amount for row in rows)
-    if left < 0:
+    if sum(percent for _, _, percent in funds) > 100:
         raise InvalidInput("the appropriation percentages add up to more than 100",
                            field="settings")
+    if net_surplus <= 0:
+        return [Appropriation(fund, account, percent, 0) for fund, account, percent in funds], 0
+    rows, left = [], net_surplus
+    for fund, account, percent in funds:  # rounding up never takes more than is left
+        amount = min(ceil_percent(net_surplus, percent), left)
+        rows.append(Appropriation(fund, account, percent, amount))
+        left -= amount
     return rows, left
 
 
@@ -107,6 +109,8 @@ def share_days(movements: Iterable[Movement], year: FiscalYear, face_value: int,
     Shares count from the day they are paid for, to the end of the year."""
     opening, changes = _holding_by_day(movements, year)
     last = min(year.end, until) if until else year.end
+    if last < year.start:
+        return 0  # left before the year began
     total, held, cursor = 0, opening, year.start
     for day, change in changes:
         if day > last:
@@ -140,7 +144,7 @@ def months_held(movements: Iterable[Movement], year: FiscalYear, face_value: int
             held += changes[index][1]
             lowest = min(lowest, held)
             index += 1
-        if month_end <= last:
+        if month_start.day == 1 and month_end <= last:  # whole calendar months only
             total += max(0, lowest)
         month_start = next_month
     return total * face_value
