@@ -44,7 +44,16 @@ from coop.dividends.calc import (
     split,
 )
 from coop.errors import Conflict, InvalidInput, NotFound
-from coop.ledger import EntryDraft, PostingDraft, close_through, credit, debit, post, queries
+from coop.ledger import (
+    EntryDraft,
+    PostingDraft,
+    close_through,
+    credit,
+    debit,
+    lock_balance,
+    post,
+    queries,
+)
 from coop.ledger.chart import (
     CURRENT_YEAR_SURPLUS,
     DIVIDENDS_PAYABLE,
@@ -131,6 +140,13 @@ class YearClose:
     chain_head_hash: str
 
 
+def _serialise(session: Session) -> None:
+    """Year-end steps run one at a time: each first locks the 3900 account row (they all
+    move it, or follow one that did), then reads the state it checks, so a second close,
+    declaration, payment or cancellation sees the first one committed and is refused."""
+    lock_balance(session, CURRENT_YEAR_SURPLUS)
+
+
 def fiscal_year(society: Society, name: int) -> FiscalYear:
     return FiscalYear.of(name, society.fiscal_year_start)
 
@@ -144,6 +160,7 @@ def close_year(session: Session, name: int, *, society: Society, actor: str,
     """Close fiscal year `name`: income and expense to 3900 on the year's last day, then
     lock every day through it. Refused before the year is over, twice, or out of order."""
     year = fiscal_year(society, name)
+    _serialise(session)
     if _closed(session, name) is not None:
         raise YearClosedAlready(f"fiscal year {name} is closed already")
     if year.end >= clock.today():
@@ -419,6 +436,7 @@ def _current(session: Session, name: int) -> DeclarationRow | None:
 def declare(session: Session, name: int, request: Request, *, society: Society,
             resolution: str | None, actor: str, clock: Clock) -> tuple[DeclarationRow, Preview]:
     """The board declares: the preview is stored and the appropriation posted."""
+    _serialise(session)
     get_close(session, name)  # 409 before the year is closed
     if _current(session, name) is not None:
         raise DividendStateConflict(f"a dividend for {name} has been declared already")
@@ -462,6 +480,7 @@ def get_declaration(session: Session, name: int) -> DeclarationRow:
 
 def pay(session: Session, name: int, *, actor: str, clock: Clock) -> DeclarationRow:
     """Every active member's dividend and rebate into her savings: Dr 2100, Cr her savings."""
+    _serialise(session)
     row = _current(session, name)
     if row is None:
         raise DividendStateConflict(f"no dividend for {name} is declared")
@@ -492,6 +511,7 @@ def pay(session: Session, name: int, *, actor: str, clock: Clock) -> Declaration
 
 def cancel(session: Session, name: int, *, actor: str, clock: Clock) -> DeclarationRow:
     """Undo a declared, unpaid dividend with one entry that negates the appropriation."""
+    _serialise(session)
     row = _current(session, name)
     if row is None or row.status != "declared":
         raise DividendStateConflict(f"no declared, unpaid dividend for {name} to cancel")

@@ -20,12 +20,14 @@ due date. What she actually owes follows the money, day by day:
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from fractions import Fraction
+from itertools import accumulate
 
 from coop.loans.schedule import InterestMethod, Schedule, Terms, build, half_even, step
 
@@ -169,18 +171,32 @@ class _State:
     penalty_paid: int = 0
     principal_paid: int = 0
     fees_due: int = 0
+    rounded: list[int] = field(default_factory=list)  # half_even of each accrued bucket
+    rounded_total: int = 0
+    dues: list[date] = field(default_factory=list)  # the plan's due dates, for bisection
+    planned: list[int] = field(default_factory=list)  # planned totals up to each due date
 
     @classmethod
     def start(cls, plan: Plan) -> _State:
-        return cls(plan, plan.disbursed_on, plan.principal,
-                   [Fraction(0)] * (len(plan.periods) + 1))
+        state = cls(plan, plan.disbursed_on, plan.principal,
+                    [Fraction(0)] * (len(plan.periods) + 1))
+        state.follow(plan)
+        return state
+
+    def follow(self, plan: Plan) -> None:
+        self.plan = plan
+        self.dues = [p.due_on for p in plan.periods]
+        self.planned = list(accumulate((p.total for p in plan.periods), initial=0))
+        self.rounded = [half_even(value) for value in self.accrued]
+        self.rounded_total = sum(self.rounded)
 
     # what has been accrued -------------------------------------------------------------
 
     def interest_charged(self, through: int | None = None) -> int:
         """Accrued interest, each period rounded once; periods [0, through) only if given."""
-        buckets = self.accrued if through is None else self.accrued[:through]
-        return sum(half_even(value) for value in buckets)
+        if through is None:
+            return self.rounded_total
+        return sum(self.rounded[:through])
 
     @property
     def interest_due(self) -> int:
@@ -195,8 +211,9 @@ class _State:
         return self.interest_paid + self.principal_paid
 
     def planned_before(self, day: date, *, inclusive: bool = False) -> int:
-        return sum(p.total for p in self.plan.periods
-                   if p.due_on < day or (inclusive and p.due_on == day))
+        """What the plan asks on due dates before `day` (or on it, if `inclusive`)."""
+        count = (bisect_right if inclusive else bisect_left)(self.dues, day)
+        return self.planned[count]
 
     def overdue(self, day: date) -> int:
         if day > self.plan.maturity:
@@ -210,7 +227,7 @@ class _State:
             raise PaymentOutOfOrder(f"{day} is before the loan's last movement on {self.on}")
         periods = self.plan.periods
         while self.on < day:
-            index = _period_index(periods, self.on)
+            index = bisect_right(self.dues, self.on)  # the period accruing today
             period = periods[min(index, len(periods) - 1)]
             end = min(day, period.due_on) if index < len(periods) else day
             days = (end - self.on).days
@@ -221,6 +238,9 @@ class _State:
                 charged = days - frozen_days(self.on, end, self.plan.interest_free)
                 self.accrued[index] += (basis * period.annual_rate * period.year_fraction
                                         * charged / length)
+                rounded = half_even(self.accrued[index])
+                self.rounded_total += rounded - self.rounded[index]
+                self.rounded[index] = rounded
             if self.plan.penalty_rate:
                 overdue = self.overdue(self.on + _ONE_DAY)
                 if overdue:
@@ -230,11 +250,11 @@ class _State:
 
     def switch(self, plan: Plan) -> None:
         """Follow a new plan from today: its periods up to today must be the old ones."""
-        running = _period_index(self.plan.periods, self.on)
+        running = bisect_right(self.dues, self.on)
         keep = min(running, len(plan.periods))
         accrued = self.accrued[:keep + 1]
         self.accrued = accrued + [Fraction(0)] * (len(plan.periods) + 1 - len(accrued))
-        self.plan = plan
+        self.follow(plan)
 
     # allocation ---------------------------------------------------------------------------
 
@@ -334,14 +354,6 @@ def frozen_days(first: date, as_of: date, windows: Iterable[tuple[date, date]]) 
             days += (end - start).days + 1
             reach = end
     return days
-
-
-def _period_index(periods: Sequence[PlanPeriod], day: date) -> int:
-    """The period accruing on `day` (len(periods) once past the last due date)."""
-    for index, period in enumerate(periods):
-        if day < period.due_on:
-            return index
-    return len(periods)
 
 
 def _replay(plan: Plan, events: Sequence[Event],

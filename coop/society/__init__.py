@@ -62,6 +62,10 @@ class SocietySettings(BaseModel):
     def _statutory_minimums(self) -> SocietySettings:
         """The Multi-State Co-operative Societies Act 2002, s.63(1): at least 25 % to the
         reserve fund, 1 % to the education fund, at least 10 % for unforeseen losses."""
+        funds = (self.reserve_fund_percent, self.education_fund_percent,
+                 self.unforeseen_loss_reserve_percent)
+        if sum(Decimal(percent) for percent in funds) > 100:
+            raise ValueError("the appropriation percentages add up to more than 100")
         if self.appropriation_preset == "mscs_2002":
             for name, minimum in (("reserve_fund_percent", 25), ("education_fund_percent", 1),
                                   ("unforeseen_loss_reserve_percent", 10)):

@@ -569,3 +569,21 @@ def test_flat_loan_with_daily_interest_period_replays_exactly() -> None:
     assert schedule.installments[0].interest == 10_000
     assert allocated == [(10_000, TEN_THOUSAND)]
     assert left == 0
+
+
+def test_a_moratorium_window_stops_the_penalty_and_interest_free_windows_stop_interest() -> None:
+    """Nothing paid on a 12-month loan: by 1 June the penalty has run on the overdue amount
+    since 15 February; a frozen window in April and May stops it for those days, and an
+    interest-free window stops the interest for them too, while ageing skips them."""
+    schedule = build(_monthly())
+    window = (date(2025, 4, 1), date(2025, 5, 31))
+    as_of = date(2025, 6, 1)
+    plain = position(_plan(schedule, penalty_rate=Fraction(24, 100)), [], as_of)
+    frozen = position(_plan(schedule, penalty_rate=Fraction(24, 100), frozen=(window,)), [],
+                      as_of)
+    free = position(_plan(schedule, penalty_rate=Fraction(24, 100), frozen=(window,),
+                          interest_free=(window,)), [], as_of)
+    assert plain.penalty_due > frozen.penalty_due > 0
+    assert frozen.interest_due == plain.interest_due > free.interest_due > 0
+    assert plain.days_past_due - frozen.days_past_due == 61 == plain.days_past_due - (
+        free.days_past_due)
