@@ -66,9 +66,9 @@ def load(
     base: str, token: str, *, write: bool, clients: int, seconds: float,
     path_for: Callable[[int], str] | None = None, body: dict[str, Any] | None = None,
 ) -> dict[str, float]:
-    """`clients` threads calling one endpoint until `seconds` pass. Client n uses the path
-    `path_for(n)` (default: the ledger's entries or accounts); writes send `body` with a
-    fresh Idempotency-Key each."""
+    """`clients` threads calling one endpoint until `seconds` pass. Client n asks
+    `path_for(n)` for the path of each request (default: the ledger's entries or accounts);
+    writes send `body` with a fresh Idempotency-Key each."""
     latencies: list[float] = []
     first_error: list[str] = []
     errors = 0
@@ -81,9 +81,9 @@ def load(
         nonlocal errors
         mine: list[float] = []
         bad = 0
-        path = path_for(n) if path_for else default
         with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
             while time.monotonic() < stop_at:
+                path = path_for(n) if path_for else default
                 started = time.perf_counter()
                 if write:
                     response = http.post(path, json=body or GRANT,

@@ -301,7 +301,9 @@ def year_close(fy: Annotated[int, typer.Argument(help="The year it starts in, e.
                                         clock=settings.clock())
 
         closed = db.write(work)
-        surplus = db.read(lambda s: money_text(s, closed.net_surplus_minor))
+        society = db.read(get_society)
+        surplus = display(closed.net_surplus_minor, society.currency, society.locale) if (
+            society) else str(closed.net_surplus_minor)
     finally:
         db.dispose()
     out.print(f"Fiscal year {fy} ({closed.start} to {closed.end}) closed: net surplus "

@@ -46,7 +46,7 @@ from coop.loans import schedule as sched
 from coop.society import Society, get_society
 
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
-LoanId = Annotated[int, PathParameter(ge=1, le=2**62)]
+LoanId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]  # loan ids are 32-bit
 AsOf = Annotated[date | None, QueryParameter()]
 
 
@@ -287,7 +287,7 @@ class LoansController(Controller):
     @get("/{loan_id:int}/votes", opt=allow(A, B, D), sync_to_thread=True)
     def votes(
         self, request: Request[Any, Any, Any], loan_id: LoanId,
-        reschedule: Annotated[int, QueryParameter(ge=0, le=2**62)] = 0,
+        reschedule: Annotated[int, QueryParameter(ge=0, le=2**31 - 1)] = 0,
     ) -> dict[str, Any]:
         """Every vote on the application (or on reschedule `?reschedule=ID`): who, when, how,
         and her note."""
