@@ -2,8 +2,9 @@
 things out. It goes through the same service functions as the counter, so every rule holds
 (no withdrawal beyond the available balance, interest posted once per month). Each month
 a few members borrow (applied, voted on by the first seven members as the board, paid out to
-savings) and repay at the counter week by week, some on time, some late, some ahead.
-Dividends join the demo when that module exists.
+savings) and repay at the counter week by week, some on time, some late, some ahead. A month
+after its fiscal year ends the year is closed and, if there is a surplus, a dividend and a
+patronage rebate are declared and paid into savings.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coop import loans
+from coop import dividends, loans
 from coop.clock import FixedClock
 from coop.db import Database
+from coop.dividends.calc import FiscalYear
 from coop.errors import CoopError
+from coop.ledger import EntryDraft, credit, debit, post
+from coop.ledger.chart import BANK, OTHER_INCOME
 from coop.ledger.orm import entry_table
 from coop.loans.schedule import Frequency
 from coop.members import Identity, register_member
@@ -73,6 +77,10 @@ def build_demo(
             buy_shares(session, code, count=rng.randint(1, 5), source="cash",
                        face_value_minor=society.share_face_value_minor, value_date=first_day,
                        actor=ACTOR, clock=clock)
+        post(session, EntryDraft(  # a founding grant, as such societies often receive
+            value_date=first_day, narration="Grant from a supporting foundation", kind="grant",
+            actor=ACTOR, postings=(debit(BANK, 5_000_000), credit(OTHER_INCOME, 5_000_000))),
+            clock=clock)
         return codes
 
     codes = db.write(register)
@@ -81,6 +89,9 @@ def build_demo(
     minimum = parse_minor(society.settings.savings_interest_min_balance, society.currency,
                           allow_zero=True)
     day, days, entries = first_day, (today - first_day).days, members * 1
+    year = FiscalYear.of(first_day.year - (first_day < FiscalYear.of(
+        first_day.year, society.fiscal_year_start).start), society.fiscal_year_start)
+    year_end = year.end
     while day < today:
         clock.business_date = day
         if day.weekday() != 6:  # the counter opens Monday to Saturday
@@ -88,6 +99,9 @@ def build_demo(
                                         clock=clock))
             entries += db.write(partial(_loan_day, rng=rng, codes=codes, day=day,
                                         clock=clock))
+        if day == year_end + timedelta(days=30):  # a month after the fiscal year: year-end
+            clock.business_date = day
+            db.write(partial(_year_end, year=year.name, clock=clock))
         tomorrow = day + timedelta(days=1)
         if tomorrow.day == 1 and tomorrow < today:  # month end: post the month's interest
             clock.business_date = tomorrow
@@ -176,3 +190,27 @@ def _loan_day(session: Session, *, rng: random.Random, codes: list[str], day: da
                             on=day, actor=ACTOR, clock=clock)
         posted += 1
     return posted
+
+
+def _year_end(session: Session, *, year: int, clock: FixedClock) -> None:
+    """Close the fiscal year; declare and pay a dividend on share-days (10 %, or less if the
+    surplus is smaller) with a 10 % patronage rebate."""
+    society = get_society(session)
+    if society is None:
+        raise CoopError("the society has not been set up")
+    closed = dividends.close_year(session, year, society=society, actor=ACTOR, clock=clock)
+    if closed.net_surplus_minor <= 0:
+        return  # a loss is carried in 3900: no dividend this year
+    for rate in (10, 5, 2, 1):  # the highest rate the year's surplus can pay
+        request = dividends.Request(dividend_rate=Decimal(rate),
+                                    patronage_rebate_percent=Decimal(10))
+        try:
+            dividends.preview(session, year, request, society=society)
+            break
+        except CoopError:
+            continue
+    else:
+        return
+    dividends.declare(session, year, request, society=society, resolution="Demo AGM",
+                      actor=ACTOR, clock=clock)
+    dividends.pay(session, year, actor=ACTOR, clock=clock)
