@@ -4,7 +4,7 @@
 2. bulk-loads the shared workload (../shared/bench/gen_workload.py --year 2024), its members
    Mnnnnnn mapped onto the registered members; every share purchase in it is also a row of the
    share register, so the year has real share movements (before and inside the fiscal year
-   2024-04-01..2025-03-31);
+   2024-04-01..2025-03-31); every member also holds one membership share from January;
 3. closes fiscal year 2024 and times the preview (share-days basis, 10 %, with a patronage
    rebate), the declaration and the payment into every member's savings.
 
@@ -105,6 +105,11 @@ def build(db: Database, members: int, path: Path) -> list[str]:
                                          value_date=entry.value_date))
         session.add_all(rows)  # type: ignore[attr-defined]
 
+    for first in range(0, len(codes), 5000):  # everyone holds a share before the year
+        db.write(lambda s, chunk=codes[first:first + 5000]: flush(s, [EntryDraft(
+            value_date=date(2024, 1, 2), narration="Membership share", kind="share_purchase",
+            postings=(PostingDraft("1000", Side.DEBIT, 1000),
+                      PostingDraft(f"3000:{code}", Side.CREDIT, 1000))) for code in chunk]))
     with path.open() as handle:
         for line in handle:
             raw = json.loads(line)
