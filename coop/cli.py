@@ -34,6 +34,7 @@ from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
 from coop.members import vault
 from coop.money import display, parse_minor
+from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, money_text
 from coop.society import get_society, init_society
 
@@ -284,6 +285,23 @@ def post_interest(
     verb = "was already posted" if run.replayed else "posted"
     out.print(f"Interest {run.period_start} to {run.period_end} at {run.rate_percent}% {verb}:"
               f" {run.accounts} accounts, {total} in all.")
+
+
+@app.command("passbook")
+def passbook(
+    code: Annotated[str, typer.Argument(help="The member number, e.g. M-7Q4K2X.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+) -> None:
+    """Print a member's savings passbook to a PDF."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        content = db.read(lambda s: member_passbook(s, members.codes.normalise(code),
+                                                    printed_on=settings.clock().today()))
+    finally:
+        db.dispose()
+    out_file.write_bytes(content)
+    out.print(f"Passbook of {code} written to {out_file} ({len(content):,} bytes)")
 
 
 @year_app.command("close")

@@ -90,9 +90,13 @@ def test_auditors_see_no_names_and_members_only_themselves(api: Api) -> None:
     assert audited.status_code == 200 and audited.json()["known_as"] is None
     assert "Asha" not in audited.text
     assert api.client.get(f"{M}/{asha}", headers=mine).json()["known_as"] == "Asha"
-    for path in (f"{M}/{other}", f"{M}/{other}/savings/transactions"):
+    for path in (f"{M}/{other}", f"{M}/{other}/savings/transactions",
+                 f"{M}/{other}/passbook.pdf"):
         assert api.client.get(path, headers=mine).status_code == 404
     assert api.client.get(f"{M}/M-ZZZZZZ", headers=mine).status_code == 404
+    own = api.client.get(f"{M}/{asha}/passbook.pdf", headers=mine)
+    assert own.status_code == 200 and own.content.startswith(b"%PDF")
+    assert b"Asha" not in own.content  # the passbook never carries her name
 
     log = api.db.read(lambda s: s.execute(
         select(AccessLogRow.username, AccessLogRow.member_code, AccessLogRow.fields)).all())

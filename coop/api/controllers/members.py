@@ -37,6 +37,7 @@ from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.errors import InvalidInput
 from coop.money import parse_minor
+from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, shares
 from coop.society import Society, get_society
 
@@ -217,6 +218,18 @@ class MembersController(Controller):
             return {"entry_id": entry.id, "shares": _holding(state, holding)}
 
         return respond(request, principal, data, work)
+
+    @get("/{code:str}/passbook.pdf", opt=allow(A, C, M), sync_to_thread=True,
+         media_type="application/pdf")
+    def passbook(self, request: Request[Any, Any, Any], code: Code) -> Response[bytes]:
+        """Her savings passbook: the society's name and her number (never her name), then
+        every line with its running balance, brought forward from page to page."""
+        state = app_state(request)
+        own_member_or_404(current_principal(request), code)
+        content = state.db.read(
+            lambda s: member_passbook(s, code, printed_on=state.clock.today()))
+        return Response(content, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="passbook-{code}.pdf"'})
 
     @post("/{code:str}/deposits", opt=allow(A, C), sync_to_thread=True)
     def deposit(
