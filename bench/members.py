@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import subprocess
@@ -160,9 +161,17 @@ def main() -> None:
                 summaries = sorted(
                     _timed(lambda m=m: client.get(f"/api/v1/members/{m}"))
                     for m in codes[: min(1000, len(codes))])
-            print(f"deposit, one client: p50 {alone:.1f} ms", flush=True)
+            print(f"deposit, one client, one member: p50 {alone:.1f} ms", flush=True)
             print(f"member summary, one client: p50 {summaries[len(summaries) // 2]:.1f} ms, "
                   f"p99 {summaries[int(len(summaries) * 0.99) - 1]:.1f} ms", flush=True)
+            turn = itertools.count()
+            counter = load(base, token, write=True, clients=1, seconds=args.seconds,
+                           path_for=lambda _: (
+                               f"/api/v1/members/{codes[next(turn) % len(codes)]}/deposits"),
+                           body={"amount": "10.00"})
+            print(f"deposit, one counter (one client, a different member each time): "
+                  f"{counter['rps']:.0f} req/s, p50 {counter['p50_ms']:.1f} ms, "
+                  f"p99 {counter['p99_ms']:.1f} ms", flush=True)
             many = _deposits(base, token, codes, args.seconds)
             print(f"deposit, 20 clients: {many['rps']:.0f} req/s, p50 {many['p50_ms']:.1f} ms, "
                   f"p99 {many['p99_ms']:.1f} ms ({int(many['errors'])} errors)", flush=True)
