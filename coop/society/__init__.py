@@ -51,6 +51,8 @@ class SocietySettings(BaseModel):
     dividend_exited_members: Literal["time_held", "none"] = "time_held"
     dividend_rounding: str = Field(default="0.01", pattern=r"^[0-9]{1,6}(\.[0-9]{1,3})?$")
     appropriation_preset: Literal["mscs_2002", "custom"] = "mscs_2002"
+    grievance_contact: str = Field(
+        default="the society's board, at the office", min_length=1, max_length=160)
     loan_min_membership_days: int = Field(default=90, ge=0, le=3660)
     loan_max_open_loans: int = Field(default=1, ge=1, le=10)
     loan_max_principal: str | None = Field(

@@ -1029,5 +1029,18 @@ def test_shares_securing_a_loan_are_not_redeemed(api: Api) -> None:
                "loan-limit-exceeded")
 
 
-
-
+def test_the_loan_card_is_a_pdf(api: Api) -> None:
+    board = make_board(api)
+    product(api)
+    settings(api, loan_min_membership_days=0)
+    mine = api.member_codes["member"]
+    api.post(f"{M}/{mine}/deposits", {"amount": "1000.00"}, role="clerk")
+    own_id = active_loan(api, board, mine, "2000.00")
+    other_id = active_loan(api, board, borrower(api), "3000.00")
+    card = api.get(f"{L}/{own_id}/card.pdf", role="clerk")
+    assert card.status_code == 200, card.text
+    assert card.headers["content-type"].startswith("application/pdf")
+    assert card.content.startswith(b"%PDF")
+    assert api.get(f"{L}/{own_id}/card.pdf", role="member").status_code == 200
+    assert api.get(f"{L}/{other_id}/card.pdf", role="member").status_code == 404
+    assert api.get(f"{L}/{own_id}/card.pdf", role="auditor").status_code == 403

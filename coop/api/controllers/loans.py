@@ -43,6 +43,7 @@ from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.errors import InvalidInput
 from coop.loans import schedule as sched
+from coop.passbooks.loan_card import loan_card
 from coop.society import Society, get_society
 
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
@@ -246,6 +247,21 @@ class LoansController(Controller):
             return _loan_out(state, session, loan_id, as_of or state.clock.today())
 
         return LoanOut(**state.db.read(read))
+
+    @get("/{loan_id:int}/card.pdf", opt=allow(A, C, M), sync_to_thread=True,
+         media_type="application/pdf")
+    def card(self, request: Request[Any, Any, Any], loan_id: LoanId) -> Response[bytes]:
+        """Her loan card: key facts, the schedule with what is paid, every repayment
+        acknowledged, and the discharge once closed."""
+        state = app_state(request)
+        principal = current_principal(request)
+
+        def read(session: Session) -> bytes:
+            _own_loan(session, principal, loan_id)
+            return loan_card(session, loan_id, printed_on=state.clock.today())
+
+        return Response(state.db.read(read), media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="loan-{loan_id}.pdf"'})
 
     @get("/{loan_id:int}/payoff", opt=allow(STAFF, M), sync_to_thread=True)
     def payoff(self, request: Request[Any, Any, Any], loan_id: LoanId,
