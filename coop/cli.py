@@ -34,6 +34,7 @@ from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
 from coop.members import vault
 from coop.money import display, parse_minor
+from coop.passbooks.documents import dividend_statement, share_certificate
 from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, money_text
 from coop.society import get_society, init_society
@@ -302,6 +303,41 @@ def passbook(
         db.dispose()
     out_file.write_bytes(content)
     out.print(f"Passbook of {code} written to {out_file} ({len(content):,} bytes)")
+
+
+@app.command("certificate")
+def certificate(
+    code: Annotated[str, typer.Argument(help="The member number.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+) -> None:
+    """Print a member's share certificate to a PDF."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        content = db.read(lambda s: share_certificate(s, members.codes.normalise(code),
+                                                      printed_on=settings.clock().today()))
+    finally:
+        db.dispose()
+    out_file.write_bytes(content)
+    out.print(f"Share certificate of {code} written to {out_file}")
+
+
+@dividends_app.command("statement")
+def dividends_statement(
+    fy: Annotated[int, typer.Argument(help="The fiscal year, e.g. 2025.")],
+    code: Annotated[str, typer.Argument(help="The member number.")],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+) -> None:
+    """Print a member's dividend statement for a year to a PDF."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        content = db.read(lambda s: dividend_statement(
+            s, fy, members.codes.normalise(code), printed_on=settings.clock().today()))
+    finally:
+        db.dispose()
+    out_file.write_bytes(content)
+    out.print(f"Dividend statement {fy} of {code} written to {out_file}")
 
 
 @year_app.command("close")

@@ -854,3 +854,38 @@ def test_a_cancellation_while_another_is_being_written_is_409(live: LiveServer) 
     assert (book["3900"], book["2100"], book["3100"]) == ("100000.00", "15000.00", "25000.00")
     assert entries(api) == count + 1
     is_problem(second, 409, "dividend-state-conflict")
+
+
+def test_her_dividend_statement_and_share_certificate_are_hers_alone(api: Api) -> None:
+    """A member reads her own dividend statement and share certificate as PDFs; anyone
+    else's is 404 to her; staff print them at the counter."""
+    from coop import auth
+    from tests.api.conftest import PASSWORD, TEST_PASSWORDS
+
+    api.clock.instant = api.clock.now()
+    mine, other = (api.post(f"{BASE}/members", {"joined_on": "2024-04-01"},
+                            role="clerk").json()["code"] for _ in range(2))
+    for code in (mine, other):
+        assert api.post(f"{BASE}/members/{code}/shares",
+                        {"count": 100, "value_date": "2024-04-01"},
+                        role="clerk").status_code == 201
+    assert api.post(f"{BASE}/ledger/entries", {
+        "value_date": "2024-12-01", "narration": "Grant", "postings": [
+            {"account": "1000", "debit": "100000.00"},
+            {"account": "4200", "credit": "100000.00"}]}).status_code == 201
+    assert api.post(f"{BASE}/years/2024/close", {}).status_code == 201
+    assert api.post(f"{BASE}/dividends/2024/declaration", {"dividend_rate": "10"},
+                    role="board").status_code == 201
+    api.db.write(lambda s: auth.create_user(
+        s, username="her", password=PASSWORD, role="member", member_code=mine,
+        passwords=TEST_PASSWORDS, clock=api.clock))
+    token = api.client.post(f"{BASE}/auth/token",
+                            json={"username": "her", "password": PASSWORD}).json()
+    her = {"Authorization": f"Bearer {token['access_token']}"}
+    for path in ("dividends/2024/statement.pdf", "share-certificate.pdf"):
+        own = api.client.get(f"{BASE}/members/{mine}/{path}", headers=her)
+        assert own.status_code == 200 and own.content.startswith(b"%PDF"), own.text
+        assert api.client.get(f"{BASE}/members/{other}/{path}", headers=her).status_code == 404
+        assert api.get(f"{BASE}/members/{other}/{path}", role="clerk").status_code == 200
+    assert api.get(f"{BASE}/members/{mine}/dividends/2023/statement.pdf",
+                   role="clerk").status_code == 404

@@ -73,6 +73,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/members/{}/withdrawals"): roles("admin", "clerk"),
     ("GET", "/members/{}/savings/transactions"): ANY,
     ("GET", "/members/{}/passbook.pdf"): roles("admin", "clerk", "member"),
+    ("GET", "/members/{}/share-certificate.pdf"): roles("admin", "clerk", "member"),
+    ("GET", "/members/{}/dividends/{}/statement.pdf"): roles("admin", "clerk", "member"),
     ("POST", "/members/{}/holds"): roles("admin"),
     ("POST", "/members/{}/holds/{}/release"): roles("admin"),
     ("POST", "/savings/interest-runs"): roles("admin"),

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.orm import Session
 
 from coop import loans, members, savings
@@ -37,6 +37,7 @@ from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.errors import InvalidInput
 from coop.money import parse_minor
+from coop.passbooks.documents import dividend_statement, share_certificate
 from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, shares
 from coop.society import Society, get_society
@@ -230,6 +231,31 @@ class MembersController(Controller):
             lambda s: member_passbook(s, code, printed_on=state.clock.today()))
         return Response(content, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="passbook-{code}.pdf"'})
+
+    @get("/{code:str}/share-certificate.pdf", opt=allow(A, C, M), sync_to_thread=True,
+         media_type="application/pdf")
+    def share_certificate(self, request: Request[Any, Any, Any],
+                          code: Code) -> Response[bytes]:
+        """Her share certificate: shares held, face value, paid-up value, today."""
+        state = app_state(request)
+        own_member_or_404(current_principal(request), code)
+        content = state.db.read(
+            lambda s: share_certificate(s, code, printed_on=state.clock.today()))
+        return Response(content, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="shares-{code}.pdf"'})
+
+    @get("/{code:str}/dividends/{fy:int}/statement.pdf", opt=allow(A, C, M),
+         sync_to_thread=True, media_type="application/pdf")
+    def dividend_statement(self, request: Request[Any, Any, Any], code: Code,
+                           fy: Annotated[int, PathParameter(ge=1900, le=9998)]
+                           ) -> Response[bytes]:
+        """Her share of a year's declared dividend and rebate."""
+        state = app_state(request)
+        own_member_or_404(current_principal(request), code)
+        content = state.db.read(
+            lambda s: dividend_statement(s, fy, code, printed_on=state.clock.today()))
+        return Response(content, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="dividend-{fy}-{code}.pdf"'})
 
     @post("/{code:str}/deposits", opt=allow(A, C), sync_to_thread=True)
     def deposit(
