@@ -223,7 +223,8 @@ class WriteOffIn(In):
 
 
 class WriteOffOut(Out):
-    entry_id: int
+    entry_id: int | None
+    """None when no principal was left (unpaid interest is never income: nothing to post)."""
     status: Literal["written_off"]
     written_off: MoneyText
 

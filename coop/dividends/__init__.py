@@ -51,6 +51,7 @@ from coop.ledger import (
     credit,
     debit,
     lock_balance,
+    lock_book,
     post,
     queries,
 )
@@ -142,9 +143,11 @@ class YearClose:
 
 def _serialise(session: Session) -> None:
     """Year-end steps run one at a time: each first locks the 3900 account row (they all
-    move it, or follow one that did), then reads the state it checks, so a second close,
-    declaration, payment or cancellation sees the first one committed and is refused."""
+    move it, or follow one that did) and the book row (so no posting can slip into the year
+    between reading its balances and locking it), then reads the state it checks, so a second
+    close, declaration, payment or cancellation sees the first one committed and is refused."""
     lock_balance(session, CURRENT_YEAR_SURPLUS)
+    lock_book(session)  # and no entry is posted while a step reads the year's balances
 
 
 def fiscal_year(society: Society, name: int) -> FiscalYear:

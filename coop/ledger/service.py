@@ -271,6 +271,12 @@ def lock_balance(session: Session, code: str) -> int:
 # -- posting ----------------------------------------------------------------------------------
 
 
+def lock_book(session: Session) -> None:
+    """Take the book's row lock, which every posting takes: until this transaction ends no
+    other entry can be posted (a year-end close reads the year's balances under it)."""
+    _lock_book(_Raw(session), "")
+
+
 def post(session: Session, draft: EntryDraft, *, clock: Clock) -> PostedEntry:
     """Post one balanced entry (see the module docstring for every step)."""
     draft = check_draft(draft)

@@ -450,7 +450,8 @@ def loans_of(session: Session, member_code: str) -> list[Loan]:
 
 def _plan_json(plan: Plan) -> tuple[str, str]:
     periods = [[p.number, p.start_on.isoformat(), p.due_on.isoformat(), p.principal, p.interest,
-                str(p.annual_rate), str(p.year_fraction), p.deferred] for p in plan.periods]
+                str(p.annual_rate), str(p.year_fraction), p.deferred, p.flat_basis]
+               for p in plan.periods]
     frozen = [[a.isoformat(), b.isoformat(), (a, b) in plan.interest_free]
               for a, b in plan.frozen]
     return json.dumps(periods), json.dumps(frozen)
@@ -459,8 +460,8 @@ def _plan_json(plan: Plan) -> tuple[str, str]:
 def _plan_from(row: PlanRow, principal: int, flat: bool, penalty_rate: Fraction) -> Plan:
     periods = tuple(
         PlanPeriod(n, date.fromisoformat(s), date.fromisoformat(d), p, i, Fraction(r),
-                   Fraction(f), bool(deferred))
-        for n, s, d, p, i, r, f, deferred in json.loads(row.periods_json))
+                   Fraction(f), bool(deferred), int(basis))
+        for n, s, d, p, i, r, f, deferred, basis in json.loads(row.periods_json))
     windows = [(date.fromisoformat(a), date.fromisoformat(b), free)
                for a, b, free in json.loads(row.frozen_json)]
     return Plan(principal, flat, periods, penalty_rate,
@@ -530,6 +531,8 @@ def apply(
     savings are put on hold at once. Returns the loan (pending) and its provisional schedule
     (dated from today; the real one is drawn at disbursement)."""
     member = get_member(session, member_code)
+    # her row locked: two applications for her at once are checked one after the other
+    session.execute(select(MemberRow.id).where(MemberRow.id == member.id).with_for_update())
     if member.status != "active":
         raise MemberNotActive(f"{member_code} has exited")
     product_id, product = get_product(session, product_code)
@@ -904,7 +907,7 @@ def _recover(session: Session, row: LoanRow, *, amount_minor: int, source: str, 
 
 
 def write_off(session: Session, loan_id: int, *, on: date, reason: str, actor: str,
-              clock: Clock) -> PostedEntry:
+              clock: Clock) -> PostedEntry | None:
     """The board writes off what is left of the principal: Dr 5200 Loan losses. Unpaid
     interest was never income (cash basis), so there is nothing to reverse."""
     row = _loan_row(session, loan_id, lock=True)
@@ -919,7 +922,7 @@ def write_off(session: Session, loan_id: int, *, on: date, reason: str, actor: s
         value_date=on, kind="loan_write_off", actor=actor,
         narration=f"Loan {row.id} written off",
         postings=(debit(LOAN_LOSSES, amount), credit(row.account_code or "", amount))),
-        clock=clock)
+        clock=clock) if amount else None  # only unpaid interest left: never income, no entry
     row.status = "written_off"
     row.closed_on = on
     row.written_off_minor = amount
@@ -1004,10 +1007,13 @@ def _replanned(row: LoanRow, hist: History, *, today: date, extra: int, rate: De
                holiday_until: date | None, holiday_interest: bool = True,
                frozen: tuple[date, date] | None = None, cut: date | None = None) -> Plan:
     terms = _terms_from_json(row.terms_json)
+    paid = engine.position(hist.plan, hist.events, max(today, hist.last_on or today),
+                           hist.order).paid_towards_plan
     return engine.replan(current_plan(hist), terms, cut=cut or today,
                          extra_installments=extra, annual_rate=rate,
                          holiday_until=holiday_until, holiday_interest=holiday_interest,
-                         frozen=frozen, interest_free=not holiday_interest)
+                         frozen=frozen, interest_free=not holiday_interest,
+                         outstanding=row.outstanding_minor, paid=paid)
 
 
 def _switch(session: Session, row: LoanRow, hist: History, plan: Plan, *, kind: str, on: date,
@@ -1074,10 +1080,14 @@ def declare_moratorium(
         # The new plan takes over at the window's start (today if that is still to come), or
         # after the loan's last movement if she paid inside the window already.
         on = max(min(from_on, today), row.last_event_on or today)
-        plan = _replanned(row, hist, today=on, extra=0, rate=None,
-                          holiday_until=to_on + timedelta(days=1),
-                          holiday_interest=accrue_interest, frozen=(from_on, to_on),
-                          cut=min(on, from_on - timedelta(days=1)))
+        try:
+            plan = _replanned(row, hist, today=on, extra=0, rate=None,
+                              holiday_until=to_on + timedelta(days=1),
+                              holiday_interest=accrue_interest, frozen=(from_on, to_on),
+                              cut=min(on, from_on - timedelta(days=1)))
+        except TermsInvalid:  # a schedule that cannot be redrawn still stops ageing
+            plan = engine.freeze(current_plan(hist), (from_on, to_on),
+                                 interest_free=not accrue_interest)
         _switch(session, row, hist, plan, kind="moratorium", on=on, actor=actor, clock=clock)
         affected += 1
     moratorium = MoratoriumRow(from_on=from_on, to_on=to_on, accrue_interest=accrue_interest,

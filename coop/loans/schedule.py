@@ -271,7 +271,11 @@ def check_terms(terms: Terms) -> None:
 def build(terms: Terms) -> Schedule:
     """The schedule for `terms`, with its APR. Raises `TermsInvalid` for impossible terms."""
     check_terms(terms)
-    dues = due_dates(terms)
+    try:
+        dues = due_dates(terms)
+    except (ValueError, OverflowError):  # past the year 9999
+        raise TermsInvalid("the schedule would run past the calendar's end",
+                           field="disbursed_on") from None
     starts = [terms.disbursed_on, *dues[:-1]]
     broken = dues[0] != step(terms.disbursed_on, terms.frequency, 1)
     fractions = [

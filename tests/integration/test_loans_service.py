@@ -72,7 +72,7 @@ from coop.loans import (
     vote_reschedule,
     write_off,
 )
-from coop.loans.schedule import Frequency, Terms, build
+from coop.loans.schedule import Frequency, InterestMethod, Terms, build
 from coop.members import Identity, register_member, savings_account, shares_account
 from coop.members.vault import Vault
 from coop.savings import record_deposit, record_withdrawal, shares
@@ -829,3 +829,92 @@ def test_reconcile_finds_a_tampered_loan(db: Database, clock: FixedClock, keys: 
         outstanding_minor=LoanRow.outstanding_minor - 100)))
     problems = db.read(reconcile)
     assert len(problems) == 1 and "the ledger says" in problems[0][1]
+
+
+# -- 9. found in review: reschedules and moratoria at the edges ------------------------------------
+
+
+def _approve_reschedule(desk: Desk, loan_id: int, *, extra: int = 0,
+                        holiday_until: date | None = None) -> None:
+    request = desk.db.write(lambda s: request_reschedule(
+        s, loan_id, extra_installments=extra, annual_rate=None, holiday_until=holiday_until,
+        reason="hardship", actor="clerk1", clock=desk.clock))
+    for voter in desk.voters[:APPROVALS]:
+        tally = desk.db.write(lambda s, v=voter: vote_reschedule(
+            s, loan_id, request.id, voter_code=v, voter_username="board", decision="approve",
+            note=None, society=desk.society(s), board_codes=desk.board, actor="board",
+            clock=desk.clock))
+    assert tally.status == "approved"
+
+
+def test_a_rescheduled_flat_loan_charges_the_interest_its_new_plan_shows(
+        db: Database, clock: FixedClock, keys: Vault) -> None:
+    desk = open_desk(db, clock, keys, start=D(2025, 1, 10),
+                     product=monthly_product(interest_method=InterestMethod.FLAT))
+    loan_id = desk.lend(desk.register())
+    plan = db.read(lambda s: standing(s, loan_id, as_of=clock.today())).installments
+    for view in plan[:6]:
+        desk.at(view.due_on).repay(loan_id, view.total)
+    _approve_reschedule(desk, loan_id, extra=6)
+    after = db.read(lambda s: standing(s, loan_id, as_of=clock.today())).installments[6:]
+    assert {v.interest for v in after} == {6_000}  # 1 % a month on the 6,000.00 spread again
+    charged = 0
+    for view in after:
+        desk.at(view.due_on)
+        done = desk.repay(loan_id, min(view.total, desk.payoff(loan_id)))
+        charged += done.allocation.interest
+    assert (charged, done.status) == (sum(v.interest for v in after), "closed")
+
+
+def test_a_loan_past_maturity_can_be_rescheduled_and_does_not_block_a_moratorium(
+        db: Database, clock: FixedClock, keys: Vault) -> None:
+    desk = open_desk(db, clock, keys, start=D(2024, 1, 10))
+    overdue = desk.lend(desk.register())  # matures 10 Jan 2025, never paid
+    desk.at(D(2025, 3, 1))
+    healthy = desk.lend(desk.register())
+    desk.at(D(2025, 4, 1))
+    moratorium = db.write(lambda s: declare_moratorium(
+        s, from_on=D(2025, 4, 1), to_on=D(2025, 6, 30), accrue_interest=True,
+        resolution="Floods", actor="board1", clock=clock))
+    assert moratorium.loans_affected == 2
+    desk.at(D(2025, 7, 5))
+    _approve_reschedule(desk, overdue, extra=12)
+    now = db.read(lambda s: standing(s, overdue, as_of=clock.today()))
+    assert now.installments[-1].due_on > D(2026, 1, 1)  # a new tail for what she owes
+    assert now.position is not None and now.position.days_past_due == 0  # re-aged
+    for view in now.installments:  # paying the new tail as it falls due closes the loan
+        if view.due_on > clock.today() and view.total:
+            desk.at(view.due_on)
+            done = desk.repay(overdue, min(view.total, desk.payoff(overdue)))
+    assert done.status == "closed"
+    assert loan_balance(db, overdue) == 0 and healthy
+
+
+def test_a_holiday_that_covers_the_last_installment_leaves_nothing_due_inside_it(
+        db: Database, clock: FixedClock, keys: Vault) -> None:
+    desk = open_desk(db, clock, keys, start=D(2025, 1, 10))
+    loan_id = desk.lend(desk.register())
+    plan = db.read(lambda s: standing(s, loan_id, as_of=clock.today())).installments
+    for view in plan[:10]:
+        desk.at(view.due_on).repay(loan_id, view.total)
+    desk.at(D(2025, 11, 15))
+    _approve_reschedule(desk, loan_id, holiday_until=D(2026, 6, 30))
+    views = db.read(lambda s: standing(s, loan_id, as_of=clock.today())).installments
+    assert all(v.total == 0 for v in views[10:] if v.due_on < D(2026, 6, 30))
+    desk.at(D(2026, 3, 1))
+    position = db.read(lambda s: standing(s, loan_id, as_of=clock.today())).position
+    assert position is not None and (position.days_past_due, position.overdue) == (0, 0)
+
+
+def test_a_loan_with_only_deferred_interest_left_can_be_written_off(
+        db: Database, clock: FixedClock, keys: Vault) -> None:
+    desk = open_desk(db, clock, keys, start=D(2025, 1, 10),
+                     product=monthly_product(grace_on_interest_payment=3))
+    loan_id = desk.lend(desk.register())
+    desk.at(D(2025, 2, 10)).repay(loan_id, PRINCIPAL)  # all the principal, not the interest
+    desk.at(D(2025, 9, 1))
+    entry = db.write(lambda s: write_off(s, loan_id, on=clock.today(), reason="left the city",
+                                         actor="board1", clock=clock))
+    assert entry is None  # no principal left: unpaid interest was never income
+    assert db.read(lambda s: get_loan(s, loan_id)).status == "written_off"
+    assert db.read(lambda s: verify(s)).ok

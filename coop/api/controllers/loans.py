@@ -367,8 +367,9 @@ class LoansController(Controller):
             entry = loans.write_off(session, loan_id, on=data.value_date or state.clock.today(),
                                     reason=data.reason, actor=principal.username,
                                     clock=state.clock)
-            amount = sum(p.amount_minor for p in entry.postings if p.side.value == "debit")
-            return {"entry_id": entry.id, "status": "written_off",
+            amount = sum(p.amount_minor for p in entry.postings
+                          if p.side.value == "debit") if entry else 0
+            return {"entry_id": entry.id if entry else None, "status": "written_off",
                     "written_off": money(state, amount)}
 
         return respond(request, principal, data, work)
