@@ -359,13 +359,16 @@ def create_product(session: Session, product: Product, *, clock: Clock) -> Produ
     build(product.terms.terms(principal=sample, disbursed_on=clock.today()))  # terms make sense
     if session.execute(select(ProductRow.id).where(ProductRow.code == product.code)).first():
         raise Conflict(f"product {product.code} exists", field="code")
-    session.add(ProductRow(
-        code=product.code, name=product.name, terms_json=product.terms.to_json(),
-        max_principal_minor=product.max_principal_minor, fee_percent=str(product.fee_percent),
-        penalty_rate=str(product.penalty_rate),
-        allocation_order=",".join(b.value for b in product.allocation_order),
-        created_at=clock.now()))
-    session.flush()
+    try:
+        with session.begin_nested():  # two admins creating the same code at once: one wins
+            session.add(ProductRow(
+                code=product.code, name=product.name, terms_json=product.terms.to_json(),
+                max_principal_minor=product.max_principal_minor,
+                fee_percent=str(product.fee_percent), penalty_rate=str(product.penalty_rate),
+                allocation_order=",".join(b.value for b in product.allocation_order),
+                created_at=clock.now()))
+    except IntegrityError:
+        raise Conflict(f"product {product.code} exists", field="code") from None
     return product
 
 
