@@ -8,6 +8,7 @@ service functions the API uses, and exits 0 on success, 1 when the books are not
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -288,21 +289,27 @@ def post_interest(
               f" {run.accounts} accounts, {total} in all.")
 
 
+def _print_pdf(render: Callable[[Session, date], bytes], out_file: Path, what: str) -> None:
+    """Render a member's document from the books as of the business date, write it out."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        content = db.read(lambda s: render(s, settings.clock().today()))
+    finally:
+        db.dispose()
+    out_file.write_bytes(content)
+    out.print(f"{what} written to {out_file} ({len(content):,} bytes)")
+
+
 @app.command("passbook")
 def passbook(
     code: Annotated[str, typer.Argument(help="The member number, e.g. M-7Q4K2X.")],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
 ) -> None:
     """Print a member's savings passbook to a PDF."""
-    settings = Settings.from_env()
-    db = _database(settings)
-    try:
-        content = db.read(lambda s: member_passbook(s, members.codes.normalise(code),
-                                                    printed_on=settings.clock().today()))
-    finally:
-        db.dispose()
-    out_file.write_bytes(content)
-    out.print(f"Passbook of {code} written to {out_file} ({len(content):,} bytes)")
+    number = members.codes.normalise(code)
+    _print_pdf(lambda s, today: member_passbook(s, number, printed_on=today), out_file,
+               f"Passbook of {number}")
 
 
 @app.command("certificate")
@@ -311,15 +318,9 @@ def certificate(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
 ) -> None:
     """Print a member's share certificate to a PDF."""
-    settings = Settings.from_env()
-    db = _database(settings)
-    try:
-        content = db.read(lambda s: share_certificate(s, members.codes.normalise(code),
-                                                      printed_on=settings.clock().today()))
-    finally:
-        db.dispose()
-    out_file.write_bytes(content)
-    out.print(f"Share certificate of {code} written to {out_file}")
+    number = members.codes.normalise(code)
+    _print_pdf(lambda s, today: share_certificate(s, number, printed_on=today), out_file,
+               f"Share certificate of {number}")
 
 
 @dividends_app.command("statement")
@@ -329,15 +330,9 @@ def dividends_statement(
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
 ) -> None:
     """Print a member's dividend statement for a year to a PDF."""
-    settings = Settings.from_env()
-    db = _database(settings)
-    try:
-        content = db.read(lambda s: dividend_statement(
-            s, fy, members.codes.normalise(code), printed_on=settings.clock().today()))
-    finally:
-        db.dispose()
-    out_file.write_bytes(content)
-    out.print(f"Dividend statement {fy} of {code} written to {out_file}")
+    number = members.codes.normalise(code)
+    _print_pdf(lambda s, today: dividend_statement(s, fy, number, printed_on=today),
+               out_file, f"Dividend statement {fy} of {number}")
 
 
 @year_app.command("close")

@@ -68,7 +68,7 @@ from coop.ledger.orm import entry_table
 from coop.ledger.service import post_many
 from coop.loans import EventRow, LoanRow
 from coop.members import MemberRow, savings_account
-from coop.money import format_minor
+from coop.money import format_minor, parse_minor
 from coop.savings.shares import ShareMovementRow
 from coop.society import Society
 
@@ -393,8 +393,6 @@ def preview(session: Session, name: int, request: Request, *, society: Society,
 
 
 def _unit(society: Society) -> int:
-    from coop.money import parse_minor
-
     return parse_minor(society.settings.dividend_rounding, society.currency, field="settings")
 
 
@@ -491,8 +489,6 @@ def pay(session: Session, name: int, *, actor: str, clock: Clock) -> Declaration
         raise DividendStateConflict(f"the dividend for {name} is {row.status}")
     document = json.loads(row.preview_json)
     currency = _currency(session)
-    from coop.money import parse_minor
-
     active = {code for (code,) in session.execute(
         select(MemberRow.code).where(MemberRow.status == "active"))}
     drafts = []

@@ -70,6 +70,7 @@ from coop.loans.schedule import (
     half_even,
 )
 from coop.members import MemberNotActive, MemberRow, get_member, savings_account, shares_account
+from coop.money import parse_minor
 from coop.society import Society
 
 Status = Literal["pending", "approved", "rejected", "active", "closed", "written_off"]
@@ -430,9 +431,13 @@ def _loan_row(session: Session, loan_id: int, *, lock: bool = False) -> LoanRow:
     return row
 
 
+def _member_code(session: Session, row: LoanRow) -> str:
+    return str(session.execute(
+        select(MemberRow.code).where(MemberRow.id == row.member_id)).scalar_one())
+
+
 def _loan(session: Session, row: LoanRow) -> Loan:
-    member_code = session.execute(
-        select(MemberRow.code).where(MemberRow.id == row.member_id)).scalar_one()
+    member_code = _member_code(session, row)
     product = _product(session.get_one(ProductRow, row.product_id))
     return Loan(row.id, member_code, row.status, row.principal_minor, row.fee_minor, product,
                 _terms_from_json(row.terms_json), row.purpose, row.applied_on, row.disbursed_on,
@@ -589,8 +594,6 @@ def apply(
 
 
 def _minor(session: Session, text: str) -> int:
-    from coop.money import parse_minor
-
     book = queries.book(session)
     return parse_minor(text, book.currency if book else "INR", field="amount")
 
@@ -688,8 +691,7 @@ def _cast(session: Session, *, row: LoanRow, reschedule_id: int, voter_code: str
         raise AlreadyVoted(f"{voter_code} has voted on this already") from None
     approvals, rejections = _tally(session, row.id, reschedule_id)
     required = society.settings.loan_approvals_required
-    borrower = session.execute(select(MemberRow.code).where(
-        MemberRow.id == row.member_id)).scalar_one()
+    borrower = _member_code(session, row)
     seats = society.settings.board_seats - (1 if borrower in board_codes else 0)
     if approvals >= required:
         status = "approved"
@@ -777,8 +779,7 @@ def disburse(session: Session, loan_id: int, *, to: Literal["cash", "savings"], 
     if on < row.applied_on:
         raise InvalidInput("a loan is disbursed on or after its application", field="value_date")
     _check_day(on, row, clock)
-    member_code = session.execute(select(MemberRow.code).where(
-        MemberRow.id == row.member_id)).scalar_one()
+    member_code = _member_code(session, row)
     product = _product(session.get_one(ProductRow, row.product_id))
     terms = _terms_from_json(row.terms_json)
     terms = replace(terms, disbursed_on=on)
@@ -842,8 +843,7 @@ def repay(session: Session, loan_id: int, *, amount_minor: int,
         raise PaymentAbovePayoff(
             f"the payoff amount on {on} is {savings.money_text(session, error.payoff)}",
             field="amount") from None
-    member_code = session.execute(select(MemberRow.code).where(
-        MemberRow.id == row.member_id)).scalar_one()
+    member_code = _member_code(session, row)
     paid_from = _paid_from(session, member_code, source, amount_minor)
     postings: list[PostingDraft] = [debit(paid_from, amount_minor)]
     if allocation.principal:
@@ -892,8 +892,7 @@ def _recover(session: Session, row: LoanRow, *, amount_minor: int, source: str, 
         raise PaymentAbovePayoff(
             f"{savings.money_text(session, left)} of the written-off amount is left to recover",
             field="amount")
-    member_code = session.execute(select(MemberRow.code).where(
-        MemberRow.id == row.member_id)).scalar_one()
+    member_code = _member_code(session, row)
     paid_from = _paid_from(session, member_code, source, amount_minor)
     entry = post(session, EntryDraft(
         value_date=on, kind="loan_recovery", actor=actor,

@@ -101,9 +101,9 @@ def loan_card(session: Session, loan_id: int, *, printed_on: date) -> bytes:
     story: list[object] = [Paragraph(society.name, styles["Title"]),
                            Paragraph(f"Loan card, amounts in {society.currency}",
                                      styles["Heading2"]),
-                           _table(facts, [28 * mm, 62 * mm, 28 * mm, 62 * mm], header=False),
+                           _table(facts, [28, 62, 28, 62], header=False),
                            Spacer(1, 5 * mm), Paragraph("Schedule", styles["Heading3"]),
-                           _table(grid, [14 * mm, 28 * mm, 32 * mm, 30 * mm, 32 * mm, 34 * mm])]
+                           _table(grid, [14, 28, 32, 30, 32, 34])]
     if position is not None and loan.status == "active":
         story += [Spacer(1, 3 * mm), Paragraph(
             f"On {printed_on.strftime('%d-%m-%Y')}: principal outstanding "
@@ -111,7 +111,7 @@ def loan_card(session: Session, loan_id: int, *, printed_on: date) -> bytes:
             f"{money(position.interest_due)}; to close the loan today pay "
             f"{money(position.payoff)}.", body)]
     story += [Spacer(1, 5 * mm), Paragraph("Repayments received", styles["Heading3"]),
-              _table(paid, [28 * mm, 32 * mm, 30 * mm, 32 * mm, 28 * mm, 30 * mm],
+              _table(paid, [28, 32, 30, 32, 28, 30],
                      numbers_from=1)
               if receipts else Paragraph("None yet.", body)]
     if loan.status == "closed" and loan.closed_on:
@@ -139,9 +139,10 @@ def _covered_on(receipts: list[Receipt]) -> list[tuple[date, int]]:
     return result
 
 
-def _table(rows: list[list[str]], widths: list[float], *, header: bool = True,
+def _table(rows: list[list[str]], widths_mm: list[int], *, header: bool = True,
            numbers_from: int = 2) -> Table:
-    table = Table(rows, colWidths=widths, repeatRows=1 if header else 0)
+    table = Table(rows, colWidths=[width * mm for width in widths_mm],
+                  repeatRows=1 if header else 0)
     style = [("FONTSIZE", (0, 0), (-1, -1), 10), ("VALIGN", (0, 0), (-1, -1), "TOP"),
              ("GRID", (0, 0), (-1, -1), 0.3, colors.grey)]
     if header:

@@ -64,7 +64,7 @@ def pages(lines: Sequence[Line], *, per_page: int = LINES_PER_PAGE,
     return result
 
 
-def _fit(text: str, size: float = 10) -> str:
+def _fit(text: str, size: int = 10) -> str:
     """The text, shortened with an ellipsis if it would run into the amounts."""
     if stringWidth(text, "Helvetica", size) <= PARTICULARS_WIDTH:
         return text

@@ -103,6 +103,16 @@ def _counter_cash(
     return respond(request, principal, data, work)
 
 
+def _member_pdf(request: Request[Any, Any, Any], code: str, filename: str,
+                render: Callable[[Session, date], bytes]) -> Response[bytes]:
+    """One of her documents, rendered as of the business date; 404 to any other member."""
+    state = app_state(request)
+    own_member_or_404(current_principal(request), code)
+    content = state.db.read(lambda s: render(s, state.clock.today()))
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{filename}"'})
+
+
 class MembersController(Controller):
     path = "/members"
     tags = ("members",)
@@ -225,24 +235,16 @@ class MembersController(Controller):
     def passbook(self, request: Request[Any, Any, Any], code: Code) -> Response[bytes]:
         """Her savings passbook: the society's name and her number (never her name), then
         every line with its running balance, brought forward from page to page."""
-        state = app_state(request)
-        own_member_or_404(current_principal(request), code)
-        content = state.db.read(
-            lambda s: member_passbook(s, code, printed_on=state.clock.today()))
-        return Response(content, media_type="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="passbook-{code}.pdf"'})
+        return _member_pdf(request, code, f"passbook-{code}.pdf",
+                           lambda s, today: member_passbook(s, code, printed_on=today))
 
     @get("/{code:str}/share-certificate.pdf", opt=allow(A, C, M), sync_to_thread=True,
          media_type="application/pdf")
     def share_certificate(self, request: Request[Any, Any, Any],
                           code: Code) -> Response[bytes]:
         """Her share certificate: shares held, face value, paid-up value, today."""
-        state = app_state(request)
-        own_member_or_404(current_principal(request), code)
-        content = state.db.read(
-            lambda s: share_certificate(s, code, printed_on=state.clock.today()))
-        return Response(content, media_type="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="shares-{code}.pdf"'})
+        return _member_pdf(request, code, f"shares-{code}.pdf",
+                           lambda s, today: share_certificate(s, code, printed_on=today))
 
     @get("/{code:str}/dividends/{fy:int}/statement.pdf", opt=allow(A, C, M),
          sync_to_thread=True, media_type="application/pdf")
@@ -250,12 +252,8 @@ class MembersController(Controller):
                            fy: Annotated[int, PathParameter(ge=1900, le=9998)]
                            ) -> Response[bytes]:
         """Her share of a year's declared dividend and rebate."""
-        state = app_state(request)
-        own_member_or_404(current_principal(request), code)
-        content = state.db.read(
-            lambda s: dividend_statement(s, fy, code, printed_on=state.clock.today()))
-        return Response(content, media_type="application/pdf", headers={
-            "Content-Disposition": f'inline; filename="dividend-{fy}-{code}.pdf"'})
+        return _member_pdf(request, code, f"dividend-{fy}-{code}.pdf",
+                           lambda s, today: dividend_statement(s, fy, code, printed_on=today))
 
     @post("/{code:str}/deposits", opt=allow(A, C), sync_to_thread=True)
     def deposit(
