@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export COOP_DATABASE_URL ?= sqlite:///coop.db
 
-.PHONY: setup run test test-pg lint bench clean
+.PHONY: setup system-deps run test test-pg lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,15 +16,18 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-run: setup
+system-deps:
+	@scripts/system-deps.sh
+
+run: setup system-deps
 	$(BIN)/coop init
 	$(BIN)/coop demo --if-empty
 	$(BIN)/coop serve --host 127.0.0.1 --port 8000
 
-test: setup
+test: setup system-deps
 	$(BIN)/pytest
 
-test-pg: setup
+test-pg: setup system-deps
 	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest
 
 lint: setup

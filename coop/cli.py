@@ -305,11 +305,31 @@ def _print_pdf(render: Callable[[Session, date], bytes], out_file: Path, what: s
 def passbook(
     code: Annotated[str, typer.Argument(help="The member number, e.g. M-7Q4K2X.")],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+    continue_: Annotated[bool, typer.Option(
+        "--continue", help="Only the lines her open book lacks, at their places on the page; "
+                           "confirm with `coop passbooks confirm` once printed.")] = False,
+    book: Annotated[int | None, typer.Option(help="Only this book (1, 2, ...).")] = None,
 ) -> None:
-    """Print a member's savings passbook to a PDF."""
+    """Print a member's savings passbook to a PDF (every book, unless told otherwise)."""
     number = members.codes.normalise(code)
-    _print_pdf(lambda s, today: member_passbook(s, number, printed_on=today), out_file,
-               f"Passbook of {number}")
+    mode = "continue" if continue_ else "book" if book is not None else "all"
+    settings = Settings.from_env()
+    clock = settings.clock()
+    db = _database(settings)
+    reader = members.Reader("admin", "admin", "passbook printed")
+    try:
+        printout = db.write(lambda s: member_passbook(
+            s, number, printed_on=clock.today(), mode=mode, book_number=book,
+            vault=vault.Vault.from_file(settings.data_key_file), reader=reader, clock=clock))
+    finally:
+        db.dispose()
+    out_file.write_bytes(printout.pdf)
+    out.print(f"Passbook of {number} written to {out_file} ({len(printout.pdf):,} bytes)")
+    if continue_:
+        out.print(f"When it has printed right: coop passbooks confirm {number} "
+                  f"--book {printout.book} --through {printout.through}")
+        if printout.remaining:
+            out.print(f"{printout.remaining} more lines need her next book after that.")
 
 
 @app.command("certificate")

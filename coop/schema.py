@@ -3,6 +3,7 @@
 from coop import auth, dividends, loans, members, savings
 from coop.db import Base
 from coop.ledger import orm as ledger_orm
+from coop.passbooks import books as passbook_books
 from coop.savings import interest_run, shares
 from coop.society import SocietyRow
 
@@ -17,6 +18,7 @@ __all__ = [
     "loans",
     "members",
     "metadata",
+    "passbook_books",
     "savings",
     "shares",
 ]

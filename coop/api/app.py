@@ -39,6 +39,7 @@ from coop.api.controllers.members import (
     SavingsController,
     SharesController,
 )
+from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
 from coop.api.deps import AppState
 from coop.api.openapi import document_problems
@@ -78,7 +79,8 @@ def create_app(
         route_handlers=[AuthController, UserController, SocietyController, LedgerController,
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,
-                        ReportsController, YearsController, DividendsController],
+                        ReportsController, YearsController, DividendsController,
+                        PassbooksController, PassbookChecksController],
     )
 
     def on_startup() -> None:

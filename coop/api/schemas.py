@@ -196,6 +196,8 @@ class MemberIn(In):
     phone: str | None = Field(default=None, min_length=3, max_length=32)
     nominee: str | None = Field(default=None, min_length=1, max_length=120)
     joined_on: Day | None = None
+    language: LanguageCode | None = None
+    known_as_on_passbook: bool = False
 
 
 class MemberOut(Out):
@@ -309,3 +311,61 @@ class ShareRegisterOut(Out):
 
 class PhoneSearchIn(In):
     phone: str = Field(min_length=3, max_length=32)
+
+
+LanguageCode = Literal["en", "kn", "bn", "hi", "es", "sw"]
+
+
+class PreferencesIn(In):
+    """Her choices; a field left out stays as it is (language null: the society's)."""
+
+    language: LanguageCode | None = None
+    known_as_on_passbook: bool | None = None
+
+
+class PreferencesOut(Out):
+    code: str
+    language: LanguageCode | None
+    document_language: LanguageCode
+    known_as_on_passbook: bool
+
+
+class PassbookPrintedIn(In):
+    book: str = Field(min_length=1, max_length=40, examples=["M-7Q4K2X-1"])
+    through: int = Field(ge=0, le=10_000)
+
+
+class PassbookDuplicateIn(In):
+    because: Literal["lost", "damaged"]
+
+
+class PassbookOut(Out):
+    """Her open book: how far it is printed, where the next line goes, what is waiting."""
+
+    code: str
+    book: str
+    number: int
+    duplicate: bool
+    issued: bool
+    page_size: Literal["A5", "A6"]
+    lines_per_page: int
+    pages: int
+    capacity: int
+    printed_lines: int
+    next_page: int
+    next_line: int
+    unprinted_lines: int
+
+
+class PassbookCheckIn(In):
+    code: str = Field(min_length=1, max_length=200,
+                      examples=["COOP-PB1|M-7Q4K2X|M-7Q4K2X-1|6068|a9b61e85879676cc"])
+
+
+class PassbookCheckOut(Out):
+    genuine: bool
+    member_code: str | None
+    book: str | None
+    book_status: str | None
+    head_seq: int | None
+    problems: list[str]

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String, select
+from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
 from coop.db import Base
 from coop.errors import Conflict, InvalidInput, NotFound
+from coop.i18n import check_language
 from coop.ledger import open_account
 from coop.ledger.chart import SAVINGS, SHARE_CAPITAL
 from coop.ledger.model import check_text
@@ -30,6 +31,13 @@ FIELD_LENGTH_MAX = 120
 CODE_ATTEMPTS_MAX = 20
 
 
+class Unset:
+    """The value of a preference the caller did not mention (None means "the default")."""
+
+
+UNSET = Unset()
+
+
 class MemberRow(Base):
     __tablename__ = "member"
 
@@ -39,6 +47,11 @@ class MemberRow(Base):
     joined_on: Mapped[date]
     exited_on: Mapped[date | None]
     created_at: Mapped[datetime]
+    # her choices for what is printed for her: the language (None: the society's), and
+    # whether her known-as name may appear on her passbook's front page (never unless asked)
+    language: Mapped[str | None] = mapped_column(String(5))
+    passbook_known_as: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                    server_default=false())
 
 
 class IdentityRow(Base):
@@ -107,6 +120,7 @@ def shares_account(code: str) -> str:
 
 def register_member(
     session: Session, *, identity: Identity, joined_on: date | None, vault: Vault, clock: Clock,
+    language: str | None = None, passbook_known_as: bool = False,
 ) -> MemberRow:
     """Register a member: a fresh random number, her encrypted identity, her savings and
     share accounts in the ledger."""
@@ -115,7 +129,9 @@ def register_member(
         raise InvalidInput("a member cannot join after the business date", field="joined_on")
     code = _unused_code(session)
     member = MemberRow(code=code, status="active", joined_on=joined, exited_on=None,
-                       created_at=clock.now())
+                       created_at=clock.now(),
+                       language=check_language(language) if language else None,
+                       passbook_known_as=passbook_known_as)
     session.add(member)
     session.flush()
     wrapped = vault.new_wrapped_key(code)
@@ -132,6 +148,18 @@ def register_member(
                  type="liability", parent=SAVINGS, owner=code, clock=clock)
     open_account(session, code=shares_account(code), name=f"Shares {code}",
                  type="equity", parent=SHARE_CAPITAL, owner=code, clock=clock)
+    return member
+
+
+def set_preferences(session: Session, code: str, *, language: str | Unset | None = UNSET,
+                    passbook_known_as: bool | Unset = UNSET) -> MemberRow:
+    """Change her language (None: the society's) or whether her known-as name is printed."""
+    member = get_member(session, code)
+    if not isinstance(language, Unset):
+        member.language = check_language(language) if language else None
+    if not isinstance(passbook_known_as, Unset):
+        member.passbook_known_as = passbook_known_as
+    session.flush()
     return member
 
 

@@ -1,148 +1,279 @@
-"""The savings passbook as a PDF: a front page, then the lines Date | Particulars |
-Withdrawals | Deposits | Balance, a set number per page, each page after the first opening
-with the balance brought forward (DESIGN.md §9).
+"""The savings passbook as a PDF, for printing into her physical book (DESIGN.md §9).
 
-It is discreet by design: the society's printed name and the member number, never a personal
-name, so a passbook found by someone else tells them nothing about its owner. Lines sit at fixed
-positions on the page (line n of a page is always at the same height), which is what printing
-into a physical book needs.
+A book's front page shows the society's printed name, her member number, her known-as name
+only if she asked for it, her account and the book's serial. Its pages hold Date | Particulars
+| Withdrawals | Deposits | Balance, a set number of lines each, under a brought-forward line.
+Every line has a fixed place (coop.passbooks.layout), so a continuation run prints only the new
+lines, each exactly where it belongs on the page the clerk feeds back into the printer.
+Each page started in a run carries its headings, the page number and a verification code.
+
+Type is large and black on white; words are in her language (coop.i18n), amounts in the
+society's locale. ReportLab's invariant mode makes the same request give the same bytes.
 """
 
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 
-from reportlab.lib.pagesizes import A5, landscape
+from reportlab.lib.pagesizes import A5, A6, landscape
 from reportlab.lib.units import mm
-from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.orm import Session
 
-from coop.errors import InvalidInput
+from coop.clock import Clock
+from coop.errors import InvalidInput, NotFound
+from coop.i18n import Translator
 from coop.ledger import queries
-from coop.money import grouped, minor_digits
-from coop.savings import statement
-from coop.society import get_society
-
-LINES_PER_PAGE = 14
-MARGIN = 12 * mm
-ROW = 7.5 * mm
-PARTICULARS_WIDTH = 76 * mm
-
-
-@dataclass(frozen=True, slots=True)
-class Line:
-    on: date
-    particulars: str
-    withdrawal_minor: int
-    deposit_minor: int
-    balance_minor: int
+from coop.members import Reader, get_member, read_identity
+from coop.members.vault import Vault
+from coop.money import amount_formatter, minor_digits
+from coop.passbooks import books as bookkeeping
+from coop.passbooks.layout import Book, Line, PagePlan, place
+from coop.passbooks.typeset import Typesetter
+from coop.passbooks.verification import draw_qr, payload
+from coop.society import Society, get_society
 
 
 @dataclass(frozen=True, slots=True)
-class Page:
-    number: int
-    brought_forward_minor: int | None
-    lines: tuple[Line, ...]
+class Geometry:
+    page: tuple[float, float]
+    margin: float
+    size: int  # the lines' type size in points
+    qr: float
+    date_width: float
+    amount_width: float
 
 
-def pages(lines: Sequence[Line], *, per_page: int = LINES_PER_PAGE,
-          opening_minor: int = 0) -> list[Page]:
-    """The lines laid out on pages; every page after the first starts with the balance
-    brought forward from the last line of the page before."""
-    result: list[Page] = []
-    for start in range(0, max(len(lines), 1), per_page):
-        chunk = tuple(lines[start:start + per_page])
-        forward = opening_minor if start == 0 and opening_minor else None
-        if start:
-            forward = lines[start - 1].balance_minor
-        result.append(Page(len(result) + 1, forward, chunk))
-    return result
+GEOMETRY = {
+    "A5": Geometry(landscape(A5), 11 * mm, 12, 15 * mm, 25 * mm, 30 * mm),
+    "A6": Geometry(landscape(A6), 7 * mm, 9, 11 * mm, 18 * mm, 25 * mm),
+}
 
 
-def _fit(text: str, size: int = 10) -> str:
-    """The text, shortened with an ellipsis if it would run into the amounts."""
-    if stringWidth(text, "Helvetica", size) <= PARTICULARS_WIDTH:
-        return text
-    while text and stringWidth(text + "...", "Helvetica", size) > PARTICULARS_WIDTH:
-        text = text[:-1]
-    return text.rstrip() + "..."
+@dataclass(frozen=True, slots=True)
+class Run:
+    """One book's share of a document: its front page (or not) and the pages to print."""
+
+    book: Book
+    front: bool
+    plans: list[PagePlan]
 
 
-def _amount(minor: int, exponent: int, locale: str) -> str:
-    return grouped(Decimal(minor).scaleb(-exponent), locale) if minor else ""
+@dataclass(frozen=True, slots=True)
+class Face:
+    """What the document says about whom, and when."""
+
+    society_name: str
+    code: str
+    known_as: str | None
+    currency: str
+    printed_on: date
+    head: tuple[int, str]
 
 
-def passbook_pdf(lines: Sequence[Line], *, society_name: str, member_code: str,
-                 currency: str, exponent: int, locale: str, printed_on: date,
-                 chain_head: tuple[int, str], per_page: int = LINES_PER_PAGE) -> bytes:
-    buffer = io.BytesIO()
-    size = landscape(A5)  # an open passbook: 210 x 148 mm
-    canvas = Canvas(buffer, pagesize=size, pageCompression=1)
-    canvas.setTitle(f"Passbook {member_code}")
-    canvas.setAuthor(society_name)
-    width, height = size
-    # the front page
-    canvas.setFont("Helvetica-Bold", 18)
-    canvas.drawCentredString(width / 2, height - 30 * mm, society_name)
-    canvas.setFont("Helvetica", 14)
-    canvas.drawCentredString(width / 2, height - 42 * mm, "Savings passbook")
-    canvas.setFont("Helvetica-Bold", 24)
-    canvas.drawCentredString(width / 2, height - 65 * mm, member_code)
-    canvas.setFont("Helvetica", 11)
-    canvas.drawCentredString(width / 2, height - 76 * mm, f"Account 2000:{member_code}")
-    canvas.drawCentredString(width / 2, height - 83 * mm, f"Amounts in {currency}")
-    seq, digest = chain_head
-    canvas.setFont("Helvetica", 8)
-    canvas.drawCentredString(width / 2, MARGIN, f"Printed {printed_on.isoformat()}; "
-                                                f"books at entry {seq}: {digest[:16]}")
-    canvas.showPage()
-    columns = (("Date", MARGIN, "left"), ("Particulars", MARGIN + 20 * mm, "left"),
-               ("Withdrawals", width - MARGIN - 60 * mm, "right"),
-               ("Deposits", width - MARGIN - 30 * mm, "right"),
-               ("Balance", width - MARGIN, "right"))
-    for page in pages(lines, per_page=per_page):
-        top = height - MARGIN
-        canvas.setFont("Helvetica-Bold", 10)
-        for title, x, align in columns:
-            (canvas.drawString if align == "left" else canvas.drawRightString)(x, top, title)
-        canvas.line(MARGIN, top - 2 * mm, width - MARGIN, top - 2 * mm)
-        canvas.setFont("Helvetica", 10)
-        y = top - ROW
-        if page.brought_forward_minor is not None:
-            canvas.drawString(columns[1][1], y, "Brought forward")
-            canvas.drawRightString(columns[4][1], y,
-                                   _amount(page.brought_forward_minor, exponent, locale)
-                                   or "0")
-        for row, line in enumerate(page.lines, start=1):
-            y = top - ROW * (row + 1)
-            canvas.drawString(columns[0][1], y, line.on.strftime("%d-%m-%y"))
-            canvas.drawString(columns[1][1], y, _fit(line.particulars))
-            canvas.drawRightString(columns[2][1], y,
-                                   _amount(line.withdrawal_minor, exponent, locale))
-            canvas.drawRightString(columns[3][1], y, _amount(line.deposit_minor, exponent, locale))
-            canvas.drawRightString(columns[4][1], y,
-                                   _amount(line.balance_minor, exponent, locale) or "0")
-        canvas.setFont("Helvetica", 8)
-        canvas.drawRightString(width - MARGIN, MARGIN, f"{member_code}  page {page.number}")
+class _Pages:
+    """Draws the runs onto a canvas."""
+
+    def __init__(self, canvas: Canvas, face: Face, type_: Typesetter,
+                 amount: Callable[[int], str]) -> None:
+        self.canvas, self.face, self.type, self.amount = canvas, face, type_, amount
+
+    def qr(self, book: Book, geometry: Geometry) -> None:
+        seq, digest = self.face.head
+        draw_qr(self.canvas, payload(self.face.code, book.serial, seq, digest),
+                geometry.page[0] - geometry.margin - geometry.qr, geometry.margin * 0.6,
+                geometry.qr)
+
+    def front(self, book: Book, geometry: Geometry) -> None:
+        tr, draw, canvas = self.type.tr, self.type.draw, self.canvas
+        width, height = geometry.page
+        big = geometry.size
+        centre = width / 2
+        y = height - geometry.margin - big * 1.6
+        draw(canvas, self.face.society_name, centre, y, big + 6, bold=True, align="centre")
+        y -= big * 2.2
+        draw(canvas, tr("Savings passbook"), centre, y, big + 3, align="centre")
+        y -= big * 3.2
+        draw(canvas, self.face.code, centre, y, big + 14, bold=True, align="centre")
+        y -= big * 1.4
+        draw(canvas, tr("Member number"), centre, y, big - 1, align="centre")
+        if self.face.known_as:
+            y -= big * 1.9
+            draw(canvas, f"{tr('Known as')}: {self.face.known_as}", centre, y, big,
+                 align="centre")
+        which = tr("Book") if book.number == 1 else \
+            tr("Continuation book {number}", number=book.number)
+        facts = [f"{tr('Account')}: 2000:{self.face.code}", f"{which}: {book.serial}",
+                 tr("Issued on {date}", date=(book.issued_on or self.face.printed_on)
+                    .strftime("%d-%m-%Y")),
+                 tr("Amounts in {currency}", currency=self.face.currency)]
+        y -= big * 1.2
+        for fact in facts:
+            y -= big * 1.55
+            draw(canvas, fact, centre, y, big, align="centre")
+        if book.duplicate:
+            self.stamp(centre, y - big * 2.6, big + 6)
+        draw(canvas, tr("Keep this book safe. Only the society writes in it."),
+             geometry.margin, geometry.margin + big * 1.6, big - 2)
+        self.footer(book, geometry, None)
         canvas.showPage()
+
+    def stamp(self, x: float, y: float, size: int) -> None:
+        text = self.type.tr("DUPLICATE")
+        width = self.type.width(text, size, bold=True)
+        self.canvas.setLineWidth(1.5)
+        self.canvas.rect(x - width / 2 - 6, y - size * 0.45, width + 12, size * 1.6)
+        self.type.draw(self.canvas, text, x, y, size, bold=True, align="centre")
+
+    def footer(self, book: Book, geometry: Geometry, page: int | None) -> None:
+        tr, canvas = self.type.tr, self.canvas
+        seq, digest = self.face.head
+        size = geometry.size - 3
+        where = f"{self.face.code}   {book.serial}" + (
+            f"   {tr('Page {page}', page=page)}" if page is not None else "")
+        printed = f"{tr('Printed {date}', date=self.face.printed_on.strftime('%d-%m-%Y'))}" \
+                  f"   #{seq} {digest[:16]}"
+        self.type.draw(canvas, where, geometry.margin, geometry.margin * 0.6 + size * 1.4,
+                       size + 1, bold=True)
+        self.type.draw(canvas, printed, geometry.margin, geometry.margin * 0.6, size)
+        self.qr(book, geometry)
+
+    def page(self, book: Book, plan: PagePlan, geometry: Geometry) -> None:
+        tr, draw, canvas = self.type.tr, self.type.draw, self.canvas
+        width, height = geometry.page
+        size, margin = geometry.size, geometry.margin
+        right = width - margin
+        balance_x, deposit_x = right, right - geometry.amount_width
+        withdrawal_x = deposit_x - geometry.amount_width
+        text_x = margin + geometry.date_width
+        text_width = withdrawal_x - geometry.amount_width + 2 * mm - text_x
+        top = height - margin - size
+        rows = book.per_page + 1  # the brought-forward slot, then the lines
+        row = (top - size * 0.8 - (margin * 0.6 + geometry.qr + 2 * mm)) / rows
+        if plan.starts_page:
+            headings = ((tr("Date"), margin, "left", geometry.date_width),
+                        (tr("Particulars"), text_x, "left", text_width),
+                        (tr("Withdrawals"), withdrawal_x, "right", geometry.amount_width),
+                        (tr("Deposits"), deposit_x, "right", geometry.amount_width),
+                        (tr("Balance"), balance_x, "right", geometry.amount_width))
+            for title, x, align, room in headings:
+                draw(canvas, self.type.fit(title, size, room - 2 * mm, bold=True), x, top,
+                     size, bold=True, align=align)
+            canvas.setLineWidth(1)
+            canvas.line(margin, top - size * 0.45, right, top - size * 0.45)
+            if book.duplicate:
+                self.stamp(width / 2, height - margin * 0.55 - size * 0.2, size - 1)
+            self.footer(book, geometry, plan.page)
+        if plan.brought_forward_minor is not None:
+            y = top - row * 0.95 - size * 0.3
+            words = tr("Brought forward") if plan.from_book is None else \
+                tr("Brought forward from book {number}", number=plan.from_book)
+            draw(canvas, self.type.fit(words, size, text_width), text_x, y, size)
+            draw(canvas, self.amount(plan.brought_forward_minor), balance_x, y, size,
+                 bold=True, align="right")
+        for slot in plan.slots:
+            self.line(slot.line, top - row * (slot.row + 0.95) - size * 0.3, geometry,
+                      (margin, text_x, withdrawal_x, deposit_x, balance_x), text_width)
+        canvas.showPage()
+
+    def line(self, line: Line, y: float, geometry: Geometry, xs: tuple[float, ...],
+             text_width: float) -> None:
+        draw, canvas, size = self.type.draw, self.canvas, geometry.size
+        date_x, text_x, withdrawal_x, deposit_x, balance_x = xs
+        draw(canvas, line.on.strftime("%d-%m-%Y"), date_x, y, size)
+        draw(canvas, self.type.fit(line.particulars, size, text_width), text_x, y, size)
+        if line.withdrawal_minor:
+            draw(canvas, self.amount(line.withdrawal_minor), withdrawal_x, y, size,
+                 align="right")
+        if line.deposit_minor:
+            draw(canvas, self.amount(line.deposit_minor), deposit_x, y, size, align="right")
+        draw(canvas, self.amount(line.balance_minor), balance_x, y, size, bold=True,
+             align="right")
+
+
+def render(runs: Sequence[Run], face: Face, *, language: str, locale: str,
+           exponent: int) -> bytes:
+    """The PDF for the runs, in one language; byte for byte the same for the same input."""
+    type_ = Typesetter(language)
+    buffer = io.BytesIO()
+    first = GEOMETRY[runs[0].book.page_size] if runs else GEOMETRY["A5"]
+    canvas = Canvas(buffer, pagesize=first.page, invariant=1, pageCompression=1,
+                    lang=language)
+    canvas.setTitle(f"Passbook {face.code}")
+    canvas.setAuthor(face.society_name)
+    canvas.setSubject("Savings passbook")
+    pages = _Pages(canvas, face, type_, amount_formatter(locale, exponent))
+    for run in runs:
+        geometry = GEOMETRY[run.book.page_size]
+        canvas.setPageSize(geometry.page)
+        if run.front:
+            pages.front(run.book, geometry)
+        for plan in run.plans:
+            pages.page(run.book, plan, geometry)
     canvas.save()
     return buffer.getvalue()
 
 
-def member_passbook(session: Session, code: str, *, printed_on: date) -> bytes:
-    """Her whole passbook from the books: every savings line with its running balance."""
+@dataclass(frozen=True, slots=True)
+class Printout:
+    """A rendered passbook and, for a continuation run, what the clerk confirms after it."""
+
+    pdf: bytes
+    book: str
+    through: int  # lines of `book` printed once this run is confirmed
+    remaining: int  # her lines still unprinted after it (they need the next book)
+
+
+def member_passbook(session: Session, code: str, *, printed_on: date,
+                    mode: str = "all", book_number: int | None = None,
+                    vault: Vault | None = None, reader: Reader | None = None,
+                    clock: Clock | None = None, language: str | None = None) -> Printout:
+    """Her passbook from the books. `mode` "all": every book, every line so far (a view or a
+    statement); "book": just book `book_number`; "continue": what her open book lacks."""
+    society, head = _society(session)
+    member = get_member(session, code)
+    language = language or member.language or society.settings.language
+    type_lines = bookkeeping.ledger_lines(session, code, Translator(language))
+    count = len(type_lines)
+    known_as = None
+    if member.passbook_known_as and vault is not None and reader is not None \
+            and clock is not None:
+        known_as = read_identity(session, code, fields=("known_as",), reader=reader,
+                                 vault=vault, clock=clock)["known_as"]
+    face = Face(society.name, code, known_as, society.currency, printed_on, head)
+    exponent = minor_digits(society.currency)
+    if mode == "continue":
+        now = bookkeeping.state(session, member, society.settings, count)
+        book = now.book
+        plans = place(book, type_lines, book.printed_lines, now.available)
+        if not plans and book.front_printed:
+            raise bookkeeping.PassbookUpToDate(
+                f"book {book.serial} is printed up to date ({book.printed_lines} lines)")
+        pdf = render([Run(book, not book.front_printed, plans)], face, language=language,
+                     locale=society.locale, exponent=exponent)
+        return Printout(pdf, book.serial, now.available,
+                        count - book.first_line - now.available)
+    chain = bookkeeping.books(session, member, count, society.settings)
+    if mode == "book":
+        chain = [book for book in chain if book.number == book_number]
+        if not chain:
+            raise NotFound(f"{code} has no book {book_number}", field="book")
+    runs = [Run(book, True, place(book, type_lines, 0,
+                                  max(0, min(book.capacity, count - book.first_line))))
+            for book in chain]
+    pdf = render(runs, face, language=language, locale=society.locale, exponent=exponent)
+    return Printout(pdf, chain[-1].serial, 0, 0)
+
+
+def _society(session: Session) -> tuple[Society, tuple[int, str]]:
     society = get_society(session)
     book = queries.book(session)
     if society is None or book is None:
         raise InvalidInput("the society has not been set up: run `coop init`")
-    lines = [Line(s.value_date, s.narration, s.withdrawal_minor, s.deposit_minor,
-                  s.balance_minor) for s in statement(session, code)]
-    return passbook_pdf(lines, society_name=society.name, member_code=code,
-                        currency=society.currency, exponent=minor_digits(society.currency),
-                        locale=society.locale, printed_on=printed_on,
-                        chain_head=(book.head_seq, book.head_hash))
+    return society, (book.head_seq, book.head_hash)
+
+
+__all__ = ["GEOMETRY", "Face", "Printout", "Run", "member_passbook", "render"]

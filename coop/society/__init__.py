@@ -24,6 +24,7 @@ from coop.errors import InvalidInput
 from coop.ledger import queries, service
 
 PERCENT_PATTERN = r"^(100|[0-9]{1,2})(\.[0-9]{1,4})?$"
+PASSBOOK_LINES_MAX = {"A5": 16, "A6": 11}
 
 
 class SocietySettings(BaseModel):
@@ -58,6 +59,11 @@ class SocietySettings(BaseModel):
     loan_max_principal: str | None = Field(
         default=None, pattern=r"^[1-9][0-9]{0,11}(\.[0-9]{1,3})?$"
     )
+    language: Literal["en", "kn", "bn", "hi", "es", "sw"] = "en"
+    """The language of members' documents unless a member chose her own."""
+    passbook_page_size: Literal["A5", "A6"] = "A5"
+    passbook_lines_per_page: int = Field(default=14, ge=4, le=24)
+    passbook_pages_per_book: int = Field(default=20, ge=1, le=200)
 
 
     @model_validator(mode="after")
@@ -74,6 +80,10 @@ class SocietySettings(BaseModel):
                 if Decimal(getattr(self, name)) < minimum:
                     raise ValueError(f"{name} is at least {minimum} under the mscs_2002 preset "
                                      "(set appropriation_preset to custom for other rules)")
+        most = PASSBOOK_LINES_MAX[self.passbook_page_size]
+        if self.passbook_lines_per_page > most:
+            raise ValueError(f"an {self.passbook_page_size} passbook page holds at most {most} "
+                             "lines in large type")
         return self
 
 

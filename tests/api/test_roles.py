@@ -73,6 +73,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/members/{}/withdrawals"): roles("admin", "clerk"),
     ("GET", "/members/{}/savings/transactions"): ANY,
     ("GET", "/members/{}/passbook.pdf"): roles("admin", "clerk", "member"),
+    ("GET", "/members/{}/passbook"): roles("admin", "clerk", "member"),
+    ("POST", "/members/{}/passbook/printed"): roles("admin", "clerk"),
+    ("POST", "/members/{}/passbook/duplicate"): roles("admin"),
+    ("GET", "/members/{}/preferences"): roles("admin", "clerk", "member"),
+    ("PUT", "/members/{}/preferences"): roles("admin", "clerk"),
+    ("POST", "/passbook-checks"): roles("admin", "board", "auditor"),
     ("GET", "/members/{}/share-certificate.pdf"): roles("admin", "clerk", "member"),
     ("GET", "/members/{}/dividends/{}/statement.pdf"): roles("admin", "clerk", "member"),
     ("POST", "/members/{}/holds"): roles("admin"),
@@ -116,6 +122,7 @@ REQUIRED_PREFIXES = ("/auth/", "/users", "/society", "/ledger/")
 # POSTs that change nothing in the books: an auditor may call them (CONTRACT.md), and any role
 # manages her own session.
 NOT_WRITES = {("POST", "/loans/quote"), ("POST", "/dividends/{}/preview"),
+              ("POST", "/passbook-checks"),
               ("POST", "/auth/token"), ("POST", "/auth/logout"), ("POST", "/auth/password")}
 OUTSIDE_API_PUBLIC = {("GET", "/health")}
 

@@ -39,6 +39,7 @@ from coop.api.loan_schemas import (
     WriteOffIn,
     WriteOffOut,
 )
+from coop.api.schemas import LanguageCode
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.errors import InvalidInput
@@ -250,15 +251,19 @@ class LoansController(Controller):
 
     @get("/{loan_id:int}/card.pdf", opt=allow(A, C, M), sync_to_thread=True,
          media_type="application/pdf")
-    def card(self, request: Request[Any, Any, Any], loan_id: LoanId) -> Response[bytes]:
-        """Her loan card: key facts, the schedule with what is paid, every repayment
-        acknowledged, and the discharge once closed."""
+    def card(self, request: Request[Any, Any, Any], loan_id: LoanId,
+             language: Annotated[LanguageCode | None, QueryParameter(
+                 description="Print in this language instead of hers.")] = None,
+             ) -> Response[bytes]:
+        """Her loan card in her language: key facts, the schedule with what is paid, every
+        repayment acknowledged, and the discharge once closed."""
         state = app_state(request)
         principal = current_principal(request)
 
         def read(session: Session) -> bytes:
             _own_loan(session, principal, loan_id)
-            return loan_card(session, loan_id, printed_on=state.clock.today())
+            return loan_card(session, loan_id, printed_on=state.clock.today(),
+                             language=language)
 
         return Response(state.db.read(read), media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="loan-{loan_id}.pdf"'})

@@ -21,6 +21,7 @@ from coop.api.schemas import (
     HoldOut,
     InterestRunIn,
     InterestRunOut,
+    LanguageCode,
     MemberIn,
     MemberOut,
     MemberSummaryOut,
@@ -38,12 +39,13 @@ from coop.auth import STAFF, Principal, Role
 from coop.errors import InvalidInput
 from coop.money import parse_minor
 from coop.passbooks.documents import dividend_statement, share_certificate
-from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, shares
 from coop.society import Society, get_society
 
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
 Code = FromPath[str]
+Language = Annotated[LanguageCode | None, QueryParameter(
+    description="Print in this language instead of hers.")]
 
 
 def _holding(state: AppState, holding: shares.Holding) -> dict[str, Any]:
@@ -129,7 +131,9 @@ class MembersController(Controller):
         def work(session: Session) -> dict[str, Any]:
             member = members.register_member(session, identity=identity,
                                              joined_on=data.joined_on,
-                                             vault=state.identity_vault(), clock=state.clock)
+                                             vault=state.identity_vault(), clock=state.clock,
+                                             language=data.language,
+                                             passbook_known_as=data.known_as_on_passbook)
             return {"code": member.code, "status": member.status,
                     "joined_on": member.joined_on.isoformat()}
 
@@ -230,30 +234,25 @@ class MembersController(Controller):
 
         return respond(request, principal, data, work)
 
-    @get("/{code:str}/passbook.pdf", opt=allow(A, C, M), sync_to_thread=True,
-         media_type="application/pdf")
-    def passbook(self, request: Request[Any, Any, Any], code: Code) -> Response[bytes]:
-        """Her savings passbook: the society's name and her number (never her name), then
-        every line with its running balance, brought forward from page to page."""
-        return _member_pdf(request, code, f"passbook-{code}.pdf",
-                           lambda s, today: member_passbook(s, code, printed_on=today))
-
     @get("/{code:str}/share-certificate.pdf", opt=allow(A, C, M), sync_to_thread=True,
          media_type="application/pdf")
-    def share_certificate(self, request: Request[Any, Any, Any],
-                          code: Code) -> Response[bytes]:
-        """Her share certificate: shares held, face value, paid-up value, today."""
+    def share_certificate(self, request: Request[Any, Any, Any], code: Code,
+                          language: Language = None) -> Response[bytes]:
+        """Her share certificate: shares held, face value, paid-up value, today; in her
+        language unless `language` asks for another."""
         return _member_pdf(request, code, f"shares-{code}.pdf",
-                           lambda s, today: share_certificate(s, code, printed_on=today))
+                           lambda s, today: share_certificate(s, code, printed_on=today,
+                                                              language=language))
 
     @get("/{code:str}/dividends/{fy:int}/statement.pdf", opt=allow(A, C, M),
          sync_to_thread=True, media_type="application/pdf")
     def dividend_statement(self, request: Request[Any, Any, Any], code: Code,
-                           fy: Annotated[int, PathParameter(ge=1900, le=9998)]
-                           ) -> Response[bytes]:
+                           fy: Annotated[int, PathParameter(ge=1900, le=9998)],
+                           language: Language = None) -> Response[bytes]:
         """Her share of a year's declared dividend and rebate."""
         return _member_pdf(request, code, f"dividend-{fy}-{code}.pdf",
-                           lambda s, today: dividend_statement(s, fy, code, printed_on=today))
+                           lambda s, today: dividend_statement(s, fy, code, printed_on=today,
+                                                               language=language))
 
     @post("/{code:str}/deposits", opt=allow(A, C), sync_to_thread=True)
     def deposit(
