@@ -27,6 +27,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from coop import auth, dividends, loans, members, migrate
+from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
 from coop.demo import book_is_empty, build_demo
@@ -35,10 +36,12 @@ from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
 from coop.members import vault
 from coop.money import display, parse_minor
+from coop.passbooks import books, verification
 from coop.passbooks.documents import dividend_statement, share_certificate
+from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, money_text
-from coop.society import get_society, init_society
+from coop.society import SocietySettings, get_society, init_society
 
 app = typer.Typer(help="coop: the books of a savings and credit co-operative.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -48,6 +51,8 @@ member_app = typer.Typer(help="Members.", no_args_is_help=True)
 app.add_typer(member_app, name="member")
 savings_app = typer.Typer(help="Savings.", no_args_is_help=True)
 app.add_typer(savings_app, name="savings")
+passbooks_app = typer.Typer(help="Members' physical passbooks.", no_args_is_help=True)
+app.add_typer(passbooks_app, name="passbooks")
 year_app = typer.Typer(help="The fiscal year.", no_args_is_help=True)
 app.add_typer(year_app, name="year")
 dividends_app = typer.Typer(help="Dividends.", no_args_is_help=True)
@@ -309,6 +314,7 @@ def passbook(
         "--continue", help="Only the lines her open book lacks, at their places on the page; "
                            "confirm with `coop passbooks confirm` once printed.")] = False,
     book: Annotated[int | None, typer.Option(help="Only this book (1, 2, ...).")] = None,
+    language: LanguageOption = None,
 ) -> None:
     """Print a member's savings passbook to a PDF (every book, unless told otherwise)."""
     number = members.codes.normalise(code)
@@ -320,7 +326,8 @@ def passbook(
     try:
         printout = db.write(lambda s: member_passbook(
             s, number, printed_on=clock.today(), mode=mode, book_number=book,
-            vault=vault.Vault.from_file(settings.data_key_file), reader=reader, clock=clock))
+            vault=vault.Vault.from_file(settings.data_key_file), reader=reader, clock=clock,
+            language=language))
     finally:
         db.dispose()
     out_file.write_bytes(printout.pdf)
@@ -332,15 +339,32 @@ def passbook(
             out.print(f"{printout.remaining} more lines need her next book after that.")
 
 
+LanguageOption = Annotated[str | None, typer.Option(
+    help="Print in this language (en, kn, bn, hi, es, sw) instead of hers.")]
+
+
 @app.command("certificate")
 def certificate(
     code: Annotated[str, typer.Argument(help="The member number.")],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+    language: LanguageOption = None,
 ) -> None:
     """Print a member's share certificate to a PDF."""
     number = members.codes.normalise(code)
-    _print_pdf(lambda s, today: share_certificate(s, number, printed_on=today), out_file,
+    _print_pdf(lambda s, today: share_certificate(s, number, printed_on=today,
+                                                  language=language), out_file,
                f"Share certificate of {number}")
+
+
+@app.command("loan-card")
+def loan_card_command(
+    loan_id: Annotated[int, typer.Argument(help="The loan number.", min=1, max=2**31 - 1)],
+    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+    language: LanguageOption = None,
+) -> None:
+    """Print a loan card (key facts, schedule, repayments, discharge) to a PDF."""
+    _print_pdf(lambda s, today: loan_card(s, loan_id, printed_on=today, language=language),
+               out_file, f"Loan card {loan_id}")
 
 
 @dividends_app.command("statement")
@@ -348,10 +372,12 @@ def dividends_statement(
     fy: Annotated[int, typer.Argument(help="The fiscal year, e.g. 2025.")],
     code: Annotated[str, typer.Argument(help="The member number.")],
     out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
+    language: LanguageOption = None,
 ) -> None:
     """Print a member's dividend statement for a year to a PDF."""
     number = members.codes.normalise(code)
-    _print_pdf(lambda s, today: dividend_statement(s, fy, number, printed_on=today),
+    _print_pdf(lambda s, today: dividend_statement(s, fy, number, printed_on=today,
+                                                   language=language),
                out_file, f"Dividend statement {fy} of {number}")
 
 
@@ -429,6 +455,99 @@ def dividends_preview(
               f"{dividend['allocated']}, residue {dividend['residue']}; rebate "
               f"{document['rebate']['allocated']}; {len(document['allocations'])} members "
               f"-> {out_file}")
+
+
+def _passbook_work(work: Callable[[Session, SocietySettings, Clock], books.BookState],
+                   ) -> None:
+    """Run a change to a member's book in one transaction and show where it stands."""
+    settings = Settings.from_env()
+    clock = settings.clock()
+    db = _database(settings)
+    try:
+        def run(session: Session) -> books.BookState:
+            society = get_society(session)
+            if society is None:
+                raise CoopError("the society has not been set up: run `coop init`")
+            return work(session, society.settings, clock)
+
+        now = db.write(run)
+    finally:
+        db.dispose()
+    book = now.book
+    out.print(f"Book {book.serial}{' (DUPLICATE)' if book.duplicate else ''}: "
+              f"{book.printed_lines} of {book.capacity} lines printed; the next goes on page "
+              f"{now.next_page}, line {now.next_row}; {now.unprinted} waiting to be printed.")
+
+
+@passbooks_app.command("status")
+def passbooks_status(code: Annotated[str, typer.Argument(help="The member number.")]) -> None:
+    """Her open book and how far it is printed."""
+    number = members.codes.normalise(code)
+    _passbook_work(lambda s, rules, clock: books.state(s, members.get_member(s, number), rules))
+
+
+@passbooks_app.command("confirm")
+def passbooks_confirm(
+    code: Annotated[str, typer.Argument(help="The member number.")],
+    book: Annotated[str, typer.Option(help="The book serial the print was made for.")],
+    through: Annotated[int, typer.Option(help="Lines of that book now printed.", min=0)],
+) -> None:
+    """The print came out right: move her book's pointer (a full book opens the next)."""
+    number = members.codes.normalise(code)
+    _passbook_work(lambda s, rules, clock: books.confirm_printed(
+        s, number, serial=book, through=through, settings=rules, actor="admin", clock=clock))
+
+
+@passbooks_app.command("duplicate")
+def passbooks_duplicate(
+    code: Annotated[str, typer.Argument(help="The member number.")],
+    because: Annotated[str, typer.Option(help="lost or damaged")] = "lost",
+) -> None:
+    """Replace her open book with a DUPLICATE that reprints all its lines (an admin's act)."""
+    if because not in ("lost", "damaged"):
+        raise CoopError("--because is lost or damaged")
+    number = members.codes.normalise(code)
+    _passbook_work(lambda s, rules, clock: books.issue_duplicate(
+        s, number, because="lost" if because == "lost" else "damaged", settings=rules,
+        actor="admin", clock=clock))
+
+
+@passbooks_app.command("check")
+def passbooks_check(text: Annotated[str, typer.Argument(
+        help="The text of a scanned verification code: COOP-PB1|member|book|entry|hash")],
+) -> None:
+    """Check a page's verification code against the books."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        result = db.read(lambda s: verification.check(s, text))
+    finally:
+        db.dispose()
+    if result.genuine:
+        out.print(f"[green]genuine[/]: {result.book} of {result.member_code}, printed when the "
+                  f"books stood at entry {result.head_seq}")
+        return
+    for problem in result.problems:
+        err.print(f"[red]not genuine[/]: {problem}")
+    raise typer.Exit(1)
+
+
+@member_app.command("language")
+def member_language(
+    code: Annotated[str, typer.Argument(help="The member number.")],
+    language: Annotated[str, typer.Argument(
+        help="en, kn, bn, hi, es or sw; 'society' for the society's language")],
+) -> None:
+    """Set the language her passbook and documents are printed in."""
+    number = members.codes.normalise(code)
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        db.write(lambda s: members.set_preferences(
+            s, number, language=None if language == "society" else language))
+    finally:
+        db.dispose()
+    out.print(f"{number} will get her documents in {language}.")
 
 
 def main() -> None:
