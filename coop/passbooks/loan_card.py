@@ -116,7 +116,7 @@ def loan_card(session: Session, loan_id: int, *, printed_on: date,
     story += [Spacer(1, 4 * mm), p(tr("Questions or complaints: {contact}",
                                       contact=ctx.society.settings.grievance_contact), BODY)]
     return build(ctx, story, title=f"Loan card {loan.id}", code=loan.member_code,
-                 document=f"loan-{loan.id}", printed_on=printed_on)
+                 document=f"loan-{loan.id}", printed_on=printed_on, size="A4")
 
 
 def _covered_on(receipts: list[Receipt]) -> list[tuple[date, int]]:

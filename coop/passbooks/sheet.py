@@ -21,7 +21,7 @@ from coop.errors import InvalidInput
 from coop.ledger import queries
 from coop.members import MemberRow
 from coop.money import amount_formatter, minor_digits
-from coop.passbooks.typeset import Typesetter
+from coop.passbooks.typeset import Typesetter, is_complex
 from coop.passbooks.verification import draw_qr, payload
 from coop.society import Society, get_society
 
@@ -63,13 +63,19 @@ def facts_table(ctx: Context, rows: Sequence[Sequence[str]], widths_mm: Sequence
 
 def grid(ctx: Context, rows: Sequence[Sequence[str]], widths_mm: Sequence[int], *,
          numbers_from: int, size: int = BODY - 1) -> Table:
-    """A table with a bold heading row, repeated on each page; numbers right-aligned."""
-    p = ctx.type.paragraph
-    cells = [[p(text, size, bold=index == 0,
-                align="right" if column >= numbers_from else "left")
+    """A table with a bold heading row, repeated on each page; numbers right-aligned.
+    Cells of dates and amounts are plain strings (a Paragraph per cell would cost most of
+    a loan card's time); only text that needs shaping becomes a Paragraph."""
+    type_ = ctx.type
+    cells = [[type_.paragraph(text, size, bold=index == 0,
+                              align="right" if column >= numbers_from else "left")
+              if is_complex(text) else text
               for column, text in enumerate(row)] for index, row in enumerate(rows)]
     table = Table(cells, colWidths=[width * mm for width in widths_mm], repeatRows=1)
     table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+                               ("FONT", (0, 0), (-1, -1), type_.latin[False], size),
+                               ("FONT", (0, 0), (-1, 0), type_.latin[True], size),
+                               ("ALIGN", (numbers_from, 0), (-1, -1), "RIGHT"),
                                ("GRID", (0, 0), (-1, -1), 0.5, colors.black),
                                ("TOPPADDING", (0, 0), (-1, -1), 2),
                                ("BOTTOMPADDING", (0, 0), (-1, -1), 3)]))

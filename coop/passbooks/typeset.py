@@ -116,6 +116,8 @@ class Typesetter:
                 (name, bold): _register(directory, f"Sans{name}", "Bold" if bold else "Regular")
                 for name in {script} for bold in (False, True)}
         self._forms: dict[tuple[str, int, bool], tuple[str, float, float]] = {}
+        self._widths: dict[tuple[str, int, bool], float] = {}
+        self._fitted: dict[tuple[str, int, bool, float], str] = {}
 
     # -- runs and paragraphs ------------------------------------------------------------------
 
@@ -193,12 +195,22 @@ class Typesetter:
     def width(self, text: str, size: int, *, bold: bool = False) -> float:
         if not is_complex(text):
             return float(stringWidth(text, self.latin[bold], size))
-        paragraph = self.paragraph(text, size, bold=bold)
-        paragraph.wrap(10_000, 1_000)
-        return float(max(paragraph.getActualLineWidths0() or [0.0]))
+        key = (text, size, bold)
+        known = self._widths.get(key)
+        if known is None:  # shaping is the slow part: once per text and size
+            paragraph = self.paragraph(text, size, bold=bold)
+            paragraph.wrap(10_000, 1_000)
+            known = self._widths[key] = float(max(paragraph.getActualLineWidths0() or [0.0]))
+        return known
 
     def fit(self, text: str, size: int, width: float, *, bold: bool = False) -> str:
         """The text, cut at a word (or a letter) with an ellipsis if it is wider than `width`."""
+        key = (text, size, bold, width)
+        if key not in self._fitted:
+            self._fitted[key] = self._fit(text, size, width, bold=bold)
+        return self._fitted[key]
+
+    def _fit(self, text: str, size: int, width: float, *, bold: bool) -> str:
         if self.width(text, size, bold=bold) <= width:
             return text
         # after shaped text the ellipsis is a word of its own (the Indic fonts have none)

@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from itertools import groupby
 
-from reportlab.graphics import renderPDF
 from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
 from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -39,17 +38,28 @@ def payload(code: str, serial: str, head_seq: int, head_hash: str) -> str:
 
 def draw_qr(canvas: Canvas, text: str, x: float, y: float, size: float) -> None:
     """The code for `text`, `size` points square with its lower left at (x, y); drawn into
-    the PDF once and placed again on every later page."""
+    the PDF once, as one filled path of the dark runs of each row, and placed again on every
+    later page (ReportLab's widget draws a shape per run, and computes the code twice)."""
     forms: dict[str, str] = getattr(canvas, "_coop_qr_forms", {})
-    name = forms.get(text) or f"coop-qr-{len(forms)}"
-    if text not in forms:
-        widget = QrCodeWidget(text, barLevel="M")
-        left, bottom, right, top = widget.getBounds()
-        drawing = Drawing(size, size, transform=[size / (right - left), 0, 0,
-                                                 size / (top - bottom), 0, 0])
-        drawing.add(widget)
+    name = forms.get(text)
+    if name is None:
+        name = f"coop-qr-{len(forms)}"
+        encoder = QrCodeWidget(text, barLevel="M").qr  # ReportLab's encoder (ISO 18004)
+        encoder.make()
+        rows = encoder.modules
+        quiet = 2  # modules of white margin around the code
+        box = size / (len(rows) + 2 * quiet)
         canvas.beginForm(name, lowerx=0, lowery=0, upperx=size, uppery=size)
-        renderPDF.draw(drawing, canvas, 0, 0)
+        path = canvas.beginPath()
+        for r, row in enumerate(rows):
+            column = 0
+            for dark, run in groupby(bool(module) for module in row):
+                length = len(list(run))
+                if dark:
+                    path.rect((column + quiet) * box, size - (r + quiet + 1) * box,
+                              length * box, box)
+                column += length
+        canvas.drawPath(path, stroke=0, fill=1)
         canvas.endForm()
         forms[text] = name
         canvas._coop_qr_forms = forms
