@@ -71,8 +71,10 @@ def build_demo(
         codes = []
         for n in range(members):
             name = Identity(known_as=NAMES[n % len(NAMES)]) if rng.random() < 0.6 else Identity()
+            # most read Kannada, as in Mysore; some Hindi, Bengali or English
+            language = ("kn", "kn", "kn", "hi", "bn", "en", None)[n % 7]
             codes.append(register_member(session, identity=name, joined_on=first_day,
-                                         vault=vault, clock=clock).code)
+                                         vault=vault, clock=clock, language=language).code)
         for code in codes:
             buy_shares(session, code, count=rng.randint(1, 5), source="cash",
                        face_value_minor=society.share_face_value_minor, value_date=first_day,

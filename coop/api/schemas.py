@@ -20,6 +20,9 @@ Day = Annotated[date, Strict()]
 MoneyText = Annotated[str, Field(max_length=24, examples=["1250.50"])]
 RoleName = Literal["admin", "board", "clerk", "auditor", "member"]
 AccountTypeName = Literal["asset", "liability", "equity", "income", "expense"]
+# a plain pattern, not a Literal: Litestar describes a Literal shared by bodies and query
+# parameters differently depending on which route it met first
+LanguageCode = Annotated[str, Field(pattern="^(en|kn|bn|hi|es|sw)$", examples=["kn"])]
 
 
 class In(BaseModel):
@@ -313,7 +316,6 @@ class PhoneSearchIn(In):
     phone: str = Field(min_length=3, max_length=32)
 
 
-LanguageCode = Literal["en", "kn", "bn", "hi", "es", "sw"]
 
 
 class PreferencesIn(In):

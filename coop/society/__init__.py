@@ -125,11 +125,19 @@ def init_society(
         SocietyRow(
             id=1, name=name, locale=locale, fiscal_year_start="04-01",
             share_face_value_minor=DEFAULT_SHARE_FACE_VALUE_MINOR,
-            settings_json=SocietySettings().model_dump_json(), created_at=clock.now(),
+            settings_json=_first_settings(locale).model_dump_json(), created_at=clock.now(),
         )
     )
     session.flush()
     return True
+
+
+def _first_settings(locale: str) -> SocietySettings:
+    """The defaults, with documents in the locale's language when we print it (kn_IN: kn)."""
+    language = locale.split("_")[0]
+    if language in ("en", "kn", "bn", "hi", "es", "sw"):
+        return SocietySettings(language=language)
+    return SocietySettings()
 
 
 def get_society(session: Session) -> Society | None:

@@ -13,7 +13,6 @@ from coop import members
 from coop.api.deps import app_state
 from coop.api.idempotency import respond
 from coop.api.schemas import (
-    LanguageCode,
     PassbookCheckIn,
     PassbookCheckOut,
     PassbookDuplicateIn,
@@ -152,9 +151,8 @@ class PassbooksController(Controller):
 
 
 def _preferences(member: members.MemberRow, society: Society) -> dict[str, Any]:
-    language: LanguageCode | None = member.language  # type: ignore[assignment]
-    return {"code": member.code, "language": language,
-            "document_language": language or society.settings.language,
+    return {"code": member.code, "language": member.language,
+            "document_language": member.language or society.settings.language,
             "known_as_on_passbook": member.passbook_known_as}
 
 
