@@ -43,3 +43,17 @@ def withdraw(
         actor="clerk", idempotency_key=key,
     )
     return db.write(lambda s: post(s, draft, clock=clock))
+
+
+def pdf_text(content: bytes) -> str:
+    """The text of a PDF as poppler's pdftotext reads it (Latin-script documents only: shaped
+    Indic text does not extract), with runs of spaces made single."""
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("pdftotext") is None:
+        raise AssertionError("pdftotext is missing: install Debian's poppler-utils")
+    result = subprocess.run(["pdftotext", "-layout", "-", "-"], input=content,
+                            capture_output=True, check=True)
+    return re.sub(r"[ \t]+", " ", result.stdout.decode())

@@ -34,6 +34,7 @@ from coop import dividends
 from coop.society import Society, get_society
 from tests.api.conftest import Api, LiveServer
 from tests.api.loan_helpers import BASE, borrower, make_board, product
+from tests.helpers import pdf_text
 
 M = f"{BASE}/members"
 Y = f"{BASE}/years"
@@ -889,3 +890,14 @@ def test_her_dividend_statement_and_share_certificate_are_hers_alone(api: Api) -
         assert api.get(f"{BASE}/members/{other}/{path}", role="clerk").status_code == 200
     assert api.get(f"{BASE}/members/{mine}/dividends/2023/statement.pdf",
                    role="clerk").status_code == 404
+    statement = pdf_text(api.get(f"{BASE}/members/{mine}/dividends/2024/statement.pdf",
+                                 role="clerk").content)
+    mine_line = next(line for line in api.get(f"{DIV}/2024", role="board").json()[
+        "allocations"] if line["member_code"] == mine)
+    for words in ("Dividend statement, year 2024", mine, "10 % a year",
+                  f"{mine_line['total']} INR", "paid-up value x days held"):
+        assert words in statement, words
+    certificate = pdf_text(api.get(f"{BASE}/members/{mine}/share-certificate.pdf",
+                                   role="clerk").content)
+    for words in ("Share certificate", mine, "Shares held 100", "Paid-up value 1,000.00 INR"):
+        assert words in certificate, words

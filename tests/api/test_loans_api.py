@@ -8,6 +8,7 @@ period, daily accrual on the actual outstanding principal) and are asserted to t
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
 from typing import Any
 
@@ -23,6 +24,7 @@ from tests.api.loan_helpers import (
     member_balance,
     product,
 )
+from tests.helpers import pdf_text
 
 L = f"{BASE}/loans"
 M = f"{BASE}/members"
@@ -1044,3 +1046,21 @@ def test_the_loan_card_is_a_pdf(api: Api) -> None:
     assert api.get(f"{L}/{own_id}/card.pdf", role="member").status_code == 200
     assert api.get(f"{L}/{other_id}/card.pdf", role="member").status_code == 404
     assert api.get(f"{L}/{own_id}/card.pdf", role="auditor").status_code == 403
+    text = pdf_text(card.content)
+    assert re.search(r"APR \d+\.\d\d %", text), text
+    for words in ("Loan card", f"{own_id} (", mine, "2,000.00 INR", "every week", "Schedule",
+                  "Repayments received",
+                  "None yet.", "Questions or complaints"):
+        assert words in text, words
+    assert "Discharge" not in text
+
+    repay(api, own_id, "100.00")
+    text = pdf_text(api.get(f"{L}/{own_id}/card.pdf", role="clerk").content)
+    assert "None yet." not in text
+    assert re.search(r"\d\d-\d\d-\d{4} 100\.00 ", text), text  # the receipt, acknowledged
+    repay(api, own_id, payoff(api, own_id)["total"])
+    text = pdf_text(api.get(f"{L}/{own_id}/card.pdf", role="clerk").content)
+    assert "Discharge" in text and "Nothing more is owed on it." in text
+    assert mine in text and "Asha" not in text
+    deny = api.get(f"{L}/{own_id}/card.pdf", role="clerk", params={"language": "xx"})
+    assert deny.status_code in (400, 422), deny.text
