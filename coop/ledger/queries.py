@@ -11,13 +11,19 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from coop.ledger.model import PostedEntry, PostedPosting, Side, signed_balance
+from coop.ledger.model import (
+    IdempotencyKeyReused,
+    PostedEntry,
+    PostedPosting,
+    Side,
+    signed_balance,
+)
 from coop.ledger.orm import account_table, book_table, entry_table, posting_table
 
 ENTRIES_PAGE_MAX = 500
@@ -169,6 +175,29 @@ def trial_balance(session: Session, *, as_of: date | None = None) -> TrialBalanc
 def load_entry(session: Session, entry_id: int) -> PostedEntry | None:
     entries = load_entries(session, [entry_id])
     return entries[0] if entries else None
+
+
+def replay_of(session: Session, key: str | None, *, kind: str,
+              amount_minor: int) -> PostedEntry | None:
+    """The entry already posted with this idempotency key (marked replayed), or None. A
+    service that checks balances or writes rows besides the entry asks this first, under its
+    own locks, so a retried request changes nothing; the same key on a different request is
+    refused."""
+    if not key:
+        return None
+    found = session.execute(select(entry_table.c.id).where(
+        entry_table.c.idempotency_key == key)).scalar()
+    if found is None:
+        return None
+    entry = load_entry(session, found)
+    if entry is None:  # pragma: no cover - it was just found
+        return None
+    moved = sum(p.amount_minor for p in entry.postings if p.side is Side.DEBIT)
+    if entry.kind != kind or moved != amount_minor:
+        raise IdempotencyKeyReused(
+            "this idempotency key was already used for a different entry",
+            field="idempotency_key")
+    return replace(entry, replayed=True)
 
 
 def load_entries(session: Session, entry_ids: Sequence[int]) -> list[PostedEntry]:

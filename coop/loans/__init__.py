@@ -53,7 +53,13 @@ from coop.ledger.chart import (
     LOAN_RECOVERIES,
     LOANS,
 )
-from coop.ledger.model import InsufficientFunds, PostedEntry, PostingDraft, check_text
+from coop.ledger.model import (
+    IdempotencyKeyReused,
+    InsufficientFunds,
+    PostedEntry,
+    PostingDraft,
+    check_text,
+)
 from coop.loans import engine
 from coop.loans.engine import Allocation, Bucket, Payment, Plan, PlanPeriod, Switch
 from coop.loans.schedule import (
@@ -822,10 +828,15 @@ class Repayment:
 
 
 def repay(session: Session, loan_id: int, *, amount_minor: int,
-          source: Literal["cash", "savings"], on: date, actor: str, clock: Clock) -> Repayment:
+          source: Literal["cash", "savings"], on: date, actor: str, clock: Clock,
+          key: str | None = None) -> Repayment:
     """A payment of any amount on any day, allocated in the product's order; the payment
-    that clears the loan closes it. More than the payoff is refused (nothing is posted)."""
+    that clears the loan closes it. More than the payoff is refused (nothing is posted).
+    With a `key`, exactly once: a retry returns the first payment as it was allocated."""
     row = _loan_row(session, loan_id, lock=True)
+    done = queries.replay_of(session, key, kind="loan_repayment", amount_minor=amount_minor)
+    if done is not None:
+        return _repayment_again(session, row, done)
     if row.status == "written_off":
         return _recover(session, row, amount_minor=amount_minor, source=source, on=on,
                         actor=actor, clock=clock)
@@ -853,7 +864,7 @@ def repay(session: Session, loan_id: int, *, amount_minor: int,
     if allocation.penalty + allocation.fees:
         postings.append(credit(FEES_AND_PENALTIES, allocation.penalty + allocation.fees))
     entry = post(session, EntryDraft(
-        value_date=on, kind="loan_repayment", actor=actor,
+        value_date=on, kind="loan_repayment", actor=actor, idempotency_key=key,
         narration=f"Loan {row.id} repayment{' from savings' if source == 'savings' else ''}",
         postings=tuple(postings)), clock=clock)
     row.outstanding_minor = position.outstanding_principal
@@ -863,6 +874,20 @@ def repay(session: Session, loan_id: int, *, amount_minor: int,
     _record(session, row, hist, kind="repayment", on=on, amount=amount_minor,
             allocation=allocation, entry=entry, actor=actor, clock=clock, position=position)
     _rebalance_holds(session, row, clock)
+    return Repayment(entry, allocation, position, row.status)
+
+
+def _repayment_again(session: Session, row: LoanRow, entry: PostedEntry) -> Repayment:
+    event = session.scalars(select(EventRow).where(EventRow.loan_id == row.id,
+                                                   EventRow.entry_id == entry.id)).first()
+    if event is None:
+        raise IdempotencyKeyReused("this idempotency key was used for another loan",
+                                   field="idempotency_key")
+    hist = history(session, row)  # where the loan stands now, after the payment
+    position = engine.position(hist.plan, hist.events, hist.last_on or event.value_date,
+                               hist.order)
+    allocation = Allocation(penalty=event.penalty_minor, fees=event.fees_minor,
+                            interest=event.interest_minor, principal=event.principal_minor)
     return Repayment(entry, allocation, position, row.status)
 
 

@@ -106,9 +106,10 @@ def balances(session: Session, code: str) -> SavingsBalance:
 
 def record_deposit(
     session: Session, code: str, *, amount_minor: int, value_date: date, actor: str,
-    clock: Clock, narration: str | None = None,
+    clock: Clock, narration: str | None = None, key: str | None = None,
 ) -> tuple[PostedEntry, SavingsBalance]:
-    """Cash in at the counter: Dr 1000 Cash on hand, Cr the member's savings."""
+    """Cash in at the counter: Dr 1000 Cash on hand, Cr the member's savings. A `key` makes
+    it exactly-once: the same key again returns the first entry (`replayed`)."""
     member_id = _active(session, code)
     text = check_text(narration or "Deposit", field="narration",
                       length_max=NARRATION_LENGTH_MAX)
@@ -116,6 +117,7 @@ def record_deposit(
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="deposit", actor=actor,
         postings=(debit(CASH, amount_minor), credit(account, amount_minor)),
+        idempotency_key=key,
     ), clock=clock)
     return entry, SavingsBalance(queries.balance(session, account) or 0,
                                  held(session, member_id))
@@ -123,15 +125,19 @@ def record_deposit(
 
 def record_withdrawal(
     session: Session, code: str, *, amount_minor: int, value_date: date, actor: str,
-    clock: Clock, narration: str | None = None,
+    clock: Clock, narration: str | None = None, key: str | None = None,
 ) -> tuple[PostedEntry, SavingsBalance]:
-    """Cash out at the counter, never beyond the available balance."""
+    """Cash out at the counter, never beyond the available balance (exactly once per
+    `key`: a retry after the first went through returns it rather than checking again)."""
     member_id = _active(session, code)
     text = check_text(narration or "Withdrawal", field="narration",
                       length_max=NARRATION_LENGTH_MAX)
     account = savings_account(code)
     balance = lock_balance(session, account)
     on_hold = held(session, member_id)
+    done = queries.replay_of(session, key, kind="withdrawal", amount_minor=amount_minor)
+    if done is not None:
+        return done, SavingsBalance(balance, on_hold)
     if amount_minor > balance - on_hold:
         raise InsufficientFunds(
             f"the available balance is {money_text(session, balance - on_hold)}",
@@ -139,6 +145,7 @@ def record_withdrawal(
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="withdrawal", actor=actor,
         postings=(debit(account, amount_minor), credit(CASH, amount_minor)),
+        idempotency_key=key,
     ), clock=clock)
     return entry, SavingsBalance(balance - amount_minor, on_hold)
 

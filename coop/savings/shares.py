@@ -44,8 +44,9 @@ class Holding:
 
 def buy_shares(
     session: Session, code: str, *, count: int, source: Literal["cash", "savings"],
-    face_value_minor: int, value_date: date, actor: str, clock: Clock,
+    face_value_minor: int, value_date: date, actor: str, clock: Clock, key: str | None = None,
 ) -> tuple[PostedEntry, Holding]:
+    """Shares at face value, for cash or from savings; exactly once per `key`."""
     member = get_member(session, code)
     if member.status != "active":
         raise MemberNotActive(f"{code} has exited")
@@ -53,13 +54,17 @@ def buy_shares(
         raise InvalidInput(f"buy 1 to {SHARES_PER_PURCHASE_MAX} shares", field="count")
     amount = count * face_value_minor
     paid_from = CASH if source == "cash" else savings_account(code)
+    balance = lock_balance(session, paid_from) if source == "savings" else 0
+    done = queries.replay_of(session, key, kind="share_purchase", amount_minor=amount)
+    if done is not None:
+        return done, holding(session, code)
     if source == "savings":  # held money is not hers to spend: as for a withdrawal
-        available = lock_balance(session, paid_from) - held(session, member.id)
+        available = balance - held(session, member.id)
         if amount > available:
             raise InsufficientFunds(
                 f"the available balance is {money_text(session, available)}", field="count")
     entry = post(session, EntryDraft(
-        value_date=value_date, kind="share_purchase", actor=actor,
+        value_date=value_date, kind="share_purchase", actor=actor, idempotency_key=key,
         narration=f"{count} share{'s' if count > 1 else ''} bought"
                   f"{' from savings' if source == 'savings' else ''}",
         postings=(debit(paid_from, amount), credit(shares_account(code), amount)),
