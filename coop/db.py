@@ -36,6 +36,8 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from coop.errors import CoopError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -51,6 +53,39 @@ NAMING_CONVENTION = {
 SQLITE_SAFE_VERSION = (3, 51, 3)
 RETRYABLE_SQLSTATES = frozenset({"40P01", "40001"})
 WRITE_ATTEMPTS_MAX = 3
+# The storage refused the write: disk full, read-only, I/O error. Nothing was written (the
+# transaction rolled back), reads still work, and the request may be tried again later.
+STORAGE_SQLSTATES = {"53100": "the database's disk is full",
+                     "53000": "the database server is out of resources",
+                     "25006": "the database is read-only"}
+SQLITE_STORAGE_CODES = {13: "the database's disk is full",  # SQLITE_FULL
+                        8: "the database is read-only",  # SQLITE_READONLY and its variants
+                        10: "the database's disk could not be written"}  # SQLITE_IOERR
+
+
+class StorageUnavailable(CoopError):
+    """503: the write could not be stored; the books are as they were before it."""
+
+    code = "storage_unavailable"
+    kind = "unavailable"
+    title = "The books cannot take writes just now"
+
+
+def storage_problem(exc: BaseException) -> str | None:
+    """What is wrong with the storage, if `exc` is the storage refusing a write."""
+    if isinstance(exc, DBAPIError):
+        original: BaseException | None = exc.orig
+    elif isinstance(exc, sqlite3.Error):  # raised by our own BEGIN, outside SQLAlchemy's wrap
+        original = exc
+    else:
+        return None
+    sqlstate = getattr(original, "sqlstate", None)
+    if sqlstate in STORAGE_SQLSTATES:
+        return STORAGE_SQLSTATES[sqlstate]
+    code = getattr(original, "sqlite_errorcode", None)
+    if isinstance(original, sqlite3.Error) and code is not None:
+        return SQLITE_STORAGE_CODES.get(code & 0xFF)
+    return None
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -220,10 +255,16 @@ class Database:
             try:
                 with self.writing() as session:
                     return work(session)
-            except DBAPIError as exc:
+            except (DBAPIError, sqlite3.Error) as exc:
+                problem = storage_problem(exc)
+                if problem is not None:
+                    log.error("write refused by the storage: %s (%s)", problem, exc)
+                    raise StorageUnavailable(
+                        f"{problem}: nothing was written; the books are as they were. "
+                        "Tell the administrator; reading still works") from exc
                 if not is_retryable(exc) or attempt == WRITE_ATTEMPTS_MAX:
                     raise
-                log.info("write rerun after %s (attempt %d)", exc.orig, attempt)
+                log.info("write rerun after %s (attempt %d)", exc, attempt)
                 time.sleep(random.uniform(0.001, 0.01) * attempt)  # noqa: S311 - jitter only
         raise AssertionError("unreachable")  # pragma: no cover
 
