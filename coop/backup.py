@@ -1,0 +1,264 @@
+"""Backups that restore to the same books, and restores that never overwrite by accident.
+
+A backup is one zip file: `manifest.json` and the database itself. The manifest records the
+journal's chain head (entry number and hash) *of the copy*, the number of entries, the schema
+revision, the engine and the payload's SHA-256, so a restore can prove it brought back exactly
+what was saved.
+
+- SQLite: `VACUUM INTO` a new file: a consistent snapshot taken in one read transaction while
+  the server keeps writing, compact, and without the forensic traces of deleted rows (the
+  erased identities of reference/reliability.md §6 stay erased). The head is read from the copy.
+- PostgreSQL: `pg_dump -Fc` run on a snapshot exported from a REPEATABLE READ transaction in
+  which the head was read, so head and dump are of the same instant.
+
+A restore refuses a target database that already has books in it unless told to (`force`),
+checks the payload's hash, restores, then runs `verify` and compares the chain head with the
+manifest's. Backups hold the members' identities encrypted, never the vault's key: keep the
+key file (COOP_DATA_KEY_FILE) backed up separately and the backup files somewhere safe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+import zipfile
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import create_engine, inspect, literal, select, table
+from sqlalchemy.engine import URL, make_url
+
+from coop.db import Database
+from coop.errors import Conflict, InvalidInput
+from coop.ledger.verify import verify
+
+FORMAT = "coop-backup/1"
+PAYLOAD = {"sqlite": "coop.sqlite", "postgresql": "coop.pgdump"}
+BOOK_TABLES = ("ledger_entry", "member", "society", "auth_user")
+
+
+@dataclass(frozen=True)
+class Manifest:
+    format: str
+    engine: str
+    created_at: str
+    head_seq: int
+    head_hash: str
+    entries: int
+    schema_revision: str | None
+    payload: str
+    payload_sha256: str
+
+
+@dataclass(frozen=True)
+class Restored:
+    manifest: Manifest
+    head_seq: int
+    head_hash: str
+    seconds: float
+
+
+class BackupRefused(Conflict):
+    code = "backup_refused"
+    title = "Restore refused"
+
+
+def _engine_name(url: URL) -> str:
+    name = url.get_backend_name()
+    if name not in PAYLOAD:
+        raise InvalidInput(f"cannot back up a {name} database", field="COOP_DATABASE_URL")
+    return name
+
+
+def _tool(name: str) -> str:
+    """The full path of a PostgreSQL client program (arguments go to it as a list, no
+    shell)."""
+    path = shutil.which(name)
+    if path is None:
+        raise InvalidInput(f"{name} is not installed (Debian: postgresql-client)")
+    return path
+
+
+def _libpq(url: URL) -> str:
+    """The URL as pg_dump and pg_restore take it."""
+    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _sqlite_snapshot(source: Path, target: Path) -> tuple[int, str, int, str | None]:
+    with sqlite3.connect(source) as connection:
+        connection.execute("VACUUM INTO ?", (str(target),))
+    copy = sqlite3.connect(target)
+    try:
+        return _read_facts(copy)
+    finally:
+        copy.close()
+
+
+def _read_facts(connection: sqlite3.Connection) -> tuple[int, str, int, str | None]:
+    head = connection.execute("SELECT head_seq, head_hash FROM ledger_book WHERE id = 1")
+    row = head.fetchone()
+    if row is None:
+        raise InvalidInput("the database has no book: run `coop init` first")
+    entries = connection.execute("SELECT count(*) FROM ledger_entry").fetchone()[0]
+    revision = connection.execute("SELECT version_num FROM alembic_version").fetchone()
+    return int(row[0]), str(row[1]), int(entries), revision[0] if revision else None
+
+
+def _postgres_snapshot(url: URL, target: Path) -> tuple[int, str, int, str | None]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            snapshot = connection.exec_driver_sql("SELECT pg_export_snapshot()").scalar()
+            row = connection.exec_driver_sql(
+                "SELECT head_seq, head_hash FROM ledger_book WHERE id = 1").one()
+            entries = connection.exec_driver_sql("SELECT count(*) FROM ledger_entry").scalar()
+            revision = connection.exec_driver_sql(
+                "SELECT version_num FROM alembic_version").scalar()
+            # the dump reads the same snapshot while this transaction keeps it alive
+            subprocess.run([_tool("pg_dump"), "--format=custom", "--no-owner",  # noqa: S603
+                            "--no-privileges", f"--snapshot={snapshot}", f"--file={target}",
+                            _libpq(url)], check=True, capture_output=True)
+            connection.exec_driver_sql("ROLLBACK")
+    except subprocess.CalledProcessError as error:
+        raise InvalidInput(f"pg_dump failed: {error.stderr.decode()[-300:]}") from error
+    finally:
+        engine.dispose()
+    return int(row[0]), str(row[1]), int(entries or 0), revision
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def create(database_url: str, out: Path) -> Manifest:
+    """Back the database up into `out` (written whole, then renamed into place)."""
+    url = make_url(database_url)
+    engine = _engine_name(url)
+    with tempfile.TemporaryDirectory(prefix="coop-backup-") as work:
+        payload = Path(work) / PAYLOAD[engine]
+        if engine == "sqlite":
+            source = Path(url.database or "")
+            if not source.is_file():
+                raise InvalidInput(f"there is no database file {source}")
+            seq, digest, entries, revision = _sqlite_snapshot(source, payload)
+        else:
+            seq, digest, entries, revision = _postgres_snapshot(url, payload)
+        manifest = Manifest(FORMAT, engine, datetime.now(UTC).isoformat(timespec="seconds"),
+                            seq, digest, entries, revision, payload.name, _sha256(payload))
+        partial = out.with_name(out.name + ".partial")
+        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("manifest.json", json.dumps(asdict(manifest), indent=2))
+            archive.write(payload, payload.name)
+        with partial.open("rb") as handle:
+            os.fsync(handle.fileno())
+        partial.replace(out)
+    return manifest
+
+
+def read_manifest(backup: Path) -> Manifest:
+    try:
+        with zipfile.ZipFile(backup) as archive:
+            fields = json.loads(archive.read("manifest.json"))
+    except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
+        raise InvalidInput(f"{backup} is not a coop backup: {error}") from error
+    if fields.get("format") != FORMAT:
+        raise InvalidInput(f"{backup} is not a {FORMAT} backup")
+    return Manifest(**fields)
+
+
+def _has_books(url: URL) -> bool:
+    """True when the target already holds a society's data (any table with rows in it)."""
+    if url.get_backend_name() == "sqlite":
+        path = Path(url.database or "")
+        if not path.is_file() or path.stat().st_size == 0:
+            return False
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            present = set(inspect(connection).get_table_names())
+            return any(connection.execute(select(literal(1)).select_from(table(name))
+                                          .limit(1)).first()
+                       for name in BOOK_TABLES if name in present)
+    finally:
+        engine.dispose()
+
+
+def restore(backup: Path, database_url: str, *, force: bool = False) -> Restored:
+    """Restore `backup` into the database at `database_url` and prove it: verify passes and
+    the chain head is the manifest's. A target with books in it needs `force`."""
+    started = time.perf_counter()
+    manifest = read_manifest(backup)
+    url = make_url(database_url)
+    engine = _engine_name(url)
+    if engine != manifest.engine:
+        raise InvalidInput(f"this is a {manifest.engine} backup; the target is {engine}")
+    if _has_books(url) and not force:
+        raise BackupRefused("the target database already has books in it; restoring would "
+                            "replace them (say --force to do so)")
+    with tempfile.TemporaryDirectory(prefix="coop-restore-") as work:
+        with zipfile.ZipFile(backup) as archive:
+            archive.extract(manifest.payload, work)
+        payload = Path(work) / manifest.payload
+        if _sha256(payload) != manifest.payload_sha256:
+            raise InvalidInput(f"{backup} is damaged: its database does not match its manifest")
+        if engine == "sqlite":
+            _restore_sqlite(payload, Path(url.database or ""))
+        else:
+            _restore_postgres(payload, url)
+    return _prove(manifest, database_url, started)
+
+
+def _restore_sqlite(payload: Path, target: Path) -> None:
+    staged = target.with_name(target.name + ".restoring")
+    shutil.copyfile(payload, staged)
+    with staged.open("rb") as handle:
+        os.fsync(handle.fileno())
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(str(target) + suffix).unlink(missing_ok=True)
+    staged.replace(target)
+
+
+def _restore_postgres(payload: Path, url: URL) -> None:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
+            connection.exec_driver_sql("CREATE SCHEMA public")
+    finally:
+        engine.dispose()
+    try:
+        subprocess.run([_tool("pg_restore"), "--no-owner", "--no-privileges",  # noqa: S603
+                        "--exit-on-error", f"--dbname={_libpq(url)}", str(payload)],
+                       check=True, capture_output=True)
+    except subprocess.CalledProcessError as error:
+        raise InvalidInput(f"pg_restore failed: {error.stderr.decode()[-300:]}") from error
+
+
+def _prove(manifest: Manifest, database_url: str, started: float) -> Restored:
+    db = Database(database_url, pool_size=2)
+    try:
+        report = db.read(lambda s: verify(s, checkpoint=(manifest.head_seq,
+                                                         manifest.head_hash)))
+    finally:
+        db.dispose()
+    if not report.ok or (report.head_seq, report.head_hash) != (manifest.head_seq,
+                                                                 manifest.head_hash):
+        first = report.problems[0] if report.problems else "the chain head differs"
+        raise Conflict(f"the restored books do not verify: {first}")
+    return Restored(manifest, report.head_seq, report.head_hash,
+                    time.perf_counter() - started)
+
+
+__all__ = ["BackupRefused", "Manifest", "Restored", "create", "read_manifest", "restore"]
