@@ -69,6 +69,8 @@ def buy_shares(
                   f"{' from savings' if source == 'savings' else ''}",
         postings=(debit(paid_from, amount), credit(shares_account(code), amount)),
     ), clock=clock)
+    if entry.replayed:  # a retry that waited on the first attempt's lock: it is done
+        return entry, holding(session, code)
     session.add(ShareMovementRow(member_id=member.id, entry_id=entry.id, count=count,
                                  value_date=value_date))
     session.flush()
