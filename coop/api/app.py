@@ -41,6 +41,7 @@ from coop.api.controllers.members import (
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
+from coop.api.counter import BoardController, CounterController, template_config
 from coop.api.deps import AppState
 from coop.api.openapi import document_problems
 from coop.api.problems import EXCEPTION_HANDLERS
@@ -95,7 +96,8 @@ def create_app(
             database.dispose()
 
     app = Litestar(
-        route_handlers=[api, health],
+        route_handlers=[api, health, CounterController, BoardController],
+        template_config=template_config(),
         guards=[authorize],
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers],

@@ -34,7 +34,20 @@ def allow(*roles: Role | Iterable[Role]) -> dict[str, Any]:
     return {"roles": frozenset(flat)}
 
 
+COUNTER_PATH = "/counter"
+SESSION_COOKIE = "coop_session"
+
+
+def is_counter(path: str) -> bool:
+    return path == COUNTER_PATH or path.startswith(COUNTER_PATH + "/")
+
+
 def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The API's token is a bearer header; the counter pages' token is their session cookie
+    (HttpOnly, SameSite=Strict), and each only where it belongs, so a cookie can never
+    authorise an API call made from another site."""
+    if is_counter(connection.scope["path"]):
+        return connection.cookies.get(SESSION_COOKIE) or None
     header = connection.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():

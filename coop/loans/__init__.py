@@ -877,6 +877,25 @@ def repay(session: Session, loan_id: int, *, amount_minor: int,
     return Repayment(entry, allocation, position, row.status)
 
 
+def preview_repayment(session: Session, loan_id: int, *, amount_minor: int,
+                      on: date) -> tuple[Allocation, engine.Position]:
+    """How a payment would be allocated (penalty, fees, interest, principal) and where it would
+    leave the loan, without taking it: what the clerk shows before she confirms."""
+    row = _loan_row(session, loan_id)
+    if row.status != "active":
+        raise LoanStateConflict(f"loan {loan_id} is {row.status}; repayments are taken on an "
+                                "active loan")
+    if amount_minor <= 0:
+        raise InvalidInput("the amount is more than zero", field="amount")
+    hist = history(session, row)
+    try:
+        return engine.allocate(hist.plan, hist.events, Payment(on, amount_minor), hist.order)
+    except engine.PaymentTooLarge as error:
+        raise PaymentAbovePayoff(
+            f"the payoff amount on {on} is {savings.money_text(session, error.payoff)}",
+            field="amount") from None
+
+
 def _repayment_again(session: Session, row: LoanRow, entry: PostedEntry) -> Repayment:
     event = session.scalars(select(EventRow).where(EventRow.loan_id == row.id,
                                                    EventRow.entry_id == entry.id)).first()
@@ -1193,6 +1212,15 @@ class InsiderLoan:
     principal_minor: int
     outstanding_minor: int
     approvals: int
+
+
+def pending(session: Session) -> tuple[list[Loan], list[RescheduleRow]]:
+    """What waits for the board's votes: loan applications, and reschedule requests."""
+    applications = [_loan(session, row) for row in session.scalars(
+        select(LoanRow).where(LoanRow.status == "pending").order_by(LoanRow.id))]
+    requests = list(session.scalars(select(RescheduleRow).where(
+        RescheduleRow.status == "pending").order_by(RescheduleRow.id)))
+    return applications, requests
 
 
 def board_loans(session: Session, board_codes: frozenset[str]) -> list[InsiderLoan]:

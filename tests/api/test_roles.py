@@ -211,12 +211,44 @@ def call(api: Api, method: str, path: str, headers: dict[str, str]) -> httpx.Res
 # --- the route table ---------------------------------------------------------------------------
 
 
+# The counter pages (server-rendered, cookie sessions): who may open each.
+COUNTER = {
+    ("GET", "/counter/login"): PUBLIC, ("POST", "/counter/login"): PUBLIC,
+    ("POST", "/counter/logout"): ANY, ("GET", "/counter"): ANY,
+    ("GET", "/counter/find"): roles("admin", "clerk"),
+    ("GET", "/counter/members/{}"): roles("admin", "clerk", "member"),
+    ("POST", "/counter/members/{}/deposit"): roles("admin", "clerk"),
+    ("POST", "/counter/members/{}/withdrawal"): roles("admin", "clerk"),
+    ("POST", "/counter/members/{}/shares"): roles("admin", "clerk"),
+    ("POST", "/counter/loans/{}/repayment"): roles("admin", "clerk"),
+    ("GET", "/counter/register"): roles("admin", "clerk"),
+    ("POST", "/counter/register"): roles("admin", "clerk"),
+    ("GET", "/counter/members/{}/passbook.pdf"): roles("admin", "clerk", "member"),
+    ("POST", "/counter/members/{}/passbook/printed"): roles("admin", "clerk"),
+    ("GET", "/counter/loans/{}/card.pdf"): roles("admin", "clerk", "member"),
+    ("GET", "/counter/board"): roles("admin", "board"),
+    ("POST", "/counter/loans/{}/vote"): roles("board"),
+    ("GET", "/counter/dividends"): roles("admin", "board", "auditor"),
+    ("POST", "/counter/dividends"): roles("admin", "board", "auditor"),
+    ("GET", "/counter/dividends/{}.csv"): roles("admin", "board", "auditor"),
+    ("GET", "/counter/audit"): roles("admin", "auditor"),
+}
+
+
 def test_every_handler_declares_who_may_call_it(api: Api) -> None:
     assert undeclared(api.app) == []
-    public = {(m, p) for m, p, h in handlers(api.app) if declaration(h) == PUBLIC}
+    public = {(m, p) for m, p, h in handlers(api.app) if declaration(h) == PUBLIC
+              and not p.startswith("/counter")}
     assert public == {("POST", f"{BASE}/auth/token"), *OUTSIDE_API_PUBLIC}
-    outside = {(m, p) for m, p, _ in handlers(api.app) if not p.startswith(BASE + "/")}
+    outside = {(m, p) for m, p, _ in handlers(api.app)
+               if not p.startswith((BASE + "/", "/counter"))}
     assert outside == OUTSIDE_API_PUBLIC
+
+
+def test_the_counter_pages_declare_their_roles(api: Api) -> None:
+    declared = {(m, p): declaration(h) for m, p, h in handlers(api.app)
+                if p.startswith("/counter")}
+    assert declared == COUNTER
     assert sorted((m, api_key(p)) for m, p, _ in handlers(api.app) if p.startswith(BASE)) == TABLE
 
 

@@ -1,0 +1,22 @@
+"""The counter: server-rendered pages for the people at the counter (coop.api.counter.clerk),
+on the same services, users and roles as the API. See coop.api.counter.web for sessions and
+CSRF."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.template.config import TemplateConfig
+
+from coop.api.counter.board import BoardController
+from coop.api.counter.clerk import CounterController
+
+TEMPLATES = Path(__file__).parent / "templates"
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
+
+
+__all__ = ["BoardController", "CounterController", "template_config"]

@@ -1,0 +1,225 @@
+"""The board's and the auditor's counter pages.
+
+Board: the loan applications and reschedule requests waiting for votes, each with what the
+board weighs (her savings, shares, earlier loans, the quote: installment, interest, APR) and a
+vote with a note; the year's dividend, previewed and declared.
+Auditor: the trial balance as of a date, verify with the chain head, the portfolio at risk,
+a dividend preview and its CSV. Numbers only: neither page shows a name.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
+
+from coop import auth, dividends, loans, savings
+from coop.api.counter.clerk import CounterController
+from coop.api.counter.web import Page, check_csrf, field_errors, page
+from coop.api.deps import AppState, app_state
+from coop.api.security import allow
+from coop.auth import Role
+from coop.errors import CoopError, InvalidInput
+from coop.ledger import queries
+from coop.ledger.verify import verify
+from coop.loans.schedule import build
+from coop.savings import shares
+from coop.society import Society
+
+B, D, A = Role.BOARD, Role.AUDITOR, Role.ADMIN
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+
+
+def _applications(session: Session) -> list[dict[str, Any]]:
+    applications, _ = loans.pending(session)
+    result = []
+    for loan in applications:
+        schedule = build(loan.terms)
+        earlier = [other for other in loans.loans_of(session, loan.member_code)
+                   if other.id != loan.id]
+        votes = loans.votes_of(session, loan.id)
+        result.append({
+            "loan": loan, "savings": savings.balances(session, loan.member_code),
+            "holding": shares.holding(session, loan.member_code),
+            "earlier": earlier, "installment": schedule.installments[0].total,
+            "interest": sum(i.interest for i in schedule.installments), "apr": schedule.apr,
+            "approvals": sum(v.decision == "approve" for v in votes),
+            "rejections": sum(v.decision == "reject" for v in votes)})
+    return result
+
+
+def _reschedules(session: Session, today: date) -> list[dict[str, Any]]:
+    _, requests = loans.pending(session)
+    result = []
+    for request in requests:
+        standing = loans.standing(session, request.loan_id, as_of=today)
+        result.append({"request": request, "loan": standing.loan,
+                       "position": standing.position})
+    return result
+
+
+def _board_view(state: AppState, session: Session) -> dict[str, Any]:
+    return {"applications": _applications(session),
+            "reschedules": _reschedules(session, state.clock.today())}
+
+
+def _year(text: str | None, view: Page, state: AppState) -> int:
+    if text and text.isdigit() and len(text) == 4:
+        return int(text)
+    today = state.clock.today()
+    start = int(view.society.fiscal_year_start[:2])
+    return today.year - 1 if today.month >= start else today.year - 2
+
+
+def _dividend_request(form: dict[str, Any]) -> dividends.Request:
+    try:
+        rate = Decimal(str(form.get("rate", "")).strip())
+        rebate_text = str(form.get("rebate", "")).strip()
+        rebate = Decimal(rebate_text) if rebate_text else None
+    except InvalidOperation as error:
+        raise InvalidInput("a rate is a number such as 10 or 7.5", field="rate") from error
+    if not Decimal(0) < rate <= 100:
+        raise InvalidInput("the rate is more than 0 and at most 100", field="rate")
+    return dividends.Request(dividend_rate=rate, patronage_rebate_percent=rebate)
+
+
+def _society(state: AppState) -> Society:
+    from coop.api.counter.web import society_of
+
+    return society_of(state)
+
+
+class BoardController(Controller):
+    path = "/counter"
+    include_in_schema = False
+
+    @get("/board", opt=allow(B, A), sync_to_thread=True)
+    def board(self, request: Request[Any, Any, Any]) -> Template:
+        view, state = page(request), app_state(request)
+        data = state.db.read(lambda s: _board_view(state, s))
+        return Template("board.html", context=view.context(**data))
+
+    @post("/loans/{loan_id:int}/vote", opt=allow(B), sync_to_thread=True, status_code=303)
+    def vote(self, request: Request[Any, Any, Any], loan_id: FromPath[int],
+             data: Form) -> Response[Any]:
+        check_csrf(request, data)
+        view, state = page(request), app_state(request)
+        assert view.principal is not None
+        principal = view.principal
+        decision = "approve" if data.get("decision") == "approve" else "reject"
+        note = str(data.get("note", "")).strip() or None
+        reschedule = int(str(data.get("reschedule", "0")) or "0")
+        try:
+            def work(session: Session) -> loans.Tally:
+                codes = auth.board_codes(session)
+                if reschedule:
+                    return loans.vote_reschedule(
+                        session, loan_id, reschedule, voter_code=principal.member_code,
+                        voter_username=principal.username, decision=decision, note=note,
+                        society=view.society, board_codes=codes, actor=principal.username,
+                        clock=state.clock)
+                return loans.vote(session, loan_id, voter_code=principal.member_code,
+                                  voter_username=principal.username, decision=decision,
+                                  note=note, society=view.society, board_codes=codes,
+                                  clock=state.clock)
+            tally = state.db.write(work)
+        except CoopError as error:
+            view.errors = {f"vote_{loan_id}": error.detail}
+            data_view = state.db.read(lambda s: _board_view(state, s))
+            return Template("board.html", status_code=409 if error.kind == "conflict" else 422,
+                            context=view.context(**data_view))
+        notice = view.tr("Loan {loan}: {approvals} of {required} approvals; {status}.",
+                         loan=loan_id, approvals=tally.approvals, required=tally.required,
+                         status=view.tr(tally.status))
+        from urllib.parse import quote
+
+        return Redirect(f"/counter/board?done={quote(notice)}", status_code=303)
+
+    @get("/dividends", opt=allow(B, D, A), sync_to_thread=True)
+    def dividend_form(self, request: Request[Any, Any, Any], fy: FromQuery[str | None] = None
+                      ) -> Template:
+        view, state = page(request), app_state(request)
+        year = _year(fy, view, state)
+        declared = state.db.read(lambda s: _declared(s, year))
+        return Template("dividends.html", context=view.context(
+            year=year, preview=None, declared=declared, form={}))
+
+    @post("/dividends", opt=allow(B, D, A), sync_to_thread=True, status_code=200)
+    def dividend(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+        """Preview (anyone of these roles), or declare (the board) what was previewed."""
+        check_csrf(request, data)
+        view, state = page(request), app_state(request)
+        assert view.principal is not None
+        year = _year(str(data.get("fy", "")), view, state)
+        declare = data.get("declare") == "1" and view.principal.role is B
+        try:
+            wanted = _dividend_request(data)
+            if declare:
+                state.db.write(lambda s: dividends.declare(
+                    s, year, wanted, society=view.society, resolution=None,
+                    actor=view.principal.username, clock=state.clock))  # type: ignore[union-attr]
+            result = state.db.read(lambda s: dividends.preview(s, year, wanted,
+                                                               society=view.society))
+        except CoopError as error:
+            view.errors = field_errors(error, "rate")
+            declared = state.db.read(lambda s: _declared(s, year))
+            return Template("dividends.html", status_code=422, context=view.context(
+                year=year, preview=None, declared=declared, form=data))
+        view.notice = view.tr("Declared.") if declare else None
+        declared = state.db.read(lambda s: _declared(s, year))
+        return Template("dividends.html", context=view.context(
+            year=year, preview=dividends.preview_document(result, view.society.currency),
+            declared=declared, form=data))
+
+    @get("/audit", opt=allow(D, A), sync_to_thread=True)
+    def audit(self, request: Request[Any, Any, Any], as_of: FromQuery[str | None] = None,
+              check: FromQuery[bool] = False) -> Template:
+        view, state = page(request), app_state(request)
+        try:
+            day = date.fromisoformat(as_of) if as_of else state.clock.today()
+        except ValueError:
+            view.errors = {"as_of": view.tr("A date is written YYYY-MM-DD.")}
+            day = state.clock.today()
+
+        def read(session: Session) -> dict[str, Any]:
+            return {"trial": queries.trial_balance(session, as_of=day),
+                    "portfolio": loans.portfolio(session, as_of=day),
+                    "report": verify(session) if check else None,
+                    "book": queries.book(session)}
+
+        return Template("audit.html", context=view.context(day=day, **state.db.read(read)))
+
+    @get("/dividends/{fy:int}.csv", opt=allow(B, D, A), sync_to_thread=True)
+    def dividend_csv(self, request: Request[Any, Any, Any], fy: FromPath[int],
+                     rate: FromQuery[str] = "", rebate: FromQuery[str] = "") -> Response[str]:
+        """The previewed (or, without a rate, the declared) dividend, member by member."""
+        state = app_state(request)
+        society = _society(state)
+
+        def read(session: Session) -> str:
+            if not rate:
+                return dividends.report_csv(session, fy)
+            wanted = _dividend_request({"rate": rate, "rebate": rebate})
+            result = dividends.preview(session, fy, wanted, society=society)
+            return dividends.preview_csv(dividends.preview_document(result, society.currency))
+
+        return Response(state.db.read(read), media_type="text/csv", headers={
+            "Content-Disposition": f'attachment; filename="dividend-{fy}.csv"'})
+
+
+def _declared(session: Session, year: int) -> str | None:
+    try:
+        return dividends.get_declaration(session, year).status
+    except CoopError:
+        return None
+
+
+BoardController.exception_handlers = CounterController.exception_handlers
+
+__all__ = ["BoardController"]

@@ -1,0 +1,389 @@
+"""The counter pages of a clerk (and an admin), and a member's own page: log in, find a
+member by number, her page (shares, savings and what is available, open loans with the next
+amount due and days past due, her last ten entries), deposits, withdrawals, shares, a loan
+repayment shown allocated before it is confirmed, registering a member, and printing her
+passbook into her book. Plain HTML forms: everything works without JavaScript."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post
+from litestar.enums import RequestEncodingType
+from litestar.exceptions import (
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+)
+from litestar.params import Body, FromPath, FromQuery
+from litestar.response import Redirect, Template
+from sqlalchemy.orm import Session
+
+from coop import auth, loans, members, savings
+from coop.api.counter.web import (
+    LOGIN_CSRF_COOKIE,
+    Page,
+    check_csrf,
+    check_login_csrf,
+    field_errors,
+    new_login_csrf,
+    page,
+)
+from coop.api.deps import AppState, app_state
+from coop.api.security import PUBLIC, SESSION_COOKIE, allow, own_member_or_404
+from coop.auth import ANYONE, Principal, Role
+from coop.errors import CoopError, InvalidInput
+from coop.members.codes import normalise
+from coop.money import parse_minor
+from coop.passbooks import books
+from coop.passbooks.loan_card import loan_card
+from coop.passbooks.passbook import member_passbook
+from coop.savings import shares
+from coop.society import get_society
+
+A, C, M = Role.ADMIN, Role.CLERK, Role.MEMBER
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Code = FromPath[str]
+LAST_ENTRIES = 10
+
+
+def _member_view(state: AppState, session: Session, principal: Principal,
+                 code: str) -> dict[str, Any]:
+    """Everything her page shows, read in one transaction (her name read is logged)."""
+    member = members.get_member(session, code)
+    reader = members.Reader(principal.username, principal.role.value, "counter: member page")
+    known_as = members.read_identity(session, code, fields=("known_as",), reader=reader,
+                                     vault=state.identity_vault(),
+                                     clock=state.clock)["known_as"]
+    today = state.clock.today()
+    open_loans = []
+    for loan in loans.loans_of(session, code):
+        if loan.status != "active":
+            continue
+        position = loans.standing(session, loan.id, as_of=today).position
+        if position is None:
+            continue
+        open_loans.append({"id": loan.id, "product": loan.product.name,
+                           "outstanding": position.outstanding_principal,
+                           "due_now": position.due_now, "days_past_due": position.days_past_due,
+                           "next_due_on": position.first_unpaid_due,
+                           "payoff": position.payoff})
+    statement = savings.statement(session, code)
+    book = books.state(session, member, _settings(session))
+    return {"member": member, "known_as": known_as, "balance": savings.balances(session, code),
+            "holding": shares.holding(session, code), "loans": open_loans,
+            "entries": list(reversed(statement[-LAST_ENTRIES:])), "book": book}
+
+
+def _settings(session: Session) -> Any:
+    society = get_society(session)
+    if society is None:
+        raise InvalidInput("the society has not been set up")
+    return society.settings
+
+
+def _member_page(request: Request[Any, Any, Any], code: str, *, errors: dict[str, str] | None
+                 = None, status: int = 200, **extra: Any) -> Template:
+    view = page(request)
+    assert view.principal is not None
+    own_member_or_404(view.principal, code)
+    view.errors = errors or {}
+    view.notice = request.query_params.get("done")
+    state = app_state(request)
+    data = state.db.write(lambda s: _member_view(state, s, view.principal, code))  # type: ignore[arg-type]
+    return Template("member.html", context=view.context(**data, **extra), status_code=status)
+
+
+def _amount(view: Page, form: dict[str, Any], name: str = "amount") -> int:
+    return parse_minor(str(form.get(name, "")).strip(), view.society.currency, field=name)
+
+
+class CounterController(Controller):
+    path = "/counter"
+    include_in_schema = False
+
+    @get("/login", opt=PUBLIC, sync_to_thread=True)
+    def login_form(self, request: Request[Any, Any, Any]) -> Template:
+        view = page(request, anonymous=True)
+        csrf = new_login_csrf()
+        response = Template("login.html", context=view.context(login_csrf=csrf))
+        response.set_cookie(LOGIN_CSRF_COOKIE, csrf, path="/counter", httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https")
+        return response
+
+    @post("/login", opt=PUBLIC, sync_to_thread=True, status_code=303)
+    def login(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+        check_login_csrf(request, data)
+        state = app_state(request)
+        username, password = str(data.get("username", "")), str(data.get("password", ""))
+        address = request.client.host if request.client else "unknown"
+        try:
+            token, _, expires_at = state.db.write(lambda s: auth.login(
+                s, username=username, password=password, address=address,
+                passwords=state.passwords, clock=state.clock))
+        except CoopError as error:
+            if isinstance(error, auth.LoginFailed):
+                state.db.write(lambda s: auth.record_failure(
+                    s, username=username, address=address, clock=state.clock))
+            view = page(request, anonymous=True)
+            view.errors = {"password": error.detail}
+            csrf = new_login_csrf()
+            response: Response[Any] = Template(
+                "login.html", context=view.context(login_csrf=csrf, username=username),
+                status_code=401 if isinstance(error, auth.LoginFailed) else 429)
+            response.set_cookie(LOGIN_CSRF_COOKIE, csrf, path="/counter", httponly=True,
+                                samesite="strict", secure=request.url.scheme == "https")
+            return response
+        response = Redirect("/counter/", status_code=303)
+        response.set_cookie(SESSION_COOKIE, token, path="/counter", httponly=True,
+                            samesite="strict", secure=request.url.scheme == "https",
+                            max_age=int((expires_at - state.clock.now()).total_seconds()))
+        response.delete_cookie(LOGIN_CSRF_COOKIE, path="/counter")
+        return response
+
+    @post("/logout", opt=allow(ANYONE), sync_to_thread=True, status_code=303)
+    def logout(self, request: Request[Any, Any, Any], data: Form) -> Redirect:
+        check_csrf(request, data)
+        state = app_state(request)
+        view = page(request)
+        token_id = view.principal.token_id if view.principal else None
+        if token_id is not None:
+            state.db.write(lambda s: auth.revoke_token(s, token_id, clock=state.clock))
+        state.principals.clear()
+        response = Redirect("/counter/login", status_code=303)
+        response.delete_cookie(SESSION_COOKIE, path="/counter")
+        return response
+
+    @get("/", opt=allow(ANYONE), sync_to_thread=True)
+    def home(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        view = page(request)
+        assert view.principal is not None
+        if view.principal.role is Role.MEMBER and view.principal.member_code:
+            return Redirect(f"/counter/members/{view.principal.member_code}")
+        if view.principal.role is Role.BOARD:
+            return Redirect("/counter/board")
+        if view.principal.role is Role.AUDITOR:
+            return Redirect("/counter/audit")
+        return Template("find.html", context=view.context(code=""))
+
+    @get("/find", opt=allow(A, C), sync_to_thread=True)
+    def find(self, request: Request[Any, Any, Any], code: FromQuery[str] = "") -> Response[Any]:
+        view = page(request)
+        wanted = normalise(code) if code.strip() else ""
+        state = app_state(request)
+        if wanted:
+            try:
+                state.db.read(lambda s: members.get_member(s, wanted))
+                return Redirect(f"/counter/members/{wanted}")
+            except members.MemberNotFound:
+                view.errors = {"code": view.tr("No member has the number {code}.", code=wanted)}
+        else:
+            view.errors = {"code": view.tr("Type her member number.")}
+        return Template("find.html", context=view.context(code=code), status_code=404)
+
+    @get("/members/{code:str}", opt=allow(A, C, M), sync_to_thread=True)
+    def member(self, request: Request[Any, Any, Any], code: Code) -> Template:
+        return _member_page(request, code)
+
+    @post("/members/{code:str}/deposit", opt=allow(A, C), sync_to_thread=True,
+          status_code=303)
+    def deposit(self, request: Request[Any, Any, Any], code: Code,
+                data: Form) -> Response[Any]:
+        return self._cash(request, code, data, "deposit")
+
+    @post("/members/{code:str}/withdrawal", opt=allow(A, C), sync_to_thread=True,
+          status_code=303)
+    def withdrawal(self, request: Request[Any, Any, Any], code: Code,
+                   data: Form) -> Response[Any]:
+        return self._cash(request, code, data, "withdrawal")
+
+    def _cash(self, request: Request[Any, Any, Any], code: str, data: dict[str, Any],
+              kind: str) -> Response[Any]:
+        check_csrf(request, data)
+        view, state = page(request), app_state(request)
+        assert view.principal is not None
+        service = savings.record_deposit if kind == "deposit" else savings.record_withdrawal
+        try:
+            amount = _amount(view, data)
+            _, balance = state.db.write(lambda s: service(
+                s, code, amount_minor=amount, value_date=state.clock.today(),
+                actor=view.principal.username, clock=state.clock,  # type: ignore[union-attr]
+                key=str(data.get("key", "")) or None))
+        except CoopError as error:
+            if isinstance(error, members.MemberNotFound):
+                raise NotFoundException() from error
+            return _member_page(request, code, errors={
+                f"{kind}_{k}": v for k, v in field_errors(error, "amount").items()},
+                status=422, form={kind: data})
+        words = "Deposited {amount}." if kind == "deposit" else "Paid out {amount}."
+        return _done(code, view.tr(words, amount=view.money(amount)) + " " +
+                     view.tr("Balance {balance}.", balance=view.money(balance.balance_minor)))
+
+    @post("/members/{code:str}/shares", opt=allow(A, C), sync_to_thread=True,
+          status_code=303)
+    def buy_shares(self, request: Request[Any, Any, Any], code: Code,
+                   data: Form) -> Response[Any]:
+        check_csrf(request, data)
+        view, state = page(request), app_state(request)
+        assert view.principal is not None
+        try:
+            count = int(str(data.get("count", "")).strip() or "0")
+        except ValueError:
+            count = 0
+        source = "savings" if data.get("source") == "savings" else "cash"
+        try:
+            if count < 1:
+                raise InvalidInput(view.tr("Buy at least one share."), field="count")
+            _, holding = state.db.write(lambda s: shares.buy_shares(
+                s, code, count=count, source=source,  # type: ignore[arg-type]
+                face_value_minor=view.society.share_face_value_minor,
+                value_date=state.clock.today(), actor=view.principal.username,  # type: ignore[union-attr]
+                clock=state.clock, key=str(data.get("key", "")) or None))
+        except CoopError as error:
+            return _member_page(request, code, errors={
+                f"shares_{k}": v for k, v in field_errors(error, "count").items()},
+                status=422, form={"shares": data})
+        return _done(code, view.tr("She now has {count} shares.", count=holding.count))
+
+    @post("/loans/{loan_id:int}/repayment", opt=allow(A, C), sync_to_thread=True,
+          status_code=303)
+    def repayment(self, request: Request[Any, Any, Any], loan_id: FromPath[int],
+                  data: Form) -> Response[Any]:
+        """First the allocation is shown; only a second post with `confirm` takes it."""
+        check_csrf(request, data)
+        view, state = page(request), app_state(request)
+        assert view.principal is not None
+        code = state.db.read(lambda s: loans.standing(s, loan_id, as_of=state.clock.today())
+                             .loan.member_code)
+        today = state.clock.today()
+        try:
+            amount = _amount(view, data)
+            if not data.get("confirm"):
+                allocation, position = state.db.read(lambda s: loans.preview_repayment(
+                    s, loan_id, amount_minor=amount, on=today))
+                return _member_page(request, code, preview={
+                    "loan": loan_id, "amount": amount, "text": str(data.get("amount")),
+                    "allocation": allocation, "after": position.outstanding_principal,
+                    "key": str(data.get("key", ""))})
+            paid = state.db.write(lambda s: loans.repay(
+                s, loan_id, amount_minor=amount, source="cash", on=today,
+                actor=view.principal.username, clock=state.clock,  # type: ignore[union-attr]
+                key=str(data.get("key", "")) or None))
+        except CoopError as error:
+            return _member_page(request, code, errors={
+                f"repay_{loan_id}_{k}": v for k, v in field_errors(error, "amount").items()},
+                status=422)
+        return _done(code, view.tr("Loan {loan}: {amount} received; {outstanding} left to "
+                                   "repay.", loan=loan_id, amount=view.money(amount),
+                                   outstanding=view.money(
+                                       paid.position.outstanding_principal)))
+
+    @get("/register", opt=allow(A, C), sync_to_thread=True)
+    def register_form(self, request: Request[Any, Any, Any]) -> Template:
+        view = page(request)
+        return Template("register.html", context=view.context(form={}))
+
+    @post("/register", opt=allow(A, C), sync_to_thread=True, status_code=303)
+    def register(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
+        check_csrf(request, data)
+        view, state = page(request), app_state(request)
+        identity = members.Identity(known_as=str(data.get("known_as", "")).strip() or None,
+                                    phone=str(data.get("phone", "")).strip() or None)
+        language = str(data.get("language", "")) or None
+        try:
+            member = state.db.write(lambda s: members.register_member(
+                s, identity=identity, joined_on=None, vault=state.identity_vault(),
+                clock=state.clock, language=language))
+        except CoopError as error:
+            view.errors = field_errors(error, "known_as")
+            return Template("register.html", context=view.context(form=data),
+                            status_code=422)
+        return _done(member.code, view.tr("Registered. Her member number is {code}.",
+                                          code=member.code))
+
+    @get("/members/{code:str}/passbook.pdf", opt=allow(A, C, M), sync_to_thread=True)
+    def passbook_pdf(self, request: Request[Any, Any, Any], code: Code,
+                     whole: FromQuery[bool] = False) -> Response[bytes]:
+        """What her book lacks (or, `whole`, every book), to print."""
+        view, state = page(request), app_state(request)
+        assert view.principal is not None
+        own_member_or_404(view.principal, code)
+        reader = members.Reader(view.principal.username, view.principal.role.value,
+                                "counter: passbook printed")
+        mode = "all" if whole or view.principal.role is M else "continue"
+        printout = state.db.write(lambda s: member_passbook(
+            s, code, printed_on=state.clock.today(), mode=mode, vault=state.identity_vault(),
+            reader=reader, clock=state.clock))
+        return Response(printout.pdf, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="passbook-{code}.pdf"',
+            "Cache-Control": "no-store"})
+
+    @get("/loans/{loan_id:int}/card.pdf", opt=allow(A, C, M), sync_to_thread=True)
+    def loan_card_pdf(self, request: Request[Any, Any, Any],
+                      loan_id: FromPath[int]) -> Response[bytes]:
+        return _loan_card(request, loan_id)
+
+    @post("/members/{code:str}/passbook/printed", opt=allow(A, C), sync_to_thread=True,
+          status_code=303)
+    def passbook_printed(self, request: Request[Any, Any, Any], code: Code,
+                         data: Form) -> Response[Any]:
+        check_csrf(request, data)
+        view, state = page(request), app_state(request)
+        try:
+            through = int(str(data.get("through", "")))
+            now = state.db.write(lambda s: books.confirm_printed(
+                s, code, serial=str(data.get("book", "")), through=through,
+                settings=view.society.settings,
+                actor=view.principal.username if view.principal else "counter",
+                clock=state.clock))
+        except (CoopError, ValueError) as error:
+            detail = error.detail if isinstance(error, CoopError) else str(error)
+            return _member_page(request, code, errors={"passbook": detail}, status=409)
+        return _done(code, view.tr("Passbook printed: next on page {page}, line {line}.",
+                                   page=now.next_page, line=now.next_row))
+
+
+def _loan_card(request: Request[Any, Any, Any], loan_id: FromPath[int]) -> Response[bytes]:
+    view, state = page(request), app_state(request)
+    assert view.principal is not None
+
+    def read(session: Session) -> bytes:
+        owner = loans.standing(session, loan_id, as_of=state.clock.today()).loan.member_code
+        own_member_or_404(view.principal, owner)  # type: ignore[arg-type]
+        return loan_card(session, loan_id, printed_on=state.clock.today())
+
+    try:
+        content = state.db.read(read)
+    except loans.LoanNotFound as error:
+        raise NotFoundException() from error
+    return Response(content, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="loan-{loan_id}.pdf"',
+        "Cache-Control": "no-store"})
+
+
+def _done(code: str, notice: str) -> Redirect:
+    """After a post, the member page again (a reload does not post twice)."""
+    from urllib.parse import quote
+
+    return Redirect(f"/counter/members/{code}?done={quote(notice)}", status_code=303)
+
+
+def unauthenticated(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:
+    return Redirect("/counter/login", status_code=303)
+
+
+def refused(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """403 and 404 as a page in words (a member asking for another's page gets 404)."""
+    status = 404 if isinstance(error, NotFoundException) else 403
+    view = page(request, anonymous=True)
+    title = view.tr("Not found") if status == 404 else view.tr("Not allowed")
+    detail = getattr(error, "detail", "") if status == 403 else ""
+    return Template("message.html", status_code=status,
+                    context=view.context(title=title, message=detail or title))
+
+
+CounterController.exception_handlers = {
+    NotAuthorizedException: unauthenticated, PermissionDeniedException: refused,
+    NotFoundException: refused, members.MemberNotFound: refused}
+
+__all__ = ["CounterController"]

@@ -1,0 +1,122 @@
+"""What every counter page shares: the session cookie, CSRF tokens, the words of the page in
+the society's language, money for people, and turning a refusal into words next to a field.
+
+- The session is the same bearer token the API issues (same users, roles, expiry and
+  revocation), kept in an HttpOnly, SameSite=Strict cookie that only /counter paths read.
+- Every form carries a CSRF token derived from the session token (sha256), which another site
+  can neither read nor compute; a post without it, or with another, is refused (403) before
+  anything is looked at. The login form, before there is a session, uses a random cookie and
+  the same value in the form (double submit).
+- Every form that moves money carries an idempotency key drawn when the page was rendered: a
+  double click or a resubmitted form posts once (the services are exactly-once per key).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import PermissionDeniedException
+
+from coop.api.deps import AppState, app_state
+from coop.api.security import SESSION_COOKIE, current_principal
+from coop.auth import Principal
+from coop.errors import CoopError
+from coop.i18n import LANGUAGES, Translator
+from coop.money import display, minor_digits
+from coop.society import Society, get_society
+
+LOGIN_CSRF_COOKIE = "coop_login_csrf"
+
+
+def csrf_for(token: str) -> str:
+    return hashlib.sha256(f"coop-counter-csrf:{token}".encode()).hexdigest()[:32]
+
+
+def check_csrf(request: Request[Any, Any, Any], form: dict[str, Any]) -> None:
+    token = request.cookies.get(SESSION_COOKIE, "")
+    sent = str(form.get("csrf", ""))
+    if not token or not hmac.compare_digest(sent, csrf_for(token)):
+        raise PermissionDeniedException(detail="this form has expired or did not come from "
+                                               "this counter: open the page again")
+
+
+def check_login_csrf(request: Request[Any, Any, Any], form: dict[str, Any]) -> None:
+    cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not cookie or not hmac.compare_digest(str(form.get("csrf", "")), cookie):
+        raise PermissionDeniedException(detail="the login form has expired: open it again")
+
+
+def new_login_csrf() -> str:
+    return secrets.token_hex(16)
+
+
+@lru_cache(maxsize=8)
+def _translator(language: str) -> Translator:
+    return Translator(language)
+
+
+@dataclass
+class Page:
+    """The context every template gets."""
+
+    request: Request[Any, Any, Any]
+    society: Society
+    principal: Principal | None
+    errors: dict[str, str] = field(default_factory=dict)
+    notice: str | None = None
+
+    @property
+    def tr(self) -> Translator:
+        return _translator(self.society.settings.language)
+
+    @property
+    def csrf(self) -> str:
+        token = self.request.cookies.get(SESSION_COOKIE, "")
+        return csrf_for(token) if token else ""
+
+    @staticmethod
+    def key() -> str:
+        """A fresh idempotency key for one rendering of a form."""
+        return uuid.uuid4().hex
+
+    def money(self, minor: int) -> str:
+        return display(minor, self.society.currency, self.society.locale)
+
+    def amount(self, text: str) -> str:
+        """A decimal string from the API's services, shown for people."""
+        minor = int(Decimal(text).scaleb(minor_digits(self.society.currency)))
+        return self.money(minor)
+
+    def context(self, **values: Any) -> dict[str, Any]:
+        return {"page": self, "tr": self.tr, "money": self.money, "languages": LANGUAGES,
+                **values}
+
+
+def society_of(state: AppState) -> Society:
+    society = state.db.read(get_society)
+    if society is None:
+        raise CoopError("the society has not been set up: run `coop init`")
+    return society
+
+
+def page(request: Request[Any, Any, Any], *, anonymous: bool = False) -> Page:
+    state = app_state(request)
+    principal = None if anonymous else current_principal(request)
+    return Page(request, society_of(state), principal)
+
+
+def field_errors(error: CoopError, default: str) -> dict[str, str]:
+    """A refusal as plain words next to the field it is about."""
+    return {error.field or default: error.detail}
+
+
+__all__ = ["LOGIN_CSRF_COOKIE", "Page", "check_csrf", "check_login_csrf", "csrf_for",
+           "field_errors", "new_login_csrf", "page", "society_of"]
