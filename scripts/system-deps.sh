@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The Debian packages coop's documents need: fonts-noto-core (Noto fonts that shape Kannada,
-# Bengali and Devanagari; Latin documents need none) and poppler-utils (pdftoppm, used by the
-# tests to look at rendered pages). Installs what is missing when it can (root or sudo without
+# The Debian packages coop's documents and tests need: fonts-noto-core (Noto fonts that shape
+# Kannada, Bengali and Devanagari; Latin documents need none), poppler-utils (pdftoppm, used by
+# the tests to look at rendered pages) and chromium (the counter's browser tests drive it with
+# Playwright; no browser download). Installs what is missing when it can (root or sudo without
 # a password, apt-get present); otherwise says what to install and carries on.
 set -uo pipefail
 FONT_DIR="${COOP_FONT_DIR:-/usr/share/fonts/truetype/noto}"
 missing=()
 [ -f "$FONT_DIR/NotoSansKannada-Regular.ttf" ] || missing+=(fonts-noto-core)
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi
