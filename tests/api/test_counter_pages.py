@@ -154,3 +154,41 @@ def test_the_auditor_sees_the_books_balance_and_no_names(api: Api, counter: Coun
     assert "Debits equal credits." in books.text and 'id="verify-result"' in books.text
     assert "Asha" not in books.text
     assert auditor.get(f"{C}/members/{api.member_codes['member']}").status_code == 403
+
+
+def test_a_loan_paid_out_and_repaid_at_the_counter(api: Api, counter: Counter) -> None:
+    from tests.api.loan_helpers import BASE, borrower, make_board, product
+
+    board = make_board(api)
+    product(api)
+    api.client.patch(f"{BASE}/society", json={"settings": {"loan_min_membership_days": 0}},
+                     headers=api.headers("admin"))
+    code = borrower(api)
+    applied = api.post(f"{BASE}/loans", {"member_code": code, "product": "WEEKLY",
+                                         "principal": "1000.00"}, role="clerk")
+    loan_id = applied.json()["id"]
+    for voter in list(board.tokens)[:6]:
+        assert board.post(voter, f"{BASE}/loans/{loan_id}/votes",
+                          {"decision": "approve"}).status_code == 201
+    client = counter()
+    page = client.get(f"{C}/members/{code}")
+    paid_out = client.post(f"{C}/loans/{loan_id}/disbursement",
+                           data={**fields(page.text, f"disburse-form-{loan_id}"),
+                                 "to": "savings"})
+    assert paid_out.status_code == 200 and "paid into her savings" in paid_out.text
+    assert balance(paid_out.text) == "₹11,000.00"  # 10,000.00 saved and the 1,000.00 loan
+    again = client.post(f"{C}/loans/{loan_id}/disbursement",
+                        data={**fields(page.text, f"disburse-form-{loan_id}"), "to": "savings"})
+    assert again.status_code == 409 and balance(again.text) == "₹11,000.00"
+
+    repay = fields(paid_out.text, f"repayment-form-{loan_id}")
+    preview = client.post(f"{C}/loans/{loan_id}/repayment", data={**repay, "amount": "150"})
+    assert preview.status_code == 200 and 'id="repayment-preview"' in preview.text
+    assert balance(preview.text) == "₹11,000.00"  # nothing taken yet
+    confirm = fields(preview.text, "repayment-preview")
+    done = client.post(f"{C}/loans/{loan_id}/repayment", data=confirm)
+    assert done.status_code == 200 and "₹150.00 received" in done.text
+    twice = client.post(f"{C}/loans/{loan_id}/repayment", data=confirm)  # resubmitted
+    assert twice.status_code == 200
+    loan = api.get(f"{BASE}/loans/{loan_id}").json()
+    assert loan["outstanding_principal"] == "850.00"  # principal first on a new loan

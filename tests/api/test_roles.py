@@ -221,6 +221,7 @@ COUNTER = {
     ("POST", "/counter/members/{}/withdrawal"): roles("admin", "clerk"),
     ("POST", "/counter/members/{}/shares"): roles("admin", "clerk"),
     ("POST", "/counter/loans/{}/repayment"): roles("admin", "clerk"),
+    ("POST", "/counter/loans/{}/disbursement"): roles("admin", "clerk"),
     ("GET", "/counter/register"): roles("admin", "clerk"),
     ("POST", "/counter/register"): roles("admin", "clerk"),
     ("GET", "/counter/members/{}/passbook.pdf"): roles("admin", "clerk", "member"),

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from coop import auth, dividends, loans, savings
 from coop.api.counter.clerk import CounterController
-from coop.api.counter.web import Page, check_csrf, field_errors, page
+from coop.api.counter.web import Page, check_csrf, field_errors, page, write
 from coop.api.deps import AppState, app_state
 from coop.api.security import allow
 from coop.auth import Role
@@ -128,7 +128,7 @@ class BoardController(Controller):
                                   voter_username=principal.username, decision=decision,
                                   note=note, society=view.society, board_codes=codes,
                                   clock=state.clock)
-            tally = state.db.write(work)
+            tally = write(request, work)
         except CoopError as error:
             view.errors = {f"vote_{loan_id}": error.detail}
             data_view = state.db.read(lambda s: _board_view(state, s))
@@ -161,7 +161,7 @@ class BoardController(Controller):
         try:
             wanted = _dividend_request(data)
             if declare:
-                state.db.write(lambda s: dividends.declare(
+                write(request, lambda s: dividends.declare(
                     s, year, wanted, society=view.society, resolution=None,
                     actor=view.principal.username, clock=state.clock))  # type: ignore[union-attr]
             result = state.db.read(lambda s: dividends.preview(s, year, wanted,

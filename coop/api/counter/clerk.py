@@ -28,6 +28,7 @@ from coop.api.counter.web import (
     field_errors,
     new_login_csrf,
     page,
+    write,
 )
 from coop.api.deps import AppState, app_state
 from coop.api.security import PUBLIC, SESSION_COOKIE, allow, own_member_or_404
@@ -56,8 +57,10 @@ def _member_view(state: AppState, session: Session, principal: Principal,
                                      vault=state.identity_vault(),
                                      clock=state.clock)["known_as"]
     today = state.clock.today()
-    open_loans = []
+    open_loans, approved = [], []
     for loan in loans.loans_of(session, code):
+        if loan.status == "approved":
+            approved.append(loan)
         if loan.status != "active":
             continue
         position = loans.standing(session, loan.id, as_of=today).position
@@ -72,6 +75,7 @@ def _member_view(state: AppState, session: Session, principal: Principal,
     book = books.state(session, member, _settings(session))
     return {"member": member, "known_as": known_as, "balance": savings.balances(session, code),
             "holding": shares.holding(session, code), "loans": open_loans,
+            "approved": approved,
             "entries": list(reversed(statement[-LAST_ENTRIES:])), "book": book}
 
 
@@ -205,7 +209,7 @@ class CounterController(Controller):
         service = savings.record_deposit if kind == "deposit" else savings.record_withdrawal
         try:
             amount = _amount(view, data)
-            _, balance = state.db.write(lambda s: service(
+            _, balance = write(request, lambda s: service(
                 s, code, amount_minor=amount, value_date=state.clock.today(),
                 actor=view.principal.username, clock=state.clock,  # type: ignore[union-attr]
                 key=str(data.get("key", "")) or None))
@@ -234,7 +238,7 @@ class CounterController(Controller):
         try:
             if count < 1:
                 raise InvalidInput(view.tr("Buy at least one share."), field="count")
-            _, holding = state.db.write(lambda s: shares.buy_shares(
+            _, holding = write(request, lambda s: shares.buy_shares(
                 s, code, count=count, source=source,  # type: ignore[arg-type]
                 face_value_minor=view.society.share_face_value_minor,
                 value_date=state.clock.today(), actor=view.principal.username,  # type: ignore[union-attr]
@@ -265,7 +269,7 @@ class CounterController(Controller):
                     "loan": loan_id, "amount": amount, "text": str(data.get("amount")),
                     "allocation": allocation, "after": position.outstanding_principal,
                     "key": str(data.get("key", ""))})
-            paid = state.db.write(lambda s: loans.repay(
+            paid = write(request, lambda s: loans.repay(
                 s, loan_id, amount_minor=amount, source="cash", on=today,
                 actor=view.principal.username, clock=state.clock,  # type: ignore[union-attr]
                 key=str(data.get("key", "")) or None))
@@ -277,6 +281,30 @@ class CounterController(Controller):
                                    "repay.", loan=loan_id, amount=view.money(amount),
                                    outstanding=view.money(
                                        paid.position.outstanding_principal)))
+
+    @post("/loans/{loan_id:int}/disbursement", opt=allow(A, C), sync_to_thread=True,
+          status_code=303)
+    def disbursement(self, request: Request[Any, Any, Any], loan_id: FromPath[int],
+                     data: Form) -> Response[Any]:
+        """Pay an approved loan out, in cash or into her savings (once: a second press finds
+        the loan already paid out and says so)."""
+        check_csrf(request, data)
+        view, state = page(request), app_state(request)
+        assert view.principal is not None
+        to = "savings" if data.get("to") == "savings" else "cash"
+        code = state.db.read(lambda s: loans.standing(s, loan_id, as_of=state.clock.today())
+                             .loan.member_code)
+        try:
+            _, loan = write(request, lambda s: loans.disburse(
+                s, loan_id, to=to, on=state.clock.today(),  # type: ignore[arg-type]
+                actor=view.principal.username, clock=state.clock))  # type: ignore[union-attr]
+        except CoopError as error:
+            return _member_page(request, code, errors={f"disburse_{loan_id}": error.detail},
+                                status=409 if error.kind == "conflict" else 422)
+        words = "Loan {loan}: {amount} paid into her savings." if to == "savings" else \
+            "Loan {loan}: {amount} paid out in cash."
+        return _done(code, view.tr(words, loan=loan_id, amount=view.money(
+            loan.principal_minor - loan.fee_minor)))
 
     @get("/register", opt=allow(A, C), sync_to_thread=True)
     def register_form(self, request: Request[Any, Any, Any]) -> Template:
@@ -291,7 +319,7 @@ class CounterController(Controller):
                                     phone=str(data.get("phone", "")).strip() or None)
         language = str(data.get("language", "")) or None
         try:
-            member = state.db.write(lambda s: members.register_member(
+            member = write(request, lambda s: members.register_member(
                 s, identity=identity, joined_on=None, vault=state.identity_vault(),
                 clock=state.clock, language=language))
         except CoopError as error:
@@ -331,7 +359,7 @@ class CounterController(Controller):
         view, state = page(request), app_state(request)
         try:
             through = int(str(data.get("through", "")))
-            now = state.db.write(lambda s: books.confirm_printed(
+            now = write(request, lambda s: books.confirm_printed(
                 s, code, serial=str(data.get("book", "")), through=through,
                 settings=view.society.settings,
                 actor=view.principal.username if view.principal else "counter",

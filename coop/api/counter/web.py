@@ -17,14 +17,17 @@ import hashlib
 import hmac
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 from litestar import Request
 from litestar.exceptions import PermissionDeniedException
+from sqlalchemy.orm import Session
 
+from coop import auth
 from coop.api.deps import AppState, app_state
 from coop.api.security import SESSION_COOKIE, current_principal
 from coop.auth import Principal
@@ -34,6 +37,7 @@ from coop.money import display, minor_digits
 from coop.society import Society, get_society
 
 LOGIN_CSRF_COOKIE = "coop_login_csrf"
+T = TypeVar("T")
 
 
 def csrf_for(token: str) -> str:
@@ -113,10 +117,25 @@ def page(request: Request[Any, Any, Any], *, anonymous: bool = False) -> Page:
     return Page(request, society_of(state), principal)
 
 
+def write(request: Request[Any, Any, Any], work: Callable[[Session], T]) -> T:
+    """A counter action as one transaction, with its line in the audit trail (as the API's
+    writes have)."""
+    state = app_state(request)
+    principal = current_principal(request)
+
+    def run(session: Session) -> T:
+        result = work(session)
+        auth.record_audit(session, principal, action=f"{request.method} {request.url.path}",
+                          status=200, clock=state.clock)
+        return result
+
+    return state.db.write(run)
+
+
 def field_errors(error: CoopError, default: str) -> dict[str, str]:
     """A refusal as plain words next to the field it is about."""
     return {error.field or default: error.detail}
 
 
 __all__ = ["LOGIN_CSRF_COOKIE", "Page", "check_csrf", "check_login_csrf", "csrf_for",
-           "field_errors", "new_login_csrf", "page", "society_of"]
+           "field_errors", "new_login_csrf", "page", "society_of", "write"]
