@@ -138,12 +138,22 @@ API_ONLY_HEADERS = (
 )
 
 
+COUNTER_HEADERS = (
+    (b"cache-control", b"no-store"),
+    # the pages' own stylesheet and forms, nothing else: no scripts, no other origin
+    (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self'; "
+                                 b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
+)
+
+
 async def security_headers(message: Message, scope: Scope) -> None:
     """A before-send hook: the security headers on every response, errors and 404s included."""
     if message["type"] != "http.response.start":
         return
     present = {name.lower() for name, _ in message.get("headers", [])}
     added = [h for h in SECURITY_HEADERS if h[0] not in present]
-    if not scope["path"].startswith(PUBLIC_PATH_PREFIXES):
+    if is_counter(scope["path"]):
+        added += [h for h in COUNTER_HEADERS if h[0] not in present]
+    elif not scope["path"].startswith(PUBLIC_PATH_PREFIXES):
         added += [h for h in API_ONLY_HEADERS if h[0] not in present]
     message["headers"] = [*message.get("headers", []), *added]

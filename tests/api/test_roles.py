@@ -214,6 +214,7 @@ def call(api: Api, method: str, path: str, headers: dict[str, str]) -> httpx.Res
 # The counter pages (server-rendered, cookie sessions): who may open each.
 COUNTER = {
     ("GET", "/counter/login"): PUBLIC, ("POST", "/counter/login"): PUBLIC,
+    ("GET", "/counter/counter.css"): PUBLIC,
     ("POST", "/counter/logout"): ANY, ("GET", "/counter"): ANY,
     ("GET", "/counter/find"): roles("admin", "clerk"),
     ("GET", "/counter/members/{}"): roles("admin", "clerk", "member"),

@@ -6,6 +6,7 @@ passbook into her book. Plain HTML forms: everything works without JavaScript.""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -34,6 +35,7 @@ from coop.api.deps import AppState, app_state
 from coop.api.security import PUBLIC, SESSION_COOKIE, allow, own_member_or_404
 from coop.auth import ANYONE, Principal, Role
 from coop.errors import CoopError, InvalidInput
+from coop.i18n import Translator
 from coop.members.codes import normalise
 from coop.money import parse_minor
 from coop.passbooks import books
@@ -46,6 +48,7 @@ A, C, M = Role.ADMIN, Role.CLERK, Role.MEMBER
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Code = FromPath[str]
 LAST_ENTRIES = 10
+STYLESHEET = (Path(__file__).parent / "static" / "counter.css").read_text()
 
 
 def _member_view(state: AppState, session: Session, principal: Principal,
@@ -71,12 +74,13 @@ def _member_view(state: AppState, session: Session, principal: Principal,
                            "due_now": position.due_now, "days_past_due": position.days_past_due,
                            "next_due_on": position.first_unpaid_due,
                            "payoff": position.payoff})
-    statement = savings.statement(session, code)
-    book = books.state(session, member, _settings(session))
+    settings = _settings(session)
+    lines = books.ledger_lines(session, code, Translator(settings.language))
+    book = books.state(session, member, settings, len(lines))
     return {"member": member, "known_as": known_as, "balance": savings.balances(session, code),
             "holding": shares.holding(session, code), "loans": open_loans,
             "approved": approved,
-            "entries": list(reversed(statement[-LAST_ENTRIES:])), "book": book}
+            "entries": list(reversed(lines[-LAST_ENTRIES:])), "book": book}
 
 
 def _settings(session: Session) -> Any:
@@ -105,6 +109,12 @@ def _amount(view: Page, form: dict[str, Any], name: str = "amount") -> int:
 class CounterController(Controller):
     path = "/counter"
     include_in_schema = False
+
+    @get("/counter.css", opt=PUBLIC, sync_to_thread=False, media_type="text/css")
+    def stylesheet(self) -> Response[str]:
+        """Large type, black on white (kept for a day by the browser: slow lines)."""
+        return Response(STYLESHEET, media_type="text/css",
+                        headers={"Cache-Control": "public, max-age=86400"})
 
     @get("/login", opt=PUBLIC, sync_to_thread=True)
     def login_form(self, request: Request[Any, Any, Any]) -> Template:
@@ -410,8 +420,19 @@ def refused(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
                     context=view.context(title=title, message=detail or title))
 
 
+def trouble(request: Request[Any, Any, Any], error: Exception) -> Response[Any]:
+    """Anything else the services refuse, or a storage that cannot write, as a page in words
+    with the API's status (the forms catch what belongs next to a field)."""
+    from coop.api.problems import STATUS_BY_KIND
+
+    status = STATUS_BY_KIND.get(getattr(error, "kind", "invalid"), 422)
+    view = page(request, anonymous=True)
+    return Template("message.html", status_code=status, context=view.context(
+        title=view.tr("That could not be done"), message=getattr(error, "detail", "")))
+
+
 CounterController.exception_handlers = {
     NotAuthorizedException: unauthenticated, PermissionDeniedException: refused,
-    NotFoundException: refused, members.MemberNotFound: refused}
+    NotFoundException: refused, members.MemberNotFound: refused, CoopError: trouble}
 
 __all__ = ["CounterController"]
