@@ -102,6 +102,7 @@ class BoardController(Controller):
     @get("/board", opt=allow(B, A), sync_to_thread=True)
     def board(self, request: Request[Any, Any, Any]) -> Template:
         view, state = page(request), app_state(request)
+        view.notice = request.query_params.get("done")
         data = state.db.read(lambda s: _board_view(state, s))
         return Template("board.html", context=view.context(**data))
 

@@ -309,7 +309,7 @@ class CounterController(Controller):
                 s, loan_id, to=to, on=state.clock.today(),  # type: ignore[arg-type]
                 actor=view.principal.username, clock=state.clock))  # type: ignore[union-attr]
         except CoopError as error:
-            return _member_page(request, code, errors={f"disburse_{loan_id}": error.detail},
+            return _member_page(request, code, errors={"counter": error.detail},
                                 status=409 if error.kind == "conflict" else 422)
         words = "Loan {loan}: {amount} paid into her savings." if to == "savings" else \
             "Loan {loan}: {amount} paid out in cash."
