@@ -192,3 +192,38 @@ def test_a_loan_paid_out_and_repaid_at_the_counter(api: Api, counter: Counter) -
     assert twice.status_code == 200
     loan = api.get(f"{BASE}/loans/{loan_id}").json()
     assert loan["outstanding_principal"] == "850.00"  # principal first on a new loan
+
+
+def test_the_dividend_previewed_declared_and_downloaded(api: Api, counter: Counter) -> None:
+    base = "/api/v1"
+    api.clock.instant = api.clock.now()
+    code = api.post(f"{base}/members", {"joined_on": "2024-04-01"}, role="clerk").json()["code"]
+    assert api.post(f"{base}/members/{code}/shares", {"count": 100, "value_date": "2024-04-01"},
+                    role="clerk").status_code == 201
+    assert api.post(f"{base}/ledger/entries", {
+        "value_date": "2024-12-01", "narration": "Grant", "postings": [
+            {"account": "1000", "debit": "100000.00"},
+            {"account": "4200", "credit": "100000.00"}]}).status_code == 201
+    assert api.post(f"{base}/years/2024/close", {}).status_code == 201
+
+    board = counter("board1")
+    form = board.get(f"{C}/dividends", params={"fy": "2024"})
+    assert form.status_code == 200 and 'id="rate"' in form.text
+    csrf = re.search(r'name="csrf" value="([0-9a-f]+)"', form.text).group(1)  # type: ignore[union-attr]
+    wrong = board.post(f"{C}/dividends", data={"csrf": csrf, "fy": "2024", "rate": "ten"})
+    assert wrong.status_code == 422 and 'class="error"' in wrong.text
+    preview = board.post(f"{C}/dividends", data={"csrf": csrf, "fy": "2024", "rate": "10"})
+    assert preview.status_code == 200 and 'id="preview"' in preview.text
+    assert 'id="declare"' in preview.text  # the board may declare what it sees
+    assert api.get(f"{base}/dividends/2024", role="board").status_code == 404  # not yet
+    declared = board.post(f"{C}/dividends", data={"csrf": csrf, "fy": "2024", "rate": "10",
+                                                   "declare": "1"})
+    assert declared.status_code == 200 and 'id="declared"' in declared.text
+    assert api.get(f"{base}/dividends/2024", role="board").json()["status"] == "declared"
+
+    auditor = counter("auditor1")
+    page = auditor.get(f"{C}/dividends", params={"fy": "2024"})
+    assert 'id="declare"' not in page.text  # an auditor previews, never declares
+    csv = auditor.get(f"{C}/dividends/2024/members.csv")
+    assert csv.status_code == 200 and csv.text.startswith("member_code,basis_value")
+    assert code in csv.text

@@ -232,7 +232,7 @@ COUNTER = {
     ("POST", "/counter/loans/{}/vote"): roles("board"),
     ("GET", "/counter/dividends"): roles("admin", "board", "auditor"),
     ("POST", "/counter/dividends"): roles("admin", "board", "auditor"),
-    ("GET", "/counter/dividends/{}.csv"): roles("admin", "board", "auditor"),
+    ("GET", "/counter/dividends/{}/members.csv"): roles("admin", "board", "auditor"),
     ("GET", "/counter/audit"): roles("admin", "auditor"),
 }
 

@@ -196,7 +196,7 @@ class BoardController(Controller):
 
         return Template("audit.html", context=view.context(day=day, **state.db.read(read)))
 
-    @get("/dividends/{fy:int}.csv", opt=allow(B, D, A), sync_to_thread=True)
+    @get("/dividends/{fy:int}/members.csv", opt=allow(B, D, A), sync_to_thread=True)
     def dividend_csv(self, request: Request[Any, Any, Any], fy: FromPath[int],
                      rate: FromQuery[str] = "", rebate: FromQuery[str] = "") -> Response[str]:
         """The previewed (or, without a rate, the declared) dividend, member by member."""
