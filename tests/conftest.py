@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -107,3 +107,25 @@ def db(empty_db: Database, clock: FixedClock) -> Database:
                                clock=clock)
     )
     return empty_db
+
+
+_FIGURES: list[str] = []
+
+
+@pytest.fixture
+def figure() -> Callable[[str], None]:
+    """Report a figure a test measured (the restore drill's times, the disk-full answer): it
+    is printed and repeated in a "figures" section of the terminal summary, so a passing CI
+    run shows it too."""
+    def report(line: str) -> None:
+        print(line, flush=True)
+        _FIGURES.append(line)
+
+    return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if _FIGURES:
+        terminalreporter.section("figures")
+        for line in _FIGURES:
+            terminalreporter.write_line(line)

@@ -4,7 +4,7 @@ acknowledged), reads keep working, and writes resume once the storage is back.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import pytest
@@ -56,7 +56,8 @@ def _books_verify(api: Api) -> None:
 
 
 @pytest.mark.skipif(is_postgres(), reason="fills an SQLite file (max_page_count)")
-def test_a_full_disk_refuses_the_deposit_and_keeps_the_books(api: Api) -> None:
+def test_a_full_disk_refuses_the_deposit_and_keeps_the_books(
+        api: Api, figure: Callable[[str], None]) -> None:
     code = api.member_codes["member"]
     pages = api.db.read(lambda s: s.execute(text("PRAGMA page_count")).scalar())
     acknowledged = 0
@@ -73,7 +74,8 @@ def test_a_full_disk_refuses_the_deposit_and_keeps_the_books(api: Api) -> None:
             acknowledged += 1
         assert refused is not None, "the disk never filled"
         assert "disk is full" in str(refused["detail"])
-        print(f"disk full: 503 after {acknowledged} deposits; books intact")
+        figure(f"disk full (sqlite): 503 storage-unavailable after {acknowledged} deposits; "
+               "books verify; reads answered")
         assert _summary(api, code) == f"{acknowledged * 10}.00"  # reads keep working
         _books_verify(api)
     again = api.post(f"{M}/{code}/deposits", {"amount": "10.00"}, role="clerk",
@@ -83,7 +85,8 @@ def test_a_full_disk_refuses_the_deposit_and_keeps_the_books(api: Api) -> None:
     _books_verify(api)
 
 
-def test_a_read_only_database_refuses_writes_and_answers_reads(api: Api) -> None:
+def test_a_read_only_database_refuses_writes_and_answers_reads(
+        api: Api, figure: Callable[[str], None]) -> None:
     code = api.member_codes["member"]
     assert api.post(f"{M}/{code}/deposits", {"amount": "100.00"}, role="clerk").status_code \
         == 201
@@ -94,7 +97,8 @@ def test_a_read_only_database_refuses_writes_and_answers_reads(api: Api) -> None
         assert api.post(M, {}, role="clerk").status_code == 503  # registering too
         assert _summary(api, code) == "100.00"
         assert api.get("/api/v1/ledger/trial-balance").status_code == 200
-    print("read-only database: 503 on writes, reads answered, books intact")
+    figure(f"read-only database ({'postgresql' if is_postgres() else 'sqlite'}): 503 on "
+           "writes, reads answered, books verify")
     assert api.post(f"{M}/{code}/deposits", {"amount": "50.00"}, role="clerk",
                     key="ro-1").status_code == 201
     assert _summary(api, code) == "150.00"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -76,7 +76,8 @@ def _balances_through(db: Database, seq: int) -> dict[str, int]:
 
 
 def test_the_restore_drill(db: Database, clock: FixedClock, database_url: str,
-                           target_url: str, tmp_path: Path) -> None:
+                           target_url: str, tmp_path: Path,
+                           figure: Callable[[str], None]) -> None:
     codes = _members(db, clock)
     db.write(lambda s: [record_deposit(s, codes[n % MEMBERS], amount_minor=1000 + n,
                                        value_date=clock.today(), actor="clerk", clock=clock)
@@ -115,7 +116,8 @@ def test_the_restore_drill(db: Database, clock: FixedClock, database_url: str,
     finally:
         copy.dispose()
     live = db.read(lambda s: s.scalar(select(func.max(entry_table.c.id))))
-    print(f"restore drill: {manifest.entries} entries backed up in {took:.2f} s while "
+    engine = "postgresql" if is_postgres() else "sqlite"
+    figure(f"restore drill ({engine}): {manifest.entries} entries backed up in {took:.2f} s while "
           f"{during[0]} deposits went on; restored and verified in {restored.seconds:.2f} s; "
           f"chain head equal ({manifest.head_seq}); {live - manifest.head_seq} entries behind "
           "the live books at the end (RPO)")
