@@ -24,8 +24,11 @@ run: setup system-deps
 	$(BIN)/coop demo --if-empty
 	$(BIN)/coop serve --host 127.0.0.1 --port 8000
 
+# Two workers for everything but the kill -9 harness and the browser tests (they fork and
+# drive processes of their own), which run after them in one process.
 test: setup system-deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --ignore=tests/crash --ignore=tests/e2e
+	$(BIN)/pytest tests/crash tests/e2e
 
 test-pg: setup system-deps
 	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest

@@ -109,23 +109,33 @@ def db(empty_db: Database, clock: FixedClock) -> Database:
     return empty_db
 
 
-_FIGURES: list[str] = []
+FIGURES_FILE = Path(__file__).resolve().parent.parent / "test-artifacts" / "figures.txt"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """A fresh figures file for the run (by the controller when pytest-xdist runs workers)."""
+    if not hasattr(config, "workerinput"):
+        FIGURES_FILE.parent.mkdir(exist_ok=True)
+        FIGURES_FILE.write_text("")
 
 
 @pytest.fixture
 def figure() -> Callable[[str], None]:
     """Report a figure a test measured (the restore drill's times, the disk-full answer): it
-    is printed and repeated in a "figures" section of the terminal summary, so a passing CI
-    run shows it too."""
+    is printed and collected in a file that the terminal summary shows as "figures", so a
+    passing CI run shows it too, with or without worker processes."""
     def report(line: str) -> None:
         print(line, flush=True)
-        _FIGURES.append(line)
+        with FIGURES_FILE.open("a") as handle:
+            handle.write(line + "\n")
 
     return report
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    if _FIGURES:
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter,
+                            config: pytest.Config) -> None:
+    lines = FIGURES_FILE.read_text().splitlines() if FIGURES_FILE.exists() else []
+    if lines and not hasattr(config, "workerinput"):
         terminalreporter.section("figures")
-        for line in _FIGURES:
+        for line in lines:
             terminalreporter.write_line(line)

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -241,7 +242,8 @@ def lending(harness: Api) -> Lending:
 
 
 def test_stateful_run_has_no_server_error(
-    harness: Api, lending: Lending, capsys: pytest.CaptureFixture[str]
+    harness: Api, lending: Lending, capsys: pytest.CaptureFixture[str],
+    figure: Callable[[str], None],
 ) -> None:
     schema = schemathesis.openapi.from_dict(
         with_links(DOCUMENT, borrower=lending.borrower, product=lending.product), config=CONFIG)
@@ -279,6 +281,7 @@ def test_stateful_run_has_no_server_error(
             print(f"links followed: {dict(sorted(collector.links_followed.items()))}")
             for (label, status), count in sorted(collector.by_operation.items()):
                 print(f"  {label} {status}: {count}")
+    figure(f"{collector.summary()} (schemathesis 5xx {collector.server_errors})")
     assert collector.server_errors == 0
     assert collector.requests >= 100, collector.summary()
     # Links were followed: members registered in this run were read back by their number, and
