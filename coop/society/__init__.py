@@ -153,11 +153,33 @@ def get_society(session: Session) -> Society | None:
     )
 
 
-def update_settings(session: Session, changes: dict[str, Any]) -> SocietySettings:
-    """Apply a partial update of the settings; the whole result must be valid."""
+class SocietyNotSetUp(InvalidInput):
+    code = "society_not_set_up"
+    title = "The society has not been set up"
+
+
+NOT_SET_UP = "the society has not been set up: run `coop init`"
+
+
+def require_society(session: Session) -> Society:
+    """The society, or a clear refusal when `coop init` has not been run."""
     society = get_society(session)
     if society is None:
-        raise InvalidInput("the society has not been set up: run `coop init`")
+        raise SocietyNotSetUp(NOT_SET_UP)
+    return society
+
+
+def book_currency(session: Session) -> str:
+    """The book's currency (ISO 4217), fixed at `coop init`; there is no fallback."""
+    book = queries.book(session)
+    if book is None:
+        raise SocietyNotSetUp(NOT_SET_UP)
+    return book.currency
+
+
+def update_settings(session: Session, changes: dict[str, Any]) -> SocietySettings:
+    """Apply a partial update of the settings; the whole result must be valid."""
+    society = require_society(session)
     try:
         merged = SocietySettings.model_validate({**society.settings.model_dump(), **changes})
     except ValidationError as exc:
