@@ -29,6 +29,8 @@ from enum import StrEnum
 from fractions import Fraction
 from itertools import accumulate
 
+from coop.errors import InvalidInput, require
+from coop.loans.errors import PaymentAbovePayoff
 from coop.loans.schedule import InterestMethod, Schedule, Terms, build, half_even, step
 
 
@@ -116,14 +118,20 @@ class Switch:
 Event = Payment | Switch
 
 
-class PaymentTooLarge(ValueError):
+class PaymentTooLarge(PaymentAbovePayoff):
+    """More than the payoff amount (which it carries, for the service's message)."""
+
     def __init__(self, payoff: int) -> None:
-        super().__init__(f"more than the payoff amount {payoff}")
+        super().__init__(f"more than the payoff amount {payoff}", field="amount")
         self.payoff = payoff
 
 
-class PaymentOutOfOrder(ValueError):
-    pass
+class PaymentOutOfOrder(InvalidInput):
+    code = "payment_out_of_order"
+    title = "The payment is dated before the loan's last movement"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, field="value_date")
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +323,7 @@ class _State:
         principal += ahead
         interest += left - ahead  # and last the interest deferred by a grace
         allocation = Allocation(taken[Bucket.PENALTY], taken[Bucket.FEES], interest, principal)
+        require(allocation.total == amount, "an allocation sums to the payment")
         self.penalty_paid += allocation.penalty
         self.fees_due -= allocation.fees
         self.interest_paid += interest
@@ -372,10 +381,8 @@ def _replay(plan: Plan, events: Sequence[Event],
     return state, allocations
 
 
-def position(plan: Plan, payments: Sequence[Event], as_of: date,
-             order: Sequence[Bucket] = DEFAULT_ORDER) -> Position:
-    """Where the loan stands at the end of `as_of`, after `payments` (in date order)."""
-    state, allocations = _replay(plan, payments, order)
+def _snapshot(state: _State, as_of: date, allocations: Sequence[Allocation]) -> Position:
+    """Where the replayed `state` stands at the end of `as_of` (accrued to that day)."""
     closed = state.balance == 0 and state.interest_due == 0 and state.penalty_due == 0
     if not closed:
         state.accrue_to(max(as_of, state.on))
@@ -395,6 +402,44 @@ def position(plan: Plan, payments: Sequence[Event], as_of: date,
     )
 
 
+def position(plan: Plan, payments: Sequence[Event], as_of: date,
+             order: Sequence[Bucket] = DEFAULT_ORDER) -> Position:
+    """Where the loan stands at the end of `as_of`, after `payments` (in date order)."""
+    state, allocations = _replay(plan, payments, order)
+    return _snapshot(state, as_of, allocations)
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A payment taken on a loan: where it stood that day before it, how the payment is
+    split, and where it leaves the loan (all from one replay)."""
+
+    before: Position
+    allocation: Allocation
+    after: Position
+
+
+def settle(plan: Plan, payments: Sequence[Event], payment: Payment,
+           order: Sequence[Bucket] = DEFAULT_ORDER) -> Settlement:
+    """`allocate`, with the position before the payment as well: `before` is
+    `position(plan, payments, payment.on)`, `after` is
+    `position(plan, [*payments, payment], payment.on)`.
+
+    Raises `PaymentOutOfOrder` for a payment dated before an earlier one, and
+    `PaymentTooLarge` (with the payoff amount) for a payment above the payoff.
+    """
+    if payments and payment.on < payments[-1].on:
+        raise PaymentOutOfOrder(f"{payment.on} is before the last payment on {payments[-1].on}")
+    state, allocations = _replay(plan, payments, order)
+    before = _snapshot(state, payment.on, allocations)
+    state.accrue_to(payment.on)
+    allocation = state.pay(payment.amount, order)
+    after = _snapshot(state, payment.on, [*allocations, allocation])
+    require(after.outstanding_principal == before.outstanding_principal
+            - allocation.principal, "a payment's principal comes off the balance")
+    return Settlement(before, allocation, after)
+
+
 def allocate(plan: Plan, payments: Sequence[Event], payment: Payment,
              order: Sequence[Bucket] = DEFAULT_ORDER) -> tuple[Allocation, Position]:
     """How `payment` is split, after the earlier `payments`, and where it leaves the loan.
@@ -402,11 +447,8 @@ def allocate(plan: Plan, payments: Sequence[Event], payment: Payment,
     Raises `PaymentOutOfOrder` for a payment dated before an earlier one, and
     `PaymentTooLarge` (with the payoff amount) for a payment above the payoff.
     """
-    if payments and payment.on < payments[-1].on:
-        raise PaymentOutOfOrder(f"{payment.on} is before the last payment on {payments[-1].on}")
-    every = [*payments, payment]
-    after = position(plan, every, payment.on, order)
-    return after.allocations[-1], after
+    settled = settle(plan, payments, payment, order)
+    return settled.allocation, settled.after
 
 
 def installments(plan: Plan, payments: Sequence[Event], as_of: date,

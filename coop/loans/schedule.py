@@ -23,13 +23,13 @@ from __future__ import annotations
 
 import calendar
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 from enum import StrEnum
 from fractions import Fraction
 
-from coop.errors import InvalidInput
+from coop.errors import InvalidInput, require
 from coop.money import AMOUNT_MINOR_MAX
 
 
@@ -84,32 +84,64 @@ class TermsInvalid(InvalidInput):
     title = "These loan terms cannot make a schedule"
 
 
-@dataclass(frozen=True, slots=True)
-class Terms:
-    """Loan terms (CONTRACT.md, Loans). Amounts in minor units; `annual_rate` in percent."""
+MINOR_UNITS = "minor"
+"""Field metadata `unit`: an amount in minor units (shown and typed as money at the edges)."""
 
-    principal: int
-    annual_rate: Decimal
-    installments: int
-    disbursed_on: date
+
+@dataclass(frozen=True, slots=True)
+class ProductTerms:
+    """The terms a loan product carries: every loan term but the principal, the dates and the
+    fee. `Terms` adds those; these fields are written here once, and the JSON codec
+    (`coop.loans.products`) and the API's schemas are derived from them. Bounds and units for
+    the edges are in each field's metadata."""
+
+    annual_rate: Decimal = field(metadata={"min": Decimal(0), "max": MAX_RATE})
+    installments: int = field(metadata={"min": 1, "max": MAX_INSTALLMENTS})
     frequency: Frequency = Frequency.MONTHLY
     interest_method: InterestMethod = InterestMethod.DECLINING_BALANCE
     amortization: Amortization = Amortization.EQUAL_INSTALLMENTS
     interest_period: InterestPeriod = InterestPeriod.SAME_AS_REPAYMENT
     days_in_year: DaysInYear = DaysInYear.ACTUAL
     days_in_month: DaysInMonth = DaysInMonth.ACTUAL
-    installment_multiple: int = 1
-    grace_on_principal: int = 0
-    grace_on_interest_payment: int = 0
-    grace_on_interest_charged: int = 0
-    first_due_on: date | None = None
-    fee: int = 0
-    """Deducted from the amount paid out at disbursement; counts in the APR."""
+    installment_multiple: int = field(default=1, metadata={"unit": MINOR_UNITS})
+    grace_on_principal: int = field(default=0, metadata={"min": 0, "max": MAX_INSTALLMENTS})
+    grace_on_interest_payment: int = field(default=0,
+                                           metadata={"min": 0, "max": MAX_INSTALLMENTS})
+    grace_on_interest_charged: int = field(default=0,
+                                           metadata={"min": 0, "max": MAX_INSTALLMENTS})
 
     @property
     def rate(self) -> Fraction:
         """The annual rate as a fraction (12 % is 3/25)."""
         return Fraction(self.annual_rate) / 100
+
+    def product_values(self) -> dict[str, object]:
+        """The product's fields (and only those, also on a `Terms`)."""
+        return {f.name: getattr(self, f.name) for f in fields(ProductTerms)}
+
+    def terms(self, *, principal: int, disbursed_on: date, installments: int | None = None,
+              fee: int = 0) -> Terms:
+        """A loan's terms under this product (an application may narrow the installments)."""
+        values = self.product_values()
+        values["installments"] = installments or self.installments
+        return Terms(principal=principal, disbursed_on=disbursed_on, fee=fee,
+                     **values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Terms(ProductTerms):
+    """Loan terms (CONTRACT.md, Loans): the product's, plus the principal, the dates and the
+    fee. Amounts in minor units; `annual_rate` in percent."""
+
+    principal: int
+    disbursed_on: date
+    first_due_on: date | None = None
+    fee: int = 0
+    """Deducted from the amount paid out at disbursement; counts in the APR."""
+
+    @property
+    def product(self) -> ProductTerms:
+        return ProductTerms(**self.product_values())  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,8 +272,8 @@ def to_multiple(value: Fraction, multiple: int) -> int:
 
 
 def check_terms(terms: Terms) -> None:
-    def bad(field: str, message: str) -> TermsInvalid:
-        return TermsInvalid(message, field=field)
+    def bad(name: str, message: str) -> TermsInvalid:
+        return TermsInvalid(message, field=name)
 
     if not 0 < terms.principal <= AMOUNT_MINOR_MAX:
         raise bad("principal", "principal must be more than zero")
@@ -252,10 +284,10 @@ def check_terms(terms: Terms) -> None:
     if not 1 <= terms.installment_multiple <= max(terms.principal, 1):
         raise bad("installment_multiple",
                   "installment_multiple must be at least the minor unit and at most the principal")
-    for field in ("grace_on_principal", "grace_on_interest_payment"):
-        value = getattr(terms, field)
+    for name in ("grace_on_principal", "grace_on_interest_payment"):
+        value = getattr(terms, name)
         if not 0 <= value < terms.installments:
-            raise bad(field, f"{field} must be at least 0 and fewer than the installments")
+            raise bad(name, f"{name} must be at least 0 and fewer than the installments")
     if not 0 <= terms.grace_on_interest_charged <= terms.installments:
         raise bad("grace_on_interest_charged",
                   "grace_on_interest_charged must be between 0 and the installments")
@@ -289,6 +321,8 @@ def build(terms: Terms) -> Schedule:
         for number, (start, due, (principal, interest, balance), fraction)
         in enumerate(zip(starts, dues, rows, fractions, strict=True), start=1)
     )
+    require(sum(i.principal for i in installments) == terms.principal,
+            "a schedule's principal sums to the loan's principal")
     return Schedule(terms, installments, apr(terms.principal - terms.fee,
                                              [i.total for i in installments],
                                              terms.frequency.per_year))

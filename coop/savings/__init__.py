@@ -8,6 +8,7 @@ transaction, so two clerks paying out at once can never pass the same rupee twic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import cast
@@ -179,6 +180,33 @@ def release_hold(session: Session, code: str, hold_id: int, *, clock: Clock) -> 
     return hold
 
 
+def release_hold_by_id(session: Session, hold_id: int, *, clock: Clock) -> None:
+    """Release a hold another room placed (a loan's guarantee ends); once released, again is
+    a no-op. (`release_hold` is the clerk's, by member number, and refuses a second time.)"""
+    hold = session.get_one(HoldRow, hold_id)
+    if hold.released_at is None:
+        hold.released_at = clock.now()
+
+
+def resize_hold(session: Session, hold_id: int, amount_minor: int, *, clock: Clock) -> None:
+    """Set a hold to `amount_minor` (more than zero): a guarantee shrinking with the loan.
+    A released hold stays released. `clock` is kept for the holds' audit of changes."""
+    if amount_minor <= 0:
+        raise InvalidInput("a hold is more than zero", field="amount")
+    hold = session.get_one(HoldRow, hold_id)
+    if hold.released_at is None:
+        hold.amount_minor = amount_minor
+
+
+def hold_amounts(session: Session, hold_ids: Sequence[int]) -> dict[int, int]:
+    """What each hold still holds (0 once released)."""
+    if not hold_ids:
+        return {}
+    rows = session.execute(select(HoldRow.id, HoldRow.amount_minor, HoldRow.released_at)
+                           .where(HoldRow.id.in_(sorted(set(hold_ids)))))
+    return {hold_id: 0 if released else amount for hold_id, amount, released in rows}
+
+
 def statement(
     session: Session, code: str, *, from_on: date | None = None, to_on: date | None = None,
 ) -> list[StatementLine]:
@@ -215,9 +243,12 @@ __all__ = [
     "SavingsBalance",
     "StatementLine",
     "balances",
+    "hold_amounts",
     "place_hold",
     "record_deposit",
     "record_withdrawal",
     "release_hold",
+    "release_hold_by_id",
+    "resize_hold",
     "statement",
 ]

@@ -1,0 +1,166 @@
+"""Loan applications: the society's eligibility rules as one pure function
+(`check_eligibility`, DESIGN.md §7), and `apply`, which gathers her facts, asks it, and
+stores the pending loan with its guarantees (guarantors' savings go on hold at once)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from coop import savings
+from coop.clock import Clock
+from coop.errors import CoopError, InvalidInput
+from coop.loans.cover import cover
+from coop.loans.errors import AboveLimit, NotEligible
+from coop.loans.guarantors import Guarantee, add_guarantee
+from coop.loans.orm import OPEN_STATUSES, PURPOSES, LoanRow
+from coop.loans.products import get_product, terms_json
+from coop.loans.records import Loan, loan_of
+from coop.loans.schedule import Schedule, build
+from coop.members import MemberNotActive, MemberRow, get_member
+from coop.money import parse_minor
+from coop.society import Society, SocietySettings, book_currency
+
+# --- the rules (pure) -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EligibilityFacts:
+    """What is known about her and the loan she asks for. Amounts in minor units."""
+
+    member_code: str
+    membership_days: int
+    open_loans: int
+    """Her loans pending, approved or active."""
+    cover_minor: int
+    """Her savings plus paid-up shares."""
+    guaranteed_minor: int
+    principal_minor: int
+    product_max_minor: int | None
+
+
+@dataclass(frozen=True)
+class EligibilityRules:
+    """The society's settings that decide who may borrow how much."""
+
+    min_membership_days: int
+    max_open_loans: int
+    max_principal_minor: int | None
+    cover_multiple: Decimal
+    """Principal at most this many times savings and shares (plus guarantees)."""
+
+    @classmethod
+    def of(cls, settings: SocietySettings, *, currency: str) -> EligibilityRules:
+        top = settings.loan_max_principal
+        return cls(settings.loan_min_membership_days, settings.loan_max_open_loans,
+                   parse_minor(top, currency, field="amount") if top is not None else None,
+                   Decimal(settings.max_loan_multiple_of_savings))
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One rule she does not meet. `detail` may hold `{amount}`: `amount_minor` in words."""
+
+    kind: Literal["not_eligible", "above_limit"]
+    field: str
+    detail: str
+    amount_minor: int | None = None
+
+
+def check_eligibility(facts: EligibilityFacts, rules: EligibilityRules) -> list[Refusal]:
+    """Every rule `facts` break, in the order a clerk is told them: membership days, the
+    product's and the society's maximum, open loans, then share and savings cover."""
+    refusals: list[Refusal] = []
+    code = facts.member_code
+    if facts.membership_days < rules.min_membership_days:
+        refusals.append(Refusal(
+            "not_eligible", "member_code",
+            f"members may borrow after {rules.min_membership_days} days of membership; "
+            f"{code} joined {facts.membership_days} days ago"))
+    for limit, what in ((facts.product_max_minor, "the product's maximum"),
+                        (rules.max_principal_minor, "the society's maximum")):
+        if limit is not None and facts.principal_minor > limit:
+            refusals.append(Refusal("above_limit", "principal",
+                                    f"the principal is above {what}, {{amount}}", limit))
+    if facts.open_loans >= rules.max_open_loans:
+        refusals.append(Refusal(
+            "not_eligible", "member_code",
+            f"{code} has {facts.open_loans} open loan(s); the society allows "
+            f"{rules.max_open_loans}"))
+    covered = facts.cover_minor * Fraction(rules.cover_multiple) + facts.guaranteed_minor
+    if facts.principal_minor > covered:
+        refusals.append(Refusal(
+            "above_limit", "principal",
+            f"the principal is above {rules.cover_multiple} times her savings and shares plus "
+            "guarantees ({amount})", int(covered)))
+    return refusals
+
+
+def refusal_error(session: Session, refusal: Refusal) -> CoopError:
+    detail = refusal.detail
+    if refusal.amount_minor is not None:
+        detail = detail.replace("{amount}", savings.money_text(session, refusal.amount_minor))
+    kind = NotEligible if refusal.kind == "not_eligible" else AboveLimit
+    return kind(detail, field=refusal.field)
+
+
+# --- applying -------------------------------------------------------------------------------
+
+
+def apply(
+    session: Session, *, member_code: str, product_code: str, principal_minor: int,
+    installments: int | None, purpose: str | None, guarantors: Sequence[Guarantee],
+    society: Society, board_codes: frozenset[str], actor: str, clock: Clock,
+) -> tuple[Loan, Schedule]:
+    """A loan application, checked against the society's eligibility rules; guarantors'
+    savings are put on hold at once. Returns the loan (pending) and its provisional schedule
+    (dated from today; the real one is drawn at disbursement)."""
+    member = get_member(session, member_code)
+    # her row locked: two applications for her at once are checked one after the other
+    session.execute(select(MemberRow.id).where(MemberRow.id == member.id).with_for_update())
+    if member.status != "active":
+        raise MemberNotActive(f"{member_code} has exited")
+    product_id, product = get_product(session, product_code)
+    today = clock.today()
+    if purpose is not None and purpose not in PURPOSES:
+        raise InvalidInput(f"purpose is one of {', '.join(PURPOSES)}", field="purpose")
+    if principal_minor <= 0:
+        raise InvalidInput("principal must be more than zero", field="principal")
+    fee = product.fee_for(principal_minor)
+    terms = product.terms.terms(principal=principal_minor, disbursed_on=today,
+                                installments=installments, fee=fee)
+    schedule = build(terms)
+    open_loans = session.execute(select(func.count()).select_from(LoanRow).where(
+        LoanRow.member_id == member.id, LoanRow.status.in_(OPEN_STATUSES))).scalar_one()
+    facts = EligibilityFacts(
+        member_code=member_code, membership_days=(today - member.joined_on).days,
+        open_loans=int(open_loans), cover_minor=cover(session, member_code),
+        guaranteed_minor=sum(g.amount_minor for g in guarantors),
+        principal_minor=principal_minor, product_max_minor=product.max_principal_minor)
+    rules = EligibilityRules.of(society.settings, currency=book_currency(session))
+    refusals = check_eligibility(facts, rules)
+    if refusals:
+        raise refusal_error(session, refusals[0])
+    row = LoanRow(
+        member_id=member.id, product_id=product_id, status="pending",
+        principal_minor=principal_minor, fee_minor=fee, terms_json=terms_json(terms),
+        purpose=purpose, applied_on=today, applied_by=actor, decided_on=None, disbursed_on=None,
+        closed_on=None, account_code=None, plan_version=0, outstanding_minor=0,
+        first_unpaid_due=None, last_event_on=None, written_off_minor=0, recovered_minor=0)
+    session.add(row)
+    session.flush()
+    seen: set[str] = set()
+    for guarantee in guarantors:
+        add_guarantee(session, row, guarantee, borrower=member_code, board_codes=board_codes,
+                      seen=seen, actor=actor, clock=clock)
+    return loan_of(session, row, product), schedule
+
+
+__all__ = ["EligibilityFacts", "EligibilityRules", "Refusal", "apply", "check_eligibility",
+           "refusal_error"]
