@@ -1,41 +1,65 @@
-"""Loan request and response bodies (CONTRACT.md: Loans). Money and rates are strings."""
+"""Loan request and response bodies (CONTRACT.md: Loans). Money and rates are strings.
+
+A product's terms are not listed here: `ProductTermsIn` and the terms in `ProductOut` are
+derived from the fields of `coop.loans.schedule.ProductTerms` (their types, defaults and the
+bounds and units in their metadata), so the OpenAPI document describes every field the
+schedule has, and a field added there appears here."""
 
 from __future__ import annotations
 
+from dataclasses import MISSING, fields
+from dataclasses import Field as DataclassField
 from datetime import date
-from typing import Annotated, Literal
+from decimal import Decimal
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated, Any, Literal, get_type_hints
 
-from pydantic import Field
+from pydantic import Field, create_model
 
 from coop.api.schemas import Day, In, MoneyText, Out
+from coop.loans.schedule import MINOR_UNITS, ProductTerms
 
 Rate = Annotated[str, Field(pattern=r"^[0-9]{1,3}(\.[0-9]{1,4})?$", examples=["12", "7.5"])]
-Count = Annotated[int, Field(ge=0, le=1200)]
-Frequency = Literal["daily", "weekly", "fortnightly", "monthly"]
-Method = Literal["declining_balance", "flat"]
-AmortizationName = Literal["equal_installments", "equal_principal"]
-PeriodName = Literal["same_as_repayment", "daily"]
-YearName = Literal["actual", "360", "365"]
-MonthName = Literal["actual", "30"]
 BucketName = Literal["penalty", "fees", "overdue_interest", "overdue_principal", "due_interest",
                      "due_principal"]
 Purpose = Literal["business", "education", "health", "housing", "emergency", "debts",
                   "household", "other"]
 
 
-class ProductTermsIn(In):
-    annual_rate: Rate
-    installments: int = Field(ge=1, le=1200)
-    frequency: Frequency = "monthly"
-    interest_method: Method = "declining_balance"
-    amortization: AmortizationName = "equal_installments"
-    interest_period: PeriodName = "same_as_repayment"
-    days_in_year: YearName = "actual"
-    days_in_month: MonthName = "actual"
-    installment_multiple: MoneyText | None = None
-    grace_on_principal: Count = 0
-    grace_on_interest_payment: Count = 0
-    grace_on_interest_charged: Count = 0
+def _term_in(spec: DataclassField[Any], kind: Any) -> tuple[Any, Any]:
+    """(annotation, default) of one terms field in a request body."""
+    if spec.metadata.get("unit") == MINOR_UNITS:
+        return MoneyText | None, None  # money text; absent means the field's default
+    if kind is Decimal:
+        annotation: Any = Rate
+    elif isinstance(kind, type) and issubclass(kind, Enum):
+        annotation = Literal[tuple(member.value for member in kind)]
+    else:
+        annotation = Annotated[kind, Field(ge=spec.metadata.get("min"),
+                                           le=spec.metadata.get("max"))]
+    default = spec.default
+    if default is MISSING:
+        return annotation, ...
+    return annotation, default.value if isinstance(default, Enum) else default
+
+
+def _term_out(spec: DataclassField[Any], kind: Any) -> tuple[Any, Any]:
+    """(annotation, required) of one terms field in a response body."""
+    if spec.metadata.get("unit") == MINOR_UNITS:
+        return MoneyText, ...
+    return (int if kind is int else str), ...
+
+
+_TERM_TYPES = get_type_hints(ProductTerms)
+TERMS_IN: dict[str, Any] = {spec.name: _term_in(spec, _TERM_TYPES[spec.name])
+                            for spec in fields(ProductTerms)}
+TERMS_OUT: dict[str, Any] = {spec.name: _term_out(spec, _TERM_TYPES[spec.name])
+                             for spec in fields(ProductTerms)}
+
+if TYPE_CHECKING:  # the fields are the schedule's; type checkers see the base
+    ProductTermsIn = In
+else:
+    ProductTermsIn = create_model("ProductTermsIn", __base__=In, **TERMS_IN)
 
 
 class QuoteIn(ProductTermsIn):
@@ -71,25 +95,13 @@ class ProductIn(ProductTermsIn):
     allocation_order: list[BucketName] | None = Field(default=None, min_length=6, max_length=6)
 
 
-class ProductOut(Out):
-    code: str
-    name: str
-    annual_rate: str
-    installments: int
-    frequency: str
-    interest_method: str
-    amortization: str
-    interest_period: str
-    days_in_year: str
-    days_in_month: str
-    installment_multiple: MoneyText
-    grace_on_principal: int
-    grace_on_interest_payment: int
-    grace_on_interest_charged: int
-    max_principal: MoneyText | None
-    fee_percent: str
-    penalty_rate: str
-    allocation_order: list[str]
+if TYPE_CHECKING:
+    ProductOut = Out
+else:
+    ProductOut = create_model(
+        "ProductOut", __base__=Out, code=(str, ...), name=(str, ...), **TERMS_OUT,
+        max_principal=(MoneyText | None, ...), fee_percent=(str, ...),
+        penalty_rate=(str, ...), allocation_order=(list[str], ...))
 
 
 class GuarantorIn(In):

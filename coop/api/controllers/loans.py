@@ -3,9 +3,11 @@ repayments, payoff, reschedules, write-offs, moratoria and the portfolio report.
 
 from __future__ import annotations
 
+from dataclasses import fields
 from datetime import date
 from decimal import Decimal
-from typing import Annotated, Any
+from enum import Enum
+from typing import Annotated, Any, get_type_hints
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
@@ -44,9 +46,11 @@ from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.errors import InvalidInput
 from coop.loans import schedule as sched
+from coop.loans.products import field_value
 from coop.passbooks.loan_card import loan_card
 from coop.society import Society, get_society
 
+_TERM_TYPES = get_type_hints(loans.ProductTerms)
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
 LoanId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]  # loan ids are 32-bit
 AsOf = Annotated[date | None, QueryParameter()]
@@ -60,19 +64,30 @@ def _society(session: Session) -> Society:
 
 
 def _product_terms(state: AppState, data: ProductTermsIn) -> loans.ProductTerms:
-    multiple = (parse_money(state, data.installment_multiple, field="installment_multiple")
-                if data.installment_multiple else 1)
-    return loans.ProductTerms(
-        annual_rate=Decimal(data.annual_rate), installments=data.installments,
-        frequency=sched.Frequency(data.frequency),
-        interest_method=sched.InterestMethod(data.interest_method),
-        amortization=sched.Amortization(data.amortization),
-        interest_period=sched.InterestPeriod(data.interest_period),
-        days_in_year=sched.DaysInYear(data.days_in_year),
-        days_in_month=sched.DaysInMonth(data.days_in_month),
-        installment_multiple=multiple, grace_on_principal=data.grace_on_principal,
-        grace_on_interest_payment=data.grace_on_interest_payment,
-        grace_on_interest_charged=data.grace_on_interest_charged)
+    """The terms in a request body, field by field as `ProductTerms` declares them."""
+    values: dict[str, Any] = {}
+    for spec in fields(loans.ProductTerms):
+        raw = getattr(data, spec.name)
+        if spec.metadata.get("unit") == sched.MINOR_UNITS:
+            if raw:  # absent: the field's default
+                values[spec.name] = parse_money(state, raw, field=spec.name)
+        else:
+            values[spec.name] = field_value(_TERM_TYPES[spec.name], raw)
+    return loans.ProductTerms(**values)
+
+
+def _terms_out(state: AppState, terms: loans.ProductTerms) -> dict[str, Any]:
+    """The terms for a response body, field by field (money as money, the rest as text)."""
+    shown: dict[str, Any] = {}
+    for spec in fields(loans.ProductTerms):
+        value = getattr(terms, spec.name)
+        if spec.metadata.get("unit") == sched.MINOR_UNITS:
+            shown[spec.name] = money(state, value)
+        elif isinstance(value, Enum):
+            shown[spec.name] = value.value
+        else:
+            shown[spec.name] = value if isinstance(value, int) else str(value)
+    return shown
 
 
 def _quote_rows(state: AppState, schedule: sched.Schedule) -> list[dict[str, Any]]:
@@ -83,21 +98,12 @@ def _quote_rows(state: AppState, schedule: sched.Schedule) -> list[dict[str, Any
 
 
 def _product_out(state: AppState, product: loans.Product) -> ProductOut:
-    terms = product.terms
-    return ProductOut(
-        code=product.code, name=product.name, annual_rate=str(terms.annual_rate),
-        installments=terms.installments, frequency=terms.frequency.value,
-        interest_method=terms.interest_method.value, amortization=terms.amortization.value,
-        interest_period=terms.interest_period.value, days_in_year=terms.days_in_year.value,
-        days_in_month=terms.days_in_month.value,
-        installment_multiple=money(state, terms.installment_multiple),
-        grace_on_principal=terms.grace_on_principal,
-        grace_on_interest_payment=terms.grace_on_interest_payment,
-        grace_on_interest_charged=terms.grace_on_interest_charged,
-        max_principal=(money(state, product.max_principal_minor)
-                       if product.max_principal_minor is not None else None),
-        fee_percent=str(product.fee_percent), penalty_rate=str(product.penalty_rate),
-        allocation_order=[b.value for b in product.allocation_order])
+    return ProductOut.model_validate({
+        "code": product.code, "name": product.name, **_terms_out(state, product.terms),
+        "max_principal": (money(state, product.max_principal_minor)
+                          if product.max_principal_minor is not None else None),
+        "fee_percent": str(product.fee_percent), "penalty_rate": str(product.penalty_rate),
+        "allocation_order": [b.value for b in product.allocation_order]})
 
 
 def _loan_out(state: AppState, session: Session, loan_id: int, as_of: date) -> dict[str, Any]:
