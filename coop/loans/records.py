@@ -182,6 +182,12 @@ def _keep(key: tuple[object, ...], value: object) -> None:
             _remembered.popitem(last=False)
 
 
+def forget() -> None:
+    """Drop every remembered replay (tests that count replays start from nothing)."""
+    with _remembered_lock:
+        _remembered.clear()
+
+
 def position(hist: History, as_of: date) -> engine.Position:
     """`engine.position` over the loan's history, remembered."""
     key = ("position", hist.plan, tuple(hist.events), as_of, hist.order)
@@ -210,4 +216,4 @@ def settle(hist: History, payment: Payment) -> engine.Settlement:
 
 __all__ = ["History", "Loan", "current_plan", "frozen_windows", "get_loan", "history",
            "loan_of", "loan_row", "loans_of", "member_code", "member_code_of", "plan_from",
-           "plan_json", "position", "settle"]
+           "plan_json", "position", "settle", "forget"]

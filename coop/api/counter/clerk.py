@@ -32,7 +32,13 @@ from coop.api.counter.web import (
     write,
 )
 from coop.api.deps import AppState, app_state
-from coop.api.security import PUBLIC, SESSION_COOKIE, allow, own_member_or_404
+from coop.api.security import (
+    PUBLIC,
+    SESSION_COOKIE,
+    allow,
+    current_principal,
+    own_member_or_404,
+)
 from coop.auth import ANYONE, Principal, Role
 from coop.errors import CoopError, InvalidInput
 from coop.i18n import Translator
@@ -42,7 +48,7 @@ from coop.passbooks import books
 from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
 from coop.savings import shares
-from coop.society import get_society
+from coop.society import get_society, require_society
 
 A, C, M = Role.ADMIN, Role.CLERK, Role.MEMBER
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -66,7 +72,7 @@ def _member_view(state: AppState, session: Session, principal: Principal,
             approved.append(loan)
         if loan.status != "active":
             continue
-        position = loans.standing(session, loan.id, as_of=today).position
+        position = loans.position_of(session, loan, as_of=today)
         if position is None:
             continue
         open_loans.append({"id": loan.id, "product": loan.product.name,
@@ -95,10 +101,16 @@ def _member_page(request: Request[Any, Any, Any], code: str, *, errors: dict[str
     view = page(request)
     assert view.principal is not None
     own_member_or_404(view.principal, code)
-    view.errors = errors or {}
-    view.notice = request.query_params.get("done")
     state = app_state(request)
     data = state.db.write(lambda s: _member_view(state, s, view.principal, code))  # type: ignore[arg-type]
+    return _member_template(request, view, data, errors=errors, status=status, **extra)
+
+
+def _member_template(request: Request[Any, Any, Any], view: Page, data: dict[str, Any], *,
+                     errors: dict[str, str] | None = None, status: int = 200,
+                     **extra: Any) -> Template:
+    view.errors = errors or {}
+    view.notice = request.query_params.get("done")
     return Template("member.html", context=view.context(**data, **extra), status_code=status)
 
 
@@ -263,27 +275,28 @@ class CounterController(Controller):
           status_code=303)
     def repayment(self, request: Request[Any, Any, Any], loan_id: FromPath[int],
                   data: Form) -> Response[Any]:
-        """First the allocation is shown; only a second post with `confirm` takes it."""
+        """First the allocation is shown; only a second post with `confirm` takes it. Each
+        step is one transaction (the preview and her page together), and the loan is replayed
+        once: the confirmation and her page after it reuse the preview's replay."""
         check_csrf(request, data)
-        view, state = page(request), app_state(request)
-        assert view.principal is not None
-        code = state.db.read(lambda s: loans.standing(s, loan_id, as_of=state.clock.today())
-                             .loan.member_code)
+        if not data.get("confirm"):
+            return _repayment_preview(request, loan_id, data)
+        state, principal = app_state(request), current_principal(request)
         today = state.clock.today()
-        try:
+
+        def take(session: Session) -> tuple[Page, str, int, loans.Repayment]:
+            view = Page(request, require_society(session), principal)
+            code = loans.member_code_of(session, loan_id)
             amount = _amount(view, data)
-            if not data.get("confirm"):
-                allocation, position = state.db.read(lambda s: loans.preview_repayment(
-                    s, loan_id, amount_minor=amount, on=today))
-                return _member_page(request, code, preview={
-                    "loan": loan_id, "amount": amount, "text": str(data.get("amount")),
-                    "allocation": allocation, "after": position.outstanding_principal,
-                    "key": str(data.get("key", ""))})
-            paid = write(request, lambda s: loans.repay(
-                s, loan_id, amount_minor=amount, source="cash", on=today,
-                actor=view.principal.username, clock=state.clock,  # type: ignore[union-attr]
-                key=str(data.get("key", "")) or None))
+            return view, code, amount, loans.repay(
+                session, loan_id, amount_minor=amount, source="cash", on=today,
+                actor=principal.username, clock=state.clock,
+                key=str(data.get("key", "")) or None)
+
+        try:
+            view, code, amount, paid = write(request, take)
         except CoopError as error:
+            code = state.db.read(lambda s: loans.member_code_of(s, loan_id))
             return _member_page(request, code, errors={
                 f"repay_{loan_id}_{k}": v for k, v in field_errors(error, "amount").items()},
                 status=422)
@@ -397,6 +410,35 @@ def _loan_card(request: Request[Any, Any, Any], loan_id: FromPath[int]) -> Respo
     return Response(content, media_type="application/pdf", headers={
         "Content-Disposition": f'inline; filename="loan-{loan_id}.pdf"',
         "Cache-Control": "no-store"})
+
+
+def _repayment_preview(request: Request[Any, Any, Any], loan_id: int,
+                       data: dict[str, Any]) -> Template:
+    """Her page with the payment shown allocated (or refused next to the amount), read in
+    one transaction: nothing is taken."""
+    state, principal = app_state(request), current_principal(request)
+
+    def look(session: Session) -> tuple[Page, dict[str, Any], dict[str, Any]]:
+        view = Page(request, require_society(session), principal)
+        code = loans.member_code_of(session, loan_id)
+        own_member_or_404(principal, code)
+        extra: dict[str, Any] = {}
+        try:  # a preview writes nothing: a refusal leaves the transaction as it was
+            amount = _amount(view, data)
+            allocation, position = loans.preview_repayment(
+                session, loan_id, amount_minor=amount, on=state.clock.today())
+            extra["preview"] = {
+                "loan": loan_id, "amount": amount, "text": str(data.get("amount")),
+                "allocation": allocation, "after": position.outstanding_principal,
+                "key": str(data.get("key", ""))}
+        except CoopError as error:
+            extra["errors"] = {f"repay_{loan_id}_{k}": v
+                               for k, v in field_errors(error, "amount").items()}
+            extra["status"] = 422
+        return view, _member_view(state, session, principal, code), extra
+
+    view, member, extra = state.db.write(look)
+    return _member_template(request, view, member, **extra)
 
 
 def _done(code: str, notice: str) -> Redirect:
