@@ -214,6 +214,21 @@ def settle(hist: History, payment: Payment) -> engine.Settlement:
     return result
 
 
-__all__ = ["History", "Loan", "current_plan", "frozen_windows", "get_loan", "history",
-           "loan_of", "loan_row", "loans_of", "member_code", "member_code_of", "plan_from",
-           "plan_json", "position", "settle", "forget"]
+__all__ = [
+    "History",
+    "Loan",
+    "current_plan",
+    "forget",
+    "frozen_windows",
+    "get_loan",
+    "history",
+    "loan_of",
+    "loan_row",
+    "loans_of",
+    "member_code",
+    "member_code_of",
+    "plan_from",
+    "plan_json",
+    "position",
+    "settle",
+]

@@ -10,7 +10,8 @@ half-even; equal installments are the PMT rounded to the multiple, equal princip
 share; flat interest is the same every regular period; grace is honoured; a zero rate charges
 nothing and (without a fee) has an APR of 0.00; a fee never lowers the APR.
 Engine: paying the schedule on its due dates pays exactly the schedule and closes the loan;
-paying a declining loan early never costs more interest, late never less; every allocation
+paying a declining loan early never costs more interest, late never less; settling a payment
+gives the positions before and after it; every allocation
 adds up to its payment and never exceeds the payoff; principal allocated + outstanding =
 principal; arrears (days past due, overdue amount, overdue installments) agree, and a frozen
 window only ever removes its own days.
@@ -26,7 +27,16 @@ from itertools import pairwise
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
-from coop.loans.engine import Bucket, Payment, Plan, installments, plan_of, position
+from coop.loans.engine import (
+    Bucket,
+    Payment,
+    Plan,
+    allocate,
+    installments,
+    plan_of,
+    position,
+    settle,
+)
 from coop.loans.schedule import (
     Amortization,
     DaysInMonth,
@@ -356,6 +366,31 @@ def test_allocations_add_up_and_never_exceed_the_payoff(
 
 
 @MORE
+@given(st.data(), terms(max_installments=ENGINE_MAX_INSTALLMENTS))
+def test_settling_a_payment_is_the_positions_before_and_after_it_from_one_replay(
+        data: st.DataObject, loan: Terms) -> None:
+    """`settle` (what the counter's preview and the repayment use) agrees with `position`
+    before the payment and with `position` and `allocate` after it."""
+    schedule = _build(loan)
+    penalty = data.draw(st.sampled_from([Fraction(0), Fraction(36, 100)]), label="penalty")
+    plan = _plan(schedule, penalty)
+    payments: list[Payment] = []
+    day = plan.disbursed_on
+    for _ in range(data.draw(st.integers(1, len(schedule.installments) + 1), label="count")):
+        day += timedelta(days=data.draw(st.integers(0, 40), label="gap"))
+        before = position(plan, payments, day)
+        if before.closed:
+            break
+        amount = max(1, half_even(before.payoff * data.draw(st.fractions(0, 1), label="share")))
+        payment = Payment(day, amount)
+        settled = settle(plan, payments, payment)
+        assert settled.before == before
+        assert settled.after == position(plan, [*payments, payment], day)
+        assert (settled.allocation, settled.after) == allocate(plan, payments, payment)
+        assert settled.allocation.total == amount
+        payments.append(payment)
+
+
 @given(st.data(), terms(max_installments=ENGINE_MAX_INSTALLMENTS))
 def test_arrears_measures_agree_and_a_frozen_window_removes_only_its_days(
         data: st.DataObject, loan: Terms) -> None:

@@ -48,19 +48,12 @@ from coop.errors import InvalidInput
 from coop.loans import schedule as sched
 from coop.loans.products import field_value
 from coop.passbooks.loan_card import loan_card
-from coop.society import Society, get_society
+from coop.society import require_society
 
 _TERM_TYPES = get_type_hints(loans.ProductTerms)
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
 LoanId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]  # loan ids are 32-bit
 AsOf = Annotated[date | None, QueryParameter()]
-
-
-def _society(session: Session) -> Society:
-    society = get_society(session)
-    if society is None:
-        raise InvalidInput("the society has not been set up: run `coop init`")
-    return society
 
 
 def _product_terms(state: AppState, data: ProductTermsIn) -> loans.ProductTerms:
@@ -212,7 +205,7 @@ class LoansController(Controller):
             loan, schedule = loans.apply(
                 session, member_code=data.member_code, product_code=data.product,
                 principal_minor=amount, installments=data.installments, purpose=data.purpose,
-                guarantors=guarantees, society=_society(session),
+                guarantors=guarantees, society=require_society(session),
                 board_codes=auth.board_codes(session), actor=principal.username,
                 clock=state.clock)
             return {"id": loan.id, "status": loan.status, "member_code": loan.member_code,
@@ -306,7 +299,7 @@ class LoansController(Controller):
             return _tally(loans.vote(
                 session, loan_id, voter_code=principal.member_code,
                 voter_username=principal.username, decision=data.decision, note=data.note,
-                society=_society(session), board_codes=auth.board_codes(session),
+                society=require_society(session), board_codes=auth.board_codes(session),
                 clock=state.clock))
 
         return respond(request, principal, data, work)
@@ -415,7 +408,7 @@ class LoansController(Controller):
             return _tally(loans.vote_reschedule(
                 session, loan_id, reschedule_id, voter_code=principal.member_code,
                 voter_username=principal.username, decision=data.decision, note=data.note,
-                society=_society(session), board_codes=auth.board_codes(session),
+                society=require_society(session), board_codes=auth.board_codes(session),
                 actor=principal.username, clock=state.clock))
 
         return respond(request, principal, data, work)
