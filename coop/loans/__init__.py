@@ -1,7 +1,9 @@
 """Loans: products, applications, board votes, disbursement, repayment, reschedules,
 moratoria, write-offs and the portfolio report (DESIGN.md §7, CONTRACT.md Loans).
 
-One module per job; this package only re-exports what the rest of the code uses:
+One module per job; this package only re-exports: `__all__` is what the rest of the code
+(api, cli, demo, dividends, passbooks, tests, bench) uses, and the room's errors. Anything
+else is imported from its module.
 
 * `orm` the tables; `errors` the refusals;
 * `schedule` (pure) the repayment schedule and the terms (`ProductTerms`, `Terms`);
@@ -37,17 +39,11 @@ from coop.loans.errors import (
 )
 from coop.loans.guarantors import Guarantee, guarantors_of
 from coop.loans.orm import (
-    NOTE_LENGTH_MAX,
-    OPEN_STATUSES,
     PURPOSES,
     EventRow,
-    GuarantorRow,
     LoanRow,
-    MoratoriumRow,
     PlanRow,
-    ProductRow,
     RescheduleRow,
-    VoteRow,
 )
 from coop.loans.products import (
     Product,
@@ -58,9 +54,7 @@ from coop.loans.products import (
     parse_order,
 )
 from coop.loans.records import (
-    History,
     Loan,
-    current_plan,
     get_loan,
     history,
     loans_of,
@@ -70,7 +64,6 @@ from coop.loans.reports import (
     BUCKETS,
     InsiderLoan,
     Portfolio,
-    Standing,
     board_loans,
     bucket_of,
     due_between,
@@ -88,8 +81,6 @@ from coop.loans.votes import Tally, vote, votes_of
 
 __all__ = [
     "BUCKETS",
-    "NOTE_LENGTH_MAX",
-    "OPEN_STATUSES",
     "PURPOSES",
     "AboveLimit",
     "AlreadyVoted",
@@ -97,37 +88,30 @@ __all__ = [
     "EligibilityRules",
     "EventRow",
     "Guarantee",
-    "GuarantorRow",
-    "History",
     "InsiderLoan",
     "Loan",
     "LoanNotFound",
     "LoanRow",
     "LoanStateConflict",
-    "MoratoriumRow",
     "NotEligible",
     "PaymentAbovePayoff",
     "PlanRow",
     "Portfolio",
     "Product",
-    "ProductRow",
     "ProductTerms",
     "Refusal",
     "Repayment",
     "RescheduleRow",
-    "Standing",
     "Tally",
     "Terms",
     "TermsInvalid",
     "VoteNotAllowed",
-    "VoteRow",
     "apply",
     "board_loans",
     "bucket_of",
     "check_eligibility",
     "check_share_cover",
     "create_product",
-    "current_plan",
     "declare_moratorium",
     "disburse",
     "due_between",
