@@ -159,12 +159,12 @@ def main() -> None:
               f"{min(timings):.1f} s (pool {result.pool / 100:.2f}, residue "
               f"{result.residue / 100:.2f})", flush=True)
         started = time.perf_counter()
-        db.write(lambda s: dividends.declare(s, 2024, request, society=society,
-                                             resolution="AGM 2025", actor="bench",
-                                             clock=CLOCK))
+        db.write(lambda s: dividends.declare_dividend(s, 2024, request, society=society,
+                                                      resolution="AGM 2025", actor="bench",
+                                                      clock=CLOCK))
         print(f"declaration: {time.perf_counter() - started:.1f} s", flush=True)
         started = time.perf_counter()
-        paid = db.write(lambda s: dividends.pay(s, 2024, actor="bench", clock=CLOCK))
+        paid = db.write(lambda s: dividends.pay_dividend(s, 2024, actor="bench", clock=CLOCK))
         print(f"payment, {paid.payment_entries} entries into savings: "
               f"{time.perf_counter() - started:.1f} s", flush=True)
         db.dispose()

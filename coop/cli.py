@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -36,13 +36,13 @@ from coop.errors import CoopError
 from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
 from coop.members import vault
-from coop.money import display, parse_minor
+from coop.money import display, format_minor, parse_minor
 from coop.passbooks import books, verification
 from coop.passbooks.documents import dividend_statement, share_certificate
 from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, money_text
-from coop.society import SocietySettings, get_society, init_society
+from coop.society import SocietySettings, get_society, init_society, require_society
 
 app = typer.Typer(help="coop: the books of a savings and credit co-operative.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -390,11 +390,8 @@ def year_close(fy: Annotated[int, typer.Argument(help="The year it starts in, e.
     db = _database(settings)
     try:
         def work(session: Session) -> dividends.YearClose:
-            society = get_society(session)
-            if society is None:
-                raise CoopError("the society has not been set up: run `coop init`")
-            return dividends.close_year(session, fy, society=society, actor="admin",
-                                        clock=settings.clock())
+            return dividends.close_year(session, fy, society=require_society(session),
+                                        actor="admin", clock=settings.clock())
 
         closed = db.write(work)
         society = db.read(get_society)
@@ -427,10 +424,8 @@ def dividends_preview(
         with Progress(*columns, console=out) as bar:
             task = bar.add_task("members", total=None)
 
-            def work(session: Session) -> dict[str, Any]:
-                society = get_society(session)
-                if society is None:
-                    raise CoopError("the society has not been set up: run `coop init`")
+            def work(session: Session) -> tuple[dividends.Preview, str]:
+                society = require_society(session)
                 try:
                     wanted = dividends.Request(
                         dividend_rate=Decimal(rate) if rate is not None else None,
@@ -443,18 +438,21 @@ def dividends_preview(
                 result = dividends.preview(
                     session, fy, wanted, society=society,
                     progress=lambda done, total: bar.update(task, completed=done, total=total))
-                return dividends.preview_document(result, society.currency)
+                return result, society.currency
 
-            document = db.read(work)
+            result, currency = db.read(work)
     finally:
         db.dispose()
-    out_file.write_text(dividends.preview_csv(document), encoding="utf-8")
-    dividend = document["dividend"]
-    out.print(f"Fiscal year {fy}: net surplus {document['net_surplus']}, distributable "
-              f"{document['distributable']}; dividend {dividend['rate']} % on "
-              f"{dividend['basis']}: pool {dividend['pool']}, allocated "
-              f"{dividend['allocated']}, residue {dividend['residue']}; rebate "
-              f"{document['rebate']['allocated']}; {len(document['allocations'])} members "
+    out_file.write_text(dividends.preview_csv(result, currency), encoding="utf-8")
+
+    def m(amount: int) -> str:
+        return format_minor(amount, currency)
+
+    out.print(f"Fiscal year {fy}: net surplus {m(result.net_surplus)}, distributable "
+              f"{m(result.distributable)}; dividend {result.rate} % on "
+              f"{result.basis.value}: pool {m(result.pool)}, allocated "
+              f"{m(result.allocated)}, residue {m(result.residue)}; rebate "
+              f"{m(result.rebate_allocated)}; {len(result.members)} members "
               f"-> {out_file}")
 
 

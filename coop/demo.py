@@ -34,7 +34,7 @@ from coop.money import parse_minor
 from coop.savings import record_deposit, record_withdrawal
 from coop.savings.interest_run import post_interest
 from coop.savings.shares import buy_shares
-from coop.society import get_society
+from coop.society import get_society, require_society
 
 NAMES = ("Asha", "Bina", "Chitra", "Devi", "Esha", "Farida", "Gita", "Hema", "Indu", "Jaya",
          "Kamala", "Lata", "Meena", "Nila", "Padma", "Rani", "Sita", "Tara", "Uma", "Vani")
@@ -197,9 +197,7 @@ def _loan_day(session: Session, *, rng: random.Random, codes: list[str], day: da
 def _year_end(session: Session, *, year: int, clock: FixedClock) -> None:
     """Close the fiscal year; declare and pay a dividend on share-days (10 %, or less if the
     surplus is smaller) with a 10 % patronage rebate."""
-    society = get_society(session)
-    if society is None:
-        raise CoopError("the society has not been set up")
+    society = require_society(session)
     closed = dividends.close_year(session, year, society=society, actor=ACTOR, clock=clock)
     if closed.net_surplus_minor <= 0:
         return  # a loss is carried in 3900: no dividend this year
@@ -213,6 +211,6 @@ def _year_end(session: Session, *, year: int, clock: FixedClock) -> None:
             continue
     else:
         return
-    dividends.declare(session, year, request, society=society, resolution="Demo AGM",
-                      actor=ACTOR, clock=clock)
-    dividends.pay(session, year, actor=ACTOR, clock=clock)
+    dividends.declare_dividend(session, year, request, society=society,
+                               resolution="Demo AGM", actor=ACTOR, clock=clock)
+    dividends.pay_dividend(session, year, actor=ACTOR, clock=clock)

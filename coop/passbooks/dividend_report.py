@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from decimal import Decimal
-from typing import Any
 
 from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4
@@ -13,7 +12,8 @@ from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
-from coop.money import grouped
+from coop.dividends import Preview
+from coop.money import format_minor, grouped
 
 
 def amount_text(value: str, locale: str) -> str:
@@ -22,34 +22,33 @@ def amount_text(value: str, locale: str) -> str:
     return grouped(Decimal(value), locale)
 
 
-def summary_pdf(document: dict[str, Any], *, society_name: str, currency: str, locale: str,
+def summary_pdf(preview: Preview, *, society_name: str, currency: str, locale: str,
                 status: str, chain_head: tuple[int, str]) -> bytes:
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     pdf = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
                             topMargin=18 * mm, bottomMargin=18 * mm,
-                            title=f"Dividend {document['fiscal_year']}", author=society_name)
+                            title=f"Dividend {preview.fiscal_year}", author=society_name)
 
-    def money(value: str) -> str:
-        return amount_text(value, locale)
+    def money(amount_minor: int) -> str:
+        return amount_text(format_minor(amount_minor, currency), locale)
 
-    dividend, rebate = document["dividend"], document["rebate"]
     rows = [["", f"Amount ({currency})"],
-            ["Net surplus of the year", money(document["net_surplus"])]]
-    rows += [[f"{a['fund'].replace('_', ' ').capitalize()} ({a['percent']} %, {a['account']})",
-              money(a["amount"])] for a in document["appropriations"]]
-    rows += [["Distributable balance", money(document["distributable"])],
-             [f"Dividend pool ({dividend['rate']} % on {dividend['basis'].replace('_', ' ')})",
-              money(dividend["pool"])],
-             ["Dividend allocated to members", money(dividend["allocated"])],
-             ["Dividend rounding residue (to 3200)", money(dividend["residue"])],
-             [f"Patronage rebate pool ({rebate['percent']} % of loan interest paid)",
-              money(rebate["pool"])],
-             ["Patronage rebate allocated", money(rebate["allocated"])],
-             ["Undistributed, to 3200", money(document["undistributed"])]]
-    members = document["allocations"]
-    total = sum(Decimal(line["total"]) for line in members)
-    rows.append([f"Total to {len(members)} members", money(f"{total:.2f}")])
+            ["Net surplus of the year", money(preview.net_surplus)]]
+    rows += [[f"{a.fund.replace('_', ' ').capitalize()} ({a.percent} %, {a.account})",
+              money(a.amount)] for a in preview.appropriations]
+    rows += [["Distributable balance", money(preview.distributable)],
+             [f"Dividend pool ({preview.rate} % on {preview.basis.value.replace('_', ' ')})",
+              money(preview.pool)],
+             ["Dividend allocated to members", money(preview.allocated)],
+             ["Dividend rounding residue (to 3200)", money(preview.residue)],
+             [f"Patronage rebate pool ({preview.rebate_percent} % of loan interest paid)",
+              money(preview.rebate_pool)],
+             ["Patronage rebate allocated", money(preview.rebate_allocated)],
+             ["Undistributed, to 3200", money(preview.undistributed)]]
+    members = preview.members
+    total = sum(share.total for share in members)
+    rows.append([f"Total to {len(members)} members", money(total)])
     table = Table(rows, colWidths=[120 * mm, 50 * mm])
     table.setStyle(TableStyle([
         ("FONT", (0, 0), (-1, 0), "Helvetica-Bold"),
@@ -62,7 +61,7 @@ def summary_pdf(document: dict[str, Any], *, society_name: str, currency: str, l
     seq, digest = chain_head
     story = [
         Paragraph(society_name, styles["Title"]),
-        Paragraph(f"Dividend for fiscal year {document['fiscal_year']}: {status}",
+        Paragraph(f"Dividend for fiscal year {preview.fiscal_year}: {status}",
                   styles["Heading2"]),
         Spacer(1, 4 * mm), table, Spacer(1, 6 * mm),
         Paragraph("Every member's basis, dividend and rebate are in the CSV report of the "

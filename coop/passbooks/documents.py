@@ -3,9 +3,7 @@ language, with her member number (never her name), the chain head and a verifica
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from decimal import Decimal
 
 from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
@@ -14,7 +12,6 @@ from sqlalchemy.orm import Session
 from coop.dividends import get_declaration
 from coop.errors import NotFound
 from coop.members import get_member
-from coop.money import minor_digits
 from coop.passbooks.sheet import BODY, Context, build, context, facts_table
 from coop.savings.shares import holding
 
@@ -54,34 +51,30 @@ def dividend_statement(session: Session, fiscal_year: int, code: str, *,
     member = get_member(session, code)
     ctx = context(session, member, language)
     tr = ctx.type.tr
-    row = get_declaration(session, fiscal_year)
-    document = json.loads(row.preview_json)
-    mine = next((line for line in document["allocations"] if line["member_code"] == code),
+    declared = get_declaration(session, fiscal_year)
+    mine = next((share for share in declared.preview.members if share.member_code == code),
                 None)
     if mine is None:
         raise NotFound(f"{code} has no dividend for {fiscal_year}", field="code")
-    dividend = document["dividend"]
-    exponent = minor_digits(ctx.society.currency)
+    kind = declared.preview.basis.value
 
-    def money(text: str) -> str:
-        scaled = Decimal(text).scaleb(exponent)
-        shown = ctx.money(int(scaled)) if scaled == scaled.to_integral_value() else text
-        return f"{shown} {ctx.society.currency}"
+    def money(amount_minor: int) -> str:
+        return f"{ctx.money(amount_minor)} {ctx.society.currency}"
 
     basis = {"share_days": "paid-up value x days held",
              "months_held": "paid-up value x whole months held",
-             "closing_register": "paid-up value on the last day of the year"}[dividend["basis"]]
+             "closing_register": "paid-up value on the last day of the year"}[kind]
     unit = {"share_days": "{amount} x days", "months_held": "{amount} x months"}.get(
-        dividend["basis"], "{amount}")
+        kind, "{amount}")
     status = {"paid": "paid into savings", "declared": "declared, to be paid",
-              "cancelled": "cancelled"}.get(row.status, row.status)
+              "cancelled": "cancelled"}.get(declared.status, declared.status)
     rows = [[tr("Member number"), code], [tr("Fiscal year"), str(fiscal_year)],
-            [tr("Dividend rate"), tr("{rate} % a year", rate=dividend["rate"])],
+            [tr("Dividend rate"), tr("{rate} % a year", rate=str(declared.preview.rate))],
             [tr("Basis"), tr(basis)],
-            [tr("Her basis"), tr(unit, amount=money(mine["basis_value"]))],
-            [tr("Dividend"), money(mine["dividend"])],
-            [tr("Patronage rebate"), money(mine["rebate"])],
-            [tr("Total"), money(mine["total"])], [tr("Status"), tr(status)]]
+            [tr("Her basis"), tr(unit, amount=money(mine.basis_value))],
+            [tr("Dividend"), money(mine.dividend)],
+            [tr("Patronage rebate"), money(mine.rebate)],
+            [tr("Total"), money(mine.total)], [tr("Status"), tr(status)]]
     note = tr("The dividend is shared among all members in proportion to their basis; the "
               "auditor's report of the year lists every member's share.")
     story = [*_heading(ctx, tr("Dividend statement, year {year}", year=fiscal_year)),

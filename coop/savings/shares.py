@@ -144,3 +144,41 @@ def share_register(session: Session, *, as_of: date | None = None) -> list[Regis
     if as_of is not None:
         query = query.where(ShareMovementRow.value_date <= as_of)
     return [RegisterLine(code, int(count)) for code, count in session.execute(query) if count]
+
+
+@dataclass(frozen=True)
+class ShareHistory:
+    """One member's share movements, oldest first, and the day she left (if she has)."""
+
+    member_code: str
+    exited_on: date | None
+    movements: list[tuple[date, int]]  # (value date, shares bought, or redeemed if negative)
+
+
+MEMBERS_PAGE = 500
+
+
+def share_movements_until(session: Session, end: date) -> list[ShareHistory]:
+    """Every member with a share movement on or before `end`, by member number, each with her
+    movements up to `end` in date order (the dividend register). Members and their exit days
+    come from `coop.members`, a page at a time."""
+    from coop.members import list_members
+
+    rows = session.execute(
+        select(ShareMovementRow.member_id, ShareMovementRow.value_date, ShareMovementRow.count)
+        .where(ShareMovementRow.value_date <= end)
+        .order_by(ShareMovementRow.member_id, ShareMovementRow.value_date,
+                  ShareMovementRow.id))
+    by_member: dict[int, list[tuple[date, int]]] = {}
+    for member_id, value_date, count in rows:
+        by_member.setdefault(member_id, []).append((value_date, count))
+    found: list[ShareHistory] = []
+    after: str | None = None
+    while len(found) < len(by_member):
+        page = list_members(session, after=after, limit=MEMBERS_PAGE)
+        if not page:
+            break
+        found += [ShareHistory(member.code, member.exited_on, by_member[member.id])
+                  for member in page if member.id in by_member]
+        after = page[-1].code
+    return found

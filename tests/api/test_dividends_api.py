@@ -824,9 +824,10 @@ def test_a_declaration_while_another_is_being_written_is_409(live: LiveServer) -
     income(api, "100000.00")
     close(api)
     count = entries(api)
-    second = meanwhile(live, f"{DIV}/{FY}/declaration", "board", lambda s: dividends.declare(
-        s, FY, dividends.Request(Decimal("15")), society=society(s), resolution=None,
-        actor="board1", clock=api.clock), FIFTEEN)
+    second = meanwhile(
+        live, f"{DIV}/{FY}/declaration", "board", lambda s: dividends.declare_dividend(
+            s, FY, dividends.Request(Decimal("15")), society=society(s), resolution=None,
+            actor="board1", clock=api.clock), FIFTEEN)
     book = accounts(api)
     assert (book["3900"], book["2100"], book["3100"]) == ("0.00", "15000.00", "25000.00")
     assert entries(api) == count + 1
@@ -837,7 +838,7 @@ def test_a_payment_while_another_is_being_written_is_409(live: LiveServer) -> No
     api = live.api
     asha = two_years_declared(api)
     count = entries(api)
-    second = meanwhile(live, f"{DIV}/{FY}/payment", "clerk", lambda s: dividends.pay(
+    second = meanwhile(live, f"{DIV}/{FY}/payment", "clerk", lambda s: dividends.pay_dividend(
         s, FY, actor="clerk1", clock=api.clock))
     assert savings(api, asha) == "15000.00"
     assert accounts(api)["2100"] == "15000.00"  # 2023's, still to pay
@@ -849,8 +850,9 @@ def test_a_cancellation_while_another_is_being_written_is_409(live: LiveServer) 
     api = live.api
     two_years_declared(api)
     count = entries(api)
-    second = meanwhile(live, f"{DIV}/{FY}/cancellation", "board", lambda s: dividends.cancel(
-        s, FY, actor="board1", clock=api.clock))
+    second = meanwhile(
+        live, f"{DIV}/{FY}/cancellation", "board", lambda s: dividends.cancel_dividend(
+            s, FY, actor="board1", clock=api.clock))
     book = accounts(api)
     assert (book["3900"], book["2100"], book["3100"]) == ("100000.00", "15000.00", "25000.00")
     assert entries(api) == count + 1

@@ -20,6 +20,12 @@ every member the same amount, and computing twice gives the same output.
 
 The appropriation: each transfer is at least its exact percentage, the transfers and the
 distributable balance add up to the surplus, and percentages over 100 are refused.
+
+The whole distribution (`calc.distribution`), for any surplus, fund percentages, rates or
+amounts, rebate percents, rounding units and weights: it is refused only when a pool is above
+what the cap gives or above the distributable balance; otherwise each split adds up to its
+pool, the pools are the floor of their exact values, and appropriations + what members get +
+the undistributed rest (which holds both residues) add up to the surplus (nothing for a loss).
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from decimal import Decimal
 from fractions import Fraction
 from math import floor
 from random import Random
+from typing import Any
 
 import pytest
 from hypothesis import example, given, note
@@ -42,11 +49,13 @@ from coop.dividends.calc import (
     appropriate,
     basis_value,
     closing_register,
+    distribution,
     months_held,
     rate_pool,
     share_days,
     split,
 )
+from coop.dividends.errors import AboveCap
 from coop.errors import InvalidInput
 
 FACES = [100, 1000, 10_000, 100_000]
@@ -329,3 +338,77 @@ def test_percentages_within_100_are_never_refused(chosen: list[Decimal], net: in
     rows, distributable = appropriate(net, fund_rows(chosen))
     assert distributable >= 0
     assert sum(row.amount for row in rows) + distributable == net
+
+
+# -- the whole distribution -----------------------------------------------------------------
+
+surpluses = st.integers(-(10**12), 10**13) | st.integers(10**9, 10**13)
+
+
+@st.composite
+def distributions(draw: st.DrawFn) -> dict[str, Any]:
+    """Any surplus and fund percentages within 100, a register of basis values and of
+    interest paid (one of each per member), a rate up to the cap or an amount, a rebate."""
+    size = draw(st.integers(0, 8))
+    basis_values = st.lists(st.integers(0, 10**11), min_size=size, max_size=size)
+    interest = st.lists(st.integers(0, 10**8), min_size=size, max_size=size)
+    by_amount = draw(st.booleans())
+    return {
+        "net_surplus": draw(surpluses),
+        "funds": fund_rows(draw(st.lists(percents, max_size=4).filter(lambda ps: sum(ps)
+                                                                                <= 100))),
+        "dividend_weights": draw(basis_values), "rebate_weights": draw(interest),
+        "periods": draw(st.sampled_from([1, 12, 365, 366])),
+        "cap": draw(st.sampled_from([Decimal(15), Decimal(100)])),
+        "rate": None if by_amount else draw(rates),
+        "amount": draw(st.integers(0, 10**11)) if by_amount else None,
+        "rebate_percent": draw(st.none() | percents),
+        "unit": draw(units), "currency": "INR",
+    }
+
+
+@given(distributions())
+@example({"net_surplus": 10_000_000, "funds": MSCS,
+          "dividend_weights": [3_650_000_000, 3_650_000_000, 22_400_000],
+          "rebate_weights": [2_311, 0, 1_000], "periods": 365, "cap": Decimal(15),
+          "rate": Decimal(10), "amount": None, "rebate_percent": Decimal(50), "unit": 1,
+          "currency": "INR"})
+def test_the_distribution_adds_up_to_its_pools_and_the_surplus(case: dict[str, Any]) -> None:
+    """Whatever the surplus, rates and weights: refused only for a pool above what the cap
+    gives or above the distributable balance; otherwise each split adds up to its pool, and
+    the appropriations, what members get and the undistributed rest add up to the surplus."""
+    total_basis, total_paid = sum(case["dividend_weights"]), sum(case["rebate_weights"])
+    cap_pool = floor(total_basis * Fraction(case["cap"]) / 100 / case["periods"])
+    try:
+        result = distribution(**case)
+    except AboveCap:
+        _, distributable = appropriate(case["net_surplus"], case["funds"])
+        pool = case["amount"] if case["rate"] is None else floor(
+            total_basis * Fraction(case["rate"]) / 100 / case["periods"])
+        rebate = floor(total_paid * Fraction(case["rebate_percent"] or 0) / 100)
+        assert pool > cap_pool or pool + rebate > distributable
+        return
+    note(f"{result}")
+    net = max(case["net_surplus"], 0)
+    appropriated = sum(row.amount for row in result.appropriations)
+    assert appropriated + result.distributable == net
+    for pool, parts, weights in ((result.pool, result.dividends, case["dividend_weights"]),
+                                 (result.rebate_pool, result.rebates, case["rebate_weights"])):
+        assert len(parts.amounts) == len(weights)
+        assert sum(parts.amounts) == parts.allocated
+        assert parts.allocated + parts.residue == pool
+        assert all(a >= 0 and a % case["unit"] == 0 for a in parts.amounts)
+        assert all(a == 0 for a, w in zip(parts.amounts, weights, strict=True) if w == 0)
+    assert result.rebate_pool == floor(total_paid * Fraction(result.rebate_percent) / 100)
+    assert result.pool + result.rebate_pool <= result.distributable
+    assert result.undistributed >= result.dividends.residue + result.rebates.residue
+    assert (appropriated + result.dividends.allocated + result.rebates.allocated
+            + result.undistributed) == net
+    if case["rate"] is not None:
+        assert result.pool == floor(total_basis * Fraction(case["rate"]) / 100
+                                    / case["periods"])
+    else:
+        assert result.pool == case["amount"] <= cap_pool
+        if total_basis:
+            exact = Fraction(case["amount"] * 100 * case["periods"], total_basis)
+            assert abs(Fraction(result.rate) - exact) <= Fraction(1, 20_000)

@@ -6,6 +6,10 @@ on 20 August at 15 % earn ₹87.50) and §1.4 (the MSCS appropriation of a ₹1,
 the purchase day to the year's end (or to an exit day), whole months only for months-held,
 the holding at the end of the last day for the closing register; the rounding of the
 statutory transfers (always up) and of the dividend pool (always down); and the exact split.
+Then each rounding rule by name (the rebate pool truncated, ROUND_DOWN; the rate a declared
+amount comes to, ROUND_HALF_EVEN at four places) and `distribution` as a whole: the worked
+figures of tests/integration/test_dividends_service.py, a tie, a rebate with residues in whole
+rupees, a loss, and every refusal.
 
 Amounts are minor units (paise): ₹1,00,000 is 10_000_000; face values are minor units per share.
 """
@@ -13,27 +17,36 @@ Amounts are minor units (paise): ₹1,00,000 is 10_000_000; face values are mino
 from __future__ import annotations
 
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 from fractions import Fraction
+from typing import Any
 
 import pytest
 
 from coop.dividends.calc import (
     Appropriation,
     Basis,
+    Distribution,
     FiscalYear,
     Movement,
+    Split,
     appropriate,
     basis_value,
     ceil_percent,
     closing_register,
+    distribution,
     months_held,
     periods_in_year,
+    pool_at,
+    rate_of,
     rate_pool,
+    rebate_pool_of,
     share_days,
     split,
+    to_whole,
 )
-from coop.errors import InvalidInput
+from coop.dividends.errors import AboveCap
+from coop.errors import CoopError, InvalidInput, InvariantViolation
 
 MSCS = [
     ("statutory_reserve", "3100", Decimal(25)),
@@ -380,3 +393,132 @@ def test_split_without_weights_leaves_the_whole_pool_as_residue() -> None:
     assert (result.amounts, result.allocated, result.residue) == ([0, 0, 0], 0, 500)
     result = split(0, [1, 2])
     assert (result.amounts, result.allocated, result.residue) == ([0, 0], 0, 0)
+
+
+# -- the named rounding rules -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("exact", "floor", "ceiling", "down", "half_even"), [
+    (Fraction(7, 2), 3, 4, 3, 4),
+    (Fraction(5, 2), 2, 3, 2, 2),
+    (Fraction(-5, 2), -3, -2, -2, -2),
+    (Fraction(-7, 3), -3, -2, -2, -2),
+    (Fraction(9, 1), 9, 9, 9, 9),
+])
+def test_each_rounding_rule_by_name(exact: Fraction, floor: int, ceiling: int, down: int,
+                                    half_even: int) -> None:
+    assert [to_whole(exact, rule) for rule in (ROUND_FLOOR, ROUND_CEILING, ROUND_DOWN,
+                                               ROUND_HALF_EVEN)] == [floor, ceiling, down,
+                                                                     half_even]
+
+
+def test_an_unnamed_rounding_rule_is_a_programming_error() -> None:
+    with pytest.raises(InvariantViolation):
+        to_whole(Fraction(1, 2), ROUND_HALF_UP)
+
+
+def test_the_rebate_pool_is_truncated_never_rounded_up() -> None:
+    # 50 % of 23.11 is 11.555: truncated to 11.55, where half-even or half-up give 11.56.
+    assert rebate_pool_of(2_311, Decimal(50)) == 1_155
+    assert rebate_pool_of(2_308, Decimal(50)) == 1_154  # exact: 11.54
+    assert rebate_pool_of(1, Decimal("99.99")) == 0
+    assert rebate_pool_of(0, Decimal(100)) == 0
+
+
+def test_the_rate_a_declared_amount_comes_to_rounds_half_to_even_at_four_places() -> None:
+    assert rate_of(rupees(20_000), rupees(2_00_000), 1) == Decimal("10.0000")
+    assert rate_of(1, 2_000_000, 1) == Decimal("0.0000")  # 0.00005: the even neighbour
+    assert rate_of(3, 2_000_000, 1) == Decimal("0.0002")  # 0.00015
+    assert rate_of(1, 3, 1) == Decimal("33.3333")
+    assert rate_of(rupees(1), 0, 365) == Decimal(0)
+
+
+def test_the_pool_at_a_rate_is_rounded_down() -> None:
+    assert pool_at(7_322_400_000, Decimal(15), 365) == 3_009_205  # 3_009_205.47
+    assert pool_at(7_322_400_000, Decimal(10), 365) == 2_006_136  # 2_006_136.98
+
+
+# -- the whole distribution -----------------------------------------------------------------
+
+
+REGISTER = [3_650_000_000, 3_650_000_000, 22_400_000]  # tests/integration/test_dividends_service
+
+
+def distribute(net: int = rupees(1_00_000), *, weights: list[int] | None = None,
+               paid: list[int] | None = None, rate: str | None = "15",
+               amount: int | None = None, rebate: str | None = None, unit: int = 1,
+               periods: int = 365, cap: str = "15") -> Distribution:
+    weights = REGISTER if weights is None else weights
+    return distribution(
+        net_surplus=net, funds=MSCS, dividend_weights=weights,
+        rebate_weights=[0] * len(weights) if paid is None else paid, periods=periods,
+        cap=Decimal(cap), rate=Decimal(rate) if rate is not None else None, amount=amount,
+        rebate_percent=Decimal(rebate) if rebate is not None else None, unit=unit,
+        currency="INR")
+
+
+def test_the_worked_distribution_of_a_lakh_surplus() -> None:
+    result = distribute()
+    assert [row.amount for row in result.appropriations] == [2_500_000, 100_000, 1_000_000]
+    assert (result.distributable, result.rate, result.pool) == (6_400_000, Decimal(15),
+                                                                3_009_205)
+    assert result.dividends == Split([1_500_000, 1_500_000, 9_205], 3_009_205, 0)
+    assert (result.rebate_pool, result.rebates) == (0, Split([0, 0, 0], 0, 0))
+    assert result.undistributed == 6_400_000 - 3_009_205
+
+
+def test_the_largest_remainder_tie_goes_to_the_earlier_row() -> None:
+    result = distribute(rate="10")
+    assert result.pool == 2_006_136
+    assert result.dividends.amounts == [1_000_000, 999_999, 6_137]
+
+
+def test_a_rebate_is_shared_by_interest_paid_and_the_residues_stay_undistributed() -> None:
+    # Dividend 15 % in whole rupees: 30_092.05 shares as 15_000, 15_000 and 92 rupees, 0.05
+    # left. Rebate 50 % of 23.11 + 0.00 + 10.00 = 16.555 -> 16.55, in whole rupees 11 and 5,
+    # 0.55 left. Both residues go to 3200 with the rest.
+    result = distribute(paid=[2_311, 0, 1_000], rebate="50", unit=100)
+    assert result.dividends == Split([1_500_000, 1_500_000, 9_200], 3_009_200, 5)
+    assert (result.rebate_pool, result.rebates) == (1_655, Split([1_100, 0, 500], 1_600, 55))
+    assert result.undistributed == 6_400_000 - 3_009_200 - 1_600
+    assert sum(row.amount for row in result.appropriations) + result.dividends.allocated + \
+        result.rebates.allocated + result.undistributed == rupees(1_00_000)
+
+
+def test_a_declared_amount_gives_the_rate_it_comes_to() -> None:
+    result = distribute(net=rupees(1_00_000), weights=[rupees(1_00_000)] * 2, periods=1,
+                        rate=None, amount=rupees(20_000))
+    assert (result.pool, result.rate, result.dividends.amounts) == (
+        rupees(20_000), Decimal("10.0000"), [rupees(10_000), rupees(10_000)])
+
+
+def test_a_loss_appropriates_nothing_and_pays_nothing() -> None:
+    result = distribute(net=-rupees(500), rate="0")
+    assert [row.amount for row in result.appropriations] == [0, 0, 0]
+    assert (result.distributable, result.pool, result.undistributed) == (0, 0, 0)
+    with pytest.raises(AboveCap):
+        distribute(net=-rupees(500), rate="1")
+
+
+@pytest.mark.parametrize(("kwargs", "error", "field"), [
+    ({"rate": None}, InvalidInput, "dividend_rate"),
+    ({"amount": 5}, InvalidInput, "dividend_rate"),
+    ({"rate": "15.01"}, AboveCap, "dividend_rate"),
+    ({"rate": "-1"}, AboveCap, "dividend_rate"),
+    ({"rate": None, "amount": 3_009_206}, AboveCap, "dividend_amount"),
+    ({"rate": None, "amount": -1}, AboveCap, "dividend_amount"),
+    ({"rebate": "100.01", "paid": [1, 1, 1]}, InvalidInput, "patronage_rebate_percent"),
+    ({"net": rupees(10_000)}, AboveCap, "dividend_rate"),
+])
+def test_refusals(kwargs: dict[str, Any], error: type[CoopError], field: str) -> None:
+    with pytest.raises(error) as refused:
+        distribute(**kwargs)
+    assert type(refused.value) is error and refused.value.field == field
+
+
+def test_more_than_the_distributable_balance_is_refused_in_money() -> None:
+    with pytest.raises(AboveCap) as refused:
+        distribute(net=rupees(10_000))  # distributable 6,400.00, the pool 30,092.05
+    assert refused.value.detail == ("the dividend and rebate (30092.05) are more than the "
+                                    "distributable balance (6400.00)")
+    assert distribute(net=rupees(10_000), amount=640_000, rate=None).undistributed == 0

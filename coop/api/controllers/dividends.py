@@ -1,8 +1,11 @@
-"""Year-end and dividends (CONTRACT.md: Year-end and dividends)."""
+"""Year-end and dividends (CONTRACT.md: Year-end and dividends).
+
+The dividends package works in minor units; `preview_body` and `_declaration` shape its
+figures as the contract shows them, money as decimal strings with the currency's digits.
+"""
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -19,10 +22,10 @@ from coop.api.schemas import In, MoneyText
 from coop.api.security import allow, current_principal
 from coop.auth import Role
 from coop.dividends.calc import Basis
-from coop.errors import InvalidInput
 from coop.ledger import queries
+from coop.money import format_minor
 from coop.passbooks.dividend_report import summary_pdf
-from coop.society import Society, get_society
+from coop.society import require_society
 
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
 FiscalYearName = Annotated[int, PathParameter(ge=1900, le=9998)]
@@ -39,13 +42,6 @@ class DeclarationIn(DividendIn):
     resolution: str | None = Field(default=None, min_length=1, max_length=200)
 
 
-def _society(session: Session) -> Society:
-    society = get_society(session)
-    if society is None:
-        raise InvalidInput("the society has not been set up: run `coop init`")
-    return society
-
-
 def _request(state: AppState, data: DividendIn) -> dividends.Request:
     return dividends.Request(
         dividend_rate=Decimal(data.dividend_rate) if data.dividend_rate is not None else None,
@@ -56,13 +52,49 @@ def _request(state: AppState, data: DividendIn) -> dividends.Request:
         basis=Basis(data.basis) if data.basis else None)
 
 
-def _declaration(row: dividends.DeclarationRow) -> dict[str, Any]:
-    return {**json.loads(row.preview_json), "status": row.status,
-            "resolution": row.resolution, "appropriation_entry_id": row.appropriation_entry_id,
-            "cancellation_entry_id": row.cancellation_entry_id,
-            "payment_entries": row.payment_entries,
-            "declared_at": row.declared_at.isoformat().replace("+00:00", "Z"),
-            "paid_at": row.paid_at.isoformat().replace("+00:00", "Z") if row.paid_at else None}
+def preview_body(preview: dividends.Preview, currency: str) -> dict[str, Any]:
+    """The preview as CONTRACT.md shapes it: money as decimal strings."""
+    def m(amount: int) -> str:
+        return format_minor(amount, currency)
+
+    return {
+        "fiscal_year": preview.fiscal_year,
+        "net_surplus": m(preview.net_surplus),
+        "appropriations": [{"fund": a.fund, "account": a.account, "percent": str(a.percent),
+                            "amount": m(a.amount)} for a in preview.appropriations],
+        "distributable": m(preview.distributable),
+        "dividend": {"rate": str(preview.rate), "basis": preview.basis.value,
+                     "pool": m(preview.pool), "allocated": m(preview.allocated),
+                     "residue": m(preview.residue)},
+        "rebate": {"percent": str(preview.rebate_percent), "pool": m(preview.rebate_pool),
+                   "allocated": m(preview.rebate_allocated),
+                   "residue": m(preview.rebate_residue)},
+        "undistributed": m(preview.undistributed),
+        "allocations": [{"member_code": s.member_code, "basis_value": m(s.basis_value),
+                         "dividend": m(s.dividend), "rebate": m(s.rebate), "total": m(s.total)}
+                        for s in preview.members],
+    }
+
+
+def _keys_sorted(value: Any) -> Any:
+    """A declaration has always been answered with its preview's keys sorted (the preview
+    used to be stored that way): keep its bytes as they were."""
+    if isinstance(value, dict):
+        return {key: _keys_sorted(value[key]) for key in sorted(value)}
+    if isinstance(value, list):
+        return [_keys_sorted(item) for item in value]
+    return value
+
+
+def _declaration(declared: dividends.Declaration, currency: str) -> dict[str, Any]:
+    return {**_keys_sorted(preview_body(declared.preview, currency)),
+            "status": declared.status, "resolution": declared.resolution,
+            "appropriation_entry_id": declared.appropriation_entry_id,
+            "cancellation_entry_id": declared.cancellation_entry_id,
+            "payment_entries": declared.payment_entries,
+            "declared_at": declared.declared_at.isoformat().replace("+00:00", "Z"),
+            "paid_at": (declared.paid_at.isoformat().replace("+00:00", "Z")
+                        if declared.paid_at else None)}
 
 
 def _year(state: AppState, closed: dividends.YearClose) -> dict[str, Any]:
@@ -83,7 +115,7 @@ class YearsController(Controller):
         principal = current_principal(request)
 
         def work(session: Session) -> dict[str, Any]:
-            closed = dividends.close_year(session, fy, society=_society(session),
+            closed = dividends.close_year(session, fy, society=require_society(session),
                                           actor=principal.username, clock=state.clock)
             return _year(state, closed)
 
@@ -109,8 +141,8 @@ class DividendsController(Controller):
         wanted = _request(state, data)
 
         def read(session: Session) -> dict[str, Any]:
-            result = dividends.preview(session, fy, wanted, society=_society(session))
-            return dividends.preview_document(result, currency(state))
+            result = dividends.preview(session, fy, wanted, society=require_society(session))
+            return preview_body(result, currency(state))
 
         return state.db.read(read)
 
@@ -123,10 +155,10 @@ class DividendsController(Controller):
         wanted = _request(state, data)
 
         def work(session: Session) -> dict[str, Any]:
-            row, _ = dividends.declare(session, fy, wanted, society=_society(session),
-                                       resolution=data.resolution, actor=principal.username,
-                                       clock=state.clock)
-            return _declaration(row)
+            declared = dividends.declare_dividend(
+                session, fy, wanted, society=require_society(session),
+                resolution=data.resolution, actor=principal.username, clock=state.clock)
+            return _declaration(declared, currency(state))
 
         return respond(request, principal, data, work)
 
@@ -137,8 +169,9 @@ class DividendsController(Controller):
         principal = current_principal(request)
 
         def work(session: Session) -> dict[str, Any]:
-            row = dividends.pay(session, fy, actor=principal.username, clock=state.clock)
-            return {"fiscal_year": fy, "status": row.status, "entries": row.payment_entries}
+            paid = dividends.pay_dividend(session, fy, actor=principal.username,
+                                          clock=state.clock)
+            return {"fiscal_year": fy, "status": paid.status, "entries": paid.payment_entries}
 
         return respond(request, principal, None, work)
 
@@ -149,9 +182,10 @@ class DividendsController(Controller):
         principal = current_principal(request)
 
         def work(session: Session) -> dict[str, Any]:
-            row = dividends.cancel(session, fy, actor=principal.username, clock=state.clock)
-            return {"fiscal_year": fy, "status": row.status,
-                    "cancellation_entry_id": row.cancellation_entry_id}
+            cancelled = dividends.cancel_dividend(session, fy, actor=principal.username,
+                                                  clock=state.clock)
+            return {"fiscal_year": fy, "status": cancelled.status,
+                    "cancellation_entry_id": cancelled.cancellation_entry_id}
 
         return respond(request, principal, None, work)
 
@@ -159,7 +193,8 @@ class DividendsController(Controller):
     def detail(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> dict[str, Any]:
         """The declaration with its status (declared, paid or cancelled)."""
         state = app_state(request)
-        return state.db.read(lambda s: _declaration(dividends.get_declaration(s, fy)))
+        return state.db.read(lambda s: _declaration(dividends.get_declaration(s, fy),
+                                                    currency(state)))
 
     @get("/{fy:int}/report.pdf", opt=allow(A, B, D), sync_to_thread=True,
          media_type="application/pdf")
@@ -169,12 +204,12 @@ class DividendsController(Controller):
         state = app_state(request)
 
         def read(session: Session) -> bytes:
-            society = _society(session)
-            row = dividends.get_declaration(session, fy)
+            society = require_society(session)
+            declared = dividends.get_declaration(session, fy)
             book = queries.book(session)
-            return summary_pdf(json.loads(row.preview_json), society_name=society.name,
+            return summary_pdf(declared.preview, society_name=society.name,
                                currency=society.currency, locale=society.locale,
-                               status=row.status,
+                               status=declared.status,
                                chain_head=(book.head_seq, book.head_hash) if book else (0, ""))
 
         content = state.db.read(read)

@@ -20,6 +20,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from coop import auth, dividends, loans, savings
+from coop.api.controllers.dividends import preview_body
 from coop.api.counter.clerk import CounterController
 from coop.api.counter.web import Page, check_csrf, field_errors, page, write
 from coop.api.deps import AppState, app_state
@@ -162,7 +163,7 @@ class BoardController(Controller):
         try:
             wanted = _dividend_request(data)
             if declare:
-                write(request, lambda s: dividends.declare(
+                write(request, lambda s: dividends.declare_dividend(
                     s, year, wanted, society=view.society, resolution=None,
                     actor=view.principal.username, clock=state.clock))  # type: ignore[union-attr]
             result = state.db.read(lambda s: dividends.preview(s, year, wanted,
@@ -175,7 +176,7 @@ class BoardController(Controller):
         view.notice = view.tr("Declared.") if declare else None
         declared = state.db.read(lambda s: _declared(s, year))
         return Template("dividends.html", context=view.context(
-            year=year, preview=dividends.preview_document(result, view.society.currency),
+            year=year, preview=preview_body(result, view.society.currency),
             declared=declared, form=data))
 
     @get("/audit", opt=allow(D, A), sync_to_thread=True)
@@ -208,7 +209,7 @@ class BoardController(Controller):
                 return dividends.report_csv(session, fy)
             wanted = _dividend_request({"rate": rate, "rebate": rebate})
             result = dividends.preview(session, fy, wanted, society=society)
-            return dividends.preview_csv(dividends.preview_document(result, society.currency))
+            return dividends.preview_csv(result, society.currency)
 
         return Response(state.db.read(read), media_type="text/csv", headers={
             "Content-Disposition": f'attachment; filename="dividend-{fy}.csv"'})

@@ -1,0 +1,47 @@
+"""The dividends package's tables: a closed fiscal year and a dividend declaration.
+
+`dividend_declaration.preview_json` holds the declared distribution in minor units (see
+`coop.dividends.previews.stored_preview`): money is an int under a `*_minor` key, rates and
+percents are decimal strings. Display strings are built where they are shown, never stored.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from coop.db import Base
+
+
+class YearCloseRow(Base):
+    __tablename__ = "fiscal_year_close"
+
+    fiscal_year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    start_on: Mapped[date]
+    end_on: Mapped[date]
+    net_surplus_minor: Mapped[int]
+    closing_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    chain_head_seq: Mapped[int]
+    chain_head_hash: Mapped[str] = mapped_column(String(64))
+    closed_by: Mapped[str] = mapped_column(String(32))
+    closed_at: Mapped[datetime]
+
+
+class DeclarationRow(Base):
+    __tablename__ = "dividend_declaration"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fiscal_year: Mapped[int] = mapped_column(ForeignKey("fiscal_year_close.fiscal_year"),
+                                             index=True)
+    status: Mapped[str] = mapped_column(String(12))  # declared, paid, cancelled
+    request_json: Mapped[str] = mapped_column(Text)
+    preview_json: Mapped[str] = mapped_column(Text)  # minor units: see the module docstring
+    resolution: Mapped[str | None] = mapped_column(String(200))
+    appropriation_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"))
+    cancellation_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    payment_entries: Mapped[int]
+    declared_by: Mapped[str] = mapped_column(String(32))
+    declared_at: Mapped[datetime]
+    paid_at: Mapped[datetime | None]
