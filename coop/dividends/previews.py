@@ -3,7 +3,7 @@ the share register, the loan interest members paid and the request. No side effe
 the same input always gives the same output.
 
 The service gathers the facts (the register from `coop.savings.shares`, interest from
-`coop.loans.paid`), turns each member's share history into a basis value, and hands plain
+`coop.loans`), turns each member's share history into a basis value, and hands plain
 numbers to `calc.distribution`, which owns every pool and every rounding. Members are listed
 by number, so a tie in a split goes to the lower number; members who paid loan interest but
 never held shares follow them, by number, for the rebate.
@@ -48,7 +48,7 @@ from coop.dividends.calc import (
 from coop.dividends.year_end import fiscal_year, get_close
 from coop.errors import InvariantViolation
 from coop.ledger.chart import EDUCATION_FUND, STATUTORY_RESERVE, UNFORESEEN_LOSS_RESERVE
-from coop.loans.paid import interest_paid_by_member
+from coop.loans import interest_paid_by_member
 from coop.money import parse_minor
 from coop.savings.shares import ShareHistory, share_movements_until
 from coop.society import Society

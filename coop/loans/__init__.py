@@ -14,7 +14,8 @@ else is imported from its module.
 * `applications` `apply` and the pure `check_eligibility`; `votes` the board's votes;
   `servicing` disburse, repay (and preview), recover, write off; `reschedules` reschedules
   and moratoria; `reports` standing, portfolio, the board's and the counter's lists,
-  reconciliation with the journal.
+  reconciliation with the journal, the
+  interest each member paid in a period.
 """
 
 from __future__ import annotations
@@ -67,6 +68,7 @@ from coop.loans.reports import (
     board_loans,
     bucket_of,
     due_between,
+    interest_paid_by_member,
     open_principal_of,
     pending,
     portfolio,
@@ -120,6 +122,7 @@ __all__ = [
     "get_product",
     "guarantors_of",
     "history",
+    "interest_paid_by_member",
     "list_products",
     "loans_of",
     "member_code_of",

@@ -227,3 +227,16 @@ def open_principal_of(session: Session, member_code: str) -> int:
 __all__ = ["BUCKETS", "InsiderLoan", "Portfolio", "Standing", "board_loans", "bucket_of",
            "due_between", "open_principal_of", "pending", "portfolio", "position_of",
            "reconcile", "standing"]
+
+
+def interest_paid_by_member(session: Session, *, start: date, end: date) -> dict[str, int]:
+    """Member number -> loan interest she paid from `start` to `end` (both included), in
+    minor units; a member with no repayment in the period is left out."""
+    rows = session.execute(
+        select(MemberRow.code, func.sum(EventRow.interest_minor))
+        .join(LoanRow, LoanRow.member_id == MemberRow.id)
+        .join(EventRow, EventRow.loan_id == LoanRow.id)
+        .where(EventRow.kind == "repayment", EventRow.value_date >= start,
+               EventRow.value_date <= end)
+        .group_by(MemberRow.code))
+    return {code: int(total or 0) for code, total in rows}
