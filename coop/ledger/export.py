@@ -92,15 +92,15 @@ def export_beancount(session: Session) -> Iterator[str]:
 
 def _entries(session: Session, names: dict[int, str], currency: str) -> Iterator[str]:
     chunk: list[str] = []
+    debit = str(Side.DEBIT)
     for e in queries.walk_entries(session):
         meta = f'  seq: {e.id}\n  kind: "{e.kind}"\n'
         if e.reversal_of is not None:
             meta += f"  reversal_of: {e.reversal_of}\n"
-        lines = "".join(
-            f"  {names[a]}  "
-            f"{format_minor(amount if side == Side.DEBIT else -amount, currency)} {currency}\n"
-            for a, side, amount in e.postings
-        )
+        lines = "".join([
+            f"  {names[a]}  {format_minor(amount if side == debit else -amount, currency)}"
+            f" {currency}\n" for a, side, amount in e.postings
+        ])
         chunk.append(f"{e.value_date.isoformat()} * {_quote(e.narration)}\n{meta}{lines}\n")
         if len(chunk) == CHUNK_ENTRIES:
             yield "".join(chunk)

@@ -376,43 +376,56 @@ def account_lines(
 
 
 @dataclass(frozen=True, slots=True)
+class ChainFacts:
+    """What the hash chain covers beyond an entry's date, kind and postings."""
+
+    posted_at: datetime
+    actor: str
+    prev_hash: str
+    hash: str
+
+
+@dataclass(frozen=True, slots=True)
 class WalkedEntry:
-    """An entry as stored, with its postings as (account id, side, amount) in line order.
-    `missing` marks postings whose entry row is gone (deleted behind the ledger's back): the
-    other fields are then placeholders, and only `verify` asks for such entries."""
+    """An entry as stored, with its postings as (account id, side, amount) in line order, and
+    its chain facts when they were asked for. `missing` marks postings whose entry row is gone
+    (deleted behind the ledger's back): the other fields are then placeholders, and only
+    `verify` asks for such entries."""
 
     id: int
     value_date: date
-    posted_at: datetime
     kind: str
     narration: str
-    actor: str
     reversal_of: int | None
-    prev_hash: str
-    hash: str
     postings: tuple[tuple[int, str, int], ...]
+    chain: ChainFacts | None = None
     missing: bool = False
 
 
+_WALK_ENTRY_COLUMNS = (entry_table.c.id, entry_table.c.value_date, entry_table.c.kind,
+                       entry_table.c.narration, entry_table.c.reversal_of)
+_WALK_CHAIN_COLUMNS = (entry_table.c.posted_at, entry_table.c.actor, entry_table.c.prev_hash,
+                       entry_table.c.hash)
+
+
 def walk_entries(
-    session: Session, *, batch_entries: int = WALK_BATCH_ENTRIES, include_missing: bool = False,
+    session: Session, *, chain: bool = False, include_missing: bool = False,
+    batch_entries: int = WALK_BATCH_ENTRIES,
 ) -> Iterator[WalkedEntry]:
     """Every entry with its postings, in sequence order, read `batch_entries` at a time (two
-    range queries a batch, so a book of millions streams in constant memory). With
+    range queries a batch, so a book of millions streams in constant memory). `chain` adds
+    each entry's chain facts (for `verify`; the export does without them). With
     `include_missing`, postings of a batch's range whose entry row is gone follow the batch."""
+    columns = _WALK_ENTRY_COLUMNS + (_WALK_CHAIN_COLUMNS if chain else ())
     after = 0
     while True:
         rows = session.execute(
-            select(
-                entry_table.c.id, entry_table.c.value_date, entry_table.c.posted_at,
-                entry_table.c.kind, entry_table.c.narration, entry_table.c.actor,
-                entry_table.c.reversal_of, entry_table.c.prev_hash, entry_table.c.hash,
-            )
-            .where(entry_table.c.id > after).order_by(entry_table.c.id).limit(batch_entries)
+            select(*columns).where(entry_table.c.id > after).order_by(entry_table.c.id)
+            .limit(batch_entries)
         ).all()
         if not rows:
             return
-        last = rows[-1].id
+        last = rows[-1][0]
         legs: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
         for entry_id, account_id, side, amount in session.execute(
             select(
@@ -423,11 +436,13 @@ def walk_entries(
             .order_by(posting_table.c.entry_id, posting_table.c.line)
         ):
             legs[entry_id].append((account_id, side, amount))
-        for r in rows:
-            yield WalkedEntry(r.id, r.value_date, r.posted_at, r.kind, r.narration, r.actor,
-                              r.reversal_of, r.prev_hash, r.hash, tuple(legs.pop(r.id, ())))
+        for row in rows:
+            entry_id = row[0]
+            yield WalkedEntry(entry_id, row[1], row[2], row[3], row[4],
+                              tuple(legs.pop(entry_id, ())),
+                              ChainFacts(row[5], row[6], row[7], row[8]) if chain else None)
         if include_missing:
             for entry_id, postings in legs.items():
-                yield WalkedEntry(entry_id, date.min, datetime.min, "", "", "", None,
-                                  "missing", "missing", tuple(postings), missing=True)
+                yield WalkedEntry(entry_id, date.min, "", "", None, tuple(postings),
+                                  missing=True)
         after = last

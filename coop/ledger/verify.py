@@ -62,32 +62,34 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> Ve
         r.id: r.code for r in session.execute(select(account_table.c.id, account_table.c.code))
     }
     sides = {str(side): side for side in Side}
+    column = {str(Side.DEBIT): 0, str(Side.CREDIT): 1}
     sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     running_hash = GENESIS_HASH
     expected_seq = 1
     checkpoint_seen = checkpoint is None
-    for entry in queries.walk_entries(session, include_missing=True):
+    for entry in queries.walk_entries(session, chain=True, include_missing=True):
         seq = entry.id
         postings = []
         for account_id, side, amount in entry.postings:
             postings.append(PostedPosting(codes[account_id], sides[side], amount))
-            sums[account_id][0 if side == Side.DEBIT else 1] += amount
-        if entry.missing:
+            sums[account_id][column[side]] += amount
+        facts = entry.chain
+        if entry.missing or facts is None:
             report.add(Problem(seq, None, "its postings remain but the entry itself is gone"))
             continue
         if seq != expected_seq:
             report.add(Problem(seq, None, f"expected entry {expected_seq} here: a gap or reorder"))
-        if entry.prev_hash != running_hash:
+        if facts.prev_hash != running_hash:
             report.add(Problem(seq, None, "does not name the hash of the entry before it"))
-        digest = _digest(entry, postings, running_hash)
-        if digest != entry.hash:
+        digest = _digest(entry, facts, postings, running_hash)
+        if digest != facts.hash:
             report.add(Problem(seq, None, "its hash does not match its contents"))
         _check_postings(report, seq, postings)
         if checkpoint is not None and seq == checkpoint[0]:
             checkpoint_seen = True
             if digest != checkpoint[1]:
                 report.add(Problem(seq, None, "the chain differs from the witnessed checkpoint"))
-        running_hash = entry.hash
+        running_hash = facts.hash
         expected_seq = seq + 1
         report.entries_checked += 1
     report.head_seq, report.head_hash = expected_seq - 1, running_hash
@@ -98,12 +100,13 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> Ve
     return report
 
 
-def _digest(entry: queries.WalkedEntry, postings: list[PostedPosting], prev_hash: str) -> str:
+def _digest(entry: queries.WalkedEntry, facts: queries.ChainFacts,
+            postings: list[PostedPosting], prev_hash: str) -> str:
     """sha256(previous hash || RFC 8785 JSON of the entry's facts), computed independently of
     the writer's encoder."""
     body = hash_body(
-        seq=entry.id, value_date=entry.value_date, posted_at=entry.posted_at,
-        kind=entry.kind, narration=entry.narration, actor=entry.actor,
+        seq=entry.id, value_date=entry.value_date, posted_at=facts.posted_at,
+        kind=entry.kind, narration=entry.narration, actor=facts.actor,
         reversal_of=entry.reversal_of, postings=postings,
     )
     canonical = rfc8785.dumps(body)  # type: ignore[arg-type]  # JSON-shaped by hash_body
@@ -113,11 +116,17 @@ def _digest(entry: queries.WalkedEntry, postings: list[PostedPosting], prev_hash
 def _check_postings(report: VerifyReport, seq: int, postings: list[PostedPosting]) -> None:
     if len(postings) < 2:
         report.add(Problem(seq, None, f"has {len(postings)} postings; an entry needs two"))
-    debits = sum(p.amount_minor for p in postings if p.side is Side.DEBIT)
-    credits = sum(p.amount_minor for p in postings if p.side is Side.CREDIT)
+    debits = credits = 0
+    positive = True
+    for p in postings:  # one pass: verify reads every posting of the book
+        if p.side is Side.DEBIT:
+            debits += p.amount_minor
+        else:
+            credits += p.amount_minor
+        positive = positive and p.amount_minor > 0
     if debits != credits:
         report.add(Problem(seq, None, f"does not balance: debits {debits}, credits {credits}"))
-    if any(p.amount_minor <= 0 for p in postings):
+    if not positive:
         report.add(Problem(seq, None, "has a posting that is not a positive amount"))
 
 
