@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export COOP_DATABASE_URL ?= sqlite:///coop.db
 
-.PHONY: setup system-deps run test test-pg lint bench clean
+.PHONY: setup system-deps run test test-fast test-pg lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ run: setup system-deps
 test: setup system-deps
 	$(BIN)/pytest -n 2 --ignore=tests/crash --ignore=tests/e2e
 	$(BIN)/pytest tests/crash tests/e2e
+
+# While you work: everything but the tests marked slow (concurrency, large books, stateful
+# fuzzing, schemathesis, restore drills), on two workers, with the time it took.
+test-fast: setup system-deps
+	@start=$$(date +%s); $(BIN)/pytest -n 2 -m "not slow" --ignore=tests/crash --ignore=tests/e2e; \
+	status=$$?; echo "test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 test-pg: setup system-deps
 	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest

@@ -228,9 +228,7 @@ def day_end(
     db = _database(settings)
     try:
         with db.reading() as session:
-            society = get_society(session)
-            if society is None:
-                raise CoopError("the society has not been set up: run `coop init`")
+            society = require_society(session)
             moves = queries.movements_by_kind(session, CASH, day)
             expected = queries.balance_as_of(session, CASH, day) or 0
             book = queries.book(session)
@@ -274,16 +272,11 @@ def post_interest(
             task = bar.add_task("savings accounts", total=None)
 
             def work(session: Session) -> interest_run.InterestRun:
-                society = get_society(session)
-                if society is None:
-                    raise CoopError("the society has not been set up: run `coop init`")
-                rules = society.settings
+                rules = interest_run.interest_rules(session)
                 return interest_run.post_interest(
                     session, start=first or interest_run.default_start(session, end),
-                    through=end, rate_percent=Decimal(rules.savings_interest_rate),
-                    min_balance_minor=parse_minor(rules.savings_interest_min_balance,
-                                                  society.currency, allow_zero=True),
-                    actor="admin", clock=clock,
+                    through=end, rate_percent=rules.rate_percent,
+                    min_balance_minor=rules.min_balance_minor, actor="admin", clock=clock,
                     progress=lambda done, total: bar.update(task, completed=done, total=total))
 
             run = db.write(work)
@@ -464,9 +457,7 @@ def _passbook_work(work: Callable[[Session, SocietySettings, Clock], books.BookS
     db = _database(settings)
     try:
         def run(session: Session) -> books.BookState:
-            society = get_society(session)
-            if society is None:
-                raise CoopError("the society has not been set up: run `coop init`")
+            society = require_society(session)
             return work(session, society.settings, clock)
 
         now = db.write(run)

@@ -30,11 +30,10 @@ from coop.ledger.orm import entry_table
 from coop.loans.schedule import Frequency
 from coop.members import Identity, register_member
 from coop.members.vault import Vault
-from coop.money import parse_minor
 from coop.savings import record_deposit, record_withdrawal
-from coop.savings.interest_run import post_interest
+from coop.savings.interest_run import interest_rules, post_interest
 from coop.savings.shares import buy_shares
-from coop.society import get_society, require_society
+from coop.society import require_society
 
 NAMES = ("Asha", "Bina", "Chitra", "Devi", "Esha", "Farida", "Gita", "Hema", "Indu", "Jaya",
          "Kamala", "Lata", "Meena", "Nila", "Padma", "Rani", "Sita", "Tara", "Uma", "Vani")
@@ -63,9 +62,7 @@ def build_demo(
     rng = random.Random(seed)  # noqa: S311 - a reproducible demo, not a secret
     first_day = date(today.year - 1, today.month, 1)
     clock = FixedClock(first_day)
-    society = db.read(get_society)
-    if society is None:
-        raise CoopError("the society has not been set up: run `coop init`")
+    society = db.read(require_society)
 
     def register(session: Session) -> list[str]:
         codes = []
@@ -87,9 +84,7 @@ def build_demo(
 
     codes = db.write(register)
     db.write(lambda session: _products(session, clock))
-    rate = Decimal(society.settings.savings_interest_rate)
-    minimum = parse_minor(society.settings.savings_interest_min_balance, society.currency,
-                          allow_zero=True)
+    rules = db.read(interest_rules)
     day, days, entries = first_day, (today - first_day).days, members * 1
     year = FiscalYear.of(first_day.year - (first_day < FiscalYear.of(
         first_day.year, society.fiscal_year_start).start), society.fiscal_year_start)
@@ -110,8 +105,8 @@ def build_demo(
             def interest(session: Session, month_end: date = day) -> int:
                 return post_interest(
                     session, start=month_end.replace(day=1), through=month_end,
-                    rate_percent=rate, min_balance_minor=minimum, actor=ACTOR,
-                    clock=clock).accounts
+                    rate_percent=rules.rate_percent, min_balance_minor=rules.min_balance_minor,
+                    actor=ACTOR, clock=clock).accounts
 
             entries += db.write(interest)
         if progress is not None:
@@ -157,9 +152,7 @@ def _products(session: Session, clock: FixedClock) -> None:
 def _loan_day(session: Session, *, rng: random.Random, codes: list[str], day: date,
               clock: FixedClock) -> int:
     """New loans on the first Monday of a month; repayments on every loan due this week."""
-    society = get_society(session)
-    if society is None:
-        raise CoopError("the society has not been set up")
+    society = require_society(session)
     board = codes[:BOARD_SEATS_IN_DEMO]
     posted = 0
     if day.weekday() == 0 and day.day <= 7:

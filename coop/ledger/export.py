@@ -17,8 +17,9 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from coop.ledger import queries
 from coop.ledger.model import Side
-from coop.ledger.orm import account_table, book_table, entry_table, posting_table
+from coop.ledger.orm import account_table, book_table, entry_table
 from coop.money import format_minor
 
 ROOTS = {
@@ -29,7 +30,7 @@ ROOTS = {
     "expense": "Expenses",
 }
 _NOT_NAME = re.compile(r"[^A-Za-z0-9]+")
-BATCH_ENTRIES = 5000
+CHUNK_ENTRIES = 5000
 
 
 def beancount_name(
@@ -90,40 +91,19 @@ def export_beancount(session: Session) -> Iterator[str]:
 
 
 def _entries(session: Session, names: dict[int, str], currency: str) -> Iterator[str]:
-    after = 0
-    while True:
-        entries = session.execute(
-            select(
-                entry_table.c.id, entry_table.c.value_date, entry_table.c.narration,
-                entry_table.c.kind, entry_table.c.reversal_of,
-            )
-            .where(entry_table.c.id > after)
-            .order_by(entry_table.c.id)
-            .limit(BATCH_ENTRIES)
-        ).all()
-        if not entries:
-            return
-        last = entries[-1].id
-        legs: dict[int, list[tuple[int, str, int]]] = {}
-        for entry_id, account_id, side, amount in session.execute(
-            select(
-                posting_table.c.entry_id, posting_table.c.account_id, posting_table.c.side,
-                posting_table.c.amount_minor,
-            )
-            .where(posting_table.c.entry_id > after, posting_table.c.entry_id <= last)
-            .order_by(posting_table.c.entry_id, posting_table.c.line)
-        ):
-            legs.setdefault(entry_id, []).append((account_id, side, amount))
-        chunk = []
-        for e in entries:
-            meta = f'  seq: {e.id}\n  kind: "{e.kind}"\n'
-            if e.reversal_of is not None:
-                meta += f"  reversal_of: {e.reversal_of}\n"
-            lines = "".join(
-                f"  {names[a]}  "
-                f"{format_minor(amount if side == Side.DEBIT else -amount, currency)} {currency}\n"
-                for a, side, amount in legs.get(e.id, [])
-            )
-            chunk.append(f"{e.value_date.isoformat()} * {_quote(e.narration)}\n{meta}{lines}\n")
+    chunk: list[str] = []
+    debit = str(Side.DEBIT)
+    for e in queries.walk_entries(session):
+        meta = f'  seq: {e.id}\n  kind: "{e.kind}"\n'
+        if e.reversal_of is not None:
+            meta += f"  reversal_of: {e.reversal_of}\n"
+        lines = "".join([
+            f"  {names[a]}  {format_minor(amount if side == debit else -amount, currency)}"
+            f" {currency}\n" for a, side, amount in e.postings
+        ])
+        chunk.append(f"{e.value_date.isoformat()} * {_quote(e.narration)}\n{meta}{lines}\n")
+        if len(chunk) == CHUNK_ENTRIES:
+            yield "".join(chunk)
+            chunk = []
+    if chunk:
         yield "".join(chunk)
-        after = last

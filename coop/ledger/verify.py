@@ -16,18 +16,16 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 import rfc8785
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from coop.ledger import queries
 from coop.ledger.model import GENESIS_HASH, PostedPosting, Side, hash_body
-from coop.ledger.orm import account_table, book_table, entry_table, posting_table
+from coop.ledger.orm import account_table, book_table
 
-BATCH_ENTRIES = 5000
 PROBLEMS_MAX = 100
 
 
@@ -63,31 +61,35 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> Ve
     codes = {
         r.id: r.code for r in session.execute(select(account_table.c.id, account_table.c.code))
     }
+    sides = {str(side): side for side in Side}
+    column = {str(Side.DEBIT): 0, str(Side.CREDIT): 1}
     sums: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     running_hash = GENESIS_HASH
     expected_seq = 1
     checkpoint_seen = checkpoint is None
-    for entry, postings in _entries(session, codes, sums):
+    for entry in queries.walk_entries(session, chain=True, include_missing=True):
         seq = entry.id
+        postings = []
+        for account_id, side, amount in entry.postings:
+            postings.append(PostedPosting(codes[account_id], sides[side], amount))
+            sums[account_id][column[side]] += amount
+        facts = entry.chain
+        if entry.missing or facts is None:
+            report.add(Problem(seq, None, "its postings remain but the entry itself is gone"))
+            continue
         if seq != expected_seq:
             report.add(Problem(seq, None, f"expected entry {expected_seq} here: a gap or reorder"))
-        if entry.prev_hash != running_hash:
+        if facts.prev_hash != running_hash:
             report.add(Problem(seq, None, "does not name the hash of the entry before it"))
-        body = hash_body(
-            seq=seq, value_date=entry.value_date, posted_at=entry.posted_at, kind=entry.kind,
-            narration=entry.narration, actor=entry.actor, reversal_of=entry.reversal_of,
-            postings=postings,
-        )
-        canonical = rfc8785.dumps(body)  # type: ignore[arg-type]  # JSON-shaped by hash_body
-        digest = hashlib.sha256(bytes.fromhex(running_hash) + canonical).hexdigest()
-        if digest != entry.hash:
+        digest = _digest(entry, facts, postings, running_hash)
+        if digest != facts.hash:
             report.add(Problem(seq, None, "its hash does not match its contents"))
         _check_postings(report, seq, postings)
         if checkpoint is not None and seq == checkpoint[0]:
             checkpoint_seen = True
             if digest != checkpoint[1]:
                 report.add(Problem(seq, None, "the chain differs from the witnessed checkpoint"))
-        running_hash = entry.hash
+        running_hash = facts.hash
         expected_seq = seq + 1
         report.entries_checked += 1
     report.head_seq, report.head_hash = expected_seq - 1, running_hash
@@ -98,60 +100,33 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> Ve
     return report
 
 
-def _entries(
-    session: Session, codes: dict[int, str], sums: dict[int, list[int]]
-) -> Iterator[tuple[Any, list[PostedPosting]]]:
-    """Entries in sequence order with their postings, a batch at a time; adds to `sums`."""
-    after = 0
-    while True:
-        rows = session.execute(
-            select(entry_table).where(entry_table.c.id > after)
-            .order_by(entry_table.c.id).limit(BATCH_ENTRIES)
-        ).all()
-        if not rows:
-            return
-        last = rows[-1].id
-        postings: dict[int, list[PostedPosting]] = defaultdict(list)
-        for entry_id, account_id, side, amount in session.execute(
-            select(
-                posting_table.c.entry_id, posting_table.c.account_id, posting_table.c.side,
-                posting_table.c.amount_minor,
-            )
-            .where(posting_table.c.entry_id > after, posting_table.c.entry_id <= last)
-            .order_by(posting_table.c.entry_id, posting_table.c.line)
-        ):
-            postings[entry_id].append(PostedPosting(codes[account_id], Side(side), amount))
-            sums[account_id][0 if side == Side.DEBIT else 1] += amount
-        for row in rows:
-            yield row, postings.pop(row.id, [])
-        for orphan in postings:
-            yield _Orphan(orphan), postings[orphan]
-        after = last
-
-
-@dataclass
-class _Orphan:
-    """Postings whose entry row is missing (the entry was deleted behind our back)."""
-
-    id: int
-    prev_hash: str = "missing"
-    hash: str = "missing"
-    value_date: object = None
-    posted_at: object = None
-    kind: str = ""
-    narration: str = ""
-    actor: str = ""
-    reversal_of: int | None = None
+def _digest(entry: queries.WalkedEntry, facts: queries.ChainFacts,
+            postings: list[PostedPosting], prev_hash: str) -> str:
+    """sha256(previous hash || RFC 8785 JSON of the entry's facts), computed independently of
+    the writer's encoder."""
+    body = hash_body(
+        seq=entry.id, value_date=entry.value_date, posted_at=facts.posted_at,
+        kind=entry.kind, narration=entry.narration, actor=facts.actor,
+        reversal_of=entry.reversal_of, postings=postings,
+    )
+    canonical = rfc8785.dumps(body)  # type: ignore[arg-type]  # JSON-shaped by hash_body
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical).hexdigest()
 
 
 def _check_postings(report: VerifyReport, seq: int, postings: list[PostedPosting]) -> None:
     if len(postings) < 2:
         report.add(Problem(seq, None, f"has {len(postings)} postings; an entry needs two"))
-    debits = sum(p.amount_minor for p in postings if p.side is Side.DEBIT)
-    credits = sum(p.amount_minor for p in postings if p.side is Side.CREDIT)
+    debits = credits = 0
+    positive = True
+    for p in postings:  # one pass: verify reads every posting of the book
+        if p.side is Side.DEBIT:
+            debits += p.amount_minor
+        else:
+            credits += p.amount_minor
+        positive = positive and p.amount_minor > 0
     if debits != credits:
         report.add(Problem(seq, None, f"does not balance: debits {debits}, credits {credits}"))
-    if any(p.amount_minor <= 0 for p in postings):
+    if not positive:
         report.add(Problem(seq, None, "has a posting that is not a positive amount"))
 
 

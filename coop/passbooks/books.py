@@ -24,8 +24,7 @@ from coop.db import Base
 from coop.errors import Conflict, InvalidInput
 from coop.i18n import Translator
 from coop.ledger import queries
-from coop.ledger.model import Side
-from coop.ledger.orm import entry_table, posting_table
+from coop.ledger.orm import posting_table
 from coop.members import MemberRow, get_member, savings_account
 from coop.passbooks.layout import Book, Line, chain, continuation_serial
 from coop.passbooks.narrations import particulars
@@ -97,23 +96,12 @@ def ledger_lines(session: Session, code: str, tr: Translator) -> list[Line]:
     """Her savings lines in the order they were posted (the order of the journal, so a line
     posted later with an earlier value date is still printed after the lines before it),
     each with her running balance."""
-    account = queries.get_account(session, savings_account(code))
-    if account is None:
+    found = queries.account_lines(session, savings_account(code), order="journal")
+    if found is None:
         return []
-    query = (select(entry_table.c.id, entry_table.c.value_date, entry_table.c.kind,
-                    entry_table.c.narration, posting_table.c.side,
-                    posting_table.c.amount_minor)
-             .join(posting_table, posting_table.c.entry_id == entry_table.c.id)
-             .where(posting_table.c.account_id == account.id)
-             .order_by(entry_table.c.id, posting_table.c.line))
-    lines, running = [], 0
-    for entry_id, on, kind, narration, side, amount in session.execute(query):
-        deposit = amount if side == Side.CREDIT else 0
-        withdrawal = amount if side == Side.DEBIT else 0
-        running += deposit - withdrawal
-        lines.append(Line(entry_id, on, particulars(tr, kind, narration), withdrawal,
-                          deposit, running))
-    return lines
+    return [Line(line.entry_id, line.value_date, particulars(tr, line.kind, line.narration),
+                 line.debit_minor, line.credit_minor, line.balance_minor)
+            for line in found.lines]
 
 
 def line_count(session: Session, code: str) -> int:

@@ -24,7 +24,7 @@ from reportlab.pdfgen.canvas import Canvas
 from sqlalchemy.orm import Session
 
 from coop.clock import Clock
-from coop.errors import InvalidInput, NotFound
+from coop.errors import NotFound
 from coop.i18n import Translator
 from coop.ledger import queries
 from coop.members import Reader, get_member, read_identity
@@ -34,7 +34,7 @@ from coop.passbooks import books as bookkeeping
 from coop.passbooks.layout import Book, Line, PagePlan, place
 from coop.passbooks.typeset import Typesetter
 from coop.passbooks.verification import draw_qr, payload
-from coop.society import Society, get_society
+from coop.society import NOT_SET_UP, Society, SocietyNotSetUp, require_society
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,10 +269,10 @@ def member_passbook(session: Session, code: str, *, printed_on: date,
 
 
 def _society(session: Session) -> tuple[Society, tuple[int, str]]:
-    society = get_society(session)
+    society = require_society(session)
     book = queries.book(session)
-    if society is None or book is None:
-        raise InvalidInput("the society has not been set up: run `coop init`")
+    if book is None:  # pragma: no cover - require_society found the book
+        raise SocietyNotSetUp(NOT_SET_UP)
     return society, (book.head_seq, book.head_hash)
 
 

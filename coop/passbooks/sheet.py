@@ -17,13 +17,12 @@ from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import Flowable, SimpleDocTemplate, Table, TableStyle
 from sqlalchemy.orm import Session
 
-from coop.errors import InvalidInput
 from coop.ledger import queries
 from coop.members import MemberRow
 from coop.money import amount_formatter, minor_digits
 from coop.passbooks.typeset import Typesetter, is_complex
 from coop.passbooks.verification import draw_qr, payload
-from coop.society import Society, get_society
+from coop.society import NOT_SET_UP, Society, SocietyNotSetUp, require_society
 
 BODY = 12  # points: large type for readers with weak eyes or little schooling
 QR = 16 * mm
@@ -40,10 +39,10 @@ class Context:
 
 
 def context(session: Session, member: MemberRow, language: str | None = None) -> Context:
-    society = get_society(session)
+    society = require_society(session)
     book = queries.book(session)
-    if society is None or book is None:
-        raise InvalidInput("the society has not been set up: run `coop init`")
+    if book is None:  # pragma: no cover - require_society found the book
+        raise SocietyNotSetUp(NOT_SET_UP)
     chosen = language or member.language or society.settings.language
     return Context(society, Typesetter(chosen), (book.head_seq, book.head_hash),
                    amount_formatter(society.locale, minor_digits(society.currency)))

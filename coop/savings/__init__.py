@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import cast
 
 from sqlalchemy import ForeignKey, Integer, String, Table, bindparam, func, select
@@ -21,8 +21,7 @@ from coop.db import Base
 from coop.errors import Conflict, InvalidInput, NotFound
 from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
 from coop.ledger.chart import CASH
-from coop.ledger.model import InsufficientFunds, PostedEntry, Side, check_text
-from coop.ledger.orm import entry_table, posting_table
+from coop.ledger.model import InsufficientFunds, PostedEntry, check_text
 from coop.members import (
     MemberNotActive,
     MemberNotFound,
@@ -32,6 +31,7 @@ from coop.members import (
 )
 from coop.members.codes import is_valid
 from coop.money import format_minor
+from coop.society import book_currency
 
 NARRATION_LENGTH_MAX = 120
 member_table = cast(Table, MemberRow.__table__)
@@ -85,8 +85,7 @@ def _active(session: Session, code: str) -> int:
 
 def money_text(session: Session, amount_minor: int) -> str:
     """An amount for a message a clerk reads: "250.00", in the book's currency."""
-    book = queries.book(session)
-    return format_minor(amount_minor, book.currency if book else "INR")
+    return format_minor(amount_minor, book_currency(session))
 
 
 _hold_table = cast(Table, HoldRow.__table__)
@@ -212,30 +211,12 @@ def statement(
 ) -> list[StatementLine]:
     """The member's savings entries in date order with the running balance after each."""
     get_member(session, code)
-    account = queries.get_account(session, savings_account(code))
-    if account is None:
+    found = queries.account_lines(session, savings_account(code), from_on=from_on, to_on=to_on,
+                                  order="value_date")
+    if found is None:
         raise NotFound(f"{code} has no savings account")
-    running = 0
-    if from_on is not None:
-        running = queries.balance_as_of(session, account.code, from_on - timedelta(days=1)) or 0
-    query = (
-        select(entry_table.c.id, entry_table.c.value_date, entry_table.c.narration,
-               posting_table.c.side, posting_table.c.amount_minor)
-        .join(posting_table, posting_table.c.entry_id == entry_table.c.id)
-        .where(posting_table.c.account_id == account.id)
-        .order_by(posting_table.c.value_date, entry_table.c.id)
-    )
-    if from_on is not None:
-        query = query.where(posting_table.c.value_date >= from_on)
-    if to_on is not None:
-        query = query.where(posting_table.c.value_date <= to_on)
-    lines = []
-    for entry_id, on, narration, side, amount in session.execute(query):
-        deposit = amount if side == Side.CREDIT else 0
-        withdrawal = amount if side == Side.DEBIT else 0
-        running += deposit - withdrawal
-        lines.append(StatementLine(entry_id, on, narration, deposit, withdrawal, running))
-    return lines
+    return [StatementLine(line.entry_id, line.value_date, line.narration, line.credit_minor,
+                          line.debit_minor, line.balance_minor) for line in found.lines]
 
 
 __all__ = [

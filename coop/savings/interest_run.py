@@ -24,7 +24,9 @@ from coop.ledger import EntryDraft, credit, debit, post_many, queries
 from coop.ledger.chart import SAVINGS, SAVINGS_INTEREST_EXPENSE
 from coop.ledger.model import Side
 from coop.ledger.orm import account_table, posting_table
+from coop.money import parse_minor
 from coop.savings.interest import period_interest
+from coop.society import require_society
 
 CHUNK = 500
 
@@ -52,6 +54,25 @@ class InterestRun:
     accounts: int
     total_minor: int
     replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InterestRules:
+    """The society's rules for interest on savings, read from its settings in one place."""
+
+    rate_percent: Decimal  # percent a year
+    min_balance_minor: int  # a day's closing balance below this earns nothing
+
+
+def interest_rules(session: Session) -> InterestRules:
+    """The savings interest rules now in force (a refusal if `coop init` has not run)."""
+    society = require_society(session)
+    settings = society.settings
+    return InterestRules(
+        rate_percent=Decimal(settings.savings_interest_rate),
+        min_balance_minor=parse_minor(settings.savings_interest_min_balance, society.currency,
+                                      allow_zero=True),
+    )
 
 
 def default_start(session: Session, through: date) -> date:

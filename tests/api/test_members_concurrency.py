@@ -14,6 +14,7 @@ import uuid
 from decimal import Decimal
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from coop.ledger import queries
@@ -21,6 +22,8 @@ from coop.ledger.orm import entry_table
 from coop.ledger.verify import verify
 from coop.members import savings_account
 from tests.api.conftest import LiveServer
+
+pytestmark = pytest.mark.slow  # concurrent clerks through the API
 
 M = "/api/v1/members"
 CLERKS = 8

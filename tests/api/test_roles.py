@@ -304,6 +304,7 @@ def allowed(route: tuple[str, str], role: str) -> bool:
     return expected == PUBLIC or role in expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize(("method", "path"), TABLE, ids=[f"{m} {p}" for m, p in TABLE])
 def test_route_answers_each_role_as_the_contract_says(

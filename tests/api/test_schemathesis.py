@@ -33,6 +33,8 @@ from coop.config import Settings
 from coop.db import Database
 from tests.api.conftest import PASSWORD, TEST_PASSWORDS, Api
 
+pytestmark = pytest.mark.slow  # schemathesis: thousands of generated requests
+
 E = "/api/v1/ledger/entries"
 INT64_MAX = 2**63 - 1
 HARNESS_USER = "schemathesis-admin"

@@ -41,6 +41,8 @@ from tests.api.conftest import Api
 from tests.api.test_schemathesis import DOCUMENT, admin_headers, assert_problem
 from tests.api.test_schemathesis import harness as harness  # the per-operation fixture
 
+pytestmark = pytest.mark.slow  # schemathesis: a stateful run through the API
+
 V1 = "/api/v1"
 MEMBER = f"{V1}/members/{{code}}"
 ENTRY = f"{V1}/ledger/entries/{{entry_id}}"

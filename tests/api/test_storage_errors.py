@@ -55,6 +55,7 @@ def _books_verify(api: Api) -> None:
     assert report.ok, report.problems
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(is_postgres(), reason="fills an SQLite file (max_page_count)")
 def test_a_full_disk_refuses_the_deposit_and_keeps_the_books(
         api: Api, figure: Callable[[str], None]) -> None:

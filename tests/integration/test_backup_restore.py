@@ -75,6 +75,7 @@ def _balances_through(db: Database, seq: int) -> dict[str, int]:
     return db.read(work)
 
 
+@pytest.mark.slow
 def test_the_restore_drill(db: Database, clock: FixedClock, database_url: str,
                            target_url: str, tmp_path: Path,
                            figure: Callable[[str], None]) -> None:

@@ -81,6 +81,7 @@ def test_day_end_and_interest_from_the_command_line(fresh_url: str) -> None:
     assert "was already posted" in again.output
 
 
+@pytest.mark.slow
 def test_demo_fills_an_empty_book_once_and_it_verifies(fresh_url: str) -> None:
     assert runner.invoke(app, ["init"]).exit_code == 0
     made = runner.invoke(app, ["demo", "--members", "12"])

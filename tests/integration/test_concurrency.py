@@ -41,6 +41,8 @@ from coop.ledger.orm import entry_table, posting_table
 from coop.ledger.verify import verify
 from tests.helpers import deposit, open_savings, withdraw
 
+pytestmark = pytest.mark.slow  # real threads and processes against the database
+
 DEADLINE_SECONDS = 240  # a thread still running after this is taken for a deadlock
 SEED = 20251124
 

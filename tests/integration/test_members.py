@@ -180,6 +180,7 @@ def _payload_number(code: str) -> int:
     return number
 
 
+@pytest.mark.slow
 def test_two_thousand_registered_numbers_are_valid_distinct_and_unpredictable(
     db: Database, clock: FixedClock, keys: Vault
 ) -> None:

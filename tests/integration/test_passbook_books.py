@@ -169,6 +169,7 @@ def dates_in(pdf: bytes) -> list[str]:
 # -- three hundred lines ------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_three_hundred_lines_each_once_with_balances_brought_forward(
         db: Database, clock: FixedClock) -> None:
     code = register(db, clock)
@@ -340,6 +341,7 @@ def test_a_continuation_run_prints_only_new_lines_in_their_places(
         printout(db, code)
 
 
+@pytest.mark.slow
 def test_random_runs_print_every_line_exactly_once(db: Database, clock: FixedClock) -> None:
     passbook_layout(db, per_page=4, pages=2)
     code = register(db, clock)

@@ -313,6 +313,7 @@ def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_cli_exits_0_on_a_sound_book_and_1_with_the_first_fault(
     book: Database, database_url: str
 ) -> None:
@@ -332,6 +333,7 @@ def test_the_cli_exits_0_on_a_sound_book_and_1_with_the_first_fault(
     assert lines[1].strip() == f"entry 8: {HASH_MISMATCH}"
 
 
+@pytest.mark.slow
 def test_the_cli_checkpoint_catches_a_recomputed_chain(
     book: Database, database_url: str
 ) -> None:

@@ -11,6 +11,7 @@ import itertools
 import shutil
 from pathlib import Path
 
+import pytest
 from hypothesis import event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -45,6 +46,8 @@ from tests.property.test_ledger_properties import (
     post_expecting,
     reverse_expecting,
 )
+
+pytestmark = pytest.mark.slow  # a Hypothesis state machine over the ledger
 
 SAVINGS_ACCOUNTS_MAX = 4
 GENERAL_ACCOUNTS = (CASH, FEES_AND_PENALTIES, OPERATING_EXPENSES)

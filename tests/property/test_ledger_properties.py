@@ -403,6 +403,7 @@ operations: st.SearchStrategy[list[Operation]] = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=20)
 @given(
     funding=st.lists(st.integers(min_value=0, max_value=10**6), min_size=3, max_size=3),
@@ -441,6 +442,7 @@ def test_any_sequence_of_posts_and_reversals_keeps_the_books_sound(
 # -- (c) an entry and its reversal net to zero on every account --------------------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=30)
 @given(
     funding=st.integers(min_value=0, max_value=10**12),
@@ -481,6 +483,7 @@ def test_an_entry_and_its_reversal_net_to_zero(
 # -- (d) a balance as of a date is the fold of the postings dated up to it ----------------------
 
 
+@pytest.mark.slow
 @settings(max_examples=20)
 @given(
     entries=st.lists(

@@ -24,6 +24,7 @@ from decimal import Decimal
 from fractions import Fraction
 from itertools import pairwise
 
+import pytest
 from hypothesis import assume, given, note, settings
 from hypothesis import strategies as st
 
@@ -273,6 +274,7 @@ def test_paying_the_schedule_on_its_due_dates_pays_exactly_the_schedule(
     assert all(v.status == "paid" for v in installments(plan, payments, rows[-1].due_on))
 
 
+@pytest.mark.slow
 @MORE
 @given(st.data(), terms(max_installments=ENGINE_MAX_INSTALLMENTS, methods=(DECLINING,)))
 def test_paying_a_declining_loan_early_never_costs_more_interest(
@@ -302,6 +304,7 @@ def test_paying_a_declining_loan_early_never_costs_more_interest(
     assert sum(a.interest for a in after.allocations) <= schedule.total_interest
 
 
+@pytest.mark.slow
 @MORE
 @given(st.data(), terms(max_installments=ENGINE_MAX_INSTALLMENTS, methods=(DECLINING,)))
 def test_paying_a_declining_loan_late_never_costs_less_interest(
@@ -325,6 +328,7 @@ def test_paying_a_declining_loan_late_never_costs_less_interest(
     assert sum(a.interest for a in after.allocations) >= schedule.total_interest
 
 
+@pytest.mark.slow
 @MORE
 @given(st.data(), terms(max_installments=ENGINE_MAX_INSTALLMENTS))
 def test_allocations_add_up_and_never_exceed_the_payoff(
@@ -365,6 +369,7 @@ def test_allocations_add_up_and_never_exceed_the_payoff(
     assert sum(a.principal for a in final.allocations) + final.outstanding_principal == principal
 
 
+@pytest.mark.slow
 @MORE
 @given(st.data(), terms(max_installments=ENGINE_MAX_INSTALLMENTS))
 def test_settling_a_payment_is_the_positions_before_and_after_it_from_one_replay(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
@@ -77,6 +78,7 @@ def _apply(db: Database, clock: FixedClock, code: str, op: Op) -> None:
             value_date=day, actor="clerk1", clock=clock))
 
 
+@pytest.mark.slow
 @settings(max_examples=20, deadline=None)
 @given(steps=st.lists(ops, min_size=1, max_size=25))
 def test_random_counter_days_match_the_model(

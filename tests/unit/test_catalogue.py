@@ -260,6 +260,7 @@ def placeholders(text: str) -> set[str]:
 # --- the tests -----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_extractor_finds_the_calls_it_should() -> None:
     found = msgids_in_code()
     for msgid in ("Savings passbook", "DUPLICATE", "{count}, every two weeks",

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -37,7 +36,6 @@ from coop.api.schemas import (
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.errors import InvalidInput
-from coop.money import parse_minor
 from coop.passbooks.documents import dividend_statement, share_certificate
 from coop.savings import interest_run, shares
 from coop.society import Society, get_society
@@ -350,14 +348,12 @@ class SavingsController(Controller):
         principal = current_principal(request)
 
         def work(session: Session) -> dict[str, Any]:
-            society = _society(session)
-            rules = society.settings
+            rules = interest_run.interest_rules(session)
             run = interest_run.post_interest(
                 session,
                 start=data.period_start or interest_run.default_start(session, data.through),
-                through=data.through, rate_percent=Decimal(rules.savings_interest_rate),
-                min_balance_minor=parse_minor(rules.savings_interest_min_balance,
-                                              society.currency, allow_zero=True),
+                through=data.through, rate_percent=rules.rate_percent,
+                min_balance_minor=rules.min_balance_minor,
                 actor=principal.username, clock=state.clock)
             return {"period_start": run.period_start.isoformat(),
                     "period_end": run.period_end.isoformat(), "rate": run.rate_percent,
