@@ -40,10 +40,13 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from coop import savings
+from coop import board, savings
+from coop.board import AlreadyVoted as AlreadyVoted  # the board's, re-exported
+from coop.board import Tally as Tally
+from coop.board import VoteNotAllowed as VoteNotAllowed
 from coop.clock import Clock
 from coop.db import Base
-from coop.errors import Conflict, Forbidden, InvalidInput, NotFound
+from coop.errors import Conflict, InvalidInput, NotFound
 from coop.ledger import EntryDraft, credit, debit, lock_balance, open_account, post, queries
 from coop.ledger.chart import (
     CASH,
@@ -133,25 +136,6 @@ class LoanRow(Base):
     last_event_on: Mapped[date | None]
     written_off_minor: Mapped[int]
     recovered_minor: Mapped[int]
-
-
-class VoteRow(Base):
-    """A board member's vote on a loan application or on a reschedule request."""
-
-    __tablename__ = "loan_vote"
-    __table_args__ = (
-        UniqueConstraint("loan_id", "reschedule_id", "voter_member_id", name="uq_loan_vote_once"),
-        CheckConstraint("decision IN ('approve', 'reject')", name="decision_known"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"))
-    reschedule_id: Mapped[int] = mapped_column(Integer)  # 0: the application itself
-    voter_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
-    voter_username: Mapped[str] = mapped_column(String(32))
-    decision: Mapped[str] = mapped_column(String(8))
-    note: Mapped[str | None] = mapped_column(String(NOTE_LENGTH_MAX))
-    voted_at: Mapped[datetime]
 
 
 class GuarantorRow(Base):
@@ -260,16 +244,6 @@ class AboveLimit(InvalidInput):
 class PaymentAbovePayoff(InvalidInput):
     code = "payment_above_payoff"
     title = "The payment is more than the loan's payoff amount"
-
-
-class VoteNotAllowed(Forbidden):
-    code = "vote_not_allowed"
-    title = "This board member may not vote on this loan"
-
-
-class AlreadyVoted(Conflict):
-    code = "already_voted"
-    title = "This board member has voted already"
 
 
 # --- products -------------------------------------------------------------------------------
@@ -539,7 +513,7 @@ def _cover(session: Session, code: str) -> int:
 def apply(
     session: Session, *, member_code: str, product_code: str, principal_minor: int,
     installments: int | None, purpose: str | None, guarantors: Sequence[Guarantee],
-    society: Society, board_codes: frozenset[str], actor: str, clock: Clock,
+    society: Society, actor: str, clock: Clock,
 ) -> tuple[Loan, Schedule]:
     """A loan application, checked against the society's eligibility rules; guarantors'
     savings are put on hold at once. Returns the loan (pending) and its provisional schedule
@@ -594,6 +568,7 @@ def apply(
     session.add(row)
     session.flush()
     seen: set[str] = set()
+    board_codes = board.seated(session)
     for guarantee in guarantors:
         _guarantee(session, row, guarantee, member_code, board_codes, seen, actor, clock)
     return _loan(session, row), schedule
@@ -652,76 +627,42 @@ def _rebalance_holds(session: Session, row: LoanRow, clock: Clock) -> None:
 # --- votes ----------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Tally:
-    status: str
-    approvals: int
-    rejections: int
-    required: int
-
-
-def _tally(session: Session, loan_id: int, reschedule_id: int) -> tuple[int, int]:
-    rows = session.execute(
-        select(VoteRow.decision, func.count()).where(
-            VoteRow.loan_id == loan_id, VoteRow.reschedule_id == reschedule_id)
-        .group_by(VoteRow.decision)).all()
-    counts = {decision: int(count) for decision, count in rows}
-    return counts.get("approve", 0), counts.get("reject", 0)
+def _subject(row: LoanRow, reschedule_id: int) -> board.Subject:
+    """The board's name for what is voted on: the application, or a reschedule request."""
+    if reschedule_id:
+        return board.Subject("reschedule", reschedule_id)
+    return board.Subject("loan", row.id)
 
 
 def _cast(session: Session, *, row: LoanRow, reschedule_id: int, voter_code: str | None,
           voter_username: str, decision: str, note: str | None, society: Society,
-          board_codes: frozenset[str], clock: Clock) -> Tally:
-    if decision not in ("approve", "reject"):
-        raise InvalidInput("decision is 'approve' or 'reject'", field="decision")
-    if voter_code is None:
-        raise VoteNotAllowed("a board user must be linked to her member number to vote")
-    voter = get_member(session, voter_code)
-    if voter.id == row.member_id:
-        raise VoteNotAllowed("a board member does not vote on her own loan")
-    guarantors = set(session.scalars(select(GuarantorRow.member_id).where(
-        GuarantorRow.loan_id == row.id)))
-    if voter.id in guarantors:
-        raise VoteNotAllowed("a board member does not vote on a loan she guarantees")
-    text = check_text(note, field="note", length_max=NOTE_LENGTH_MAX) if note else None
-    if session.execute(select(VoteRow.id).where(
-            VoteRow.loan_id == row.id, VoteRow.reschedule_id == reschedule_id,
-            VoteRow.voter_member_id == voter.id)).first():
-        raise AlreadyVoted(f"{voter_code} has voted on this already")
-    try:
-        with session.begin_nested():
-            session.add(VoteRow(loan_id=row.id, reschedule_id=reschedule_id,
-                                voter_member_id=voter.id, voter_username=voter_username,
-                                decision=decision, note=text, voted_at=clock.now()))
-    except IntegrityError:
-        raise AlreadyVoted(f"{voter_code} has voted on this already") from None
-    approvals, rejections = _tally(session, row.id, reschedule_id)
-    required = society.settings.loan_approvals_required
-    borrower = _member_code(session, row)
-    seats = society.settings.board_seats - (1 if borrower in board_codes else 0)
-    if approvals >= required:
-        status = "approved"
-    elif seats - rejections < required:
-        status = "rejected"
-    else:
-        status = "pending"
-    return Tally(status, approvals, rejections, required)
+          clock: Clock) -> Tally:
+    """The vote goes to the board; the borrower and her guarantors may not vote, and their
+    seats (if they sit) cannot count towards approval."""
+    excluded = dict.fromkeys(
+        session.scalars(select(GuarantorRow.member_id).where(GuarantorRow.loan_id == row.id)),
+        "a board member does not vote on a loan she guarantees")
+    excluded[row.member_id] = "a board member does not vote on her own loan"
+    return board.cast_vote(
+        session, subject=_subject(row, reschedule_id), voter_code=voter_code,
+        voter_username=voter_username, decision=decision, note=note,
+        excluded_member_ids=excluded, required=society.settings.loan_approvals_required,
+        seats=society.settings.board_seats, clock=clock)
 
 
 def vote(
     session: Session, loan_id: int, *, voter_code: str | None, voter_username: str,
-    decision: str, note: str | None, society: Society, board_codes: frozenset[str],
-    clock: Clock,
+    decision: str, note: str | None, society: Society, clock: Clock,
 ) -> Tally:
     """A board member's vote. Approved when approvals reach the required number; rejected
-    once approval can no longer be reached (the borrower's own seat, if she sits on the
-    board, cannot vote)."""
+    once approval can no longer be reached (the borrower and her guarantors, if they sit on
+    the board, cannot vote)."""
     row = _loan_row(session, loan_id, lock=True)
     if row.status != "pending":
         raise LoanStateConflict(f"loan {loan_id} is {row.status}, not pending")
     tally = _cast(session, row=row, reschedule_id=0, voter_code=voter_code,
                   voter_username=voter_username, decision=decision, note=note, society=society,
-                  board_codes=board_codes, clock=clock)
+                  clock=clock)
     if tally.status != "pending":
         row.status = tally.status
         row.decided_on = clock.today()
@@ -730,10 +671,11 @@ def vote(
     return tally
 
 
-def votes_of(session: Session, loan_id: int, reschedule_id: int = 0) -> list[VoteRow]:
-    return list(session.scalars(select(VoteRow).where(
-        VoteRow.loan_id == loan_id, VoteRow.reschedule_id == reschedule_id)
-        .order_by(VoteRow.id)))
+def votes_of(session: Session, loan_id: int, reschedule_id: int = 0) -> list[board.VoteRow]:
+    """Every vote on the application (or on reschedule request `reschedule_id`)."""
+    subject = (board.Subject("reschedule", reschedule_id) if reschedule_id
+               else board.Subject("loan", loan_id))
+    return board.votes_on(session, subject)
 
 
 def _release_all(session: Session, row: LoanRow, clock: Clock) -> None:
@@ -1075,8 +1017,8 @@ def _switch(session: Session, row: LoanRow, hist: History, plan: Plan, *, kind: 
 
 def vote_reschedule(
     session: Session, loan_id: int, reschedule_id: int, *, voter_code: str | None,
-    voter_username: str, decision: str, note: str | None, society: Society,
-    board_codes: frozenset[str], actor: str, clock: Clock,
+    voter_username: str, decision: str, note: str | None, society: Society, actor: str,
+    clock: Clock,
 ) -> Tally:
     row = _loan_row(session, loan_id, lock=True)
     request = session.get(RescheduleRow, reschedule_id)
@@ -1088,7 +1030,7 @@ def vote_reschedule(
         raise LoanStateConflict(f"loan {loan_id} is {row.status}")
     tally = _cast(session, row=row, reschedule_id=reschedule_id, voter_code=voter_code,
                   voter_username=voter_username, decision=decision, note=note,
-                  society=society, board_codes=board_codes, clock=clock)
+                  society=society, clock=clock)
     if tally.status == "pending":
         return tally
     request.status = tally.status
@@ -1223,13 +1165,15 @@ def pending(session: Session) -> tuple[list[Loan], list[RescheduleRow]]:
     return applications, requests
 
 
-def board_loans(session: Session, board_codes: frozenset[str]) -> list[InsiderLoan]:
-    """Loans to board members (auditors ask): every status, with the approvals they had."""
+def board_loans(session: Session) -> list[InsiderLoan]:
+    """Loans to the members sitting on the board (auditors ask): every status, with the
+    approvals they had."""
     rows = session.execute(
         select(LoanRow, MemberRow.code).join(MemberRow, MemberRow.id == LoanRow.member_id)
-        .where(MemberRow.code.in_(sorted(board_codes))).order_by(LoanRow.id)).all()
+        .where(MemberRow.code.in_(sorted(board.seated(session)))).order_by(LoanRow.id)).all()
     return [InsiderLoan(row.id, code, row.status, row.principal_minor, row.outstanding_minor,
-                        _tally(session, row.id, 0)[0]) for row, code in rows]
+                        board.tally_of(session, _subject(row, 0)).approvals)
+            for row, code in rows]
 
 
 def due_between(session: Session, start: date, end: date) -> list[tuple[int, int]]:

@@ -11,7 +11,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.orm import Session
 
-from coop import auth, loans
+from coop import loans
 from coop.api.deps import AppState, app_state, money, parse_money
 from coop.api.idempotency import respond
 from coop.api.loan_schemas import (
@@ -206,8 +206,7 @@ class LoansController(Controller):
             loan, schedule = loans.apply(
                 session, member_code=data.member_code, product_code=data.product,
                 principal_minor=amount, installments=data.installments, purpose=data.purpose,
-                guarantors=guarantees, society=_society(session),
-                board_codes=auth.board_codes(session), actor=principal.username,
+                guarantors=guarantees, society=_society(session), actor=principal.username,
                 clock=state.clock)
             return {"id": loan.id, "status": loan.status, "member_code": loan.member_code,
                     "principal": money(state, loan.principal_minor),
@@ -300,8 +299,7 @@ class LoansController(Controller):
             return _tally(loans.vote(
                 session, loan_id, voter_code=principal.member_code,
                 voter_username=principal.username, decision=data.decision, note=data.note,
-                society=_society(session), board_codes=auth.board_codes(session),
-                clock=state.clock))
+                society=_society(session), clock=state.clock))
 
         return respond(request, principal, data, work)
 
@@ -409,8 +407,7 @@ class LoansController(Controller):
             return _tally(loans.vote_reschedule(
                 session, loan_id, reschedule_id, voter_code=principal.member_code,
                 voter_username=principal.username, decision=data.decision, note=data.note,
-                society=_society(session), board_codes=auth.board_codes(session),
-                actor=principal.username, clock=state.clock))
+                society=_society(session), actor=principal.username, clock=state.clock))
 
         return respond(request, principal, data, work)
 
@@ -459,7 +456,7 @@ class ReportsController(Controller):
     def board_loans(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Loans to board members, every status, with the approvals each had."""
         state = app_state(request)
-        found = state.db.read(lambda s: loans.board_loans(s, auth.board_codes(s)))
+        found = state.db.read(lambda s: loans.board_loans(s))
         return {"items": [BoardLoanOut(
             id=x.loan_id, member_code=x.member_code, status=x.status,
             principal=money(state, x.principal_minor),
