@@ -63,8 +63,8 @@ def test_seats_have_a_from_and_a_to(db: Database, clock: FixedClock) -> None:
     # taking a seat she holds changes nothing
     db.write(lambda s: board.take_seat(s, member_code=asha, username="asha",
                                        on=date(2025, 6, 5)))
-    assert db.read(lambda s: board.vacate_seat(s, username="bina", on=date(2025, 6, 20)))
-    assert not db.read(lambda s: board.vacate_seat(s, username="nobody", on=date(2025, 6, 20)))
+    assert db.write(lambda s: board.vacate_seat(s, username="bina", on=date(2025, 6, 20)))
+    assert not db.write(lambda s: board.vacate_seat(s, username="nobody", on=date(2025, 6, 20)))
 
     assert db.read(board.seated) == {asha, chitra}
     assert db.read(lambda s: board.seated(s, date(2025, 5, 31))) == frozenset()
