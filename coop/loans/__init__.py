@@ -627,11 +627,11 @@ def _rebalance_holds(session: Session, row: LoanRow, clock: Clock) -> None:
 # --- votes ----------------------------------------------------------------------------------
 
 
-def _subject(row: LoanRow, reschedule_id: int) -> board.Subject:
+def _subject(loan_id: int, reschedule_id: int) -> board.Subject:
     """The board's name for what is voted on: the application, or a reschedule request."""
     if reschedule_id:
         return board.Subject("reschedule", reschedule_id)
-    return board.Subject("loan", row.id)
+    return board.Subject("loan", loan_id)
 
 
 def _cast(session: Session, *, row: LoanRow, reschedule_id: int, voter_code: str | None,
@@ -644,7 +644,7 @@ def _cast(session: Session, *, row: LoanRow, reschedule_id: int, voter_code: str
         "a board member does not vote on a loan she guarantees")
     excluded[row.member_id] = "a board member does not vote on her own loan"
     return board.cast_vote(
-        session, subject=_subject(row, reschedule_id), voter_code=voter_code,
+        session, subject=_subject(row.id, reschedule_id), voter_code=voter_code,
         voter_username=voter_username, decision=decision, note=note,
         excluded_member_ids=excluded, required=society.settings.loan_approvals_required,
         seats=society.settings.board_seats, clock=clock)
@@ -673,9 +673,7 @@ def vote(
 
 def votes_of(session: Session, loan_id: int, reschedule_id: int = 0) -> list[board.VoteRow]:
     """Every vote on the application (or on reschedule request `reschedule_id`)."""
-    subject = (board.Subject("reschedule", reschedule_id) if reschedule_id
-               else board.Subject("loan", loan_id))
-    return board.votes_on(session, subject)
+    return board.votes_on(session, _subject(loan_id, reschedule_id))
 
 
 def _release_all(session: Session, row: LoanRow, clock: Clock) -> None:
@@ -1172,7 +1170,7 @@ def board_loans(session: Session) -> list[InsiderLoan]:
         select(LoanRow, MemberRow.code).join(MemberRow, MemberRow.id == LoanRow.member_id)
         .where(MemberRow.code.in_(sorted(board.seated(session)))).order_by(LoanRow.id)).all()
     return [InsiderLoan(row.id, code, row.status, row.principal_minor, row.outstanding_minor,
-                        board.tally_of(session, _subject(row, 0)).approvals)
+                        board.tally_of(session, _subject(row.id, 0)).approvals)
             for row, code in rows]
 
 
