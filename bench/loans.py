@@ -38,6 +38,7 @@ from members import build as build_members  # noqa: E402
 from members import workload  # noqa: E402
 
 from coop import loans  # noqa: E402
+from coop.board import take_seat  # noqa: E402
 from coop.clock import FixedClock  # noqa: E402
 from coop.db import Database  # noqa: E402
 from coop.loans import schedule  # noqa: E402
@@ -72,7 +73,7 @@ def make_loans(db: Database, codes: list[str], count: int) -> list[int]:
         "WEEKLY26", "Weekly loan", loans.ProductTerms(Decimal("12"), 26,
                                                       schedule.Frequency.WEEKLY),
         None, Decimal("1"), Decimal("0"), loans.engine.DEFAULT_ORDER), clock=clock))
-    voters = frozenset(codes[:1])
+    db.write(lambda s: take_seat(s, member_code=codes[0], username="bench", on=TODAY))
     ids: list[int] = []
     started = time.perf_counter()
     for first in range(0, count, 500):
@@ -88,11 +89,11 @@ def make_loans(db: Database, codes: list[str], count: int) -> list[int]:
                                       product_code="WEEKLY26",
                                       principal_minor=rng.randrange(5_000, 50_000) * 100,
                                       installments=None, purpose="business", guarantors=(),
-                                      society=society, board_codes=voters, actor="bench",
+                                      society=society, actor="bench",
                                       clock=clock)
                 loans.vote(session, loan.id, voter_code=codes[0],  # type: ignore[arg-type]
                            voter_username="bench", decision="approve", note=None,
-                           society=society, board_codes=voters, clock=clock)
+                           society=society, clock=clock)
                 loans.disburse(session, loan.id, to="savings", on=disbursed,  # type: ignore[arg-type]
                                actor="bench", clock=clock)
                 behaviour = rng.random()  # most pay on time, some late, some stop

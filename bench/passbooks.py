@@ -33,6 +33,7 @@ from ledger import latency_ms  # noqa: E402
 from members import workload  # noqa: E402
 
 from coop import loans, members, migrate, savings  # noqa: E402
+from coop.board import take_seat  # noqa: E402
 from coop.clock import FixedClock  # noqa: E402
 from coop.db import Database  # noqa: E402
 from coop.loans import schedule  # noqa: E402
@@ -110,13 +111,13 @@ def board_member_loan(session: object, code: str, board: str, clock: FixedClock)
     assert society is not None
     disbursed = TODAY - timedelta(weeks=31)
     clock.business_date = disbursed
-    voters = frozenset({board})
+    take_seat(session, member_code=board, username="bench", on=disbursed)  # type: ignore[arg-type]
     loan, _ = loans.apply(session, member_code=code, product_code="WEEKLY52",  # type: ignore[arg-type]
                           principal_minor=2_000_000, installments=None, purpose="business",
-                          guarantors=(), society=society, board_codes=voters, actor="bench",
+                          guarantors=(), society=society, actor="bench",
                           clock=clock)
     loans.vote(session, loan.id, voter_code=board, voter_username="bench",  # type: ignore[arg-type]
-               decision="approve", note=None, society=society, board_codes=voters,
+               decision="approve", note=None, society=society,
                clock=clock)
     loans.disburse(session, loan.id, to="savings", on=disbursed, actor="bench",  # type: ignore[arg-type]
                    clock=clock)

@@ -19,7 +19,7 @@ from functools import partial
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from coop import dividends, loans
+from coop import board, dividends, loans
 from coop.clock import FixedClock
 from coop.db import Database
 from coop.dividends.calc import FiscalYear
@@ -80,6 +80,9 @@ def build_demo(
             value_date=first_day, narration="Grant from a supporting foundation", kind="grant",
             actor=ACTOR, postings=(debit(BANK, 5_000_000), credit(OTHER_INCOME, 5_000_000))),
             clock=clock)
+        for code in codes[:BOARD_SEATS_IN_DEMO]:  # seated without a login: "demo:<her number>"
+            board.take_seat(session, member_code=code, username=f"{ACTOR}:{code}",
+                            on=first_day)
         return codes
 
     codes = db.write(register)
@@ -153,7 +156,7 @@ def _loan_day(session: Session, *, rng: random.Random, codes: list[str], day: da
               clock: FixedClock) -> int:
     """New loans on the first Monday of a month; repayments on every loan due this week."""
     society = require_society(session)
-    board = codes[:BOARD_SEATS_IN_DEMO]
+    voters = codes[:BOARD_SEATS_IN_DEMO]
     posted = 0
     if day.weekday() == 0 and day.day <= 7:
         for code in rng.sample(codes[BOARD_SEATS_IN_DEMO:], k=3):
@@ -162,13 +165,12 @@ def _loan_day(session: Session, *, rng: random.Random, codes: list[str], day: da
                     session, member_code=code, product_code=rng.choice(("WEEKLY", "MONTHLY")),
                     principal_minor=rng.choice((2_000, 5_000, 10_000)) * 100,
                     installments=None, purpose=rng.choice(loans.PURPOSES[:5]), guarantors=(),
-                    society=society, board_codes=frozenset(board), actor=ACTOR, clock=clock)
+                    society=society, actor=ACTOR, clock=clock)
             except CoopError:  # not eligible yet: too new, or savings too small
                 continue
-            for voter in board[:society.settings.loan_approvals_required]:
+            for voter in voters[:society.settings.loan_approvals_required]:
                 loans.vote(session, loan.id, voter_code=voter, voter_username=ACTOR,
-                           decision="approve", note=None, society=society,
-                           board_codes=frozenset(board), clock=clock)
+                           decision="approve", note=None, society=society, clock=clock)
             loans.disburse(session, loan.id, to="savings", on=day, actor=ACTOR, clock=clock)
             posted += 1
     for loan_id, due in loans.due_between(session, day - timedelta(days=6), day):

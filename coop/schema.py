@@ -1,6 +1,6 @@
 """Every table of coop, gathered for Alembic and for tests. Import-only module."""
 
-from coop import auth, dividends, loans, members, savings
+from coop import auth, board, dividends, loans, members, savings
 from coop.db import Base
 from coop.ledger import orm as ledger_orm
 from coop.passbooks import books as passbook_books
@@ -12,6 +12,7 @@ metadata = Base.metadata
 __all__ = [
     "SocietyRow",
     "auth",
+    "board",
     "dividends",
     "interest_run",
     "ledger_orm",

@@ -366,6 +366,11 @@ def set_disabled(session: Session, username: str, disabled: bool, *, clock: Cloc
     return user
 
 
+def find_user(session: Session, username: str) -> UserRow | None:
+    """The user called `username`, or None (the board reads a board user's role here)."""
+    return session.execute(select(UserRow).where(UserRow.username == username)).scalar()
+
+
 def list_users(session: Session) -> list[UserRow]:
     return list(session.scalars(select(UserRow).order_by(UserRow.username)))
 
@@ -394,11 +399,3 @@ def record_audit(
     session.connection().execute(_INSERT_AUDIT, {
         "at": clock.now(), "username": principal.username, "role": str(principal.role),
         "action": action[:120], "status": status, "detail": detail})
-
-
-def board_codes(session: Session) -> frozenset[str]:
-    """Member numbers of the board: members with an enabled board user."""
-    rows = session.execute(select(UserRow.member_code).where(
-        UserRow.role == Role.BOARD.value, UserRow.disabled.is_(False),
-        UserRow.member_code.is_not(None)))
-    return frozenset(code for (code,) in rows if code)

@@ -13,7 +13,7 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from coop import savings
+from coop import board, savings
 from coop.clock import Clock
 from coop.errors import CoopError, InvalidInput
 from coop.loans.cover import cover
@@ -116,7 +116,7 @@ def refusal_error(session: Session, refusal: Refusal) -> CoopError:
 def apply(
     session: Session, *, member_code: str, product_code: str, principal_minor: int,
     installments: int | None, purpose: str | None, guarantors: Sequence[Guarantee],
-    society: Society, board_codes: frozenset[str], actor: str, clock: Clock,
+    society: Society, actor: str, clock: Clock,
 ) -> tuple[Loan, Schedule]:
     """A loan application, checked against the society's eligibility rules; guarantors'
     savings are put on hold at once. Returns the loan (pending) and its provisional schedule
@@ -156,6 +156,7 @@ def apply(
     session.add(row)
     session.flush()
     seen: set[str] = set()
+    board_codes = board.seated(session)
     for guarantee in guarantors:
         add_guarantee(session, row, guarantee, borrower=member_code, board_codes=board_codes,
                       seen=seen, actor=actor, clock=clock)

@@ -6,7 +6,8 @@ engine's `PaymentTooLarge` and `PaymentOutOfOrder` with the engine; `PaymentTooL
 
 from __future__ import annotations
 
-from coop.errors import Conflict, Forbidden, InvalidInput, NotFound
+from coop.board.errors import AlreadyVoted, VoteNotAllowed
+from coop.errors import Conflict, InvalidInput, NotFound
 
 
 class LoanNotFound(NotFound):
@@ -32,16 +33,6 @@ class AboveLimit(InvalidInput):
 class PaymentAbovePayoff(InvalidInput):
     code = "payment_above_payoff"
     title = "The payment is more than the loan's payoff amount"
-
-
-class VoteNotAllowed(Forbidden):
-    code = "vote_not_allowed"
-    title = "This board member may not vote on this loan"
-
-
-class AlreadyVoted(Conflict):
-    code = "already_voted"
-    title = "This board member has voted already"
 
 
 __all__ = ["AboveLimit", "AlreadyVoted", "LoanNotFound", "LoanStateConflict", "NotEligible",

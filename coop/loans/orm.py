@@ -72,25 +72,6 @@ class LoanRow(Base):
     recovered_minor: Mapped[int]
 
 
-class VoteRow(Base):
-    """A board member's vote on a loan application or on a reschedule request."""
-
-    __tablename__ = "loan_vote"
-    __table_args__ = (
-        UniqueConstraint("loan_id", "reschedule_id", "voter_member_id", name="uq_loan_vote_once"),
-        CheckConstraint("decision IN ('approve', 'reject')", name="decision_known"),
-    )
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"))
-    reschedule_id: Mapped[int] = mapped_column(Integer)  # 0: the application itself
-    voter_member_id: Mapped[int] = mapped_column(ForeignKey("member.id"))
-    voter_username: Mapped[str] = mapped_column(String(32))
-    decision: Mapped[str] = mapped_column(String(8))
-    note: Mapped[str | None] = mapped_column(String(NOTE_LENGTH_MAX))
-    voted_at: Mapped[datetime]
-
-
 class GuarantorRow(Base):
     __tablename__ = "loan_guarantor"
     __table_args__ = (UniqueConstraint("loan_id", "member_id", name="uq_loan_guarantor_once"),)
@@ -172,5 +153,4 @@ class MoratoriumRow(Base):
 
 
 __all__ = ["NOTE_LENGTH_MAX", "OPEN_STATUSES", "PURPOSES", "EventRow", "GuarantorRow",
-           "LoanRow", "MoratoriumRow", "PlanRow", "ProductRow", "RescheduleRow", "Status",
-           "VoteRow"]
+           "LoanRow", "MoratoriumRow", "PlanRow", "ProductRow", "RescheduleRow", "Status"]

@@ -11,6 +11,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from coop import board
 from coop.errors import InvalidInput
 from coop.ledger import queries
 from coop.loans import engine, records, votes
@@ -155,11 +156,11 @@ def pending(session: Session) -> tuple[list[Loan], list[RescheduleRow]]:
     return applications, requests
 
 
-def board_loans(session: Session, board_codes: frozenset[str]) -> list[InsiderLoan]:
+def board_loans(session: Session) -> list[InsiderLoan]:
     """Loans to board members (auditors ask): every status, with the approvals they had."""
     rows = session.execute(
         select(LoanRow, MemberRow.code).join(MemberRow, MemberRow.id == LoanRow.member_id)
-        .where(MemberRow.code.in_(sorted(board_codes))).order_by(LoanRow.id)).all()
+        .where(MemberRow.code.in_(sorted(board.seated(session)))).order_by(LoanRow.id)).all()
     return [InsiderLoan(row.id, code, row.status, row.principal_minor, row.outstanding_minor,
                         votes.approvals(session, row.id)) for row, code in rows]
 

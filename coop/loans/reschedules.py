@@ -83,7 +83,7 @@ def _switch(session: Session, row: LoanRow, hist: History, plan: Plan, *, kind: 
 def vote_reschedule(
     session: Session, loan_id: int, reschedule_id: int, *, voter_code: str | None,
     voter_username: str, decision: str, note: str | None, society: Society,
-    board_codes: frozenset[str], actor: str, clock: Clock,
+    actor: str, clock: Clock,
 ) -> votes.Tally:
     """A board vote on a reschedule request; the approving vote applies it at once."""
     row = loan_row(session, loan_id, lock=True)
@@ -96,7 +96,7 @@ def vote_reschedule(
         raise LoanStateConflict(f"loan {loan_id} is {row.status}")
     tally = votes.cast(session, row=row, reschedule_id=reschedule_id, voter_code=voter_code,
                        voter_username=voter_username, decision=decision, note=note,
-                       society=society, board_codes=board_codes, clock=clock)
+                       society=society, clock=clock)
     if tally.status == "pending":
         return tally
     request.status = tally.status

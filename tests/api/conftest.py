@@ -15,7 +15,7 @@ import uvicorn
 from litestar import Litestar
 from litestar.testing import TestClient
 
-from coop import auth, members
+from coop import auth, board, members
 from coop.api import create_app
 from coop.clock import FixedClock
 from coop.config import Settings
@@ -71,6 +71,7 @@ def make_users(db: Database, clock: FixedClock) -> dict[str, str]:
             auth.create_user(session, username=username, password=PASSWORD, role=role,
                              member_code=codes.get(who or ""), passwords=TEST_PASSWORDS,
                              clock=clock)
+            board.sync_seat(session, username=username, on=clock.today())  # as POST /users
     db.write(create)
     return codes
 

@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from coop import auth, members
+from coop.board import sync_seat
 from tests.api.conftest import PASSWORD, TEST_PASSWORDS, TEST_VAULT, Api
 
 BASE = "/api/v1"
@@ -44,6 +45,7 @@ def make_board(api: Api, seats: int = 7) -> Board:
                                            clock=api.clock).code
             auth.create_user(session, username=f"board{n}", password=PASSWORD, role="board",
                              member_code=code, passwords=TEST_PASSWORDS, clock=api.clock)
+            sync_seat(session, username=f"board{n}", on=api.clock.today())
             board.codes[f"board{n}"] = code
 
     api.db.write(create)

@@ -34,6 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from coop import auth, loans, members
+from coop.board import take_seat
 from coop.clock import FixedClock
 from coop.db import Database
 from coop.ledger import EntryDraft, credit, debit, post
@@ -129,17 +130,17 @@ def set_up(db: Database, clock: FixedClock) -> Books:
         return codes, board.code
 
     codes, board = db.write(people)
+    db.write(lambda s: take_seat(s, member_code=board, username="board", on=today))
 
     def lend(session: Session, code: str) -> int:
         society = get_society(session)
         assert society is not None
-        voters = frozenset({board})
         loan, _ = loans.apply(session, member_code=code, product_code="LONG",
                               principal_minor=LOAN_PRINCIPAL, installments=None,
                               purpose="business", guarantors=(), society=society,
-                              board_codes=voters, actor="setup", clock=clock)
+                              actor="setup", clock=clock)
         loans.vote(session, loan.id, voter_code=board, voter_username="board",
-                   decision="approve", note=None, society=society, board_codes=voters,
+                   decision="approve", note=None, society=society,
                    clock=clock)
         loans.disburse(session, loan.id, to="cash", on=today, actor="setup", clock=clock)
         return loan.id

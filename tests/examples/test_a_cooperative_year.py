@@ -20,7 +20,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy.orm import Session
 
-from coop import auth, dividends, loans
+from coop import auth, board, dividends, loans
 from coop.clock import FixedClock
 from coop.db import Database
 from coop.ledger import EntryDraft, credit, debit, post, queries
@@ -52,9 +52,6 @@ class Coop:
 
     def society(self, session: Session) -> Society:
         return require_society(session)
-
-    def board(self, session: Session) -> frozenset[str]:
-        return auth.board_codes(session)
 
     def balance(self, code: str) -> int:
         return self.db.read(lambda s: queries.balance(s, code)) or 0
@@ -114,10 +111,14 @@ def test_a_year_of_a_small_cooperative(coop: Coop) -> None:
             return code
 
         coop.member[name] = db.write(join)
-    for name in ("Asha", "Bina", "Chitra"):  # the board: members with a board user
-        db.write(lambda s, name=name: auth.create_user(
-            s, username=name.lower(), password=f"{name}-board-2025!", role="board",
-            member_code=coop.member[name], passwords=PASSWORDS, clock=clock))
+    for name in ("Asha", "Bina", "Chitra"):  # the board: members with a board user and a seat
+        def seat(s: Session, name: str = name) -> None:
+            auth.create_user(s, username=name.lower(), password=f"{name}-board-2025!",
+                             role="board", member_code=coop.member[name], passwords=PASSWORDS,
+                             clock=clock)
+            board.sync_seat(s, username=name.lower(), on=clock.today())
+
+        db.write(seat)
     # cash: 22,000.00 saved + 100 shares x 10.00 = 23,000.00
     assert coop.books() == figures(saves, (50_000, 20_000, 10_000, 20_000), cash=2_300_000)
     assert coop.verified()
@@ -169,12 +170,12 @@ def test_a_year_of_a_small_cooperative(coop: Coop) -> None:
     devi = coop.member["Devi"]
     loan, _ = db.write(lambda s: loans.apply(
         s, member_code=devi, product_code="M12", principal_minor=1_200_000, installments=None,
-        purpose="business", guarantors=(), society=coop.society(s), board_codes=coop.board(s),
+        purpose="business", guarantors=(), society=coop.society(s),
         actor="clerk", clock=clock))
     for voter, status in (("Asha", "pending"), ("Bina", "approved")):
         tally = db.write(lambda s, voter=voter: loans.vote(
             s, loan.id, voter_code=coop.member[voter], voter_username=voter.lower(),
-            decision="approve", note=None, society=coop.society(s), board_codes=coop.board(s),
+            decision="approve", note=None, society=coop.society(s),
             clock=clock))
         assert (tally.status, tally.approvals, tally.required) == (
             status, 1 if voter == "Asha" else 2, 2)
@@ -237,7 +238,7 @@ def test_a_year_of_a_small_cooperative(coop: Coop) -> None:
     assert coop.verified()  # a preview writes nothing
 
     # -- declared: 3900 is emptied into the funds, 2100 Dividends payable and 3200 -------------
-    db.write(lambda s: dividends.declare(s, 2025, request, society=coop.society(s),
+    db.write(lambda s: dividends.declare_dividend(s, 2025, request, society=coop.society(s),
                                          resolution="AGM resolution 3 of 2026", actor="board",
                                          clock=clock))
     assert coop.balance("2100") == 11_200  # 100.00 dividend + 12.00 rebate
@@ -248,7 +249,7 @@ def test_a_year_of_a_small_cooperative(coop: Coop) -> None:
     assert coop.verified()
 
     # -- paid into savings: Asha +50.00, Bina +20.00, Chitra +10.00, Devi +20.00 +12.00 -------
-    db.write(lambda s: dividends.pay(s, 2025, actor="admin", clock=clock))
+    db.write(lambda s: dividends.pay_dividend(s, 2025, actor="admin", clock=clock))
     year_end = (1_008_397, 604_038, 151_679, 404_559)
     assert coop.books(loan.id) == figures(year_end, held, cash=1_356_619, loan=1_105_381)
     assert coop.balance("2100") == 0

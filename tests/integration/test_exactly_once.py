@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from coop import loans
+from coop.board import take_seat
 from coop.clock import FixedClock
 from coop.db import Database
 from coop.ledger.model import IdempotencyKeyReused
@@ -79,6 +80,7 @@ def test_a_retried_repayment_is_allocated_once(db: Database, clock: FixedClock,
     board = db.write(lambda s: register_member(s, identity=Identity(), joined_on=date(2025, 1, 1),
                                                vault=keys, clock=clock).code)
     today = clock.today()
+    db.write(lambda s: take_seat(s, member_code=board, username="board", on=today))
     db.write(lambda s: update_settings(s, {"loan_approvals_required": 1,
                                            "loan_min_membership_days": 0}))
     db.write(lambda s: record_deposit(s, member, amount_minor=500_000, value_date=today,
@@ -92,11 +94,9 @@ def test_a_retried_repayment_is_allocated_once(db: Database, clock: FixedClock,
         assert society is not None
         loan, _ = loans.apply(session, member_code=member, product_code="WEEKLY",  # type: ignore[arg-type]
                               principal_minor=100_000, installments=None, purpose="business",
-                              guarantors=(), society=society, board_codes=frozenset({board}),
-                              actor="clerk", clock=clock)
+                              guarantors=(), society=society, actor="clerk", clock=clock)
         loans.vote(session, loan.id, voter_code=board, voter_username="board",  # type: ignore[arg-type]
-                   decision="approve", note=None, society=society,
-                   board_codes=frozenset({board}), clock=clock)
+                   decision="approve", note=None, society=society, clock=clock)
         loans.disburse(session, loan.id, to="cash", on=today, actor="clerk", clock=clock)  # type: ignore[arg-type]
         return loan.id
 

@@ -8,7 +8,7 @@ from litestar import Controller, Request, Response, get, patch, post
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.orm import Session
 
-from coop import auth
+from coop import auth, board
 from coop.api.deps import app_state
 from coop.api.idempotency import respond
 from coop.api.schemas import PasswordChangeIn, TokenIn, TokenOut, UserIn, UserOut, UserPatchIn
@@ -94,10 +94,15 @@ class UserController(Controller):
     ) -> Response[UserOut]:
         """Create a user. `member` and `board` users name their member_code."""
         state = app_state(request)
-        return respond(request, current_principal(request), data, lambda s: _user_out(
-            auth.create_user(s, username=data.username, password=data.password, role=data.role,
-                             member_code=data.member_code, passwords=state.passwords,
-                             clock=state.clock)))
+
+        def work(session: Session) -> dict[str, Any]:
+            user = auth.create_user(session, username=data.username, password=data.password,
+                                    role=data.role, member_code=data.member_code,
+                                    passwords=state.passwords, clock=state.clock)
+            board.sync_seat(session, username=user.username, on=state.clock.today())
+            return _user_out(user)
+
+        return respond(request, current_principal(request), data, work)
 
     @get("/users", opt=allow(Role.ADMIN), sync_to_thread=True)
     def list_users(self, request: Request[Any, Any, Any]) -> list[UserOut]:
@@ -109,9 +114,15 @@ class UserController(Controller):
         self, request: Request[Any, Any, Any], username: FromPath[str],
         data: JSONBody[UserPatchIn],
     ) -> Response[UserOut]:
-        """Disable (revoking every token) or enable a user."""
+        """Disable (revoking every token) or enable a user; a board user's seat is vacated
+        or taken again with it."""
         state = app_state(request)
-        response = respond(request, current_principal(request), data, lambda s: _user_out(
-            auth.set_disabled(s, username, data.disabled, clock=state.clock)), status=200)
+
+        def work(session: Session) -> dict[str, Any]:
+            user = auth.set_disabled(session, username, data.disabled, clock=state.clock)
+            board.sync_seat(session, username=user.username, on=state.clock.today())
+            return _user_out(user)
+
+        response = respond(request, current_principal(request), data, work, status=200)
         state.principals.clear()
         return response

@@ -13,7 +13,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.orm import Session
 
-from coop import auth, loans
+from coop import loans
 from coop.api.deps import AppState, app_state, money, parse_money
 from coop.api.idempotency import respond
 from coop.api.loan_schemas import (
@@ -205,8 +205,7 @@ class LoansController(Controller):
             loan, schedule = loans.apply(
                 session, member_code=data.member_code, product_code=data.product,
                 principal_minor=amount, installments=data.installments, purpose=data.purpose,
-                guarantors=guarantees, society=require_society(session),
-                board_codes=auth.board_codes(session), actor=principal.username,
+                guarantors=guarantees, society=require_society(session), actor=principal.username,
                 clock=state.clock)
             return {"id": loan.id, "status": loan.status, "member_code": loan.member_code,
                     "principal": money(state, loan.principal_minor),
@@ -299,8 +298,7 @@ class LoansController(Controller):
             return _tally(loans.vote(
                 session, loan_id, voter_code=principal.member_code,
                 voter_username=principal.username, decision=data.decision, note=data.note,
-                society=require_society(session), board_codes=auth.board_codes(session),
-                clock=state.clock))
+                society=require_society(session), clock=state.clock))
 
         return respond(request, principal, data, work)
 
@@ -408,8 +406,7 @@ class LoansController(Controller):
             return _tally(loans.vote_reschedule(
                 session, loan_id, reschedule_id, voter_code=principal.member_code,
                 voter_username=principal.username, decision=data.decision, note=data.note,
-                society=require_society(session), board_codes=auth.board_codes(session),
-                actor=principal.username, clock=state.clock))
+                society=require_society(session), actor=principal.username, clock=state.clock))
 
         return respond(request, principal, data, work)
 
@@ -458,7 +455,7 @@ class ReportsController(Controller):
     def board_loans(self, request: Request[Any, Any, Any]) -> dict[str, Any]:
         """Loans to board members, every status, with the approvals each had."""
         state = app_state(request)
-        found = state.db.read(lambda s: loans.board_loans(s, auth.board_codes(s)))
+        found = state.db.read(lambda s: loans.board_loans(s))
         return {"items": [BoardLoanOut(
             id=x.loan_id, member_code=x.member_code, status=x.status,
             principal=money(state, x.principal_minor),

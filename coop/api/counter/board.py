@@ -19,7 +19,7 @@ from litestar.params import Body, FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from coop import auth, dividends, loans, savings
+from coop import dividends, loans, savings
 from coop.api.controllers.dividends import preview_body
 from coop.api.counter.clerk import CounterController
 from coop.api.counter.web import Page, check_csrf, field_errors, page, write
@@ -119,17 +119,14 @@ class BoardController(Controller):
         reschedule = int(str(data.get("reschedule", "0")) or "0")
         try:
             def work(session: Session) -> loans.Tally:
-                codes = auth.board_codes(session)
                 if reschedule:
                     return loans.vote_reschedule(
                         session, loan_id, reschedule, voter_code=principal.member_code,
                         voter_username=principal.username, decision=decision, note=note,
-                        society=view.society, board_codes=codes, actor=principal.username,
-                        clock=state.clock)
+                        society=view.society, actor=principal.username, clock=state.clock)
                 return loans.vote(session, loan_id, voter_code=principal.member_code,
                                   voter_username=principal.username, decision=decision,
-                                  note=note, society=view.society, board_codes=codes,
-                                  clock=state.clock)
+                                  note=note, society=view.society, clock=state.clock)
             tally = write(request, work)
         except CoopError as error:
             view.errors = {f"vote_{loan_id}": error.detail}
