@@ -42,6 +42,7 @@ from coop.api.controllers.members import (
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
 from coop.api.counter import BoardController, CounterController, template_config
+from coop.api.counter.web import counter_csrf
 from coop.api.deps import DEPENDENCIES, AppState
 from coop.api.openapi import document_problems
 from coop.api.problems import EXCEPTION_HANDLERS
@@ -98,7 +99,7 @@ def create_app(
     app = Litestar(
         route_handlers=[api, health, CounterController, BoardController],
         template_config=template_config(),
-        guards=[authorize],
+        guards=[authorize, counter_csrf],
         dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers],

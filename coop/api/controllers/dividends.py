@@ -4,46 +4,37 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import JSONBody, PathParameter
-from pydantic import Field
 from sqlalchemy.orm import Session
 
 from coop import dividends
-from coop.api.deps import AppState, app_state, currency, money, parse_money
+from coop.api.deps import AppState, SocietyDep, app_state, currency, parse_money
 from coop.api.idempotency import respond
-from coop.api.loan_schemas import Rate
-from coop.api.schemas import In, MoneyText
+from coop.api.schemas.dividends import (
+    CancellationOut,
+    DeclarationIn,
+    DeclarationOut,
+    DividendIn,
+    DividendPreviewOut,
+    PaymentOut,
+    YearOut,
+    cancellation_out,
+    declaration_out,
+    payment_out,
+    preview_out,
+    year_out,
+)
 from coop.api.security import allow, current_principal
 from coop.auth import Role
 from coop.dividends.calc import Basis
-from coop.errors import InvalidInput
 from coop.ledger import queries
 from coop.passbooks.dividend_report import summary_pdf
-from coop.society import Society, get_society
 
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
 FiscalYearName = Annotated[int, PathParameter(ge=1900, le=9998)]
-
-
-class DividendIn(In):
-    dividend_rate: Rate | None = None
-    dividend_amount: MoneyText | None = None
-    patronage_rebate_percent: Rate | None = None
-    basis: Literal["share_days", "months_held", "closing_register"] | None = None
-
-
-class DeclarationIn(DividendIn):
-    resolution: str | None = Field(default=None, min_length=1, max_length=200)
-
-
-def _society(session: Session) -> Society:
-    society = get_society(session)
-    if society is None:
-        raise InvalidInput("the society has not been set up: run `coop init`")
-    return society
 
 
 def _request(state: AppState, data: DividendIn) -> dividends.Request:
@@ -56,44 +47,29 @@ def _request(state: AppState, data: DividendIn) -> dividends.Request:
         basis=Basis(data.basis) if data.basis else None)
 
 
-def _declaration(row: dividends.DeclarationRow) -> dict[str, Any]:
-    return {**json.loads(row.preview_json), "status": row.status,
-            "resolution": row.resolution, "appropriation_entry_id": row.appropriation_entry_id,
-            "cancellation_entry_id": row.cancellation_entry_id,
-            "payment_entries": row.payment_entries,
-            "declared_at": row.declared_at.isoformat().replace("+00:00", "Z"),
-            "paid_at": row.paid_at.isoformat().replace("+00:00", "Z") if row.paid_at else None}
-
-
-def _year(state: AppState, closed: dividends.YearClose) -> dict[str, Any]:
-    return {"fiscal_year": closed.fiscal_year, "start": closed.start.isoformat(),
-            "end": closed.end.isoformat(), "net_surplus": money(state, closed.net_surplus_minor),
-            "closing_entry_id": closed.closing_entry_id,
-            "chain_head": {"seq": closed.chain_head_seq, "hash": closed.chain_head_hash}}
-
-
 class YearsController(Controller):
     path = "/years"
     tags = ("year-end",)
 
     @post("/{fy:int}/close", opt=allow(A), sync_to_thread=True)
-    def close(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[Any]:
+    def close(self, request: Request[Any, Any, Any], fy: FiscalYearName,
+              society: SocietyDep) -> Response[YearOut]:
         """Close the fiscal year: income and expense to 3900 on its last day; lock it."""
         state = app_state(request)
         principal = current_principal(request)
 
-        def work(session: Session) -> dict[str, Any]:
-            closed = dividends.close_year(session, fy, society=_society(session),
+        def work(session: Session) -> YearOut:
+            closed = dividends.close_year(session, fy, society=society,
                                           actor=principal.username, clock=state.clock)
-            return _year(state, closed)
+            return year_out(closed, society.currency)
 
         return respond(request, principal, None, work)
 
     @get("/{fy:int}", opt=allow(A, B, D), sync_to_thread=True)
-    def detail(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> dict[str, Any]:
+    def detail(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> YearOut:
         """A closed year: its net surplus, closing entry and the chain head at closing."""
         state = app_state(request)
-        return _year(state, state.db.read(lambda s: dividends.get_close(s, fy)))
+        return year_out(state.db.read(lambda s: dividends.get_close(s, fy)), currency(state))
 
 
 class DividendsController(Controller):
@@ -102,74 +78,74 @@ class DividendsController(Controller):
 
     @post("/{fy:int}/preview", opt=allow(A, B, D), sync_to_thread=True, status_code=200)
     def preview(self, request: Request[Any, Any, Any], fy: FiscalYearName,
-                data: JSONBody[DividendIn]) -> dict[str, Any]:
+                data: JSONBody[DividendIn], society: SocietyDep) -> DividendPreviewOut:
         """The appropriation, the pool and every member's share: nothing is written, and the
         same request always gives the same answer."""
         state = app_state(request)
         wanted = _request(state, data)
 
-        def read(session: Session) -> dict[str, Any]:
-            result = dividends.preview(session, fy, wanted, society=_society(session))
-            return dividends.preview_document(result, currency(state))
+        def read(session: Session) -> DividendPreviewOut:
+            result = dividends.preview(session, fy, wanted, society=society)
+            return preview_out(dividends.preview_document(result, society.currency))
 
         return state.db.read(read)
 
     @post("/{fy:int}/declaration", opt=allow(B), sync_to_thread=True)
     def declare(self, request: Request[Any, Any, Any], fy: FiscalYearName,
-                data: JSONBody[DeclarationIn]) -> Response[Any]:
+                data: JSONBody[DeclarationIn], society: SocietyDep) -> Response[DeclarationOut]:
         """The board declares the dividend: the appropriation is posted (2100 payable)."""
         state = app_state(request)
         principal = current_principal(request)
         wanted = _request(state, data)
 
-        def work(session: Session) -> dict[str, Any]:
-            row, _ = dividends.declare(session, fy, wanted, society=_society(session),
+        def work(session: Session) -> DeclarationOut:
+            row, _ = dividends.declare(session, fy, wanted, society=society,
                                        resolution=data.resolution, actor=principal.username,
                                        clock=state.clock)
-            return _declaration(row)
+            return declaration_out(row)
 
         return respond(request, principal, data, work)
 
     @post("/{fy:int}/payment", opt=allow(A, C), sync_to_thread=True)
-    def pay(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[Any]:
+    def pay(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[PaymentOut]:
         """Credit every active member's dividend and rebate to her savings."""
         state = app_state(request)
         principal = current_principal(request)
 
-        def work(session: Session) -> dict[str, Any]:
-            row = dividends.pay(session, fy, actor=principal.username, clock=state.clock)
-            return {"fiscal_year": fy, "status": row.status, "entries": row.payment_entries}
+        def work(session: Session) -> PaymentOut:
+            return payment_out(fy, dividends.pay(session, fy, actor=principal.username,
+                                                 clock=state.clock))
 
         return respond(request, principal, None, work)
 
     @post("/{fy:int}/cancellation", opt=allow(B), sync_to_thread=True)
-    def cancel(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[Any]:
+    def cancel(self, request: Request[Any, Any, Any],
+               fy: FiscalYearName) -> Response[CancellationOut]:
         """Cancel a declared, unpaid dividend (one entry undoes the appropriation)."""
         state = app_state(request)
         principal = current_principal(request)
 
-        def work(session: Session) -> dict[str, Any]:
-            row = dividends.cancel(session, fy, actor=principal.username, clock=state.clock)
-            return {"fiscal_year": fy, "status": row.status,
-                    "cancellation_entry_id": row.cancellation_entry_id}
+        def work(session: Session) -> CancellationOut:
+            return cancellation_out(fy, dividends.cancel(session, fy, actor=principal.username,
+                                                         clock=state.clock))
 
         return respond(request, principal, None, work)
 
     @get("/{fy:int}", opt=allow(A, B, D), sync_to_thread=True)
-    def detail(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> dict[str, Any]:
+    def detail(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> DeclarationOut:
         """The declaration with its status (declared, paid or cancelled)."""
         state = app_state(request)
-        return state.db.read(lambda s: _declaration(dividends.get_declaration(s, fy)))
+        return state.db.read(lambda s: declaration_out(dividends.get_declaration(s, fy)))
 
     @get("/{fy:int}/report.pdf", opt=allow(A, B, D), sync_to_thread=True,
          media_type="application/pdf")
-    def report_pdf(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[bytes]:
+    def report_pdf(self, request: Request[Any, Any, Any], fy: FiscalYearName,
+                   society: SocietyDep) -> Response[bytes]:
         """The auditor's one-page summary: surplus, appropriation, rate, pool, residue,
         totals and the chain head when printed."""
         state = app_state(request)
 
         def read(session: Session) -> bytes:
-            society = _society(session)
             row = dividends.get_declaration(session, fy)
             book = queries.book(session)
             return summary_pdf(json.loads(row.preview_json), society_name=society.name,

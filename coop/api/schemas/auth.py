@@ -46,14 +46,14 @@ class PasswordChangeIn(In):
 
 
 def token_out(token: str, *, seconds: int, role: str) -> TokenOut:
-    return TokenOut(access_token=token, expires_in=seconds, role=role)  # type: ignore[arg-type]
+    return TokenOut(access_token=token, expires_in=seconds, role=role)
 
 
 def user_out(user: UserRow) -> UserOut:
-    return UserOut(username=user.username, role=user.role,  # type: ignore[arg-type]
+    return UserOut(username=user.username, role=user.role,
                    member_code=user.member_code, disabled=user.disabled)
 
 
 def principal_out(principal: Principal) -> UserOut:
-    return UserOut(username=principal.username, role=principal.role.value,  # type: ignore[arg-type]
+    return UserOut(username=principal.username, role=principal.role.value,
                    member_code=principal.member_code)

@@ -123,10 +123,10 @@ def declaration_out(row: DeclarationRow) -> DeclarationOut:
 
 
 def payment_out(fiscal_year: int, row: DeclarationRow) -> PaymentOut:
-    return PaymentOut(fiscal_year=fiscal_year, status=row.status,  # type: ignore[arg-type]
+    return PaymentOut(fiscal_year=fiscal_year, status=row.status,
                       entries=row.payment_entries)
 
 
 def cancellation_out(fiscal_year: int, row: DeclarationRow) -> CancellationOut:
-    return CancellationOut(fiscal_year=fiscal_year, status=row.status,  # type: ignore[arg-type]
+    return CancellationOut(fiscal_year=fiscal_year, status=row.status,
                            cancellation_entry_id=row.cancellation_entry_id)

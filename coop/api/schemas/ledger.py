@@ -124,7 +124,7 @@ class VerifyOut(Out):
 def account_out(account: queries.AccountView, *, parent: str | None,
                 currency: str) -> AccountOut:
     return AccountOut(code=account.code, name=account.name,
-                      type=account.type,  # type: ignore[arg-type]
+                      type=account.type,
                       balance=money(account.balance_minor, currency), parent=parent,
                       owner=account.owner)
 
@@ -146,7 +146,7 @@ def trial_balance_out(tb: queries.TrialBalance, *, as_of: date,
     return TrialBalanceOut(
         as_of=as_of,
         rows=[TrialBalanceRowOut(account=r.account, name=r.name,
-                                 type=r.type,  # type: ignore[arg-type]
+                                 type=r.type,
                                  debit=money(r.debit_minor, currency),
                                  credit=money(r.credit_minor, currency))
               for r in tb.rows],

@@ -106,7 +106,7 @@ def loan_out(standing: loans.Standing, guarantors: Sequence[tuple[str, int, int]
         return money(amount, currency)
 
     return LoanOut(
-        id=loan.id, member_code=loan.member_code, status=loan.status,  # type: ignore[arg-type]
+        id=loan.id, member_code=loan.member_code, status=loan.status,
         product=loan.product.code, principal=m(loan.principal_minor), fee=m(loan.fee_minor),
         purpose=loan.purpose, applied_on=loan.applied_on, disbursed_on=loan.disbursed_on,
         closed_on=loan.closed_on,
@@ -120,7 +120,7 @@ def loan_out(standing: loans.Standing, guarantors: Sequence[tuple[str, int, int]
                     for code, amount, held in guarantors],
         schedule=[ScheduleRowOut(number=v.number, due_on=v.due_on, principal=m(v.principal),
                                  interest=m(v.interest), total=m(v.total), paid=m(v.paid),
-                                 status=v.status)  # type: ignore[arg-type]
+                                 status=v.status)
                   for v in standing.installments])
 
 
@@ -144,7 +144,7 @@ def votes_out(votes: Iterable[loans.VoteRow]) -> Page[VoteOut]:
 
 
 def disbursement_out(entry: PostedEntry, loan: loans.Loan) -> DisbursementOut:
-    return DisbursementOut(entry_id=entry.id, status=loan.status)  # type: ignore[arg-type]
+    return DisbursementOut(entry_id=entry.id, status=loan.status)
 
 
 def repayment_out(done: loans.Repayment, currency: str) -> RepaymentOut:

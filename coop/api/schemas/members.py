@@ -139,7 +139,7 @@ class PhoneSearchIn(In):
 
 
 def member_out(member: MemberRow) -> MemberOut:
-    return MemberOut(code=member.code, status=member.status,  # type: ignore[arg-type]
+    return MemberOut(code=member.code, status=member.status,
                      joined_on=member.joined_on)
 
 
@@ -162,7 +162,7 @@ def member_summary_out(member: MemberRow, *, known_as: str | None, holding: Hold
                        currency: str) -> MemberSummaryOut:
     """Her page: `loans` are the loan rows of `coop.loans.loans_of`."""
     return MemberSummaryOut(
-        code=member.code, status=member.status,  # type: ignore[arg-type]
+        code=member.code, status=member.status,
         joined_on=member.joined_on, known_as=known_as,
         shares=shares_out(holding, currency), savings=savings_out(balance, currency),
         loans=[MemberLoanOut(id=loan.id, status=loan.status,

@@ -73,7 +73,7 @@ def passbook_out(code: str, now: BookState) -> PassbookOut:
     book = now.book
     return PassbookOut(
         code=code, book=book.serial, number=book.number, duplicate=book.duplicate,
-        issued=now.issued, page_size=book.page_size,  # type: ignore[arg-type]
+        issued=now.issued, page_size=book.page_size,
         lines_per_page=book.per_page, pages=book.pages, capacity=book.capacity,
         printed_lines=book.printed_lines, next_page=now.next_page, next_line=now.next_row,
         unprinted_lines=now.unprinted)
