@@ -15,7 +15,7 @@ from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database
 from coop.members.vault import Vault
-from coop.money import format_minor, parse_minor
+from coop.money import parse_minor
 from coop.society import Society, book_currency, require_society
 
 
@@ -47,10 +47,6 @@ def currency(state: AppState) -> str:
     if state.currency is None:
         state.currency = state.db.read(book_currency)
     return state.currency
-
-
-def money(state: AppState, amount_minor: int) -> str:
-    return format_minor(amount_minor, currency(state))
 
 
 def parse_money(state: AppState, text: str, *, field: str) -> int:
