@@ -54,9 +54,15 @@ def parse_money(state: AppState, text: str, *, field: str) -> int:
 
 
 def provide_society(request: Request[Any, Any, Any]) -> Society:
-    """The society, read once for the request that asks for it (`society: SocietyDep`);
-    `coop.society.require_society` refuses when `coop init` has not been run."""
-    return app_state(request).db.read(require_society)
+    """The society, read once per request that asks for it (a handler's `society:
+    SocietyDep`, the counter's pages), through `coop.society.require_society`, which refuses
+    when `coop init` has not been run."""
+    cached = getattr(request.state, "society", None)
+    if isinstance(cached, Society):
+        return cached
+    society = app_state(request).db.read(require_society)
+    request.state.society = society
+    return society
 
 
 SocietyDep = NamedDependency[Society]

@@ -34,13 +34,13 @@ from litestar.params import Body
 from sqlalchemy.orm import Session
 
 from coop import auth
-from coop.api.deps import AppState, app_state
+from coop.api.deps import app_state, provide_society
 from coop.api.security import SESSION_COOKIE, current_principal, is_counter
 from coop.auth import Principal
 from coop.errors import CoopError
 from coop.i18n import LANGUAGES, Translator
 from coop.money import display, minor_digits
-from coop.society import Society, require_society
+from coop.society import Society
 
 LOGIN_CSRF_COOKIE = "coop_login_csrf"
 Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
@@ -133,14 +133,9 @@ class Page:
                 **values}
 
 
-def society_of(state: AppState) -> Society:
-    return state.db.read(require_society)
-
-
 def page(request: Request[Any, Any, Any], *, anonymous: bool = False) -> Page:
-    state = app_state(request)
     principal = None if anonymous else current_principal(request)
-    return Page(request, society_of(state), principal)
+    return Page(request, provide_society(request), principal)
 
 
 def write(request: Request[Any, Any, Any], work: Callable[[Session], T]) -> T:
@@ -164,5 +159,4 @@ def field_errors(error: CoopError, default: str) -> dict[str, str]:
 
 
 __all__ = ["LOGIN_CSRF_COOKIE", "LOGIN_FORM", "Form", "Page", "check_csrf", "check_login_csrf",
-           "counter_csrf", "csrf_for", "field_errors", "new_login_csrf", "page", "society_of",
-           "write"]
+           "counter_csrf", "csrf_for", "field_errors", "new_login_csrf", "page", "write"]
