@@ -42,7 +42,8 @@ from coop.api.controllers.members import (
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
 from coop.api.counter import BoardController, CounterController, template_config
-from coop.api.deps import AppState
+from coop.api.counter.web import counter_csrf
+from coop.api.deps import DEPENDENCIES, AppState
 from coop.api.openapi import document_problems
 from coop.api.problems import EXCEPTION_HANDLERS
 from coop.api.security import PUBLIC, authorize, security_headers
@@ -98,7 +99,8 @@ def create_app(
     app = Litestar(
         route_handlers=[api, health, CounterController, BoardController],
         template_config=template_config(),
-        guards=[authorize],
+        guards=[authorize, counter_csrf],
+        dependencies=DEPENDENCIES,
         exception_handlers=EXCEPTION_HANDLERS,
         before_send=[security_headers],
         state=_state(state),

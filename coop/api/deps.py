@@ -1,4 +1,5 @@
-"""What handlers share: the app's state (database, clock, password hashing) and formatting."""
+"""What handlers share: the app's state (database, clock, password hashing), the society as an
+injected dependency, and the book's currency for money in and out."""
 
 from __future__ import annotations
 
@@ -6,17 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from litestar import Request
+from litestar.di import NamedDependency, Provide
 
 from coop.api.security import PrincipalCache
 from coop.auth import Passwords
 from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database
-from coop.errors import InvalidInput
-from coop.ledger import queries
-from coop.ledger.model import PostedEntry, Side
 from coop.members.vault import Vault
-from coop.money import format_minor, parse_minor
+from coop.money import parse_minor
+from coop.society import Society, book_currency, require_society
 
 
 @dataclass
@@ -42,39 +42,30 @@ def app_state(request: Request[Any, Any, Any]) -> AppState:
 
 
 def currency(state: AppState) -> str:
-    """The book's currency (fixed at `coop init`; read once)."""
+    """The book's currency (`coop.society.book_currency`: fixed at `coop init`, so it is read
+    once per app)."""
     if state.currency is None:
-        book = state.db.read(queries.book)
-        if book is None:
-            raise InvalidInput("the society has not been set up: run `coop init`")
-        state.currency = book.currency
+        state.currency = state.db.read(book_currency)
     return state.currency
-
-
-def money(state: AppState, amount_minor: int) -> str:
-    return format_minor(amount_minor, currency(state))
 
 
 def parse_money(state: AppState, text: str, *, field: str) -> int:
     return parse_minor(text, currency(state), field=field)
 
 
-def entry_payload(state: AppState, entry: PostedEntry) -> dict[str, Any]:
-    cur = currency(state)
-    return {
-        "id": entry.id,
-        "seq": entry.seq,
-        "value_date": entry.value_date.isoformat(),
-        "posted_at": entry.posted_at.isoformat().replace("+00:00", "Z"),
-        "kind": entry.kind,
-        "narration": entry.narration,
-        "actor": entry.actor,
-        "reversal_of": entry.reversal_of,
-        "postings": [
-            {"account": p.account,
-             ("debit" if p.side is Side.DEBIT else "credit"): format_minor(p.amount_minor, cur)}
-            for p in entry.postings
-        ],
-        "prev_hash": entry.prev_hash,
-        "hash": entry.hash,
-    }
+def provide_society(request: Request[Any, Any, Any]) -> Society:
+    """The society, read once per request that asks for it (a handler's `society:
+    SocietyDep`, the counter's pages), through `coop.society.require_society`, which refuses
+    when `coop init` has not been run."""
+    cached = getattr(request.state, "society", None)
+    if isinstance(cached, Society):
+        return cached
+    society = app_state(request).db.read(require_society)
+    request.state.society = society
+    return society
+
+
+SocietyDep = NamedDependency[Society]
+"""A handler's `society` parameter: injected by `provide_society` (see `DEPENDENCIES`)."""
+
+DEPENDENCIES = {"society": Provide(provide_society, sync_to_thread=True)}

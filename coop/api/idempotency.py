@@ -22,6 +22,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from coop.api.schemas.common import Out, dump
 from coop.auth import IdempotencyRow, Principal, record_audit
 from coop.errors import Conflict, InvalidInput
 
@@ -50,19 +51,21 @@ def fingerprint(method: str, path: str, body: BaseModel | None) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def encode(payload: Any) -> bytes:
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+def encode(payload: Out) -> bytes:
+    """The bytes of a validated output model: the reply and the stored copy are these."""
+    return json.dumps(dump(payload), separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def respond(
     request: Request[Any, Any, Any],
     principal: Principal,
     body: BaseModel | None,
-    work: Callable[[Session], Any],
+    work: Callable[[Session], Out],
     *,
     status: int = 201,
 ) -> Response[Any]:
-    """Run `work` (which returns the JSON payload) as this request's one transaction."""
+    """Run `work` as this request's one transaction. It returns the output model (built by a
+    presenter, so validated); it is serialised once, for the reply and the stored copy."""
     state = request.app.state.coop
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= KEY_LENGTH_MAX:

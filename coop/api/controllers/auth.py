@@ -11,18 +11,23 @@ from sqlalchemy.orm import Session
 from coop import auth, board
 from coop.api.deps import app_state
 from coop.api.idempotency import respond
-from coop.api.schemas import PasswordChangeIn, TokenIn, TokenOut, UserIn, UserOut, UserPatchIn
+from coop.api.schemas.auth import (
+    PasswordChangeIn,
+    TokenIn,
+    TokenOut,
+    UserIn,
+    UserOut,
+    UserPatchIn,
+    principal_out,
+    token_out,
+    user_out,
+)
 from coop.api.security import PUBLIC, allow, current_principal
 from coop.auth import ANYONE, Role
 
 
 def _client_address(request: Request[Any, Any, Any]) -> str:
     return request.client.host if request.client else "unknown"
-
-
-def _user_out(user: auth.UserRow) -> dict[str, Any]:
-    return {"username": user.username, "role": user.role, "member_code": user.member_code,
-            "disabled": user.disabled}
 
 
 class AuthController(Controller):
@@ -43,7 +48,7 @@ class AuthController(Controller):
                 s, username=data.username, address=address, clock=state.clock))
             raise
         seconds = int((expires_at - state.clock.now()).total_seconds())
-        return TokenOut(access_token=token, expires_in=seconds, role=user.role)
+        return token_out(token, seconds=seconds, role=user.role)
 
     @post("/logout", opt=allow(ANYONE), sync_to_thread=True, status_code=204)
     def logout(self, request: Request[Any, Any, Any]) -> None:
@@ -84,9 +89,7 @@ class UserController(Controller):
 
     @get("/me", opt=allow(ANYONE), sync_to_thread=False)
     def me(self, request: Request[Any, Any, Any]) -> UserOut:
-        principal = current_principal(request)
-        return UserOut(username=principal.username, role=principal.role.value,
-                       member_code=principal.member_code)
+        return principal_out(current_principal(request))
 
     @post("/users", opt=allow(Role.ADMIN), sync_to_thread=True)
     def create_user(
@@ -95,19 +98,19 @@ class UserController(Controller):
         """Create a user. `member` and `board` users name their member_code."""
         state = app_state(request)
 
-        def work(session: Session) -> dict[str, Any]:
+        def work(session: Session) -> UserOut:
             user = auth.create_user(session, username=data.username, password=data.password,
                                     role=data.role, member_code=data.member_code,
                                     passwords=state.passwords, clock=state.clock)
             board.sync_seat(session, username=user.username, on=state.clock.today())
-            return _user_out(user)
+            return user_out(user)
 
         return respond(request, current_principal(request), data, work)
 
     @get("/users", opt=allow(Role.ADMIN), sync_to_thread=True)
     def list_users(self, request: Request[Any, Any, Any]) -> list[UserOut]:
         state = app_state(request)
-        return state.db.read(lambda s: [UserOut(**_user_out(u)) for u in auth.list_users(s)])
+        return state.db.read(lambda s: [user_out(u) for u in auth.list_users(s)])
 
     @patch("/users/{username:str}", opt=allow(Role.ADMIN), sync_to_thread=True)
     def update_user(
@@ -118,10 +121,10 @@ class UserController(Controller):
         or taken again with it."""
         state = app_state(request)
 
-        def work(session: Session) -> dict[str, Any]:
+        def work(session: Session) -> UserOut:
             user = auth.set_disabled(session, username, data.disabled, clock=state.clock)
             board.sync_seat(session, username=user.username, on=state.clock.today())
-            return _user_out(user)
+            return user_out(user)
 
         response = respond(request, current_principal(request), data, work, status=200)
         state.principals.clear()

@@ -13,21 +13,25 @@ from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
 from coop import loans
-from coop.api.deps import AppState, app_state, entry_payload, money, parse_money
+from coop.api.deps import app_state, currency, parse_money
 from coop.api.idempotency import respond
-from coop.api.schemas import (
+from coop.api.schemas.common import Page
+from coop.api.schemas.ledger import (
     AccountIn,
     AccountOut,
     EntryIn,
     EntryOut,
-    Page,
     ReversalIn,
     TrialBalanceOut,
     VerifyOut,
+    account_out,
+    entry_out,
+    trial_balance_out,
+    verify_out,
 )
 from coop.api.security import allow, current_principal
 from coop.auth import Role
-from coop.errors import InvalidInput
+from coop.errors import InvalidInput, require
 from coop.ledger import EntryDraft, PostingDraft, Side
 from coop.ledger import export as ledger_export
 from coop.ledger import queries as q
@@ -37,12 +41,6 @@ from coop.ledger.verify import Problem, verify
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 EntryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
-
-
-def _account_out(state: AppState, account: q.AccountView, parent: str | None) -> AccountOut:
-    return AccountOut(code=account.code, name=account.name, type=account.type,
-                      balance=money(state, account.balance_minor), parent=parent,
-                      owner=account.owner)
 
 
 def _cursor(text: str | None) -> int | None:
@@ -65,11 +63,13 @@ class LedgerController(Controller):
         """General-ledger accounts (control accounts include their members' sub-accounts), or
         with `member` that member's own sub-accounts."""
         state = app_state(request)
+        cur = currency(state)
 
         def read(session: Any) -> list[AccountOut]:
             rows = q.list_accounts(session, owner=member)
             parents = {a.id: a.code for a in q.list_accounts(session)} if member else {}
-            return [_account_out(state, a, parents.get(a.parent_id or 0)) for a in rows]
+            return [account_out(a, parent=parents.get(a.parent_id or 0), currency=cur)
+                    for a in rows]
 
         return Page[AccountOut](items=state.db.read(read))
 
@@ -79,13 +79,14 @@ class LedgerController(Controller):
     ) -> Response[AccountOut]:
         """Open a general-ledger account (four-digit code)."""
         state = app_state(request)
+        cur = currency(state)
 
-        def work(session: Any) -> dict[str, Any]:
+        def work(session: Any) -> AccountOut:
             ledger.open_account(session, code=data.code, name=data.name, type=data.type,
-                         may_go_negative=data.may_go_negative, clock=state.clock)
+                                may_go_negative=data.may_go_negative, clock=state.clock)
             account = q.get_account(session, data.code)
-            assert account is not None
-            return _account_out(state, account, None).model_dump(mode="json")
+            require(account is not None, f"account {data.code} is there once opened")
+            return account_out(account, parent=None, currency=cur)  # type: ignore[arg-type]
 
         return respond(request, current_principal(request), data, work)
 
@@ -108,8 +109,9 @@ class LedgerController(Controller):
         draft = EntryDraft(value_date=data.value_date or state.clock.today(),
                            narration=data.narration, kind="manual", postings=postings,
                            actor=principal.username)
+        cur = currency(state)
         return respond(request, principal, data,
-                       lambda s: entry_payload(state, ledger.post(s, draft, clock=state.clock)))
+                       lambda s: entry_out(ledger.post(s, draft, clock=state.clock), cur))
 
     @get("/entries", opt=allow(A, B, D), sync_to_thread=True)
     def entries(
@@ -125,7 +127,7 @@ class LedgerController(Controller):
         after = _cursor(cursor)
         found = state.db.read(lambda s: q.list_entries(
             s, account=account, from_on=from_on, to_on=to_on, after_id=after, limit=limit))
-        items = [EntryOut(**entry_payload(state, e)) for e in found]
+        items = [entry_out(e, currency(state)) for e in found]
         next_cursor = str(found[-1].id) if len(found) == limit else None
         return Page[EntryOut](items=items, next_cursor=next_cursor)
 
@@ -135,7 +137,7 @@ class LedgerController(Controller):
         found = state.db.read(lambda s: q.load_entry(s, entry_id))
         if found is None:
             raise NotFoundException()
-        return EntryOut(**entry_payload(state, found))
+        return entry_out(found, currency(state))
 
     @post("/entries/{entry_id:int}/reversal", opt=allow(A), sync_to_thread=True)
     def reverse_entry(
@@ -145,8 +147,9 @@ class LedgerController(Controller):
         """Post the entry that exactly negates this one (once only)."""
         state = app_state(request)
         principal = current_principal(request)
-        return respond(request, principal, data, lambda s: entry_payload(state, ledger.reverse(
-            s, entry_id, reason=data.reason, actor=principal.username, clock=state.clock)))
+        cur = currency(state)
+        return respond(request, principal, data, lambda s: entry_out(ledger.reverse(
+            s, entry_id, reason=data.reason, actor=principal.username, clock=state.clock), cur))
 
     @get("/trial-balance", opt=allow(A, B, D), sync_to_thread=True)
     def trial_balance(
@@ -158,14 +161,7 @@ class LedgerController(Controller):
         if on > state.clock.today():
             raise InvalidInput("as_of may not be after the business date", field="as_of")
         tb = state.db.read(lambda s: q.trial_balance(s, as_of=on))
-        return TrialBalanceOut(
-            as_of=on,
-            rows=[{"account": r.account, "name": r.name, "type": r.type,
-                   "debit": money(state, r.debit_minor), "credit": money(state, r.credit_minor)}
-                  for r in tb.rows],
-            total_debit=money(state, tb.total_debit_minor),
-            total_credit=money(state, tb.total_credit_minor),
-        )
+        return trial_balance_out(tb, as_of=on, currency=currency(state))
 
     @get("/verify", opt=allow(A, D), sync_to_thread=True)
     def verify(self, request: Request[Any, Any, Any]) -> VerifyOut:
@@ -174,12 +170,7 @@ class LedgerController(Controller):
         report = db.read(verify)
         for account, message in db.read(loans.reconcile):
             report.add(Problem(None, account, message))
-        return VerifyOut(
-            ok=report.ok, entries_checked=report.entries_checked,
-            chain_head={"seq": report.head_seq, "hash": report.head_hash},
-            problems=[{"seq": p.seq, "account": p.account, "message": p.message}
-                      for p in report.problems],
-        )
+        return verify_out(report)
 
     @get("/export", opt=allow(A, D), sync_to_thread=True, media_type="text/plain")
     def export(

@@ -11,34 +11,39 @@ from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.orm import Session
 
 from coop import loans, members, savings
-from coop.api.deps import AppState, app_state, money, parse_money
+from coop.api.deps import AppState, SocietyDep, app_state, currency, parse_money
 from coop.api.idempotency import respond
-from coop.api.schemas import (
+from coop.api.schemas.common import LanguageCode, Page
+from coop.api.schemas.members import (
     CashIn,
     CashOut,
     HoldIn,
     HoldOut,
     InterestRunIn,
     InterestRunOut,
-    LanguageCode,
     MemberIn,
     MemberOut,
     MemberSummaryOut,
-    Page,
     PhoneSearchIn,
-    RegisterLineOut,
     SharePurchaseIn,
     SharePurchaseOut,
     ShareRedemptionIn,
     ShareRegisterOut,
     StatementLineOut,
+    cash_out,
+    hold_out,
+    interest_run_out,
+    member_out,
+    member_page,
+    member_summary_out,
+    share_purchase_out,
+    share_register_out,
+    statement_out,
 )
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
-from coop.errors import InvalidInput
 from coop.passbooks.documents import dividend_statement, share_certificate
 from coop.savings import interest_run, shares
-from coop.society import Society, get_society
 
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
 Code = FromPath[str]
@@ -46,17 +51,8 @@ Language = Annotated[LanguageCode | None, QueryParameter(
     description="Print in this language instead of hers.")]
 
 
-def _holding(state: AppState, holding: shares.Holding) -> dict[str, Any]:
-    return {"count": holding.count, "value": money(state, holding.value_minor)}
-
-
-def _cash_out(state: AppState, entry_id: int, balance: savings.SavingsBalance) -> dict[str, Any]:
-    return {"entry_id": entry_id, "balance": money(state, balance.balance_minor),
-            "available": money(state, balance.available_minor)}
-
-
 def _summary(state: AppState, session: Session, principal: Principal,
-             code: str) -> dict[str, Any]:
+             code: str) -> MemberSummaryOut:
     member = members.get_member(session, code)
     known_as = None
     if principal.role is not Role.AUDITOR:  # auditors see member numbers only
@@ -64,24 +60,10 @@ def _summary(state: AppState, session: Session, principal: Principal,
         known_as = members.read_identity(session, code, fields=("known_as",), reader=reader,
                                          vault=state.identity_vault(),
                                          clock=state.clock)["known_as"]
-    balance = savings.balances(session, code)
-    return {
-        "code": member.code, "status": member.status,
-        "joined_on": member.joined_on.isoformat(), "known_as": known_as,
-        "shares": _holding(state, shares.holding(session, code)),
-        "savings": {"balance": money(state, balance.balance_minor),
-                    "available": money(state, balance.available_minor)},
-        "loans": [{"id": loan.id, "status": loan.status,
-                   "outstanding_principal": money(state, loan.outstanding_minor)}
-                  for loan in loans.loans_of(session, code)],
-    }
-
-
-def _society(session: Session) -> Society:
-    society = get_society(session)
-    if society is None:
-        raise InvalidInput("the society has not been set up: run `coop init`")
-    return society
+    return member_summary_out(member, known_as=known_as,
+                              holding=shares.holding(session, code),
+                              balance=savings.balances(session, code),
+                              loans=loans.loans_of(session, code), currency=currency(state))
 
 
 def _counter_cash(
@@ -92,13 +74,14 @@ def _counter_cash(
     state = app_state(request)
     principal = current_principal(request)
     amount = parse_money(state, data.amount, field="amount")
+    cur = currency(state)
 
-    def work(session: Session) -> dict[str, Any]:
+    def work(session: Session) -> CashOut:
         entry, balance = service(
             session, code, amount_minor=amount,
             value_date=data.value_date or state.clock.today(), actor=principal.username,
             clock=state.clock, narration=data.narration)
-        return _cash_out(state, entry.id, balance)
+        return cash_out(entry.id, balance, cur)
 
     return respond(request, principal, data, work)
 
@@ -126,14 +109,12 @@ class MembersController(Controller):
         identity = members.Identity(known_as=data.known_as, legal_name=data.legal_name,
                                     phone=data.phone, nominee=data.nominee)
 
-        def work(session: Session) -> dict[str, Any]:
-            member = members.register_member(session, identity=identity,
+        def work(session: Session) -> MemberOut:
+            return member_out(members.register_member(session, identity=identity,
                                              joined_on=data.joined_on,
                                              vault=state.identity_vault(), clock=state.clock,
                                              language=data.language,
-                                             passbook_known_as=data.known_as_on_passbook)
-            return {"code": member.code, "status": member.status,
-                    "joined_on": member.joined_on.isoformat()}
+                                             passbook_known_as=data.known_as_on_passbook))
 
         return respond(request, current_principal(request), data, work)
 
@@ -146,10 +127,7 @@ class MembersController(Controller):
         """Members by member number (numbers, status and joining dates only)."""
         state = app_state(request)
         found = state.db.read(lambda s: members.list_members(s, after=cursor, limit=limit))
-        items = [MemberOut(code=m.code, status=m.status, joined_on=m.joined_on)
-                 for m in found]
-        return Page[MemberOut](items=items,
-                               next_cursor=found[-1].code if len(found) == limit else None)
+        return member_page(found, limit=limit)
 
     @post("/search", opt=allow(A, C), sync_to_thread=True, status_code=200)
     def search(
@@ -160,14 +138,12 @@ class MembersController(Controller):
         principal = current_principal(request)
         reader = members.Reader(principal.username, principal.role.value, "phone lookup")
 
-        def work(session: Session) -> dict[str, Any]:
+        def work(session: Session) -> MemberOut:
             code = members.find_by_phone(session, data.phone, vault=state.identity_vault(),
                                          reader=reader, clock=state.clock)
             if code is None:
                 raise members.MemberNotFound("no member has this phone number")
-            member = members.get_member(session, code)
-            return {"code": member.code, "status": member.status,
-                    "joined_on": member.joined_on.isoformat()}
+            return member_out(members.get_member(session, code))
 
         return respond(request, principal, data, work, status=200)
 
@@ -176,10 +152,8 @@ class MembersController(Controller):
         """Mark a member exited, once her savings and shares are paid out (409 before)."""
         state = app_state(request)
 
-        def work(session: Session) -> dict[str, Any]:
-            member = members.exit_member(session, code, clock=state.clock)
-            return {"code": member.code, "status": member.status,
-                    "joined_on": member.joined_on.isoformat()}
+        def work(session: Session) -> MemberOut:
+            return member_out(members.exit_member(session, code, clock=state.clock))
 
         return respond(request, current_principal(request), None, work, status=200)
 
@@ -189,38 +163,37 @@ class MembersController(Controller):
         state = app_state(request)
         principal = current_principal(request)
         own_member_or_404(principal, code)
-        return MemberSummaryOut(**state.db.write(
-            lambda s: _summary(state, s, principal, code)))
+        return state.db.write(lambda s: _summary(state, s, principal, code))
 
     @post("/{code:str}/shares", opt=allow(A, C), sync_to_thread=True)
     def buy_shares(
-        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[SharePurchaseIn]
+        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[SharePurchaseIn],
+        society: SocietyDep,
     ) -> Response[SharePurchaseOut]:
         """Buy shares at the face value, for cash or from savings."""
         state = app_state(request)
         principal = current_principal(request)
 
-        def work(session: Session) -> dict[str, Any]:
-            society = _society(session)
+        def work(session: Session) -> SharePurchaseOut:
             entry, holding = shares.buy_shares(
                 session, code, count=data.count, source=data.source,
                 face_value_minor=society.share_face_value_minor,
                 value_date=data.value_date or state.clock.today(), actor=principal.username,
                 clock=state.clock)
-            return {"entry_id": entry.id, "shares": _holding(state, holding)}
+            return share_purchase_out(entry.id, holding, society.currency)
 
         return respond(request, principal, data, work)
 
     @post("/{code:str}/share-redemptions", opt=allow(A, B), sync_to_thread=True)
     def redeem_shares(
-        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[ShareRedemptionIn]
+        self, request: Request[Any, Any, Any], code: Code, data: JSONBody[ShareRedemptionIn],
+        society: SocietyDep,
     ) -> Response[SharePurchaseOut]:
         """Pay shares back at the face value; an active member keeps the minimum shares."""
         state = app_state(request)
         principal = current_principal(request)
 
-        def work(session: Session) -> dict[str, Any]:
-            society = _society(session)
+        def work(session: Session) -> SharePurchaseOut:
             entry, holding = shares.redeem_shares(
                 session, code, count=data.count, to=data.to,
                 face_value_minor=society.share_face_value_minor,
@@ -228,7 +201,7 @@ class MembersController(Controller):
                 value_date=data.value_date or state.clock.today(), actor=principal.username,
                 clock=state.clock)
             loans.check_share_cover(session, code, society)  # 422 rolls the redemption back
-            return {"entry_id": entry.id, "shares": _holding(state, holding)}
+            return share_purchase_out(entry.id, holding, society.currency)
 
         return respond(request, principal, data, work)
 
@@ -277,11 +250,7 @@ class MembersController(Controller):
         own_member_or_404(current_principal(request), code)
         lines = state.db.read(lambda s: savings.statement(s, code, from_on=from_on,
                                                           to_on=to_on))
-        return Page[StatementLineOut](items=[StatementLineOut(
-            entry_id=line.entry_id, value_date=line.value_date, narration=line.narration,
-            deposit=money(state, line.deposit_minor),
-            withdrawal=money(state, line.withdrawal_minor),
-            balance=money(state, line.balance_minor)) for line in lines])
+        return statement_out(lines, currency(state))
 
     @post("/{code:str}/holds", opt=allow(A), sync_to_thread=True)
     def place_hold(
@@ -291,12 +260,12 @@ class MembersController(Controller):
         state = app_state(request)
         principal = current_principal(request)
         amount = parse_money(state, data.amount, field="amount")
+        cur = currency(state)
 
-        def work(session: Session) -> dict[str, Any]:
+        def work(session: Session) -> HoldOut:
             hold = savings.place_hold(session, code, amount_minor=amount, reason=data.reason,
                                       actor=principal.username, clock=state.clock)
-            return {"id": hold.id, "amount": money(state, hold.amount_minor),
-                    "reason": hold.reason, "released": False}
+            return hold_out(hold, released=False, currency=cur)
 
         return respond(request, principal, data, work)
 
@@ -306,11 +275,11 @@ class MembersController(Controller):
         self, request: Request[Any, Any, Any], code: Code, hold_id: FromPath[int]
     ) -> Response[HoldOut]:
         state = app_state(request)
+        cur = currency(state)
 
-        def work(session: Session) -> dict[str, Any]:
+        def work(session: Session) -> HoldOut:
             hold = savings.release_hold(session, code, hold_id, clock=state.clock)
-            return {"id": hold.id, "amount": money(state, hold.amount_minor),
-                    "reason": hold.reason, "released": True}
+            return hold_out(hold, released=True, currency=cur)
 
         return respond(request, current_principal(request), None, work, status=200)
 
@@ -328,10 +297,7 @@ class SharesController(Controller):
         state = app_state(request)
         on = as_of or state.clock.today()
         lines = state.db.read(lambda s: shares.share_register(s, as_of=on))
-        return ShareRegisterOut(
-            as_of=on, total_count=sum(line.count for line in lines),
-            items=[RegisterLineOut(member_code=line.member_code, count=line.count)
-                   for line in lines])
+        return share_register_out(lines, as_of=on)
 
 
 class SavingsController(Controller):
@@ -340,14 +306,15 @@ class SavingsController(Controller):
 
     @post("/interest-runs", opt=allow(A), sync_to_thread=True)
     def post_interest(
-        self, request: Request[Any, Any, Any], data: JSONBody[InterestRunIn]
+        self, request: Request[Any, Any, Any], data: JSONBody[InterestRunIn],
+        society: SocietyDep,
     ) -> Response[InterestRunOut]:
         """Post interest on every savings account for a period that has ended (idempotent
         per period; a period overlapping a posted one is 409)."""
         state = app_state(request)
         principal = current_principal(request)
 
-        def work(session: Session) -> dict[str, Any]:
+        def work(session: Session) -> InterestRunOut:
             rules = interest_run.interest_rules(session)
             run = interest_run.post_interest(
                 session,
@@ -355,9 +322,6 @@ class SavingsController(Controller):
                 through=data.through, rate_percent=rules.rate_percent,
                 min_balance_minor=rules.min_balance_minor,
                 actor=principal.username, clock=state.clock)
-            return {"period_start": run.period_start.isoformat(),
-                    "period_end": run.period_end.isoformat(), "rate": run.rate_percent,
-                    "accounts": run.accounts, "total": money(state, run.total_minor),
-                    "replayed": run.replayed}
+            return interest_run_out(run, society.currency)
 
         return respond(request, principal, data, work)

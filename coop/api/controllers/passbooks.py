@@ -10,9 +10,9 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from sqlalchemy.orm import Session
 
 from coop import members
-from coop.api.deps import app_state
+from coop.api.deps import SocietyDep, app_state
 from coop.api.idempotency import respond
-from coop.api.schemas import (
+from coop.api.schemas.passbooks import (
     PassbookCheckIn,
     PassbookCheckOut,
     PassbookDuplicateIn,
@@ -20,32 +20,17 @@ from coop.api.schemas import (
     PassbookPrintedIn,
     PreferencesIn,
     PreferencesOut,
+    passbook_check_out,
+    passbook_out,
+    preferences_out,
 )
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import Role
-from coop.errors import InvalidInput
 from coop.passbooks import books, verification
 from coop.passbooks.passbook import member_passbook
-from coop.society import Society, get_society
 
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
 Code = FromPath[str]
-
-
-def _society(session: Session) -> Society:
-    society = get_society(session)
-    if society is None:
-        raise InvalidInput("the society has not been set up: run `coop init`")
-    return society
-
-
-def _state(code: str, now: books.BookState) -> dict[str, Any]:
-    book = now.book
-    return {"code": code, "book": book.serial, "number": book.number,
-            "duplicate": book.duplicate, "issued": now.issued, "page_size": book.page_size,
-            "lines_per_page": book.per_page, "pages": book.pages, "capacity": book.capacity,
-            "printed_lines": book.printed_lines, "next_page": now.next_page,
-            "next_line": now.next_row, "unprinted_lines": now.unprinted}
 
 
 class PassbooksController(Controller):
@@ -80,80 +65,77 @@ class PassbooksController(Controller):
         return Response(printout.pdf, media_type="application/pdf", headers=headers)
 
     @get("/{code:str}/passbook", opt=allow(A, C, M), sync_to_thread=True)
-    def open_book(self, request: Request[Any, Any, Any], code: Code) -> PassbookOut:
+    def open_book(self, request: Request[Any, Any, Any], code: Code,
+                  society: SocietyDep) -> PassbookOut:
         """Her open book and how far it is printed."""
         state = app_state(request)
         own_member_or_404(current_principal(request), code)
 
-        def work(session: Session) -> dict[str, Any]:
+        def read(session: Session) -> PassbookOut:
             member = members.get_member(session, code)
-            return _state(code, books.state(session, member, _society(session).settings))
+            return passbook_out(code, books.state(session, member, society.settings))
 
-        return PassbookOut(**state.db.read(work))
+        return state.db.read(read)
 
     @post("/{code:str}/passbook/printed", opt=allow(A, C), sync_to_thread=True,
           status_code=200)
     def printed(self, request: Request[Any, Any, Any], code: Code,
-                data: JSONBody[PassbookPrintedIn]) -> Response[PassbookOut]:
+                data: JSONBody[PassbookPrintedIn], society: SocietyDep) -> Response[PassbookOut]:
         """The print came out right: her book is printed through line `through`. Saying it
         twice changes nothing; a full book opens her continuation book."""
         state = app_state(request)
         principal = current_principal(request)
 
-        def work(session: Session) -> dict[str, Any]:
-            return _state(code, books.confirm_printed(
+        def work(session: Session) -> PassbookOut:
+            return passbook_out(code, books.confirm_printed(
                 session, code, serial=data.book, through=data.through,
-                settings=_society(session).settings, actor=principal.username,
+                settings=society.settings, actor=principal.username,
                 clock=state.clock))
 
         return respond(request, principal, data, work, status=200)
 
     @post("/{code:str}/passbook/duplicate", opt=allow(A), sync_to_thread=True)
     def duplicate(self, request: Request[Any, Any, Any], code: Code,
-                  data: JSONBody[PassbookDuplicateIn]) -> Response[PassbookOut]:
+                  data: JSONBody[PassbookDuplicateIn],
+                  society: SocietyDep) -> Response[PassbookOut]:
         """Her open book was lost or spoiled: a duplicate replaces it (admin only). Its next
         print repeats every line of the old book, marked DUPLICATE."""
         state = app_state(request)
         principal = current_principal(request)
 
-        def work(session: Session) -> dict[str, Any]:
-            return _state(code, books.issue_duplicate(
-                session, code, because=data.because, settings=_society(session).settings,
+        def work(session: Session) -> PassbookOut:
+            return passbook_out(code, books.issue_duplicate(
+                session, code, because=data.because, settings=society.settings,
                 actor=principal.username, clock=state.clock))
 
         return respond(request, principal, data, work)
 
     @put("/{code:str}/preferences", opt=allow(A, C), sync_to_thread=True)
     def preferences(self, request: Request[Any, Any, Any], code: Code,
-                    data: JSONBody[PreferencesIn]) -> Response[PreferencesOut]:
+                    data: JSONBody[PreferencesIn],
+                    society: SocietyDep) -> Response[PreferencesOut]:
         """Her language for documents (null: the society's) and whether her known-as name
         is printed on her passbook's front page."""
         principal = current_principal(request)
         given = data.model_fields_set
 
-        def work(session: Session) -> dict[str, Any]:
+        def work(session: Session) -> PreferencesOut:
             changes: dict[str, Any] = {}
             if "language" in given:
                 changes["language"] = data.language
             if "known_as_on_passbook" in given and data.known_as_on_passbook is not None:
                 changes["passbook_known_as"] = data.known_as_on_passbook
             member = members.set_preferences(session, code, **changes)
-            return _preferences(member, _society(session))
+            return preferences_out(member, society)
 
         return respond(request, principal, data, work, status=200)
 
     @get("/{code:str}/preferences", opt=allow(A, C, M), sync_to_thread=True)
-    def get_preferences(self, request: Request[Any, Any, Any], code: Code) -> PreferencesOut:
+    def get_preferences(self, request: Request[Any, Any, Any], code: Code,
+                        society: SocietyDep) -> PreferencesOut:
         state = app_state(request)
         own_member_or_404(current_principal(request), code)
-        return PreferencesOut(**state.db.read(
-            lambda s: _preferences(members.get_member(s, code), _society(s))))
-
-
-def _preferences(member: members.MemberRow, society: Society) -> dict[str, Any]:
-    return {"code": member.code, "language": member.language,
-            "document_language": member.language or society.settings.language,
-            "known_as_on_passbook": member.passbook_known_as}
+        return state.db.read(lambda s: preferences_out(members.get_member(s, code), society))
 
 
 class PassbookChecksController(Controller):
@@ -167,6 +149,4 @@ class PassbookChecksController(Controller):
         document) and the chain head it names must all be there."""
         state = app_state(request)
         result = state.db.read(lambda s: verification.check(s, data.code))
-        return PassbookCheckOut(genuine=result.genuine, member_code=result.member_code,
-                                book=result.book, book_status=result.book_status,
-                                head_seq=result.head_seq, problems=result.problems)
+        return passbook_check_out(result)

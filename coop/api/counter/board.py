@@ -11,19 +11,18 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from coop import dividends, loans, savings
-from coop.api.controllers.dividends import preview_body
 from coop.api.counter.clerk import CounterController
-from coop.api.counter.web import Page, check_csrf, field_errors, page, write
-from coop.api.deps import AppState, app_state
+from coop.api.counter.web import Form, Page, field_errors, page, write
+from coop.api.deps import AppState, SocietyDep, app_state
+from coop.api.schemas.dividends import preview_body
 from coop.api.security import allow
 from coop.auth import Role
 from coop.errors import CoopError, InvalidInput
@@ -31,10 +30,8 @@ from coop.ledger import queries
 from coop.ledger.verify import verify
 from coop.loans.schedule import build
 from coop.savings import shares
-from coop.society import Society
 
 B, D, A = Role.BOARD, Role.AUDITOR, Role.ADMIN
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 
 def _applications(session: Session) -> list[dict[str, Any]]:
@@ -90,12 +87,6 @@ def _dividend_request(form: dict[str, Any]) -> dividends.Request:
     return dividends.Request(dividend_rate=rate, patronage_rebate_percent=rebate)
 
 
-def _society(state: AppState) -> Society:
-    from coop.api.counter.web import society_of
-
-    return society_of(state)
-
-
 class BoardController(Controller):
     path = "/counter"
     include_in_schema = False
@@ -110,7 +101,6 @@ class BoardController(Controller):
     @post("/loans/{loan_id:int}/vote", opt=allow(B), sync_to_thread=True, status_code=303)
     def vote(self, request: Request[Any, Any, Any], loan_id: FromPath[int],
              data: Form) -> Response[Any]:
-        check_csrf(request, data)
         view, state = page(request), app_state(request)
         assert view.principal is not None
         principal = view.principal
@@ -152,7 +142,6 @@ class BoardController(Controller):
     @post("/dividends", opt=allow(B, D, A), sync_to_thread=True, status_code=200)
     def dividend(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
         """Preview (anyone of these roles), or declare (the board) what was previewed."""
-        check_csrf(request, data)
         view, state = page(request), app_state(request)
         assert view.principal is not None
         year = _year(str(data.get("fy", "")), view, state)
@@ -196,10 +185,10 @@ class BoardController(Controller):
 
     @get("/dividends/{fy:int}/members.csv", opt=allow(B, D, A), sync_to_thread=True)
     def dividend_csv(self, request: Request[Any, Any, Any], fy: FromPath[int],
-                     rate: FromQuery[str] = "", rebate: FromQuery[str] = "") -> Response[str]:
+                     society: SocietyDep, rate: FromQuery[str] = "",
+                     rebate: FromQuery[str] = "") -> Response[str]:
         """The previewed (or, without a rate, the declared) dividend, member by member."""
         state = app_state(request)
-        society = _society(state)
 
         def read(session: Session) -> str:
             if not rate:

@@ -7,25 +7,24 @@ passbook into her book. Plain HTML forms: everything works without JavaScript.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.params import Body, FromPath, FromQuery
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from coop import auth, loans, members, savings
 from coop.api.counter.web import (
     LOGIN_CSRF_COOKIE,
+    LOGIN_FORM,
+    Form,
     Page,
-    check_csrf,
-    check_login_csrf,
     field_errors,
     new_login_csrf,
     page,
@@ -48,10 +47,9 @@ from coop.passbooks import books
 from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
 from coop.savings import shares
-from coop.society import get_society, require_society
+from coop.society import require_society
 
 A, C, M = Role.ADMIN, Role.CLERK, Role.MEMBER
-Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Code = FromPath[str]
 LAST_ENTRIES = 10
 STYLESHEET = (Path(__file__).parent / "static" / "counter.css").read_text()
@@ -90,10 +88,7 @@ def _member_view(state: AppState, session: Session, principal: Principal,
 
 
 def _settings(session: Session) -> Any:
-    society = get_society(session)
-    if society is None:
-        raise InvalidInput("the society has not been set up")
-    return society.settings
+    return require_society(session).settings
 
 
 def _member_page(request: Request[Any, Any, Any], code: str, *, errors: dict[str, str] | None
@@ -137,9 +132,8 @@ class CounterController(Controller):
                             samesite="strict", secure=request.url.scheme == "https")
         return response
 
-    @post("/login", opt=PUBLIC, sync_to_thread=True, status_code=303)
+    @post("/login", opt=LOGIN_FORM, sync_to_thread=True, status_code=303)
     def login(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
-        check_login_csrf(request, data)
         state = app_state(request)
         username, password = str(data.get("username", "")), str(data.get("password", ""))
         address = request.client.host if request.client else "unknown"
@@ -169,7 +163,6 @@ class CounterController(Controller):
 
     @post("/logout", opt=allow(ANYONE), sync_to_thread=True, status_code=303)
     def logout(self, request: Request[Any, Any, Any], data: Form) -> Redirect:
-        check_csrf(request, data)
         state = app_state(request)
         view = page(request)
         token_id = view.principal.token_id if view.principal else None
@@ -225,7 +218,6 @@ class CounterController(Controller):
 
     def _cash(self, request: Request[Any, Any, Any], code: str, data: dict[str, Any],
               kind: str) -> Response[Any]:
-        check_csrf(request, data)
         view, state = page(request), app_state(request)
         assert view.principal is not None
         service = savings.record_deposit if kind == "deposit" else savings.record_withdrawal
@@ -249,7 +241,6 @@ class CounterController(Controller):
           status_code=303)
     def buy_shares(self, request: Request[Any, Any, Any], code: Code,
                    data: Form) -> Response[Any]:
-        check_csrf(request, data)
         view, state = page(request), app_state(request)
         assert view.principal is not None
         try:
@@ -278,7 +269,6 @@ class CounterController(Controller):
         """First the allocation is shown; only a second post with `confirm` takes it. Each
         step is one transaction (the preview and her page together), and the loan is replayed
         once: the confirmation and her page after it reuse the preview's replay."""
-        check_csrf(request, data)
         if not data.get("confirm"):
             return _repayment_preview(request, loan_id, data)
         state, principal = app_state(request), current_principal(request)
@@ -311,7 +301,6 @@ class CounterController(Controller):
                      data: Form) -> Response[Any]:
         """Pay an approved loan out, in cash or into her savings (once: a second press finds
         the loan already paid out and says so)."""
-        check_csrf(request, data)
         view, state = page(request), app_state(request)
         assert view.principal is not None
         to = "savings" if data.get("to") == "savings" else "cash"
@@ -336,7 +325,6 @@ class CounterController(Controller):
 
     @post("/register", opt=allow(A, C), sync_to_thread=True, status_code=303)
     def register(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
-        check_csrf(request, data)
         view, state = page(request), app_state(request)
         identity = members.Identity(known_as=str(data.get("known_as", "")).strip() or None,
                                     phone=str(data.get("phone", "")).strip() or None)
@@ -378,7 +366,6 @@ class CounterController(Controller):
           status_code=303)
     def passbook_printed(self, request: Request[Any, Any, Any], code: Code,
                          data: Form) -> Response[Any]:
-        check_csrf(request, data)
         view, state = page(request), app_state(request)
         try:
             through = int(str(data.get("through", "")))

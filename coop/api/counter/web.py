@@ -6,7 +6,9 @@ the society's language, money for people, and turning a refusal into words next 
 - Every form carries a CSRF token derived from the session token (sha256), which another site
   can neither read nor compute; a post without it, or with another, is refused (403) before
   anything is looked at. The login form, before there is a session, uses a random cookie and
-  the same value in the form (double submit).
+  the same value in the form (double submit). Both are checked in one place, the app-level
+  guard `counter_csrf`, for every POST under /counter: a handler does not (and cannot forget
+  to) check it; a login handler says `opt=LOGIN_FORM` to be held to the login rule.
 - Every form that moves money carries an idempotency key drawn when the page was rendered: a
   double click or a resubmitted form posts once (the services are exactly-once per key).
 """
@@ -21,22 +23,28 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from litestar import Request
+from litestar.connection import ASGIConnection
+from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+from litestar.params import Body
 from sqlalchemy.orm import Session
 
 from coop import auth
-from coop.api.deps import AppState, app_state
-from coop.api.security import SESSION_COOKIE, current_principal
+from coop.api.deps import app_state, provide_society
+from coop.api.security import SESSION_COOKIE, current_principal, is_counter
 from coop.auth import Principal
 from coop.errors import CoopError
 from coop.i18n import LANGUAGES, Translator
 from coop.money import display, minor_digits
-from coop.society import Society, get_society
+from coop.society import Society
 
 LOGIN_CSRF_COOKIE = "coop_login_csrf"
+Form = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
+"""A counter form's fields (its CSRF token already checked by `counter_csrf`)."""
 T = TypeVar("T")
 
 
@@ -56,6 +64,27 @@ def check_login_csrf(request: Request[Any, Any, Any], form: dict[str, Any]) -> N
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(str(form.get("csrf", "")), cookie):
         raise PermissionDeniedException(detail="the login form has expired: open it again")
+
+
+LOGIN_FORM: dict[str, Any] = {"public": True, "csrf": "login"}
+"""The `opt` of the login form's POST: public, and held to the login (double submit) rule."""
+
+
+async def counter_csrf(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The one CSRF check of the counter: every POST under /counter, whatever its handler,
+    reads the form once (the handler's `data` is parsed from the same, cached form) and is
+    refused (403) without the token of its session, or of the login form."""
+    if connection.scope.get("method") != "POST" or not is_counter(connection.scope["path"]):
+        return
+    if not isinstance(connection, Request):  # an HTTP route always has a Request here
+        raise PermissionDeniedException(detail="a form is required")
+    form = dict(await connection.form())
+    if handler.opt.get("csrf") == "login":
+        check_login_csrf(connection, form)
+    else:
+        check_csrf(connection, form)
 
 
 def new_login_csrf() -> str:
@@ -104,17 +133,9 @@ class Page:
                 **values}
 
 
-def society_of(state: AppState) -> Society:
-    society = state.db.read(get_society)
-    if society is None:
-        raise CoopError("the society has not been set up: run `coop init`")
-    return society
-
-
 def page(request: Request[Any, Any, Any], *, anonymous: bool = False) -> Page:
-    state = app_state(request)
     principal = None if anonymous else current_principal(request)
-    return Page(request, society_of(state), principal)
+    return Page(request, provide_society(request), principal)
 
 
 def write(request: Request[Any, Any, Any], work: Callable[[Session], T]) -> T:
@@ -137,5 +158,5 @@ def field_errors(error: CoopError, default: str) -> dict[str, str]:
     return {error.field or default: error.detail}
 
 
-__all__ = ["LOGIN_CSRF_COOKIE", "Page", "check_csrf", "check_login_csrf", "csrf_for",
-           "field_errors", "new_login_csrf", "page", "society_of", "write"]
+__all__ = ["LOGIN_CSRF_COOKIE", "LOGIN_FORM", "Form", "Page", "check_csrf", "check_login_csrf",
+           "counter_csrf", "csrf_for", "field_errors", "new_login_csrf", "page", "write"]
