@@ -16,7 +16,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from coop import dividends, migrate
-from coop.api.controllers.dividends import preview_body
+from coop.api.schemas.dividends import preview_body
 from coop.clock import FixedClock
 from coop.db import Database
 from coop.dividends.previews import load_preview
