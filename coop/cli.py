@@ -28,6 +28,7 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from coop import auth, backup, dividends, loans, members, migrate
+from coop.cli_users import users_app
 from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
@@ -58,6 +59,7 @@ year_app = typer.Typer(help="The fiscal year.", no_args_is_help=True)
 app.add_typer(year_app, name="year")
 dividends_app = typer.Typer(help="Dividends.", no_args_is_help=True)
 app.add_typer(dividends_app, name="dividends")
+app.add_typer(users_app, name="users")
 out = Console()
 err = Console(stderr=True)
 

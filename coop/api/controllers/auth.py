@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.orm import Session
 
 from coop import auth
-from coop.api.deps import app_state
+from coop.api.deps import app_state, log_in
 from coop.api.idempotency import respond
 from coop.api.schemas import PasswordChangeIn, TokenIn, TokenOut, UserIn, UserOut, UserPatchIn
 from coop.api.security import PUBLIC, allow, current_principal
@@ -34,14 +34,8 @@ class AuthController(Controller):
         """Exchange a username and password for a bearer token."""
         state = app_state(request)
         address = _client_address(request)
-        try:
-            token, user, expires_at = state.db.write(lambda s: auth.login(
-                s, username=data.username, password=data.password, address=address,
-                passwords=state.passwords, clock=state.clock))
-        except auth.LoginFailed:
-            state.db.write(lambda s: auth.record_failure(
-                s, username=data.username, address=address, clock=state.clock))
-            raise
+        token, user, expires_at = log_in(state, username=data.username,
+                                         password=data.password, address=address)
         seconds = int((expires_at - state.clock.now()).total_seconds())
         return TokenOut(access_token=token, expires_in=seconds, role=user.role)
 
@@ -109,9 +103,12 @@ class UserController(Controller):
         self, request: Request[Any, Any, Any], username: FromPath[str],
         data: JSONBody[UserPatchIn],
     ) -> Response[UserOut]:
-        """Disable (revoking every token) or enable a user."""
+        """Disable or enable a user, change her role or reset her password (every token she
+        holds is revoked). The last active admin cannot be disabled or demoted (409)."""
         state = app_state(request)
         response = respond(request, current_principal(request), data, lambda s: _user_out(
-            auth.set_disabled(s, username, data.disabled, clock=state.clock)), status=200)
+            auth.update_user(s, username, disabled=data.disabled, role=data.role,
+                             password=data.password, member_code=data.member_code,
+                             passwords=state.passwords, clock=state.clock)), status=200)
         state.principals.clear()
         return response
