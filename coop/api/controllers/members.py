@@ -125,6 +125,7 @@ class MembersController(Controller):
     ) -> Response[MemberOut]:
         """Register a member: a random member number, her identity encrypted, her accounts."""
         state = app_state(request)
+        principal = current_principal(request)
         identity = members.Identity(known_as=data.known_as, legal_name=data.legal_name,
                                     phone=data.phone, nominee=data.nominee)
 
@@ -133,7 +134,8 @@ class MembersController(Controller):
                                              joined_on=data.joined_on,
                                              vault=state.identity_vault(), clock=state.clock,
                                              language=data.language,
-                                             passbook_known_as=data.known_as_on_passbook)
+                                             passbook_known_as=data.known_as_on_passbook,
+                                             may_backdate=principal.role is Role.ADMIN)
             return {"code": member.code, "status": member.status,
                     "joined_on": member.joined_on.isoformat()}
 

@@ -327,7 +327,7 @@ class CounterController(Controller):
         try:
             member = write(request, lambda s: members.register_member(
                 s, identity=identity, joined_on=None, vault=state.identity_vault(),
-                clock=state.clock, language=language))
+                clock=state.clock, language=language, may_backdate=False))
         except CoopError as error:
             view.errors = field_errors(error, "known_as")
             return Template("register.html", context=view.context(form=data),
