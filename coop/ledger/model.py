@@ -27,8 +27,15 @@ ACTOR_LENGTH_MAX = 64
 IDEMPOTENCY_KEY_LENGTH_MAX = 255
 ACCOUNT_CODE_LENGTH_MAX = 64
 ACCOUNT_NAME_LENGTH_MAX = 120
-BALANCE_MINOR_MAX = 2**62
-"""Cumulative debits or credits of one account never pass this: they must fit a BIGINT."""
+BALANCE_MINOR_MAX = 10**17
+"""No account's balance may pass this either way (₹1,000 lakh crore in paise): a thousand
+times the largest single posting, so honest use never meets it, and far below what a BIGINT
+holds. A posting that would cross it is refused (422), never a crash."""
+COUNTER_MINOR_NET_ABOVE = 2**61
+"""When an account's cumulative debits or credits pass this, both are reduced by their
+common part (the balance is unchanged): with the balance bounded above and single postings
+at most AMOUNT_MINOR_MAX, the counters stay below 2**62 however many postings an account
+takes, and always fit a BIGINT. `verify` checks the counters against the postings net."""
 
 GENESIS_HASH = "0" * 64
 HASH_VERSION = 1
@@ -90,6 +97,11 @@ class PeriodClosed(InvalidInput):
 class FutureValueDate(InvalidInput):
     code = "future_value_date"
     title = "The value date is in the future"
+
+
+class BalanceLimit(InvalidInput):
+    code = "balance_limit"
+    title = "The account's balance would pass the most the books allow"
 
 
 class InsufficientFunds(InvalidInput):
