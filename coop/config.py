@@ -27,6 +27,7 @@ from coop.errors import InvalidInput
 class Settings:
     database_url: str = "sqlite:///coop.db"
     data_key_file: Path = field(default_factory=lambda: Path("~/.config/coop/data.key"))
+    backup_key_file: Path = field(default_factory=lambda: Path("~/.config/coop/backup.key"))
     admin_password: str | None = None
     timezone: str = "Asia/Kolkata"
     business_date: date | None = None
@@ -49,6 +50,9 @@ class Settings:
             database_url=env.get("COOP_DATABASE_URL", cls.database_url),
             data_key_file=Path(
                 env.get("COOP_DATA_KEY_FILE", "~/.config/coop/data.key")
+            ).expanduser(),
+            backup_key_file=Path(
+                env.get("COOP_BACKUP_KEY_FILE", "~/.config/coop/backup.key")
             ).expanduser(),
             admin_password=env.get("COOP_ADMIN_PASSWORD") or None,
             timezone=env.get("COOP_TIMEZONE", cls.timezone),

@@ -1,11 +1,14 @@
-"""`coop users`: user management on the machine itself, for recovery when nobody can log in
-(the only admin forgot her password, or every admin is disabled). Whoever can run this can
-read the database file anyway; every change is written to the audit trail as `cli`."""
+"""The machine's own commands: `coop users` (user management on the machine itself, for
+recovery when nobody can log in: the only admin forgot her password, or every admin is
+disabled; whoever can run this can read the database file anyway; every change is written to
+the audit trail as `cli`), and `coop backup` / `coop restore` with the backup key."""
 
 from __future__ import annotations
 
 import secrets
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -13,9 +16,11 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from coop import auth
+from coop import auth, backup
 from coop.config import Settings
 from coop.db import Database
+from coop.errors import CoopError
+from coop.members import vault
 
 users_app = typer.Typer(help="Users and passwords (on this machine, for recovery).",
                         no_args_is_help=True)
@@ -122,3 +127,53 @@ def disable(username: Annotated[str, typer.Argument()]) -> None:
         return f"User [bold]{username}[/] is disabled."
 
     _run(work)
+
+
+def _backup_key(settings: Settings, *, create: bool) -> bytes:
+    path = settings.backup_key_file
+    if create and vault.create_key_file(path):
+        out.print(f"Created the backup key in {path} (mode 0600). Keep a copy of it away from "
+                  "this machine and away from the backups: a backup cannot be restored "
+                  "without it.")
+    try:
+        key = path.read_bytes()
+    except OSError as error:
+        raise CoopError(f"cannot read the backup key file {path} (COOP_BACKUP_KEY_FILE): "
+                        "a backup is restored with the key it was made with") from error
+    if len(key) != vault.KEY_BYTES:
+        raise CoopError(f"the backup key file {path} does not hold a 32-byte key")
+    return key
+
+
+def backup_command(
+    out_file: Annotated[Path, typer.Option("--out", help="The backup file to write (.zip).")],
+) -> None:
+    """A consistent copy of the books while the server keeps working (SQLite VACUUM INTO,
+    PostgreSQL pg_dump on one snapshot), encrypted with the backup key, with the chain head
+    recorded in its manifest."""
+    settings = Settings.from_env()
+    key = _backup_key(settings, create=True)
+    started = time.perf_counter()
+    manifest = backup.create(settings.database_url, out_file, key=key)
+    out.print(f"Backed up {manifest.entries:,} entries to {out_file} "
+              f"({out_file.stat().st_size:,} bytes, {time.perf_counter() - started:.1f} s, "
+              f"encrypted with backup key {manifest.key_id}); "
+              f"chain head {manifest.head_seq}:{manifest.head_hash}")
+    out.print("Neither key file is in it: keep COOP_DATA_KEY_FILE and COOP_BACKUP_KEY_FILE "
+              "backed up separately.")
+
+
+def restore_command(
+    backup_file: Annotated[Path, typer.Argument(help="A file written by `coop backup`.")],
+    force: Annotated[bool, typer.Option(
+        "--force", help="Replace the books already in the target database.")] = False,
+) -> None:
+    """Restore a backup into COOP_DATABASE_URL (stop the server first) with the backup key it
+    was made with; refuses a database that has books in it unless --force; verifies the result
+    against the manifest."""
+    settings = Settings.from_env()
+    restored = backup.restore(backup_file, settings.database_url,
+                              key=_backup_key(settings, create=False), force=force)
+    out.print(f"Restored {restored.manifest.entries:,} entries in {restored.seconds:.1f} s; "
+              f"verify passed and the chain head {restored.head_seq}:{restored.head_hash} "
+              "is the one recorded in the backup.")
