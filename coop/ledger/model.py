@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -43,7 +44,12 @@ HASH_VERSION = 1
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ROOT_CODE_PATTERN = re.compile(r"^[0-9]{4}$")
 SUB_SUFFIX_PATTERN = re.compile(r"^[A-Z0-9][A-Za-z0-9-]{0,40}$")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner shape Kannada, Hindi and Bengali text: they are allowed.
+Every other invisible format character (bidi overrides and isolates such as U+202E, zero-width
+spaces, word joiners, byte-order marks, soft hyphens) is refused: it can make a narration or
+a name read differently from what is stored."""
 
 
 class Side(StrEnum):
@@ -198,6 +204,11 @@ def check_text(value: str, *, field: str, length_max: int, allow_empty: bool = F
         raise InvalidInput(f"{field} is longer than {length_max} characters", field=field)
     if _CONTROL_CHARACTERS.search(text):
         raise InvalidInput(f"{field} may not contain control characters", field=field)
+    hidden = next((c for c in text if unicodedata.category(c) == "Cf" and c not in _JOINERS),
+                  None)
+    if hidden is not None:
+        raise InvalidInput(f"{field} may not contain invisible or direction-changing "
+                           f"characters (U+{ord(hidden):04X})", field=field)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -38,3 +38,24 @@ def test_a_phone_must_have_digits(api: Api) -> None:
     for written in ("98450 12345", "098450-12345", "+919845012345"):
         found = api.post(f"{M}/search", {"phone": written}, role="clerk")
         assert found.status_code == 200 and found.json()["code"] == made.json()["code"]
+
+
+def test_invisible_and_direction_changing_characters_are_refused(api: Api) -> None:
+    """Finding 10: a bidi override, a C1 control or a zero-width space could make a
+    narration or a name read otherwise than it is stored. The joiners that shape Indic
+    scripts stay allowed."""
+    code = api.post(M, {"known_as": "ರಾಧಾ"}, role="clerk").json()["code"]
+    for bad, name in (("Deposit \u202egnp.exe", "U+202E"), ("ca\u0085sh", None),
+                      ("zero\u200bwidth", "U+200B"), ("\ufeffbom", "U+FEFF")):
+        refused = api.post(f"{M}/{code}/deposits", {"amount": "10.00", "narration": bad},
+                           role="clerk")
+        assert refused.status_code == 422, bad
+        problem = refused.json()
+        assert problem["errors"][0]["field"] == "narration"
+        if name:
+            assert name in problem["detail"]
+        assert api.post(M, {"known_as": bad}, role="clerk").status_code == 422
+    shaped = "ಕ್\u200dರ"  # a Kannada conjunct written with a zero-width joiner
+    assert api.post(M, {"known_as": shaped}, role="clerk").status_code == 201
+    assert api.post(f"{M}/{code}/deposits", {"amount": "10.00", "narration": "ದಿನದ " + shaped},
+                    role="clerk").status_code == 201
