@@ -114,6 +114,7 @@ def serve(
     import uvicorn
 
     from coop.api import create_app
+    from coop.api.server import server_options
 
     settings = Settings.from_env()
     warning = sqlite_version_warning() if settings.database_url.startswith("sqlite") else None
@@ -121,8 +122,7 @@ def serve(
         err.print(f"[yellow]warning[/]: {warning}")
     out.print(f"coop serving on http://{host}:{port}  (API /api/v1, docs /schema; "
               "log in with POST /api/v1/auth/token as admin)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
 
 
 @app.command(name="verify")

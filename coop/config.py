@@ -34,6 +34,9 @@ class Settings:
     pool_size: int = 40
     argon2_memory_kib: int = 65536
     worker_threads: int = 8
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (COOP_TRUSTED_PROXIES,
+    comma-separated; default none: the client's own address is the only one used)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -59,6 +62,9 @@ class Settings:
             business_date=business_date,
             pool_size=int(env.get("COOP_DB_POOL_SIZE", str(cls.pool_size))),
             worker_threads=int(env.get("COOP_WORKER_THREADS", str(cls.worker_threads))),
+            trusted_proxies=tuple(
+                part.strip() for part in env.get("COOP_TRUSTED_PROXIES", "").split(",")
+                if part.strip()),
             argon2_memory_kib=int(
                 env.get("COOP_ARGON2_MEMORY_KIB", str(cls.argon2_memory_kib))
             ),
