@@ -11,17 +11,28 @@ what was saved.
 - PostgreSQL: `pg_dump -Fc` run on a snapshot exported from a REPEATABLE READ transaction in
   which the head was read, so head and dump are of the same instant.
 
+The database inside is encrypted at rest (format coop-backup/2): AES-256-GCM in 1 MiB
+chunks, each sealed with its own nonce (a random prefix and the chunk's number) and with the
+manifest's digest, its number and whether it is the last as associated data, so a chunk that
+is changed, dropped, moved or added makes the restore refuse the file. The key is the backup
+key (COOP_BACKUP_KEY_FILE, 32 bytes, mode 0600), kept apart from the vault's data key: a stolen
+backup without it is noise, and the ledger in it (amounts, dates, member numbers) stays
+unreadable. The manifest (chain head, counts, the key's fingerprint) stays readable.
+
 A restore refuses a target database that already has books in it unless told to (`force`),
 checks the payload's hash, restores, then runs `verify` and compares the chain head with the
 manifest's. Backups hold the members' identities encrypted, never the vault's key: keep the
-key file (COOP_DATA_KEY_FILE) backed up separately and the backup files somewhere safe.
+key files (COOP_DATA_KEY_FILE and COOP_BACKUP_KEY_FILE) backed up separately, away from the
+backup files.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
+import secrets
 import shutil
 import sqlite3
 import subprocess
@@ -31,7 +42,10 @@ import zipfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import BinaryIO
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import create_engine, inspect, literal, select, table
 from sqlalchemy.engine import URL, make_url
 
@@ -39,8 +53,10 @@ from coop.db import Database
 from coop.errors import Conflict, InvalidInput
 from coop.ledger.verify import verify
 
-FORMAT = "coop-backup/1"
-PAYLOAD = {"sqlite": "coop.sqlite", "postgresql": "coop.pgdump"}
+FORMAT = "coop-backup/2"
+PAYLOAD = {"sqlite": "coop.sqlite.enc", "postgresql": "coop.pgdump.enc"}
+CHUNK_BYTES = 1 << 20
+NONCE_PREFIX_BYTES = 8
 BOOK_TABLES = ("ledger_entry", "member", "society", "auth_user")
 
 
@@ -54,7 +70,9 @@ class Manifest:
     entries: int
     schema_revision: str | None
     payload: str
-    payload_sha256: str
+    payload_sha256: str  # of the database before encryption
+    key_id: str = ""  # the backup key's fingerprint (not the key)
+    nonce_prefix: str = ""
 
 
 @dataclass(frozen=True)
@@ -68,6 +86,62 @@ class Restored:
 class BackupRefused(Conflict):
     code = "backup_refused"
     title = "Restore refused"
+
+
+def key_id(key: bytes) -> str:
+    """A fingerprint that tells which key a backup needs without revealing it."""
+    return hmac.new(key, b"coop/v1/backup-key-id", hashlib.sha256).hexdigest()[:16]
+
+
+def _chunk_aad(manifest_digest: bytes, index: int, last: bool) -> bytes:
+    return manifest_digest + index.to_bytes(8, "big") + (b"\x01" if last else b"\x00")
+
+
+def _manifest_digest(manifest: Manifest) -> bytes:
+    fields = asdict(manifest)
+    return hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).digest()
+
+
+def _seal_file(plain: Path, sealed: Path, key: bytes, manifest: Manifest) -> None:
+    cipher, digest = AESGCM(key), _manifest_digest(manifest)
+    prefix = bytes.fromhex(manifest.nonce_prefix)
+    size = plain.stat().st_size
+    with plain.open("rb") as source, _private_file(sealed) as target:
+        index = 0
+        while True:
+            block = source.read(CHUNK_BYTES)
+            last = source.tell() >= size
+            nonce = prefix + index.to_bytes(4, "big")
+            target.write(cipher.encrypt(nonce, block, _chunk_aad(digest, index, last)))
+            index += 1
+            if last:
+                return
+
+
+def _open_file(sealed: Path, plain: Path, key: bytes, manifest: Manifest) -> None:
+    cipher, digest = AESGCM(key), _manifest_digest(manifest)
+    prefix = bytes.fromhex(manifest.nonce_prefix)
+    size, step = sealed.stat().st_size, CHUNK_BYTES + 16
+    with sealed.open("rb") as source, _private_file(plain) as target:
+        index = 0
+        while True:
+            block = source.read(step)
+            last = source.tell() >= size
+            nonce = prefix + index.to_bytes(4, "big")
+            try:
+                target.write(cipher.decrypt(nonce, block, _chunk_aad(digest, index, last)))
+            except InvalidTag as error:
+                raise InvalidInput("the backup is damaged: its database does not match its "
+                                   "manifest") from error
+            index += 1
+            if last:
+                return
+
+
+def _private_file(path: Path) -> BinaryIO:
+    """A new file only its owner can read (mode 0600)."""
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    return os.fdopen(descriptor, "wb")
 
 
 def _engine_name(url: URL) -> str:
@@ -142,23 +216,28 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def create(database_url: str, out: Path) -> Manifest:
-    """Back the database up into `out` (written whole, then renamed into place)."""
+def create(database_url: str, out: Path, *, key: bytes) -> Manifest:
+    """Back the database up into `out`, encrypted under the backup `key` (written whole,
+    mode 0600, then renamed into place)."""
     url = make_url(database_url)
     engine = _engine_name(url)
     with tempfile.TemporaryDirectory(prefix="coop-backup-") as work:
-        payload = Path(work) / PAYLOAD[engine]
+        plain = Path(work) / "database"
         if engine == "sqlite":
             source = Path(url.database or "")
             if not source.is_file():
                 raise InvalidInput(f"there is no database file {source}")
-            seq, digest, entries, revision = _sqlite_snapshot(source, payload)
+            seq, digest, entries, revision = _sqlite_snapshot(source, plain)
         else:
-            seq, digest, entries, revision = _postgres_snapshot(url, payload)
+            seq, digest, entries, revision = _postgres_snapshot(url, plain)
         manifest = Manifest(FORMAT, engine, datetime.now(UTC).isoformat(timespec="seconds"),
-                            seq, digest, entries, revision, payload.name, _sha256(payload))
+                            seq, digest, entries, revision, PAYLOAD[engine], _sha256(plain),
+                            key_id(key), secrets.token_bytes(NONCE_PREFIX_BYTES).hex())
+        payload = Path(work) / manifest.payload
+        _seal_file(plain, payload, key, manifest)
+        plain.unlink()
         partial = out.with_name(out.name + ".partial")
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        with _private_file(partial) as handle, zipfile.ZipFile(handle, "w") as archive:
             archive.writestr("manifest.json", json.dumps(asdict(manifest), indent=2))
             archive.write(payload, payload.name)
         with partial.open("rb") as handle:
@@ -174,8 +253,12 @@ def read_manifest(backup: Path) -> Manifest:
     except (OSError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as error:
         raise InvalidInput(f"{backup} is not a coop backup: {error}") from error
     if fields.get("format") != FORMAT:
-        raise InvalidInput(f"{backup} is not a {FORMAT} backup")
-    return Manifest(**fields)
+        raise InvalidInput(f"{backup} is not a {FORMAT} backup (an unencrypted coop-backup/1 "
+                           "is not restored: make a new backup)")
+    try:
+        return Manifest(**fields)
+    except TypeError as error:
+        raise InvalidInput(f"{backup} is not a coop backup: {error}") from error
 
 
 def _has_books(url: URL) -> bool:
@@ -195,11 +278,15 @@ def _has_books(url: URL) -> bool:
         engine.dispose()
 
 
-def restore(backup: Path, database_url: str, *, force: bool = False) -> Restored:
+def restore(backup: Path, database_url: str, *, key: bytes, force: bool = False) -> Restored:
     """Restore `backup` into the database at `database_url` and prove it: verify passes and
     the chain head is the manifest's. A target with books in it needs `force`."""
     started = time.perf_counter()
     manifest = read_manifest(backup)
+    if manifest.key_id != key_id(key):
+        raise InvalidInput(f"{backup} was made with another backup key (fingerprint "
+                           f"{manifest.key_id}); give COOP_BACKUP_KEY_FILE the key it was "
+                           "made with", field="COOP_BACKUP_KEY_FILE")
     url = make_url(database_url)
     engine = _engine_name(url)
     if engine != manifest.engine:
@@ -210,7 +297,8 @@ def restore(backup: Path, database_url: str, *, force: bool = False) -> Restored
     with tempfile.TemporaryDirectory(prefix="coop-restore-") as work:
         with zipfile.ZipFile(backup) as archive:
             archive.extract(manifest.payload, work)
-        payload = Path(work) / manifest.payload
+        payload = Path(work) / "database"
+        _open_file(Path(work) / manifest.payload, payload, key, manifest)
         if _sha256(payload) != manifest.payload_sha256:
             raise InvalidInput(f"{backup} is damaged: its database does not match its manifest")
         if engine == "sqlite":
@@ -221,9 +309,11 @@ def restore(backup: Path, database_url: str, *, force: bool = False) -> Restored
 
 
 def _restore_sqlite(payload: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     staged = target.with_name(target.name + ".restoring")
-    shutil.copyfile(payload, staged)
-    with staged.open("rb") as handle:
+    with payload.open("rb") as source, _private_file(staged) as handle:
+        shutil.copyfileobj(source, handle)
+        handle.flush()
         os.fsync(handle.fileno())
     for suffix in ("-wal", "-shm", "-journal"):
         Path(str(target) + suffix).unlink(missing_ok=True)
@@ -249,8 +339,8 @@ def _restore_postgres(payload: Path, url: URL) -> None:
 def _prove(manifest: Manifest, database_url: str, started: float) -> Restored:
     db = Database(database_url, pool_size=2)
     try:
-        report = db.read(lambda s: verify(s, checkpoint=(manifest.head_seq,
-                                                         manifest.head_hash)))
+        witnessed = (manifest.head_seq, manifest.head_hash) if manifest.head_seq else None
+        report = db.read(lambda s: verify(s, checkpoint=witnessed))
     finally:
         db.dispose()
     if not report.ok or (report.head_seq, report.head_hash) != (manifest.head_seq,
@@ -261,4 +351,5 @@ def _prove(manifest: Manifest, database_url: str, started: float) -> Restored:
                     time.perf_counter() - started)
 
 
-__all__ = ["BackupRefused", "Manifest", "Restored", "create", "read_manifest", "restore"]
+__all__ = ["BackupRefused", "Manifest", "Restored", "create", "key_id", "read_manifest",
+           "restore"]

@@ -8,7 +8,6 @@ service functions the API uses, and exits 0 on success, 1 when the books are not
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -27,7 +26,8 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from coop import auth, backup, dividends, loans, members, migrate
+from coop import auth, dividends, loans, members, migrate
+from coop.cli_admin import backup_command, restore_command, users_app
 from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
@@ -58,6 +58,9 @@ year_app = typer.Typer(help="The fiscal year.", no_args_is_help=True)
 app.add_typer(year_app, name="year")
 dividends_app = typer.Typer(help="Dividends.", no_args_is_help=True)
 app.add_typer(dividends_app, name="dividends")
+app.add_typer(users_app, name="users")
+app.command("backup")(backup_command)
+app.command("restore")(restore_command)
 out = Console()
 err = Console(stderr=True)
 
@@ -111,6 +114,7 @@ def serve(
     import uvicorn
 
     from coop.api import create_app
+    from coop.api.server import server_options
 
     settings = Settings.from_env()
     warning = sqlite_version_warning() if settings.database_url.startswith("sqlite") else None
@@ -118,8 +122,7 @@ def serve(
         err.print(f"[yellow]warning[/]: {warning}")
     out.print(f"coop serving on http://{host}:{port}  (API /api/v1, docs /schema; "
               "log in with POST /api/v1/auth/token as admin)")
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning",
-                access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
 
 
 @app.command(name="verify")
@@ -538,37 +541,6 @@ def member_language(
     finally:
         db.dispose()
     out.print(f"{number} will get her documents in {language}.")
-
-
-@app.command("backup")
-def backup_command(
-    out_file: Annotated[Path, typer.Option("--out", help="The backup file to write (.zip).")],
-) -> None:
-    """A consistent copy of the books while the server keeps working (SQLite VACUUM INTO,
-    PostgreSQL pg_dump on one snapshot), with the chain head recorded in its manifest."""
-    settings = Settings.from_env()
-    started = time.perf_counter()
-    manifest = backup.create(settings.database_url, out_file)
-    out.print(f"Backed up {manifest.entries:,} entries to {out_file} "
-              f"({out_file.stat().st_size:,} bytes, {time.perf_counter() - started:.1f} s); "
-              f"chain head {manifest.head_seq}:{manifest.head_hash}")
-    out.print("The vault's key file is not in it: keep COOP_DATA_KEY_FILE backed up "
-              "separately.")
-
-
-@app.command("restore")
-def restore_command(
-    backup_file: Annotated[Path, typer.Argument(help="A file written by `coop backup`.")],
-    force: Annotated[bool, typer.Option(
-        "--force", help="Replace the books already in the target database.")] = False,
-) -> None:
-    """Restore a backup into COOP_DATABASE_URL (stop the server first); refuses a database
-    that has books in it unless --force; verifies the result against the manifest."""
-    settings = Settings.from_env()
-    restored = backup.restore(backup_file, settings.database_url, force=force)
-    out.print(f"Restored {restored.manifest.entries:,} entries in {restored.seconds:.1f} s; "
-              f"verify passed and the chain head {restored.head_seq}:{restored.head_hash} "
-              "is the one recorded in the backup.")
 
 
 def main() -> None:

@@ -27,12 +27,16 @@ from coop.errors import InvalidInput
 class Settings:
     database_url: str = "sqlite:///coop.db"
     data_key_file: Path = field(default_factory=lambda: Path("~/.config/coop/data.key"))
+    backup_key_file: Path = field(default_factory=lambda: Path("~/.config/coop/backup.key"))
     admin_password: str | None = None
     timezone: str = "Asia/Kolkata"
     business_date: date | None = None
     pool_size: int = 40
     argon2_memory_kib: int = 65536
     worker_threads: int = 8
+    trusted_proxies: tuple[str, ...] = ()
+    """Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (COOP_TRUSTED_PROXIES,
+    comma-separated; default none: the client's own address is the only one used)."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -50,11 +54,17 @@ class Settings:
             data_key_file=Path(
                 env.get("COOP_DATA_KEY_FILE", "~/.config/coop/data.key")
             ).expanduser(),
+            backup_key_file=Path(
+                env.get("COOP_BACKUP_KEY_FILE", "~/.config/coop/backup.key")
+            ).expanduser(),
             admin_password=env.get("COOP_ADMIN_PASSWORD") or None,
             timezone=env.get("COOP_TIMEZONE", cls.timezone),
             business_date=business_date,
             pool_size=int(env.get("COOP_DB_POOL_SIZE", str(cls.pool_size))),
             worker_threads=int(env.get("COOP_WORKER_THREADS", str(cls.worker_threads))),
+            trusted_proxies=tuple(
+                part.strip() for part in env.get("COOP_TRUSTED_PROXIES", "").split(",")
+                if part.strip()),
             argon2_memory_kib=int(
                 env.get("COOP_ARGON2_MEMORY_KIB", str(cls.argon2_memory_kib))
             ),

@@ -18,7 +18,9 @@ inside `Database.writing()`), and nothing below it commits.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
 import random
 import sqlite3
 import threading
@@ -27,6 +29,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Date, DateTime, Dialect, MetaData, create_engine, event
@@ -194,6 +197,22 @@ def is_retryable(exc: BaseException) -> bool:
     return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
+def _private_sqlite_file(database: str | None) -> None:
+    """The database file is its owner's alone (mode 0600, its folder 0700 when we make it):
+    SQLite gives its -wal and -shm files the database file's mode, so they follow."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    if not path.exists():
+        with contextlib.suppress(FileExistsError):
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    for part in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if part.exists() and part.stat().st_mode & 0o077:
+            part.chmod(0o600)
+
+
 class Database:
     """The engines of one society's database and the two ways into it: write and read."""
 
@@ -201,6 +220,7 @@ class Database:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
+            _private_sqlite_file(self.url.database)
             self.reader = self._sqlite_engine(pool_size=pool_size, echo=echo)
             self.writer: Engine = self._sqlite_engine(pool_size=1, echo=echo).execution_options(
                 coop_begin="IMMEDIATE"

@@ -20,7 +20,6 @@ from litestar import Litestar, get
 from litestar.config.cors import CORSConfig
 from litestar.logging.config import LoggingConfig
 from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import RedocRenderPlugin, SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 
@@ -44,6 +43,7 @@ from coop.api.controllers.society import SocietyController
 from coop.api.counter import BoardController, CounterController, template_config
 from coop.api.counter.web import counter_csrf
 from coop.api.deps import DEPENDENCIES, AppState
+from coop.api.docs import PackagedSwagger, docs_asset
 from coop.api.openapi import document_problems
 from coop.api.problems import EXCEPTION_HANDLERS
 from coop.api.security import PUBLIC, authorize, security_headers
@@ -97,7 +97,7 @@ def create_app(
             database.dispose()
 
     app = Litestar(
-        route_handlers=[api, health, CounterController, BoardController],
+        route_handlers=[api, health, docs_asset, CounterController, BoardController],
         template_config=template_config(),
         guards=[authorize, counter_csrf],
         dependencies=DEPENDENCIES,
@@ -111,7 +111,7 @@ def create_app(
             title="coop", version=__version__,
             description="The books of a savings and credit co-operative (CONTRACT.md).",
             path="/schema",
-            render_plugins=[SwaggerRenderPlugin(), RedocRenderPlugin()],
+            render_plugins=[PackagedSwagger()],
             components=Components(security_schemes={
                 "bearer": SecurityScheme(type="http", scheme="bearer"),
             }),

@@ -4,13 +4,15 @@ injected dependency, and the book's currency for money in and out."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 
 from coop.api.security import PrincipalCache
-from coop.auth import Passwords
+from coop.auth import Passwords, UserRow
+from coop.auth import log_in as auth_log_in
 from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database
@@ -34,6 +36,16 @@ class AppState:
         if self.vault is None:
             self.vault = Vault.from_file(self.settings.data_key_file)
         return self.vault
+
+
+def log_in(state: AppState, *, username: str, password: str,
+           address: str) -> tuple[str, UserRow, datetime]:
+    """A login from the API or the counter (see `auth.log_in`): unknown usernames are kept
+    only as a digest keyed from the data key."""
+    vault = state.identity_vault()
+    return auth_log_in(state.db, username=username, password=password, address=address,
+                       passwords=state.passwords, clock=state.clock,
+                       digest=lambda text: vault.keyed_digest("login-username", text))
 
 
 def app_state(request: Request[Any, Any, Any]) -> AppState:

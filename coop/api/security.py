@@ -138,6 +138,13 @@ API_ONLY_HEADERS = (
 )
 
 
+DOCS_HEADERS = (
+    # the API viewer's own script and stylesheet from this server, nothing else
+    (b"content-security-policy", b"default-src 'none'; script-src 'self'; "
+                                 b"style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                                 b"connect-src 'self'; frame-ancestors 'none'; "
+                                 b"base-uri 'none'; form-action 'none'"),
+)
 COUNTER_HEADERS = (
     (b"cache-control", b"no-store"),
     # the pages' own stylesheet and forms, nothing else: no scripts, no other origin
@@ -154,6 +161,8 @@ async def security_headers(message: Message, scope: Scope) -> None:
     added = [h for h in SECURITY_HEADERS if h[0] not in present]
     if is_counter(scope["path"]):
         added += [h for h in COUNTER_HEADERS if h[0] not in present]
-    elif not scope["path"].startswith(PUBLIC_PATH_PREFIXES):
+    elif scope["path"].startswith(PUBLIC_PATH_PREFIXES):
+        added += [h for h in DOCS_HEADERS if h[0] not in present]
+    else:
         added += [h for h in API_ONLY_HEADERS if h[0] not in present]
     message["headers"] = [*message.get("headers", []), *added]

@@ -16,8 +16,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import os
 import re
 import secrets
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -37,16 +40,19 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     bindparam,
+    delete,
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from zxcvbn import zxcvbn
 
 from coop.clock import Clock
-from coop.db import Base
+from coop.db import Base, Database
 from coop.errors import Conflict, CoopError, InvalidInput, NotFound
 from coop.members import MemberNotFound, get_member
 
@@ -187,7 +193,20 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def check_password_rules(password: str, *, username: str) -> None:
+class LastAdmin(Conflict):
+    code = "last_admin"
+    title = "The last active admin cannot be disabled or demoted"
+
+
+PASSWORD_SCORE_MIN = 2
+"""zxcvbn's scale: 0-1 fall to an online guesser within a few thousand tries (its bundled
+lists of the 30,000 most common passwords, words, names, dates, keyboard runs, repeats)."""
+PASSWORD_SCORED_LENGTH_MAX = 64  # zxcvbn's time grows with length; the rest only adds strength
+
+
+def check_password_rules(password: str, *, username: str, current_hash: str | None = None,
+                         passwords: Passwords | None = None) -> None:
+    """8 to 256 characters, not the username, not common or trivial, not the current one."""
     if not PASSWORD_LENGTH_MIN <= len(password) <= PASSWORD_LENGTH_MAX:
         raise InvalidInput(
             f"a password has {PASSWORD_LENGTH_MIN} to {PASSWORD_LENGTH_MAX} characters",
@@ -195,6 +214,31 @@ def check_password_rules(password: str, *, username: str) -> None:
         )
     if password.lower() == username.lower():
         raise InvalidInput("the password may not be the username", field="password")
+    score = zxcvbn(password[:PASSWORD_SCORED_LENGTH_MAX], user_inputs=[username])["score"]
+    if not password.strip() or score < PASSWORD_SCORE_MIN:
+        raise InvalidInput(
+            "this password is too easy to guess (a common password, a word, a name, a date "
+            "or a pattern): use a phrase of three or four words", field="password")
+    if current_hash is not None and passwords is not None:
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            if passwords.hasher().verify(current_hash, password):
+                raise InvalidInput("the new password is the same as the current one",
+                                   field="password")
+
+
+def _role(role: Role | str) -> Role:
+    try:
+        return Role(role)
+    except ValueError as exc:
+        raise InvalidInput(f"role is one of {', '.join(Role)}", field="role") from exc
+
+
+def _check_member(session: Session, member_code: str) -> None:
+    try:
+        get_member(session, member_code)
+    except MemberNotFound as exc:
+        raise InvalidInput(f"there is no member {member_code[:20]!r}",
+                           field="member_code") from exc
 
 
 def create_user(
@@ -207,10 +251,7 @@ def create_user(
     passwords: Passwords,
     clock: Clock,
 ) -> UserRow:
-    try:
-        role = Role(role)
-    except ValueError as exc:
-        raise InvalidInput(f"role is one of {', '.join(Role)}", field="role") from exc
+    role = _role(role)
     if not USERNAME_PATTERN.fullmatch(username):
         raise InvalidInput(
             "a username is 2-32 lowercase letters, digits, '.', '_' or '-'", field="username"
@@ -219,11 +260,7 @@ def create_user(
     if role in (Role.MEMBER, Role.BOARD) and member_code is None:
         raise InvalidInput(f"a {role} user names her member_code", field="member_code")
     if member_code is not None:
-        try:
-            get_member(session, member_code)
-        except MemberNotFound as exc:
-            raise InvalidInput(f"there is no member {member_code[:20]!r}",
-                               field="member_code") from exc
+        _check_member(session, member_code)
     if session.execute(select(UserRow.id).where(UserRow.username == username)).first():
         raise UsernameTaken(f"user {username} exists", field="username")
     user = UserRow(
@@ -238,6 +275,111 @@ def create_user(
     return user
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """A login under way: its throttle slot is taken, its password not yet checked."""
+
+    slot_id: int
+    user_id: int | None
+    password_hash: str | None  # None: no such user, or disabled
+    shown_name: str  # what the throttle and the log know her by
+
+
+def _throttle_key(session: Session, username: str, digest: Callable[[str], str]) -> tuple[
+        UserRow | None, str]:
+    """The user, and the name the throttle counts under: a real username as it is, anything
+    else as a keyed digest, so a password typed into the username box is never kept."""
+    user = session.execute(select(UserRow).where(UserRow.username == username[:64])).scalar()
+    return user, (username if user is not None else "?" + digest(username)[:40])
+
+
+def _lock_names(session: Session, *names: str) -> None:
+    """Serialise throttle bookkeeping per name (SQLite's single writer does this already)."""
+    if session.get_bind().dialect.name == "postgresql":
+        for name in sorted(set(names)):
+            session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 7))"),
+                            {"k": "coop-login:" + name})
+
+
+def begin_login(session: Session, *, username: str, address: str,
+                digest: Callable[[str], str], clock: Clock) -> LoginAttempt:
+    """Count the recent failures and take a slot, atomically: the slot counts as a failure
+    until the password is found right, so a hundred guesses at once get at most the limit's
+    worth of password checks. Raises TooManyLogins. Commit this before checking the password."""
+    user, name = _throttle_key(session, username, digest)
+    address = address[:64]
+    _lock_names(session, "u:" + name, "a:" + address)
+    since = clock.now() - LOGIN_WINDOW
+    by_user = session.execute(
+        select(func.count()).select_from(LoginFailureRow)
+        .where(LoginFailureRow.username == name, LoginFailureRow.at > since)
+    ).scalar_one()
+    by_address = session.execute(
+        select(func.count()).select_from(LoginFailureRow)
+        .where(LoginFailureRow.address == address, LoginFailureRow.at > since)
+    ).scalar_one()
+    if by_user >= LOGIN_FAILURES_MAX_PER_USER or by_address >= LOGIN_FAILURES_MAX_PER_ADDRESS:
+        raise TooManyLogins("too many failed logins; try again in 15 minutes")
+    slot = LoginFailureRow(username=name, address=address, at=clock.now())
+    session.add(slot)
+    session.flush()
+    live = user is not None and not user.disabled
+    return LoginAttempt(slot.id, user.id if user else None,
+                        user.password_hash if user is not None and live else None, name)
+
+
+_PASSWORD_CHECKS = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
+
+
+def check_attempt(attempt: LoginAttempt, password: str, passwords: Passwords) -> bool:
+    """The argon2 check, outside any transaction; at most one per core at a time."""
+    hasher = passwords.hasher()
+    with _PASSWORD_CHECKS:
+        if attempt.password_hash is None:
+            _burn_time(hasher, password)
+            return False
+        try:
+            return bool(hasher.verify(attempt.password_hash, password))
+        except (VerificationError, InvalidHashError):
+            return False
+
+
+def finish_login(session: Session, attempt: LoginAttempt, *, password: str,
+                 passwords: Passwords, clock: Clock,
+                 lifetime: timedelta = TOKEN_LIFETIME) -> tuple[str, UserRow, datetime]:
+    """After a right password: free the throttle slot and issue a token (the user must
+    still be enabled and hold the same password)."""
+    user = session.get(UserRow, attempt.user_id) if attempt.user_id is not None else None
+    if user is None or user.disabled or user.password_hash != attempt.password_hash:
+        raise LoginFailed("wrong username or password")
+    session.execute(delete(LoginFailureRow).where(LoginFailureRow.id == attempt.slot_id))
+    hasher = passwords.hasher()
+    if hasher.check_needs_rehash(user.password_hash):
+        user.password_hash = hasher.hash(password)
+    token = secrets.token_urlsafe(32)
+    now = clock.now()
+    expires_at = now + lifetime
+    session.add(TokenRow(token_hash=token_digest(token), user_id=user.id, issued_at=now,
+                         expires_at=expires_at, revoked_at=None))
+    session.flush()
+    return token, user, expires_at
+
+
+def log_in(db: Database, *, username: str, password: str, address: str,
+           passwords: Passwords, digest: Callable[[str], str],
+           clock: Clock) -> tuple[str, UserRow, datetime]:
+    """A login in three steps, so that no password check ever runs inside a write
+    transaction (on SQLite that would stall every deposit behind argon2): take a throttle
+    slot (one short write), check the password (no transaction), then issue the token."""
+    attempt = db.write(lambda s: begin_login(s, username=username, address=address,
+                                             digest=digest, clock=clock))
+    if not check_attempt(attempt, password, passwords):
+        log.warning("login failed for user %r from %s", attempt.shown_name, address[:64])
+        raise LoginFailed("wrong username or password")
+    return db.write(lambda s: finish_login(s, attempt, password=password,
+                                           passwords=passwords, clock=clock))
+
+
 def login(
     session: Session,
     *,
@@ -248,40 +390,18 @@ def login(
     clock: Clock,
     lifetime: timedelta = TOKEN_LIFETIME,
 ) -> tuple[str, UserRow, datetime]:
-    """Check a password and issue a token. Raises TooManyLogins or LoginFailed.
-
-    A failure is recorded in its own committed write by the caller (see `record_failure`),
-    because the refusal rolls this transaction back.
-    """
-    now = clock.now()
-    since = now - LOGIN_WINDOW
-    by_user = session.execute(
-        select(func.count()).select_from(LoginFailureRow)
-        .where(LoginFailureRow.username == username[:64], LoginFailureRow.at > since)
-    ).scalar_one()
-    by_address = session.execute(
-        select(func.count()).select_from(LoginFailureRow)
-        .where(LoginFailureRow.address == address[:64], LoginFailureRow.at > since)
-    ).scalar_one()
-    if by_user >= LOGIN_FAILURES_MAX_PER_USER or by_address >= LOGIN_FAILURES_MAX_PER_ADDRESS:
-        raise TooManyLogins("too many failed logins; try again in 15 minutes")
-    user = session.execute(select(UserRow).where(UserRow.username == username)).scalar()
-    hasher = passwords.hasher()
-    if user is None or user.disabled:
-        _burn_time(hasher, password)
+    """All three steps in the caller's one transaction (scripts and tests; the server uses
+    `log_in`). A failure leaves its slot behind only if the caller commits."""
+    attempt = begin_login(session, username=username, address=address,
+                          digest=_plain_digest, clock=clock)
+    if not check_attempt(attempt, password, passwords):
         raise LoginFailed("wrong username or password")
-    try:
-        hasher.verify(user.password_hash, password)
-    except (VerificationError, InvalidHashError) as exc:
-        raise LoginFailed("wrong username or password") from exc
-    if hasher.check_needs_rehash(user.password_hash):
-        user.password_hash = hasher.hash(password)
-    token = secrets.token_urlsafe(32)
-    expires_at = now + lifetime
-    session.add(TokenRow(token_hash=token_digest(token), user_id=user.id, issued_at=now,
-                         expires_at=expires_at, revoked_at=None))
-    session.flush()
-    return token, user, expires_at
+    return finish_login(session, attempt, password=password, passwords=passwords,
+                        clock=clock, lifetime=lifetime)
+
+
+def _plain_digest(text_: str) -> str:
+    return hashlib.sha256(text_.encode()).hexdigest()
 
 
 _DUMMY_HASHES: dict[tuple[int, int, int], str] = {}
@@ -294,11 +414,6 @@ def _burn_time(hasher: PasswordHasher, password: str) -> None:
         _DUMMY_HASHES[params] = hasher.hash(secrets.token_hex(16))
     with contextlib.suppress(VerificationError):
         hasher.verify(_DUMMY_HASHES[params], password)
-
-
-def record_failure(session: Session, *, username: str, address: str, clock: Clock) -> None:
-    log.warning("login failed for user %r from %s", username[:64], address[:64])
-    session.add(LoginFailureRow(username=username[:64], address=address[:64], at=clock.now()))
 
 
 _token_table = cast(Table, TokenRow.__table__)
@@ -351,18 +466,60 @@ def change_password(
         hasher.verify(user.password_hash, current)
     except (VerificationError, InvalidHashError) as exc:
         raise InvalidInput("the current password is wrong", field="current_password") from exc
-    check_password_rules(new, username=user.username)
+    check_password_rules(new, username=user.username, current_hash=user.password_hash,
+                         passwords=passwords)
     user.password_hash = hasher.hash(new)
     revoke_all(session, user.id, clock=clock)
 
 
-def set_disabled(session: Session, username: str, disabled: bool, *, clock: Clock) -> UserRow:
-    user = session.execute(select(UserRow).where(UserRow.username == username)).scalar()
+def get_user(session: Session, username: str, *, lock: bool = False) -> UserRow:
+    query = select(UserRow).where(UserRow.username == username)
+    if lock:
+        query = query.with_for_update()
+    user = session.execute(query).scalar()
     if user is None:
-        raise NotFound(f"no user {username}")
-    user.disabled = disabled
-    if disabled:
+        raise NotFound(f"no user {username[:32]}")
+    return user
+
+
+def _check_not_last_admin(session: Session, user: UserRow) -> None:
+    """Someone must always be able to log in and manage users: the last enabled admin may
+    not be disabled or given another role. The admins' rows are locked, so two admins
+    disabling each other at once cannot both succeed."""
+    admins = session.scalars(select(UserRow.id).where(
+        UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False))
+        .order_by(UserRow.id).with_for_update()).all()
+    if list(admins) == [user.id]:
+        raise LastAdmin(f"{user.username} is the only active admin: make another admin first")
+
+
+def update_user(session: Session, username: str, *, disabled: bool | None = None,
+                role: Role | str | None = None, password: str | None = None,
+                member_code: str | None = None, passwords: Passwords,
+                clock: Clock) -> UserRow:
+    """An admin's change to a user: enable or disable, change role, reset the password
+    (every token of hers is revoked whenever access narrows or the password changes)."""
+    user = get_user(session, username, lock=True)
+    new_role = _role(role) if role is not None else Role(user.role)
+    narrows = (disabled and not user.disabled) or new_role is not Role(user.role)
+    if narrows and user.role == Role.ADMIN.value and not user.disabled:
+        _check_not_last_admin(session, user)
+    code = member_code if member_code is not None else user.member_code
+    if new_role in (Role.MEMBER, Role.BOARD) and code is None:
+        raise InvalidInput(f"a {new_role} user names her member_code", field="member_code")
+    if member_code is not None:
+        _check_member(session, member_code)
+    if password is not None:
+        check_password_rules(password, username=user.username,
+                             current_hash=user.password_hash, passwords=passwords)
+        user.password_hash = passwords.hasher().hash(password)
+    if disabled is not None:
+        user.disabled = disabled
+    user.role = str(new_role)
+    user.member_code = code
+    if narrows or password is not None:
         revoke_all(session, user.id, clock=clock)
+    session.flush()
     return user
 
 

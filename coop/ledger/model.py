@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -27,8 +28,15 @@ ACTOR_LENGTH_MAX = 64
 IDEMPOTENCY_KEY_LENGTH_MAX = 255
 ACCOUNT_CODE_LENGTH_MAX = 64
 ACCOUNT_NAME_LENGTH_MAX = 120
-BALANCE_MINOR_MAX = 2**62
-"""Cumulative debits or credits of one account never pass this: they must fit a BIGINT."""
+BALANCE_MINOR_MAX = 10**17
+"""No account's balance may pass this either way (₹1,000 lakh crore in paise): a thousand
+times the largest single posting, so honest use never meets it, and far below what a BIGINT
+holds. A posting that would cross it is refused (422), never a crash."""
+COUNTER_MINOR_NET_ABOVE = 2**61
+"""When an account's cumulative debits or credits pass this, both are reduced by their
+common part (the balance is unchanged): with the balance bounded above and single postings
+at most AMOUNT_MINOR_MAX, the counters stay below 2**62 however many postings an account
+takes, and always fit a BIGINT. `verify` checks the counters against the postings net."""
 
 GENESIS_HASH = "0" * 64
 HASH_VERSION = 1
@@ -36,7 +44,12 @@ HASH_VERSION = 1
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 ROOT_CODE_PATTERN = re.compile(r"^[0-9]{4}$")
 SUB_SUFFIX_PATTERN = re.compile(r"^[A-Z0-9][A-Za-z0-9-]{0,40}$")
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # C0, DEL and C1
+_JOINERS = frozenset("\u200c\u200d")
+"""Zero-width non-joiner and joiner shape Kannada, Hindi and Bengali text: they are allowed.
+Every other invisible format character (bidi overrides and isolates such as U+202E, zero-width
+spaces, word joiners, byte-order marks, soft hyphens) is refused: it can make a narration or
+a name read differently from what is stored."""
 
 
 class Side(StrEnum):
@@ -90,6 +103,11 @@ class PeriodClosed(InvalidInput):
 class FutureValueDate(InvalidInput):
     code = "future_value_date"
     title = "The value date is in the future"
+
+
+class BalanceLimit(InvalidInput):
+    code = "balance_limit"
+    title = "The account's balance would pass the most the books allow"
 
 
 class InsufficientFunds(InvalidInput):
@@ -186,6 +204,11 @@ def check_text(value: str, *, field: str, length_max: int, allow_empty: bool = F
         raise InvalidInput(f"{field} is longer than {length_max} characters", field=field)
     if _CONTROL_CHARACTERS.search(text):
         raise InvalidInput(f"{field} may not contain control characters", field=field)
+    hidden = next((c for c in text if unicodedata.category(c) == "Cf" and c not in _JOINERS),
+                  None)
+    if hidden is not None:
+        raise InvalidInput(f"{field} may not contain invisible or direction-changing "
+                           f"characters (U+{ord(hidden):04X})", field=field)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

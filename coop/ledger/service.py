@@ -37,12 +37,14 @@ from coop.ledger.chart import DEFAULT_CHART
 from coop.ledger.model import (
     ACCOUNT_NAME_LENGTH_MAX,
     BALANCE_MINOR_MAX,
+    COUNTER_MINOR_NET_ABOVE,
     GENESIS_HASH,
     ROOT_CODE_PATTERN,
     SUB_SUFFIX_PATTERN,
     AccountExists,
     AccountType,
     AlreadyReversed,
+    BalanceLimit,
     ControlAccountPosting,
     EntryDraft,
     EntryNotFound,
@@ -156,6 +158,7 @@ class _Account:
     credits_minor: int
     debit_added: int = 0
     credit_added: int = 0
+    netted: int = 0  # taken off both counters, see COUNTER_MINOR_NET_ABOVE
     parent: _Account | None = None
 
 
@@ -509,7 +512,14 @@ def _check_limits(accounts: Iterable[_Account], currency: str) -> None:
     for account in accounts:
         debits = account.debits_minor + account.debit_added
         credits = account.credits_minor + account.credit_added
-        require(max(debits, credits) < BALANCE_MINOR_MAX, "account counters fit a BIGINT")
+        if abs(debits - credits) > BALANCE_MINOR_MAX:
+            raise BalanceLimit(
+                f"account {account.code} would hold more than "
+                f"{format_minor(BALANCE_MINOR_MAX, currency)}, the most the books allow",
+                field="postings")
+        if max(debits, credits) >= COUNTER_MINOR_NET_ABOVE:
+            account.netted = min(debits, credits)
+        require(max(debits, credits) - account.netted < 2**62, "account counters fit a BIGINT")
         if account.may_go_negative:
             continue
         balance = signed_balance(
@@ -559,7 +569,7 @@ def _insert(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account]
     raw.executemany(_INSERT_ENTRY, entry_rows)
     raw.executemany(_INSERT_POSTING, posting_rows)
     raw.executemany(_ADD_TO_ACCOUNT, [
-        (a.debit_added, a.credit_added, a.id)
+        (a.debit_added - a.netted, a.credit_added - a.netted, a.id)
         for a in accounts.values() if a.debit_added or a.credit_added
     ])
     last = entries[-1]

@@ -9,22 +9,25 @@ member does for a living or where: there is no such field, and none may be added
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Literal
 
+import phonenumbers
+from babel import Locale
 from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
 from coop.db import Base
-from coop.errors import Conflict, InvalidInput, NotFound
+from coop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from coop.i18n import check_language
 from coop.ledger import open_account
 from coop.ledger.chart import SAVINGS, SHARE_CAPITAL
 from coop.ledger.model import check_text
 from coop.members.codes import is_valid, new_code
 from coop.members.vault import FIELDS, Vault
+from coop.society import get_society
 
 MemberStatus = Literal["active", "exited"]
 FIELD_LENGTH_MAX = 120
@@ -118,15 +121,61 @@ def shares_account(code: str) -> str:
     return f"{SHARE_CAPITAL}:{code}"
 
 
+BACKDATE_DAYS_MAX = 30
+"""How far back anyone but an admin may date a joining (a member registered a few weeks
+late); older dates come from the paper register, entered by an admin."""
+JOINED_ON_MIN = date(1900, 1, 1)
+
+
+class BackdatingNotAllowed(Forbidden):
+    code = "backdating_not_allowed"
+    title = "Only an admin may date a joining this far back"
+
+
+def phone_region(session: Session) -> str:
+    """The region a phone without a country code belongs to: the society locale's territory."""
+    society = get_society(session)
+    territory = Locale.parse(society.locale).territory if society else None
+    return territory or "IN"
+
+
+def normalise_phone(phone: str, *, region: str) -> str:
+    """The number in E.164 (`+919845012345`), or 422: a phone must have the digits of a
+    possible number where the society is ("none", "n/a" or "-" are not phones)."""
+    try:
+        number = phonenumbers.parse(phone, region)
+    except phonenumbers.NumberParseException:
+        number = None
+    if number is None or not phonenumbers.is_possible_number(number):
+        raise InvalidInput("a phone number is its digits, with or without the country code "
+                           "(for example 98450 12345)", field="phone")
+    return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
+
+
+def check_joined_on(joined: date, *, today: date, may_backdate: bool) -> None:
+    if joined > today:
+        raise InvalidInput("a member cannot join after the business date", field="joined_on")
+    if joined < JOINED_ON_MIN:
+        raise InvalidInput("joined_on is not before 1900-01-01", field="joined_on")
+    if not may_backdate and (today - joined).days > BACKDATE_DAYS_MAX:
+        raise BackdatingNotAllowed(
+            f"joined_on more than {BACKDATE_DAYS_MAX} days before the business date is "
+            "entered by an admin, from the paper register", field="joined_on")
+
+
 def register_member(
     session: Session, *, identity: Identity, joined_on: date | None, vault: Vault, clock: Clock,
-    language: str | None = None, passbook_known_as: bool = False,
+    language: str | None = None, passbook_known_as: bool = False, may_backdate: bool = True,
 ) -> MemberRow:
-    """Register a member: a fresh random number, her encrypted identity, her savings and
-    share accounts in the ledger."""
+    """Register a member: a fresh random number, her encrypted identity (her phone in
+    E.164), her savings and share accounts in the ledger. Only a caller that `may_backdate`
+    (an admin) dates her joining more than 30 days back."""
     joined = joined_on or clock.today()
-    if joined > clock.today():
-        raise InvalidInput("a member cannot join after the business date", field="joined_on")
+    check_joined_on(joined, today=clock.today(), may_backdate=may_backdate)
+    if identity.phone:
+        identity = replace(identity, phone=normalise_phone(
+            check_text(identity.phone, field="phone", length_max=FIELD_LENGTH_MAX),
+            region=phone_region(session)))
     code = _unused_code(session)
     member = MemberRow(code=code, status="active", joined_on=joined, exited_on=None,
                        created_at=clock.now(),
@@ -220,9 +269,10 @@ def find_by_phone(
     """The member number registered with this phone, through the blind index. With a
     `reader`, a lookup that finds someone is written to the access log (it ties a phone to a
     member, which is as revealing as reading the phone)."""
+    number = normalise_phone(phone, region=phone_region(session))
     found = session.execute(
         select(MemberRow.code).join(IdentityRow, IdentityRow.member_id == MemberRow.id)
-        .where(IdentityRow.phone_index == vault.phone_index(phone))
+        .where(IdentityRow.phone_index == vault.phone_index(number))
     ).first()
     if found is None:
         return None

@@ -93,6 +93,14 @@ class Vault:
         mac.update(digits.encode())
         return mac.finalize().hex()
 
+    def keyed_digest(self, purpose: str, value: str) -> str:
+        """HMAC-SHA256 of `value` under a key derived from the master key for `purpose`:
+        equal values give equal digests, and without the key file nothing can be guessed
+        back from it (a plain hash of a phone number can be, by trying every number)."""
+        mac = hmac.HMAC(self._derived(f"coop/v1/{purpose}".encode()), hashes.SHA256())
+        mac.update(value.encode())
+        return mac.finalize().hex()
+
     def _derived(self, info: bytes) -> bytes:
         return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
                     info=info).derive(self.master_key)

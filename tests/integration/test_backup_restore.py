@@ -26,6 +26,7 @@ from coop.members.vault import Vault
 from coop.savings import record_deposit
 from tests.conftest import is_postgres
 
+KEY = bytes(range(100, 132))
 MEMBERS = 20
 SEED_DEPOSITS = 1000
 
@@ -96,7 +97,7 @@ def test_the_restore_drill(db: Database, clock: FixedClock, database_url: str,
     try:
         time.sleep(0.05)
         started = time.perf_counter()
-        manifest = backup.create(database_url, tmp_path / "books.zip")
+        manifest = backup.create(database_url, tmp_path / "books.zip", key=KEY)
         took = time.perf_counter() - started
         time.sleep(0.05)
     finally:
@@ -108,7 +109,7 @@ def test_the_restore_drill(db: Database, clock: FixedClock, database_url: str,
     assert manifest.head_hash == source_hash  # the copy is the books as of one instant
     assert manifest.entries == manifest.head_seq
 
-    restored = backup.restore(tmp_path / "books.zip", target_url)
+    restored = backup.restore(tmp_path / "books.zip", target_url, key=KEY)
     assert (restored.head_seq, restored.head_hash) == (manifest.head_seq, manifest.head_hash)
     copy = Database(target_url, pool_size=2)
     try:
@@ -124,8 +125,8 @@ def test_the_restore_drill(db: Database, clock: FixedClock, database_url: str,
           "the live books at the end (RPO)")
 
     with pytest.raises(backup.BackupRefused):
-        backup.restore(tmp_path / "books.zip", target_url)  # it has books now
-    assert backup.restore(tmp_path / "books.zip", target_url, force=True).head_seq == \
+        backup.restore(tmp_path / "books.zip", target_url, key=KEY)  # it has books now
+    assert backup.restore(tmp_path / "books.zip", target_url, force=True, key=KEY).head_seq == \
         manifest.head_seq
 
 
@@ -134,7 +135,7 @@ def test_a_damaged_or_foreign_backup_is_refused(db: Database, clock: FixedClock,
                                                 tmp_path: Path) -> None:
     _deposit(db, clock, _members(db, clock)[0], 100)
     good = tmp_path / "books.zip"
-    manifest = backup.create(database_url, good)
+    manifest = backup.create(database_url, good, key=KEY)
     damaged = tmp_path / "damaged.zip"
     with zipfile.ZipFile(good) as source, zipfile.ZipFile(damaged, "w") as copy:
         copy.writestr("manifest.json", source.read("manifest.json"))
@@ -142,11 +143,44 @@ def test_a_damaged_or_foreign_backup_is_refused(db: Database, clock: FixedClock,
         payload[len(payload) // 2] ^= 0xFF
         copy.writestr(manifest.payload, bytes(payload))
     with pytest.raises(InvalidInput, match="damaged"):
-        backup.restore(damaged, target_url)
+        backup.restore(damaged, target_url, key=KEY)
     (tmp_path / "not.zip").write_bytes(b"hello")
     with pytest.raises(InvalidInput, match="not a coop backup"):
-        backup.restore(tmp_path / "not.zip", target_url)
+        backup.restore(tmp_path / "not.zip", target_url, key=KEY)
     other = "postgresql+psycopg://nobody@127.0.0.1:1/none" if not is_postgres() \
         else f"sqlite:///{tmp_path / 'x.db'}"
     with pytest.raises(InvalidInput, match="backup; the target is"):
-        backup.restore(good, other)
+        backup.restore(good, other, key=KEY)
+
+
+def test_a_backup_is_encrypted_at_rest_and_needs_its_key(
+        db: Database, clock: FixedClock, database_url: str, target_url: str,
+        tmp_path: Path) -> None:
+    """Issue 15, finding 5: a stolen backup file shows no ledger and no schema without the
+    backup key; another key is refused by name before anything is touched."""
+    _deposit(db, clock, _members(db, clock)[0], 12345)
+    made = tmp_path / "books.zip"
+    manifest = backup.create(database_url, made, key=KEY)
+    assert made.stat().st_mode & 0o777 == 0o600
+    with zipfile.ZipFile(made) as archive:
+        sealed = archive.read(manifest.payload)
+    for clear in (b"SQLite format 3", b"ledger_entry", b"PGDMP", b"Savings ", b"CREATE TABLE"):
+        assert clear not in sealed
+    with pytest.raises(InvalidInput, match="another backup key"):
+        backup.restore(made, target_url, key=bytes(32))
+    assert backup.restore(made, target_url, key=KEY).head_seq == manifest.head_seq
+
+
+def test_chunks_cut_from_a_backup_are_caught(db: Database, clock: FixedClock,
+                                             database_url: str, target_url: str,
+                                             tmp_path: Path) -> None:
+    _deposit(db, clock, _members(db, clock)[0], 100)
+    good = tmp_path / "books.zip"
+    manifest = backup.create(database_url, good, key=KEY)
+    cut = tmp_path / "cut.zip"
+    with zipfile.ZipFile(good) as source, zipfile.ZipFile(cut, "w") as copy:
+        copy.writestr("manifest.json", source.read("manifest.json"))
+        payload = source.read(manifest.payload)
+        copy.writestr(manifest.payload, payload[:-100])
+    with pytest.raises(InvalidInput, match="damaged"):
+        backup.restore(cut, target_url, key=KEY)

@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.orm import Session
 
 from coop import auth, board
-from coop.api.deps import app_state
+from coop.api.deps import app_state, log_in
 from coop.api.idempotency import respond
 from coop.api.schemas.auth import (
     PasswordChangeIn,
@@ -39,14 +39,8 @@ class AuthController(Controller):
         """Exchange a username and password for a bearer token."""
         state = app_state(request)
         address = _client_address(request)
-        try:
-            token, user, expires_at = state.db.write(lambda s: auth.login(
-                s, username=data.username, password=data.password, address=address,
-                passwords=state.passwords, clock=state.clock))
-        except auth.LoginFailed:
-            state.db.write(lambda s: auth.record_failure(
-                s, username=data.username, address=address, clock=state.clock))
-            raise
+        token, user, expires_at = log_in(state, username=data.username,
+                                         password=data.password, address=address)
         seconds = int((expires_at - state.clock.now()).total_seconds())
         return token_out(token, seconds=seconds, role=user.role)
 
@@ -117,12 +111,15 @@ class UserController(Controller):
         self, request: Request[Any, Any, Any], username: FromPath[str],
         data: JSONBody[UserPatchIn],
     ) -> Response[UserOut]:
-        """Disable (revoking every token) or enable a user; a board user's seat is vacated
-        or taken again with it."""
+        """Disable or enable a user, change her role or reset her password (every token she
+        holds is revoked; a board user's seat is vacated or taken again with it). The last
+        active admin cannot be disabled or demoted (409)."""
         state = app_state(request)
 
         def work(session: Session) -> UserOut:
-            user = auth.set_disabled(session, username, data.disabled, clock=state.clock)
+            user = auth.update_user(session, username, disabled=data.disabled, role=data.role,
+                                    password=data.password, member_code=data.member_code,
+                                    passwords=state.passwords, clock=state.clock)
             board.sync_seat(session, username=user.username, on=state.clock.today())
             return user_out(user)
 

@@ -106,15 +106,16 @@ class MembersController(Controller):
     ) -> Response[MemberOut]:
         """Register a member: a random member number, her identity encrypted, her accounts."""
         state = app_state(request)
+        principal = current_principal(request)
         identity = members.Identity(known_as=data.known_as, legal_name=data.legal_name,
                                     phone=data.phone, nominee=data.nominee)
 
         def work(session: Session) -> MemberOut:
-            return member_out(members.register_member(session, identity=identity,
-                                             joined_on=data.joined_on,
-                                             vault=state.identity_vault(), clock=state.clock,
-                                             language=data.language,
-                                             passbook_known_as=data.known_as_on_passbook))
+            return member_out(members.register_member(
+                session, identity=identity, joined_on=data.joined_on,
+                vault=state.identity_vault(), clock=state.clock, language=data.language,
+                passbook_known_as=data.known_as_on_passbook,
+                may_backdate=principal.role is Role.ADMIN))
 
         return respond(request, current_principal(request), data, work)
 

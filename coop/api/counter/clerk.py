@@ -30,7 +30,7 @@ from coop.api.counter.web import (
     page,
     write,
 )
-from coop.api.deps import AppState, app_state
+from coop.api.deps import AppState, app_state, log_in
 from coop.api.security import (
     PUBLIC,
     SESSION_COOKIE,
@@ -138,13 +138,9 @@ class CounterController(Controller):
         username, password = str(data.get("username", "")), str(data.get("password", ""))
         address = request.client.host if request.client else "unknown"
         try:
-            token, _, expires_at = state.db.write(lambda s: auth.login(
-                s, username=username, password=password, address=address,
-                passwords=state.passwords, clock=state.clock))
+            token, _, expires_at = log_in(state, username=username, password=password,
+                                          address=address)
         except CoopError as error:
-            if isinstance(error, auth.LoginFailed):
-                state.db.write(lambda s: auth.record_failure(
-                    s, username=username, address=address, clock=state.clock))
             view = page(request, anonymous=True)
             view.errors = {"password": error.detail}
             csrf = new_login_csrf()
@@ -332,7 +328,7 @@ class CounterController(Controller):
         try:
             member = write(request, lambda s: members.register_member(
                 s, identity=identity, joined_on=None, vault=state.identity_vault(),
-                clock=state.clock, language=language))
+                clock=state.clock, language=language, may_backdate=False))
         except CoopError as error:
             view.errors = field_errors(error, "known_as")
             return Template("register.html", context=view.context(form=data),

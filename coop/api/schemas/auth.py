@@ -37,7 +37,10 @@ class UserOut(Out):
 
 
 class UserPatchIn(In):
-    disabled: bool
+    disabled: bool | None = None
+    role: RoleName | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=256)
+    member_code: str | None = Field(default=None, max_length=16)
 
 
 class PasswordChangeIn(In):
