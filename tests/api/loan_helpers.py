@@ -60,7 +60,7 @@ def make_board(api: Api, seats: int = 7) -> Board:
 def borrower(api: Api, *, savings: str = "10000.00", shares: int = 10,
              joined_on: date = date(2024, 1, 1)) -> str:
     """A member of long standing with savings and shares."""
-    response = api.post(f"{BASE}/members", {"joined_on": joined_on.isoformat()}, role="clerk")
+    response = api.post(f"{BASE}/members", {"joined_on": joined_on.isoformat()}, role="admin")
     assert response.status_code == 201, response.text
     code = str(response.json()["code"])
     if savings != "0.00":

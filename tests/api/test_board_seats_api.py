@@ -13,7 +13,7 @@ BASE = "/api/v1"
 def test_a_board_user_sits_from_her_creation_until_she_is_disabled(api: Api) -> None:
     board1 = api.member_codes["board-member"]
     assert api.db.read(board.seated) == {board1}  # the fixture's board1, made as POST /users
-    made = api.post(f"{BASE}/members", {"joined_on": "2020-01-01"}, role="clerk")
+    made = api.post(f"{BASE}/members", {"joined_on": "2020-01-01"}, role="admin")
     code = str(made.json()["code"])
     created = api.post(f"{BASE}/users", {"username": "rani", "password": PASSWORD,
                                          "role": "board", "member_code": code})

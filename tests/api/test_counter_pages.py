@@ -197,7 +197,7 @@ def test_a_loan_paid_out_and_repaid_at_the_counter(api: Api, counter: Counter) -
 def test_the_dividend_previewed_declared_and_downloaded(api: Api, counter: Counter) -> None:
     base = "/api/v1"
     api.clock.instant = api.clock.now()
-    code = api.post(f"{base}/members", {"joined_on": "2024-04-01"}, role="clerk").json()["code"]
+    code = api.post(f"{base}/members", {"joined_on": "2024-04-01"}, role="admin").json()["code"]
     assert api.post(f"{base}/members/{code}/shares", {"count": 100, "value_date": "2024-04-01"},
                     role="clerk").status_code == 201
     assert api.post(f"{base}/ledger/entries", {

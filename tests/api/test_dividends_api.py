@@ -70,7 +70,7 @@ def settings(api: Api, **values: Any) -> httpx.Response:
 
 
 def member(api: Api, joined_on: str = "2024-04-01") -> str:
-    response = api.post(M, {"joined_on": joined_on}, role="clerk")
+    response = api.post(M, {"joined_on": joined_on}, role="admin")
     assert response.status_code == 201, response.text
     return str(response.json()["code"])
 
@@ -867,7 +867,7 @@ def test_her_dividend_statement_and_share_certificate_are_hers_alone(api: Api) -
 
     api.clock.instant = api.clock.now()
     mine, other = (api.post(f"{BASE}/members", {"joined_on": "2024-04-01"},
-                            role="clerk").json()["code"] for _ in range(2))
+                            role="admin").json()["code"] for _ in range(2))
     for code in (mine, other):
         assert api.post(f"{BASE}/members/{code}/shares",
                         {"count": 100, "value_date": "2024-04-01"},

@@ -99,7 +99,7 @@ def disburse(api: Api, loan_id: int, to: str = "savings", **extra: Any) -> int:
 def seat(api: Api, board: Board, username: str, code: str | None = None) -> str:
     """A board user made through the API (for a new member unless `code` is given)."""
     if code is None:
-        made = api.post(M, {"joined_on": "2020-01-01"}, role="clerk")
+        made = api.post(M, {"joined_on": "2020-01-01"}, role="admin")
         assert made.status_code == 201, made.text
         code = str(made.json()["code"])
     user = api.post(f"{BASE}/users", {"username": username, "password": PASSWORD,

@@ -49,7 +49,7 @@ def user(db: Database, clock: FixedClock, username: str, role: str, code: str | 
 def disable(db: Database, clock: FixedClock, username: str, disabled: bool) -> None:
     """As PATCH /users/{username} does."""
     def work(s: Session) -> None:
-        auth.set_disabled(s, username, disabled, clock=clock)
+        auth.update_user(s, username, disabled=disabled, passwords=PASSWORDS, clock=clock)
         board.sync_seat(s, username=username, on=clock.today())
     db.write(work)
 

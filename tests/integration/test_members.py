@@ -119,7 +119,7 @@ def test_a_clerks_day(db: Database, clock: FixedClock, keys: Vault) -> None:
     chitra = register(db, clock, keys)
     assert len({asha, bina, chitra}) == 3 and all(map(is_valid, (asha, bina, chitra)))
     assert read(db, clock, keys, asha) == {"known_as": "Asha", "legal_name": None,
-                                            "phone": "+91 98450 12345", "nominee": None}
+                                            "phone": "+919845012345", "nominee": None}
     assert read(db, clock, keys, bina) == dict.fromkeys(ALL_FIELDS)
 
     assert buy(db, clock, asha, 2, "cash") == shares.Holding(count=2, value_minor=2000)
@@ -331,8 +331,8 @@ def test_each_read_writes_one_log_row_with_the_fields_present(
     asha = register(db, clock, keys, known_as="Asha", phone="98450 12345")
     bina = register(db, clock, keys)
     assert read(db, clock, keys, asha) == {"known_as": "Asha", "legal_name": None,
-                                            "phone": "98450 12345", "nominee": None}
-    assert read(db, clock, keys, asha, ("phone", "nominee")) == {"phone": "98450 12345",
+                                            "phone": "+919845012345", "nominee": None}
+    assert read(db, clock, keys, asha, ("phone", "nominee")) == {"phone": "+919845012345",
                                                                   "nominee": None}
     assert read(db, clock, keys, asha, ("legal_name",)) == {"legal_name": None}
     assert read(db, clock, keys, asha, ("known_as",)) == {"known_as": "Asha"}
