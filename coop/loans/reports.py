@@ -53,17 +53,25 @@ def standing(session: Session, loan_id: int, *, as_of: date) -> Standing:
         views = [engine.InstallmentView(i.number, i.due_on, i.principal, i.interest, i.total,
                                         0, "upcoming") for i in schedule.installments]
         return Standing(loan, None, views)
+    hist, as_of = _history_on(session, row, loan, as_of)
+    position = records.position(hist, as_of)
+    views = engine.installments(hist.plan, hist.events, as_of, hist.order)
+    if row.status == "written_off":
+        position = _written_off(position, as_of)
+    return Standing(loan, position, views)
+
+
+def _history_on(session: Session, row: LoanRow, loan: Loan,
+                as_of: date) -> tuple[records.History, date]:
+    """Her loan's history, and the day to see it on: a finished loan as it finished; never a
+    day before its last movement (422)."""
     hist = history(session, row, loan.product)
     if row.status in ("closed", "written_off"):
         as_of = max(as_of, row.last_event_on or as_of)
     if hist.last_on is not None and as_of < hist.last_on:
         raise InvalidInput(f"as_of is before the loan's last movement on {hist.last_on}",
                            field="as_of")
-    position = records.position(hist, as_of)
-    views = engine.installments(hist.plan, hist.events, as_of, hist.order)
-    if row.status == "written_off":
-        position = _written_off(position, as_of)
-    return Standing(loan, position, views)
+    return hist, as_of
 
 
 def _written_off(position: engine.Position, as_of: date) -> engine.Position:
@@ -77,12 +85,7 @@ def position_of(session: Session, loan: Loan, *, as_of: date) -> engine.Position
     row = loan_row(session, loan.id)
     if row.plan_version == 0:
         return None
-    hist = history(session, row, loan.product)
-    if row.status in ("closed", "written_off"):
-        as_of = max(as_of, row.last_event_on or as_of)
-    if hist.last_on is not None and as_of < hist.last_on:
-        raise InvalidInput(f"as_of is before the loan's last movement on {hist.last_on}",
-                           field="as_of")
+    hist, as_of = _history_on(session, row, loan, as_of)
     position = records.position(hist, as_of)
     return _written_off(position, as_of) if row.status == "written_off" else position
 
