@@ -120,6 +120,14 @@ def database_unavailable(_: Request[Any, Any, Any], exc: OperationalError) -> Re
                    instance=f"urn:coop:incident:{reference}", headers={"Retry-After": "5"})
 
 
+def too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
+    """JSON nested so deeply that decoding it runs out of stack (the review sent 1,000
+    levels to the login): refused as input, never a 500. Nothing in the services recurses,
+    so this is the request's doing."""
+    return problem(422, "malformed_request", title="Invalid input",
+                   detail="the request body is nested too deeply")
+
+
 def internal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     reference = uuid.uuid4().hex[:12]
     log.exception("unexpected error [%s]", reference, exc_info=exc)
@@ -133,5 +141,6 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     ValidationException: validation_error,
     HTTPException: http_error,
     OperationalError: database_unavailable,
+    RecursionError: too_deep,
     Exception: internal_error,
 }

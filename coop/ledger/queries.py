@@ -349,7 +349,8 @@ def account_lines(
         return None
     brought_forward = 0
     if from_on is not None:
-        brought_forward = balance_as_of(session, code, from_on - timedelta(days=1)) or 0
+        brought_forward = (balance_as_of(session, code, from_on - timedelta(days=1)) or 0
+                           if from_on > date.min else 0)
     query = (
         select(entry_table.c.id, entry_table.c.value_date, entry_table.c.kind,
                entry_table.c.narration, posting_table.c.side, posting_table.c.amount_minor)

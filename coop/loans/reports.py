@@ -61,10 +61,17 @@ def standing(session: Session, loan_id: int, *, as_of: date) -> Standing:
     return Standing(loan, position, views)
 
 
+AS_OF_MIN, AS_OF_MAX = date(1900, 1, 1), date(2999, 12, 31)
+"""A loan is seen on any day in this range: the engine counts periods and days past it, and
+a date at the calendar's end would overflow."""
+
+
 def _history_on(session: Session, row: LoanRow, loan: Loan,
                 as_of: date) -> tuple[records.History, date]:
     """Her loan's history, and the day to see it on: a finished loan as it finished; never a
     day before its last movement (422)."""
+    if not AS_OF_MIN <= as_of <= AS_OF_MAX:
+        raise InvalidInput(f"as_of is a day from {AS_OF_MIN} to {AS_OF_MAX}", field="as_of")
     hist = history(session, row, loan.product)
     if row.status in ("closed", "written_off"):
         as_of = max(as_of, row.last_event_on or as_of)

@@ -14,13 +14,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from coop import dividends, loans, savings
 from coop.api.counter.clerk import CounterController
-from coop.api.counter.web import Form, Page, field_errors, page, write
+from coop.api.counter.web import FiscalYearName, Form, LoanId, Page, field_errors, page, write
 from coop.api.deps import AppState, SocietyDep, app_state
 from coop.api.schemas.dividends import preview_body
 from coop.api.security import allow
@@ -99,7 +99,7 @@ class BoardController(Controller):
         return Template("board.html", context=view.context(**data))
 
     @post("/loans/{loan_id:int}/vote", opt=allow(B), sync_to_thread=True, status_code=303)
-    def vote(self, request: Request[Any, Any, Any], loan_id: FromPath[int],
+    def vote(self, request: Request[Any, Any, Any], loan_id: LoanId,
              data: Form) -> Response[Any]:
         view, state = page(request), app_state(request)
         assert view.principal is not None
@@ -184,7 +184,7 @@ class BoardController(Controller):
         return Template("audit.html", context=view.context(day=day, **state.db.read(read)))
 
     @get("/dividends/{fy:int}/members.csv", opt=allow(B, D, A), sync_to_thread=True)
-    def dividend_csv(self, request: Request[Any, Any, Any], fy: FromPath[int],
+    def dividend_csv(self, request: Request[Any, Any, Any], fy: FiscalYearName,
                      society: SocietyDep, rate: FromQuery[str] = "",
                      rebate: FromQuery[str] = "") -> Response[str]:
         """The previewed (or, without a rate, the declared) dividend, member by member."""

@@ -24,6 +24,7 @@ from coop.api.counter.web import (
     LOGIN_CSRF_COOKIE,
     LOGIN_FORM,
     Form,
+    LoanId,
     Page,
     field_errors,
     new_login_csrf,
@@ -260,7 +261,7 @@ class CounterController(Controller):
 
     @post("/loans/{loan_id:int}/repayment", opt=allow(A, C), sync_to_thread=True,
           status_code=303)
-    def repayment(self, request: Request[Any, Any, Any], loan_id: FromPath[int],
+    def repayment(self, request: Request[Any, Any, Any], loan_id: LoanId,
                   data: Form) -> Response[Any]:
         """First the allocation is shown; only a second post with `confirm` takes it. Each
         step is one transaction (the preview and her page together), and the loan is replayed
@@ -293,7 +294,7 @@ class CounterController(Controller):
 
     @post("/loans/{loan_id:int}/disbursement", opt=allow(A, C), sync_to_thread=True,
           status_code=303)
-    def disbursement(self, request: Request[Any, Any, Any], loan_id: FromPath[int],
+    def disbursement(self, request: Request[Any, Any, Any], loan_id: LoanId,
                      data: Form) -> Response[Any]:
         """Pay an approved loan out, in cash or into her savings (once: a second press finds
         the loan already paid out and says so)."""
@@ -355,7 +356,7 @@ class CounterController(Controller):
 
     @get("/loans/{loan_id:int}/card.pdf", opt=allow(A, C, M), sync_to_thread=True)
     def loan_card_pdf(self, request: Request[Any, Any, Any],
-                      loan_id: FromPath[int]) -> Response[bytes]:
+                      loan_id: LoanId) -> Response[bytes]:
         return _loan_card(request, loan_id)
 
     @post("/members/{code:str}/passbook/printed", opt=allow(A, C), sync_to_thread=True,
@@ -377,7 +378,7 @@ class CounterController(Controller):
                                    page=now.next_page, line=now.next_row))
 
 
-def _loan_card(request: Request[Any, Any, Any], loan_id: FromPath[int]) -> Response[bytes]:
+def _loan_card(request: Request[Any, Any, Any], loan_id: LoanId) -> Response[bytes]:
     view, state = page(request), app_state(request)
     assert view.principal is not None
 

@@ -30,7 +30,7 @@ from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
-from litestar.params import Body
+from litestar.params import Body, PathParameter
 from sqlalchemy.orm import Session
 
 from coop import auth
@@ -96,6 +96,10 @@ def _translator(language: str) -> Translator:
     return Translator(language)
 
 
+LoanId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]  # loan ids are 32-bit
+FiscalYearName = Annotated[int, PathParameter(ge=1900, le=9998)]
+
+
 @dataclass
 class Page:
     """The context every template gets."""
@@ -158,5 +162,6 @@ def field_errors(error: CoopError, default: str) -> dict[str, str]:
     return {error.field or default: error.detail}
 
 
-__all__ = ["LOGIN_CSRF_COOKIE", "LOGIN_FORM", "Form", "Page", "check_csrf", "check_login_csrf",
+__all__ = ["LOGIN_CSRF_COOKIE", "LOGIN_FORM", "FiscalYearName", "Form", "LoanId", "Page",
+           "check_csrf", "check_login_csrf",
            "counter_csrf", "csrf_for", "field_errors", "new_login_csrf", "page", "write"]
