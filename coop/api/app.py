@@ -45,7 +45,7 @@ from coop.api.counter.web import counter_csrf
 from coop.api.deps import DEPENDENCIES, AppState
 from coop.api.docs import PackagedSwagger, docs_asset
 from coop.api.openapi import document_problems
-from coop.api.problems import EXCEPTION_HANDLERS
+from coop.api.problems import EXCEPTION_HANDLERS, require_json
 from coop.api.security import PUBLIC, authorize, security_headers
 from coop.auth import Passwords
 from coop.clock import Clock
@@ -78,6 +78,7 @@ def create_app(
                      vault=vault)
     api = Router(
         path=API_BASE,
+        before_request=require_json,
         route_handlers=[AuthController, UserController, SocietyController, LedgerController,
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,

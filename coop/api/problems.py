@@ -128,6 +128,22 @@ def too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
                    detail="the request body is nested too deeply")
 
 
+def require_json(request: Request[Any, Any, Any]) -> Response[Any] | None:
+    """A before-request hook on the JSON API: a body that is not `application/json` (text,
+    a form, XML) is 415 before anything reads it, whatever it looks like inside."""
+    if request.method not in ("POST", "PUT", "PATCH"):
+        return None
+    headers = request.headers
+    if headers.get("content-length", "0") == "0" and "transfer-encoding" not in headers:
+        return None
+    media_type = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type == "application/json" or (
+            media_type.startswith("application/") and media_type.endswith("+json")):
+        return None
+    return problem(415, "unsupported_media_type", title="Unsupported media type",
+                   detail="send the body as JSON with Content-Type: application/json")
+
+
 def internal_error(_: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     reference = uuid.uuid4().hex[:12]
     log.exception("unexpected error [%s]", reference, exc_info=exc)

@@ -147,6 +147,7 @@ DOCS_HEADERS = (
 )
 COUNTER_HEADERS = (
     (b"cache-control", b"no-store"),
+    (b"referrer-policy", b"same-origin"),
     # the pages' own stylesheet and forms, nothing else: no scripts, no other origin
     (b"content-security-policy", b"default-src 'none'; style-src 'self'; img-src 'self'; "
                                  b"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"),
@@ -158,11 +159,14 @@ async def security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     present = {name.lower() for name, _ in message.get("headers", [])}
-    added = [h for h in SECURITY_HEADERS if h[0] not in present]
-    if is_counter(scope["path"]):
+    counter = is_counter(scope["path"])
+    added: list[tuple[bytes, bytes]] = []
+    if counter:  # first: its own Referrer-Policy lets its forms carry their origin
         added += [h for h in COUNTER_HEADERS if h[0] not in present]
-    elif scope["path"].startswith(PUBLIC_PATH_PREFIXES):
-        added += [h for h in DOCS_HEADERS if h[0] not in present]
-    else:
-        added += [h for h in API_ONLY_HEADERS if h[0] not in present]
+        present |= {name for name, _ in added}
+    added += [h for h in SECURITY_HEADERS if h[0] not in present]
+    if not counter:
+        extra = DOCS_HEADERS if scope["path"].startswith(PUBLIC_PATH_PREFIXES) \
+            else API_ONLY_HEADERS
+        added += [h for h in extra if h[0] not in present]
     message["headers"] = [*message.get("headers", []), *added]

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
 from litestar import Request
 from litestar.connection import ASGIConnection
@@ -60,6 +61,24 @@ def check_csrf(request: Request[Any, Any, Any], form: dict[str, Any]) -> None:
                                                "this counter: open the page again")
 
 
+def check_origin(request: Request[Any, Any, Any]) -> None:
+    """Besides the token: a browser says where a form was sent from (the counter's pages ask
+    for `Referrer-Policy: same-origin`, so its own forms carry its origin). A POST from any
+    other origin, or from an origin hidden as "null", is refused; a client that sends neither
+    header (not a browser) still needs the token."""
+    own = f"{request.url.scheme}://{request.headers.get('host', '')}".lower()
+    origin = request.headers.get("origin")
+    if origin is None:
+        referer = request.headers.get("referer")
+        if referer is None:
+            return
+        parts = urlsplit(referer)
+        origin = f"{parts.scheme}://{parts.netloc}"
+    if origin.lower() != own:
+        raise PermissionDeniedException(detail="this form did not come from this counter's "
+                                               "own pages: open the page again")
+
+
 def check_login_csrf(request: Request[Any, Any, Any], form: dict[str, Any]) -> None:
     cookie = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not cookie or not hmac.compare_digest(str(form.get("csrf", "")), cookie):
@@ -80,6 +99,7 @@ async def counter_csrf(
         return
     if not isinstance(connection, Request):  # an HTTP route always has a Request here
         raise PermissionDeniedException(detail="a form is required")
+    check_origin(connection)
     form = dict(await connection.form())
     if handler.opt.get("csrf") == "login":
         check_login_csrf(connection, form)

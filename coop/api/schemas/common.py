@@ -5,9 +5,9 @@ an output model is validated and turned into bytes."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Annotated, Any, Generic, Literal, TypeVar, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, Strict
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationInfo, field_validator
 
 from coop.errors import require
 from coop.money import format_minor
@@ -22,10 +22,27 @@ LanguageCode = Annotated[str, Field(pattern="^(en|kn|bn|hi|es|sw)$", examples=["
 MemberCode = Annotated[str, Field(min_length=3, max_length=16, examples=["M-7Q4K2X"])]
 
 
+def _takes_int(annotation: Any) -> bool:
+    """An int field, optional or not (bool is a subclass of int, but no count is a bool)."""
+    if annotation is int:
+        return True
+    return int in get_args(annotation) and bool not in get_args(annotation)
+
+
 class In(BaseModel):
-    """A request body: unknown fields are refused."""
+    """A request body: unknown fields are refused, and an integer is a JSON integer (`"1"`
+    and `true` are not counts: 422 naming the field)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _integers_are_integers(cls, value: Any, info: ValidationInfo) -> Any:
+        field = cls.model_fields.get(info.field_name or "")
+        if (field is not None and isinstance(value, bool | str | float)
+                and _takes_int(field.annotation)):
+            raise ValueError("must be a JSON integer, such as 3 (not \"3\", true or 3.0)")
+        return value
 
 
 class Out(BaseModel):
