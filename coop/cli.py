@@ -186,7 +186,11 @@ def erase_member(
         typer.confirm(f"Erase the name, phone and nominee of {code} for ever?", abort=True)
     db = _database(settings)
     try:
-        db.write(lambda s: members.erase_identity(s, code, clock=settings.clock()))
+        def work(session: Session) -> None:
+            members.erase_identity(session, code, clock=settings.clock())
+            auth.forget_member_requests(session, code)  # stored requests about her go too
+
+        db.write(work)
     finally:
         db.dispose()
     out.print(f"The identity of {code} is erased; her member number and entries remain.")

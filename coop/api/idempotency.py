@@ -1,6 +1,9 @@
 """State-changing requests: one transaction for the effect, its Idempotency-Key record and its
 audit row.
 
+Stored requests are digests keyed from the data key, tagged with the member they were about
+(erasing her removes them) and forgotten after IDEMPOTENCY_WINDOW (24 hours).
+
 With an `Idempotency-Key` header the key is claimed first, by inserting its row (the unique
 index (user, key) arbitrates; a concurrent duplicate waits on it and then finds the key taken).
 The effect runs, its response is stored on the row, and everything commits together. A retry
@@ -11,20 +14,28 @@ so nothing is stored and a corrected retry may reuse the key.
 
 from __future__ import annotations
 
-import hashlib
 import json
+import re
+import time
 from collections.abc import Callable
 from typing import Any, cast
 
 from litestar import Request, Response
 from pydantic import BaseModel
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from coop.api.schemas.common import Out, dump
-from coop.auth import IdempotencyRow, Principal, record_audit
+from coop.auth import (
+    IDEMPOTENCY_WINDOW,
+    IdempotencyRow,
+    Principal,
+    forget_old_requests,
+    record_audit,
+)
 from coop.errors import Conflict, InvalidInput
+from coop.members.vault import Vault
 
 KEY_LENGTH_MAX = 255
 JSON = "application/json"
@@ -44,11 +55,28 @@ class IdempotencyInFlight(Conflict):
     title = "A request with this Idempotency-Key is still being processed"
 
 
-def fingerprint(method: str, path: str, body: BaseModel | None) -> str:
+def fingerprint(method: str, path: str, body: BaseModel | None, *, vault: Vault) -> str:
+    """A digest of the request keyed from the data key (HMAC): a copy of the database shows
+    whether two requests were the same, never what they said (a plain hash of a phone search
+    gave the phone back to anyone trying every number)."""
     payload = body.model_dump(mode="json") if body is not None else None
     canonical = json.dumps([method, path, payload], sort_keys=True, separators=(",", ":"),
                            ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return vault.keyed_digest("idempotency-request", canonical)
+
+
+def _member_of(request: Request[Any, Any, Any], content: bytes) -> str | None:
+    """The member a request was about: her number in the path, or in the answer."""
+    code = request.path_params.get("code")
+    if isinstance(code, str):
+        return code[:16]
+    found = _CODE_IN_ANSWER.search(content[:400])
+    return found.group(1).decode() if found else None
+
+
+_CODE_IN_ANSWER = re.compile(rb'"(?:member_)?code":"(M-[0-9A-Z]{1,14})"')
+_SWEEP_EVERY = 600.0
+_last_sweep = [0.0]
 
 
 def encode(payload: Out) -> bytes:
@@ -72,20 +100,26 @@ def respond(
         raise InvalidInput(f"an Idempotency-Key has 1 to {KEY_LENGTH_MAX} characters",
                            field="Idempotency-Key")
     method, path = request.method, request.url.path
-    digest = fingerprint(method, path, body)
+    digest = fingerprint(method, path, body, vault=state.identity_vault()) if key else ""
+    sweep = key is not None and time.monotonic() - _last_sweep[0] > _SWEEP_EVERY
 
     def transaction(session: Session) -> bytes:
+        if sweep:
+            forget_old_requests(session, clock=state.clock)
         row = _claim(session, principal, key, digest, state.clock) if key else None
         content = encode(work(session))
         if row is not None:
             session.connection().execute(_STORE_RESPONSE, {
-                "row_id": row, "status": status, "body": content, "media_type": JSON})
+                "row_id": row, "status": status, "body": content, "media_type": JSON,
+                "member_code": _member_of(request, content)})
         record_audit(session, principal, action=f"{method} {path}", status=status,
                      clock=state.clock)
         return content
 
     try:
         content = state.db.write(transaction)
+        if sweep:
+            _last_sweep[0] = time.monotonic()
     except _KeyTaken:
         return _replay(state.db, principal, key or "", digest)
     return Response(content=content, status_code=status, media_type=JSON)
@@ -93,14 +127,19 @@ def respond(
 
 _IDEMPOTENCY = cast(Table, IdempotencyRow.__table__)
 _INSERT_KEY = insert(_IDEMPOTENCY)
+_EXPIRE_KEY = delete(_IDEMPOTENCY).where(
+    _IDEMPOTENCY.c.user_id == bindparam("user_id"), _IDEMPOTENCY.c.key == bindparam("key"),
+    _IDEMPOTENCY.c.created_at < bindparam("before"))
 _STORE_RESPONSE = (
     update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == bindparam("row_id"))
     .values(status=bindparam("status"), body=bindparam("body"),
-            media_type=bindparam("media_type"))
+            media_type=bindparam("media_type"), member_code=bindparam("member_code"))
 )
 
 
 def _claim(session: Session, principal: Principal, key: str, digest: str, clock: Any) -> int:
+    session.connection().execute(_EXPIRE_KEY, {  # an old use of the key answers no more
+        "user_id": principal.user_id, "key": key, "before": clock.now() - IDEMPOTENCY_WINDOW})
     try:
         result = session.connection().execute(_INSERT_KEY, {
             "user_id": principal.user_id, "key": key, "request_hash": digest,

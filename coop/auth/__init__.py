@@ -125,7 +125,9 @@ class IdempotencyRow(Base):
     id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id"))
     key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))
+    request_hash: Mapped[str] = mapped_column(String(64))  # HMAC keyed from the data key
+    member_code: Mapped[str | None] = mapped_column(String(16), index=True)
+    """The member the request was about, so that erasing her removes it too."""
     status: Mapped[int | None] = mapped_column(SmallInteger)
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     media_type: Mapped[str | None] = mapped_column(String(64))
@@ -547,6 +549,26 @@ def ensure_admin(
 
 
 _INSERT_AUDIT = insert(cast(Table, AuditRow.__table__))
+
+
+IDEMPOTENCY_WINDOW = timedelta(hours=24)
+"""How long a stored response answers a retry with the same key (as payment APIs keep
+theirs): long enough for any counter's lost answer, short enough that a copy of the database
+holds only a day's requests."""
+
+
+def forget_old_requests(session: Session, *, clock: Clock) -> int:
+    """Drop stored responses older than the window; returns how many."""
+    result = session.execute(delete(IdempotencyRow).where(
+        IdempotencyRow.created_at < clock.now() - IDEMPOTENCY_WINDOW))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def forget_member_requests(session: Session, member_code: str) -> int:
+    """Drop every stored request and response about a member (on erasure)."""
+    result = session.execute(delete(IdempotencyRow).where(
+        IdempotencyRow.member_code == member_code))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def record_audit(
