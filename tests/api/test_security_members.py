@@ -59,3 +59,20 @@ def test_invisible_and_direction_changing_characters_are_refused(api: Api) -> No
     assert api.post(M, {"known_as": shaped}, role="clerk").status_code == 201
     assert api.post(f"{M}/{code}/deposits", {"amount": "10.00", "narration": "ದಿನದ " + shaped},
                     role="clerk").status_code == 201
+
+
+def test_the_board_sees_when_she_joined_and_when_that_was_entered(api: Api) -> None:
+    from litestar.testing import TestClient
+
+    from tests.api.loan_helpers import borrower, product
+    from tests.api.test_counter_pages import _logged_in
+
+    product(api)
+    code = borrower(api)  # joined 2024-01-01, entered by an admin today
+    applied = api.post("/api/v1/loans", {"member_code": code, "product": "WEEKLY",
+                                         "principal": "1000.00"}, role="clerk")
+    assert applied.status_code == 201, applied.text
+    with TestClient(app=api.app) as client:
+        board = _logged_in(client, "board1").get("/counter/board")
+    today = api.clock.today().strftime("%d-%m-%Y")
+    assert f"Member since 01-01-2024, entered on {today}" in board.text

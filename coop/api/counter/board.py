@@ -18,7 +18,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from coop import dividends, loans, savings
+from coop import dividends, loans, members, savings
 from coop.api.counter.clerk import CounterController
 from coop.api.counter.web import FiscalYearName, Form, LoanId, Page, field_errors, page, write
 from coop.api.deps import AppState, SocietyDep, app_state
@@ -42,8 +42,12 @@ def _applications(session: Session) -> list[dict[str, Any]]:
         earlier = [other for other in loans.loans_of(session, loan.member_code)
                    if other.id != loan.id]
         votes = loans.votes_of(session, loan.id)
+        member = members.get_member(session, loan.member_code)
         result.append({
-            "loan": loan, "savings": savings.balances(session, loan.member_code),
+            "loan": loan, "member": member,
+            # joined long before she was entered: from the paper register, worth a look
+            "backdated": (member.created_at.date() - member.joined_on).days > 30,
+            "savings": savings.balances(session, loan.member_code),
             "holding": shares.holding(session, loan.member_code),
             "earlier": earlier, "installment": schedule.installments[0].total,
             "interest": sum(i.interest for i in schedule.installments), "apr": schedule.apr,
