@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import TypedDict, Unpack
 
 from coop.errors import CoopError, InvalidInput, require
 from coop.money import AMOUNT_MINOR_MAX
@@ -284,33 +285,36 @@ def timestamp_text(instant: datetime) -> str:
     return aware.astimezone(UTC).replace(tzinfo=None).isoformat("T", "microseconds") + "Z"
 
 
-def hash_body(
-    *,
-    seq: int,
-    value_date: date,
-    posted_at: datetime,
-    kind: str,
-    narration: str,
-    actor: str,
-    reversal_of: int | None,
-    postings: Iterable[PostingDraft],
-) -> dict[str, object]:
+class HashedFacts(TypedDict):
+    """An entry's facts that the hash chain covers (both ways of writing them take these)."""
+
+    seq: int
+    value_date: date
+    posted_at: datetime
+    kind: str
+    narration: str
+    actor: str
+    reversal_of: int | None
+    postings: Iterable[PostingDraft]
+
+
+def hash_body(**facts: Unpack[HashedFacts]) -> dict[str, object]:
     """The facts the hash chain covers. No personal data: accounts are codes, actors usernames.
 
     Amounts are strings of integer minor units so no JSON number precision question arises.
     """
     return {
         "v": HASH_VERSION,
-        "seq": seq,
-        "value_date": value_date.isoformat(),
-        "posted_at": timestamp_text(posted_at),
-        "kind": kind,
-        "narration": narration,
-        "actor": actor,
-        "reversal_of": reversal_of,
+        "seq": facts["seq"],
+        "value_date": facts["value_date"].isoformat(),
+        "posted_at": timestamp_text(facts["posted_at"]),
+        "kind": facts["kind"],
+        "narration": facts["narration"],
+        "actor": facts["actor"],
+        "reversal_of": facts["reversal_of"],
         "postings": [
             {"account": p.account, "side": str(p.side), "amount": str(p.amount_minor)}
-            for p in postings
+            for p in facts["postings"]
         ],
     }
 
@@ -329,17 +333,7 @@ def canonical_bytes(body: dict[str, object]) -> bytes:
 _json_string = json.encoder.encode_basestring
 
 
-def entry_canonical(
-    *,
-    seq: int,
-    value_date: date,
-    posted_at: datetime,
-    kind: str,
-    narration: str,
-    actor: str,
-    reversal_of: int | None,
-    postings: Iterable[PostingDraft],
-) -> bytes:
+def entry_canonical(**facts: Unpack[HashedFacts]) -> bytes:
     """`canonical_bytes(hash_body(...))` written out directly, for the bulk path's sake.
 
     The keys are spelled in JCS order (sorted), strings escaped as JCS escapes them; a
@@ -348,14 +342,16 @@ def entry_canonical(
     legs = ",".join(
         f'{{"account":{_json_string(p.account)},"amount":"{p.amount_minor}",'
         f'"side":"{p.side.value}"}}'
-        for p in postings
+        for p in facts["postings"]
     )
+    reversal_of = facts["reversal_of"]
     reversal = "null" if reversal_of is None else str(reversal_of)
     return (
-        f'{{"actor":{_json_string(actor)},"kind":{_json_string(kind)},'
-        f'"narration":{_json_string(narration)},"posted_at":"{timestamp_text(posted_at)}",'
-        f'"postings":[{legs}],"reversal_of":{reversal},"seq":{seq},"v":{HASH_VERSION},'
-        f'"value_date":"{value_date.isoformat()}"}}'
+        f'{{"actor":{_json_string(facts["actor"])},"kind":{_json_string(facts["kind"])},'
+        f'"narration":{_json_string(facts["narration"])},'
+        f'"posted_at":"{timestamp_text(facts["posted_at"])}",'
+        f'"postings":[{legs}],"reversal_of":{reversal},"seq":{facts["seq"]},'
+        f'"v":{HASH_VERSION},"value_date":"{facts["value_date"].isoformat()}"}}'
     ).encode()
 
 
