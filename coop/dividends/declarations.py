@@ -31,11 +31,10 @@ from coop.ledger import EntryDraft, PostingDraft, credit, debit, post, queries, 
 from coop.ledger.chart import CURRENT_YEAR_SURPLUS, DIVIDENDS_PAYABLE, UNDISTRIBUTED_SURPLUS
 from coop.ledger.model import PostedEntry, reversed_postings
 from coop.ledger.service import post_many
-from coop.members import list_members, savings_account
+from coop.members import member_facts, savings_account
 from coop.society import Society
 
 PAYMENT_BATCH = 5000
-MEMBERS_PAGE = 500
 
 
 @dataclass(frozen=True)
@@ -143,13 +142,9 @@ def pay_dividend(session: Session, name: int, *, actor: str, clock: Clock) -> De
 
 
 def _active_members(session: Session) -> set[str]:
-    """The numbers of the members who have not left, from `coop.members` a page at a time."""
-    active: set[str] = set()
-    after: str | None = None
-    while page := list_members(session, after=after, limit=MEMBERS_PAGE):
-        active.update(member.code for member in page if member.status == "active")
-        after = page[-1].code
-    return active
+    """The numbers of the members who have not left, from `coop.members`."""
+    return {facts.code for facts in member_facts(session).values()
+            if facts.status == "active"}
 
 
 def cancel_dividend(session: Session, name: int, *, actor: str, clock: Clock) -> Declaration:

@@ -20,7 +20,13 @@ from coop.errors import InvalidInput
 from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
 from coop.ledger.chart import CASH
 from coop.ledger.model import InsufficientFunds, PostedEntry
-from coop.members import MemberNotActive, get_member, savings_account, shares_account
+from coop.members import (
+    MemberNotActive,
+    get_member,
+    member_facts,
+    savings_account,
+    shares_account,
+)
 from coop.savings import held, money_text
 
 SHARES_PER_PURCHASE_MAX = 100_000
@@ -155,15 +161,12 @@ class ShareHistory:
     movements: list[tuple[date, int]]  # (value date, shares bought, or redeemed if negative)
 
 
-MEMBERS_PAGE = 500
 
 
 def share_movements_until(session: Session, end: date) -> list[ShareHistory]:
     """Every member with a share movement on or before `end`, by member number, each with her
     movements up to `end` in date order (the dividend register). Members and their exit days
-    come from `coop.members`, a page at a time."""
-    from coop.members import list_members
-
+    come from `coop.members` in one plain read."""
     rows = session.execute(
         select(ShareMovementRow.member_id, ShareMovementRow.value_date, ShareMovementRow.count)
         .where(ShareMovementRow.value_date <= end)
@@ -172,13 +175,7 @@ def share_movements_until(session: Session, end: date) -> list[ShareHistory]:
     by_member: dict[int, list[tuple[date, int]]] = {}
     for member_id, value_date, count in rows:
         by_member.setdefault(member_id, []).append((value_date, count))
-    found: list[ShareHistory] = []
-    after: str | None = None
-    while len(found) < len(by_member):
-        page = list_members(session, after=after, limit=MEMBERS_PAGE)
-        if not page:
-            break
-        found += [ShareHistory(member.code, member.exited_on, by_member[member.id])
-                  for member in page if member.id in by_member]
-        after = page[-1].code
-    return found
+    facts = member_facts(session)
+    found = [ShareHistory(facts[member_id].code, facts[member_id].exited_on, movements)
+             for member_id, movements in by_member.items()]
+    return sorted(found, key=lambda history: history.member_code)

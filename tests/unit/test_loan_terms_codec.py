@@ -9,7 +9,7 @@ from dataclasses import fields
 from datetime import date
 from decimal import Decimal
 
-from coop.api.loan_schemas import TERMS_IN, TERMS_OUT, ProductOut, ProductTermsIn, QuoteIn
+from coop.api.schemas.loan_terms import TERMS_IN, TERMS_OUT, ProductOut, ProductTermsIn, QuoteIn
 from coop.loans.products import loan_terms, terms_from_json, terms_json
 from coop.loans.schedule import (
     Amortization,

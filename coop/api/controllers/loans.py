@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 from coop import loans
 from coop.api.deps import AppState, SocietyDep, app_state, currency, parse_money
 from coop.api.idempotency import respond
-from coop.api.loan_schemas import (
+from coop.api.schemas.common import LanguageCode, Page
+from coop.api.schemas.loan_terms import (
     BoardLoanOut,
     DisbursementIn,
     DisbursementOut,
@@ -40,7 +41,6 @@ from coop.api.loan_schemas import (
     WriteOffIn,
     WriteOffOut,
 )
-from coop.api.schemas.common import LanguageCode, Page
 from coop.api.schemas.loans import (
     LoanListItemOut,
     VoteOut,

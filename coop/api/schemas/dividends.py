@@ -9,8 +9,8 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from coop.api.loan_schemas import Rate
 from coop.api.schemas.common import ChainHeadOut, In, MoneyText, Out, money, utc_text
+from coop.api.schemas.loan_terms import Rate
 from coop.dividends import Declaration, Preview, YearClose
 
 BasisName = Literal["share_days", "months_held", "closing_register"]

@@ -1,4 +1,4 @@
-"""Loans: the bodies of `coop.api.loan_schemas` (the loan terms models, folded in here
+"""Loans: the bodies of `coop.api.schemas.loan_terms` (the loan terms models, folded in here
 later), the output models it lacks, and the presenters."""
 
 from __future__ import annotations
@@ -10,7 +10,8 @@ from enum import Enum
 from typing import Any
 
 from coop import board, loans
-from coop.api.loan_schemas import (
+from coop.api.schemas.common import MoneyText, Out, Page, money
+from coop.api.schemas.loan_terms import (
     AllocatedOut,
     BoardLoanOut,
     DisbursementOut,
@@ -29,7 +30,6 @@ from coop.api.loan_schemas import (
     TallyOut,
     WriteOffOut,
 )
-from coop.api.schemas.common import MoneyText, Out, Page, money
 from coop.ledger.model import PostedEntry, Side
 from coop.loans import schedule as sched
 from coop.loans.orm import MoratoriumRow
