@@ -37,7 +37,8 @@ test-fast: setup system-deps
 	status=$$?; echo "test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 test-pg: setup system-deps
-	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest
+	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -n 2 --ignore=tests/crash --ignore=tests/e2e
+	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest tests/crash tests/e2e
 
 lint: setup
 	$(BIN)/ruff check coop tests bench migrations

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from coop import migrate
 from coop.clock import FixedClock
@@ -34,7 +35,24 @@ settings.register_profile(
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
-PG_URL = os.environ.get("COOP_TEST_DATABASE_URL")
+def _worker_database(url: str | None, worker: str | None) -> str | None:
+    """With pytest-xdist each worker gets a database of its own beside the one named
+    (`test_gw0`, `test_gw1`, created when missing), so PostgreSQL runs on several workers."""
+    if not url or not worker:
+        return url
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    admin = create_engine(base.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        if conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                        {"n": name}).first() is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
+PG_URL = _worker_database(os.environ.get("COOP_TEST_DATABASE_URL"),
+                          os.environ.get("PYTEST_XDIST_WORKER"))
 BUSINESS_DATE = date(2025, 6, 30)
 
 
