@@ -216,7 +216,7 @@ def test_a_declared_dividend_appropriation_corrupted(db: Database, clock: FixedC
 
 
 def test_the_cli_and_the_api_run_the_register_checks(
-        db: Database, book: Book, database_url: str, tmp_path: Path,
+        db: Database, clock: FixedClock, book: Book, database_url: str, tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COOP_DATABASE_URL", database_url)
     monkeypatch.setenv("COOP_BUSINESS_DATE", "2025-06-30")
@@ -231,3 +231,24 @@ def test_the_cli_and_the_api_run_the_register_checks(
     output = " ".join(result.output.split())
     assert f"shares {book.asha}: the register says 99 shares (990.00), the ledger 1000.00" \
         in output
+
+    from litestar.testing import TestClient
+
+    from coop.api import create_app
+    from coop.config import Settings
+    from tests.api.conftest import PASSWORD, TEST_PASSWORDS, TEST_VAULT, make_users
+
+    make_users(db, clock)
+    served = create_app(Settings(database_url=str(db.url)), db=db, clock=clock,
+                        passwords=TEST_PASSWORDS, vault=TEST_VAULT)
+    with TestClient(app=served) as client:
+        token = client.post("/api/v1/auth/token", json={"username": "auditor1",
+                                                        "password": PASSWORD}).json()
+        answer = client.get("/api/v1/ledger/verify",
+                            headers={"Authorization": f"Bearer {token['access_token']}"})
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["ok"] is False
+    assert {"seq": None, "account": f"3000:{book.asha}",
+            "message": f"shares {book.asha}: the register says 99 shares (990.00), the ledger "
+                       "1000.00"} in body["problems"]
