@@ -26,7 +26,7 @@ from rich.progress import (
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from coop import auth, dividends, loans, members, migrate
+from coop import auth, dividends, members, migrate, registers
 from coop.cli_admin import backup_command, restore_command, users_app
 from coop.clock import Clock
 from coop.config import Settings
@@ -137,7 +137,7 @@ def verify_command(
     db = _database(Settings.from_env())
     try:
         report = db.read(lambda s: verify.verify(s, checkpoint=witnessed))
-        for account, message in db.read(loans.reconcile):
+        for account, message in db.read(registers.reconcile_registers):
             report.add(verify.Problem(None, account, message))
     finally:
         db.dispose()

@@ -35,6 +35,7 @@ from coop.members import member_facts, savings_account
 from coop.society import Society
 
 PAYMENT_BATCH = 5000
+PAYMENT_NARRATION = "Dividend and rebate, fiscal year {year}"
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def declare_dividend(session: Session, name: int, request: Request, *, society: 
     if _current(session, name) is not None:
         raise DividendStateConflict(f"a dividend for {name} has been declared already")
     result = preview(session, name, request, society=society)
-    postings = _appropriation(result)
+    postings = appropriation_postings(result)
     if len(postings) < 2:
         raise InvalidInput(f"fiscal year {name} has no surplus to appropriate", field="fy")
     entry = post(session, EntryDraft(
@@ -90,7 +91,7 @@ def declare_dividend(session: Session, name: int, request: Request, *, society: 
     return _declaration(row)
 
 
-def _appropriation(result: Preview) -> list[PostingDraft]:
+def appropriation_postings(result: Preview) -> list[PostingDraft]:
     """Dr 3900 the surplus; Cr the funds, 2100 what members get, 3200 the rest. Nothing for
     a loss or a nil year."""
     if result.net_surplus <= 0:
@@ -127,7 +128,7 @@ def pay_dividend(session: Session, name: int, *, actor: str, clock: Clock) -> De
     active = _active_members(session)
     drafts = [EntryDraft(
         value_date=clock.today(), kind="dividend_payment", actor=actor,
-        narration=f"Dividend and rebate, fiscal year {name}",
+        narration=PAYMENT_NARRATION.format(year=name),
         postings=(debit(DIVIDENDS_PAYABLE, share.total),
                   credit(savings_account(share.member_code), share.total)))
         for share in load_preview(row.preview_json).members

@@ -13,20 +13,22 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import cast
 
-from sqlalchemy import ForeignKey, Integer, String, Table, bindparam, func, select
+from sqlalchemy import ForeignKey, Integer, String, Table, bindparam, case, func, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
 from coop.db import Base
 from coop.errors import Conflict, InvalidInput, NotFound
 from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
-from coop.ledger.chart import CASH
-from coop.ledger.model import InsufficientFunds, PostedEntry, check_text
+from coop.ledger.chart import CASH, SAVINGS
+from coop.ledger.model import InsufficientFunds, PostedEntry, check_text, signed_balance
+from coop.ledger.orm import account_table
 from coop.members import (
     MemberNotActive,
     MemberNotFound,
     MemberRow,
     get_member,
+    member_facts,
     savings_account,
 )
 from coop.members.codes import is_valid
@@ -217,6 +219,46 @@ def statement(
         raise NotFound(f"{code} has no savings account")
     return [StatementLine(line.entry_id, line.value_date, line.narration, line.credit_minor,
                           line.debit_minor, line.balance_minor) for line in found.lines]
+
+
+def member_balances(session: Session, control: str) -> dict[str, int]:
+    """Every member sub-account of the control account `control` (2000, 3000) by its owner's
+    member number, with its balance: one read of the ledger's account counters."""
+    parent = select(account_table.c.id).where(account_table.c.code == control)
+    rows = session.execute(
+        select(account_table.c.owner, account_table.c.normal_side,
+               account_table.c.debits_posted, account_table.c.credits_posted)
+        .where(account_table.c.parent_id.in_(parent)))
+    return {str(owner): signed_balance(side, debits_minor=debits, credits_minor=credits)
+            for owner, side, debits, credits in rows}
+
+
+def reconcile_holds(session: Session) -> list[tuple[str | None, str]]:
+    """The holds against the savings: (savings account, problem) for each member whose
+    unreleased holds exceed her savings balance, or who has a hold of zero or less. One read
+    of the holds, one of the balances, one of the member numbers."""
+    rows = session.execute(
+        select(HoldRow.member_id,
+               func.coalesce(func.sum(case((HoldRow.released_at.is_(None),
+                                            HoldRow.amount_minor), else_=0)), 0),
+               func.min(HoldRow.amount_minor))
+        .group_by(HoldRow.member_id)).all()
+    if not rows:
+        return []
+    codes = {member_id: facts.code for member_id, facts in member_facts(session).items()}
+    saved = member_balances(session, SAVINGS)
+    problems: list[tuple[str | None, str]] = []
+    for member_id, on_hold, smallest in sorted(rows, key=lambda r: codes.get(r[0], "")):
+        code = codes.get(member_id, f"#{member_id}")
+        account = savings_account(code)
+        if smallest <= 0:
+            problems.append((account, f"holds {code}: a hold of "
+                                      f"{money_text(session, int(smallest))}, not more than zero"))
+        balance = saved.get(code, 0)
+        if on_hold > balance:
+            problems.append((account, f"holds {code}: {money_text(session, int(on_hold))} on "
+                                      f"hold, the savings balance {money_text(session, balance)}"))
+    return problems
 
 
 __all__ = [

@@ -23,8 +23,8 @@ from coop.errors import Conflict, InvalidInput
 from coop.ledger import EntryDraft, credit, debit, post_many, queries
 from coop.ledger.chart import SAVINGS, SAVINGS_INTEREST_EXPENSE
 from coop.ledger.model import Side
-from coop.ledger.orm import account_table, posting_table
-from coop.money import parse_minor
+from coop.ledger.orm import account_table, entry_table, posting_table
+from coop.money import format_minor, parse_minor
 from coop.savings.interest import period_interest
 from coop.society import require_society
 
@@ -150,3 +150,37 @@ def _interest(session: Session, account_id: int, code: str, start: date, through
     ]
     return period_interest(opening, changes, start=start, end=through,
                            rate_percent=rate_percent, min_balance_minor=min_balance_minor)
+
+
+def reconcile(session: Session) -> list[tuple[str | None, str]]:
+    """Each stored interest run against the ledger: (5000, problem) for a run whose total or
+    number of accounts is not what its posted entries (the `savings_interest` entries keyed
+    `savings-interest:<member>:<start>:<end>`) add up to. One read of the runs, one of the
+    interest postings."""
+    runs = session.execute(select(InterestRunRow.period_start, InterestRunRow.period_end,
+                                  InterestRunRow.accounts, InterestRunRow.total_minor)
+                           .order_by(InterestRunRow.period_start)).all()
+    if not runs:
+        return []
+    posted: dict[tuple[str, str], tuple[int, int]] = {}
+    for key, amount in session.execute(
+        select(entry_table.c.idempotency_key, posting_table.c.amount_minor)
+        .join(posting_table, posting_table.c.entry_id == entry_table.c.id)
+        .where(entry_table.c.kind == "savings_interest",
+               posting_table.c.side == Side.DEBIT.value)
+    ):
+        period = tuple(str(key or "").rsplit(":", 2)[-2:])
+        if len(period) == 2:
+            entries, total = posted.get((period[0], period[1]), (0, 0))
+            posted[(period[0], period[1])] = (entries + 1, total + int(amount))
+    currency = require_society(session).currency
+    problems: list[tuple[str | None, str]] = []
+    for start, end, accounts, total in runs:
+        entries, ledger = posted.get((start.isoformat(), end.isoformat()), (0, 0))
+        if (accounts, total) != (entries, ledger):
+            problems.append((SAVINGS_INTEREST_EXPENSE, (
+                f"interest run {start.isoformat()} to {end.isoformat()}: the run says "
+                f"{format_minor(total, currency)} on {accounts} account(s), the ledger "
+                f"{format_minor(ledger, currency)} in {entries} entr"
+                f"{'y' if entries == 1 else 'ies'}")))
+    return problems

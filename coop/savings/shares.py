@@ -18,7 +18,7 @@ from coop.clock import Clock
 from coop.db import Base
 from coop.errors import InvalidInput
 from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
-from coop.ledger.chart import CASH
+from coop.ledger.chart import CASH, SHARE_CAPITAL
 from coop.ledger.model import InsufficientFunds, PostedEntry
 from coop.members import (
     MemberNotActive,
@@ -27,7 +27,8 @@ from coop.members import (
     savings_account,
     shares_account,
 )
-from coop.savings import held, money_text
+from coop.savings import held, member_balances, money_text
+from coop.society import get_society
 
 SHARES_PER_PURCHASE_MAX = 100_000
 
@@ -179,3 +180,40 @@ def share_movements_until(session: Session, end: date) -> list[ShareHistory]:
     found = [ShareHistory(facts[member_id].code, facts[member_id].exited_on, movements)
              for member_id, movements in by_member.items()]
     return sorted(found, key=lambda history: history.member_code)
+
+
+def reconcile(session: Session) -> list[tuple[str | None, str]]:
+    """The share register against the ledger: (share account, problem) for each member whose
+    shares on the register at the society's face value (fixed when the society is set up;
+    every purchase and redemption is made at it) are not her share account's balance, and
+    (3000, problem) when the register's total is not the members' share capital. One read of
+    the register, one of the share accounts, one of the member numbers."""
+    society = get_society(session)
+    if society is None:
+        return []
+    face = society.share_face_value_minor
+    counts = {member_id: int(count) for member_id, count in session.execute(
+        select(ShareMovementRow.member_id, func.sum(ShareMovementRow.count))
+        .group_by(ShareMovementRow.member_id))}
+    ledger = member_balances(session, SHARE_CAPITAL)
+    if not counts and not any(ledger.values()):
+        return []
+    codes = {member_id: facts.code for member_id, facts in member_facts(session).items()}
+    register = {codes.get(member_id, f"#{member_id}"): count
+                for member_id, count in counts.items()}
+    problems: list[tuple[str | None, str]] = []
+    for code in sorted(register.keys() | ledger.keys()):
+        count, balance = register.get(code, 0), ledger.get(code, 0)
+        if count * face != balance:
+            problems.append((shares_account(code), _shares_text(session, code, count, face,
+                                                                balance)))
+    total = sum(register.values())
+    control = queries.balance(session, SHARE_CAPITAL) or 0
+    if total * face != control:
+        problems.append((SHARE_CAPITAL, _shares_text(session, "total", total, face, control)))
+    return problems
+
+
+def _shares_text(session: Session, who: str, count: int, face: int, ledger: int) -> str:
+    return (f"shares {who}: the register says {count} share{'' if count == 1 else 's'} "
+            f"({money_text(session, count * face)}), the ledger {money_text(session, ledger)}")

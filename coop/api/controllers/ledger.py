@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from coop import loans
+from coop import registers
 from coop.api.deps import app_state, currency, parse_money
 from coop.api.idempotency import respond
 from coop.api.schemas.common import Page
@@ -168,7 +168,7 @@ class LedgerController(Controller):
         """Recompute the hash chain and every balance from the postings."""
         db = app_state(request).db
         report = db.read(verify)
-        for account, message in db.read(loans.reconcile):
+        for account, message in db.read(registers.reconcile_registers):
             report.add(Problem(None, account, message))
         return verify_out(report)
 

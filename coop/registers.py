@@ -1,0 +1,35 @@
+"""Every register kept beside the ledger, checked against it: the one list of the register
+checks that `coop verify` and GET /ledger/verify run after the ledger's own checks.
+
+Each check lives in the package that owns the register and reads only its own tables (and
+the ledger's facts); each returns its problems as (account or None, message), the message
+naming the member by her number and the figures on both sides.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy.orm import Session
+
+from coop import loans, savings
+from coop.dividends import reconcile as dividends
+from coop.savings import interest_run, shares
+
+Check = Callable[[Session], Sequence[tuple[str | None, str]]]
+
+CHECKS: tuple[tuple[str, Check], ...] = (
+    ("loans", loans.reconcile),
+    ("share register", shares.reconcile),
+    ("holds", savings.reconcile_holds),
+    ("interest runs", interest_run.reconcile),
+    ("dividend declarations", dividends.reconcile),
+)
+
+
+def reconcile_registers(session: Session) -> list[tuple[str | None, str]]:
+    """Every register's problems, register by register in the order of `CHECKS`."""
+    problems: list[tuple[str | None, str]] = []
+    for _name, check in CHECKS:
+        problems.extend(check(session))
+    return problems
