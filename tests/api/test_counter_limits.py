@@ -6,10 +6,13 @@ the body says. Admin journal entries are not limited."""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from litestar.testing import TestClient
 
 from coop.society.limits import (
     AboveCounterMaximum,
@@ -18,6 +21,7 @@ from coop.society.limits import (
 )
 from tests.api.conftest import Api
 from tests.api.loan_helpers import BASE, borrower, make_board, product
+from tests.api.test_counter_pages import C, balance, fields, login
 from tests.api.test_loans_api import active_loan, entries, settings
 
 M = f"{BASE}/members"
@@ -127,3 +131,73 @@ def test_repayments_are_limited_and_settings_take_effect(api: Api) -> None:
     refused(cash(api, code, "deposits", "600.00"), "confirm_large_amount")
     refused(api.post(f"{M}/{code}/shares", {"count": 501, "confirm_large_amount": True},
                      role="clerk"), "count")
+
+
+# --- the counter pages -------------------------------------------------------------------
+
+
+@pytest.fixture
+def clerk(api: Api) -> Iterator[TestClient]:
+    """A browser of its own, logged in at the counter as clerk1."""
+    with TestClient(app=api.app) as client:
+        assert login(client, "clerk1").status_code == 303
+        yield client
+
+
+def test_the_counter_refuses_extra_zeros_and_confirms_a_large_deposit(
+        api: Api, clerk: TestClient) -> None:
+    client = clerk
+    code = member(api)
+    page = client.get(f"{C}/members/{code}")
+    deposit = fields(page.text, "deposit-form")
+    zeros = client.post(f"{C}/members/{code}/deposit",
+                        data={**deposit, "amount": "1000000000000"})
+    assert zeros.status_code == 422
+    error = re.search(r'<p class="error" id="deposit-error">([^<]+)</p>', zeros.text)
+    assert error and "₹10,00,000.00" in error.group(1) and "ten lakh" in error.group(1)
+    assert balance(zeros.text) == "₹0.00"
+
+    large = client.post(f"{C}/members/{code}/deposit", data={**deposit, "amount": "75000"})
+    assert large.status_code == 200 and 'id="large-amount"' in large.text
+    assert re.search(r'id="large-digits">₹75,000.00<', large.text)
+    assert re.search(r'id="large-words">seventy-five thousand<', large.text)
+    assert f'href="/counter/members/{code}">' in large.text  # Cancel
+    assert balance(large.text) == "₹0.00"  # nothing posted yet
+    confirm = fields(large.text, "large-amount")
+    assert confirm["confirm_large_amount"] == "1" and confirm["key"] == deposit["key"]
+    done = client.post(f"{C}/members/{code}/deposit", data=confirm)
+    assert done.status_code == 200 and balance(done.text) == "₹75,000.00"
+    twice = client.post(f"{C}/members/{code}/deposit", data=confirm)  # resubmitted
+    assert balance(twice.text) == "₹75,000.00"
+
+
+def test_the_counter_confirms_large_shares_and_repayments(api: Api, clerk: TestClient) -> None:
+    board = make_board(api)
+    code = borrower(api)
+    product(api)
+    loan_id = active_loan(api, board, code)
+    settings(api, counter_confirm_above="100.00", counter_max_amount="1000.00")
+    client = clerk
+    page = client.get(f"{C}/members/{code}")
+    shares = fields(page.text, "shares-form")
+    large = client.post(f"{C}/members/{code}/shares",
+                        data={**shares, "count": "20", "source": "cash"})
+    assert 'id="large-amount"' in large.text and "two hundred" in large.text
+    done = client.post(f"{C}/members/{code}/shares", data=fields(large.text, "large-amount"))
+    assert done.status_code == 200 and "She now has 30 shares." in done.text
+    above = client.post(f"{C}/members/{code}/shares", data={**shares, "count": "101"})
+    assert above.status_code == 422 and "one thousand" in above.text
+
+    repay = fields(page.text, f"repayment-form-{loan_id}")
+    refused = client.post(f"{C}/loans/{loan_id}/repayment", data={**repay, "amount": "1000.01"})
+    assert refused.status_code == 422 and "one thousand" in refused.text
+    preview = client.post(f"{C}/loans/{loan_id}/repayment", data={**repay, "amount": "150"})
+    assert preview.status_code == 200 and "one hundred and fifty" in preview.text
+    confirm = fields(preview.text, "repayment-preview")
+    assert confirm["confirm_large_amount"] == "1"
+    paid = client.post(f"{C}/loans/{loan_id}/repayment", data=confirm)
+    assert paid.status_code == 200 and "₹150.00 received" in paid.text
+    unconfirmed = {k: v for k, v in confirm.items() if k != "confirm_large_amount"}
+    unconfirmed["key"] = repay["key"] + "0"
+    assert client.post(f"{C}/loans/{loan_id}/repayment",
+                       data=unconfirmed).status_code == 422  # a forged form is still refused
