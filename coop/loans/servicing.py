@@ -160,16 +160,17 @@ def repay(session: Session, loan_id: int, *, amount_minor: int,
     With a `key`, exactly once: a retry returns the first payment as it was allocated.
     A counter request passes `confirmed` and meets the counter limits (None: not limited)."""
     row = loan_row(session, loan_id, lock=True)
-    check_counter_request(session, amount_minor, confirmed=confirmed)
     done = queries.replay_of(session, key, kind="loan_repayment", amount_minor=amount_minor)
     if done is not None:
         return _repayment_again(session, row, done)
     if row.status == "written_off":
+        check_counter_request(session, amount_minor, confirmed=confirmed)
         return _recover(session, row, amount_minor=amount_minor, source=source, on=on,
                         actor=actor, clock=clock)
     if row.status == "active" and amount_minor > 0:
         check_day(on, row, clock)
     hist, settled = _settle(session, row, amount_minor=amount_minor, on=on)
+    check_counter_request(session, amount_minor, confirmed=confirmed)  # after the payoff's
     allocation, position = settled.allocation, settled.after
     paid_from = _paid_from(session, member_code(session, row), source, amount_minor)
     postings: list[PostingDraft] = [debit(paid_from, amount_minor)]
