@@ -51,6 +51,7 @@ from coop.loans.products import loan_terms, product_by_id, terms_json
 from coop.loans.records import History, Loan, history, loan_of, loan_row, member_code
 from coop.loans.schedule import InterestMethod, build
 from coop.members import get_member, savings_account
+from coop.society import check_counter_request
 
 NOTHING = Allocation()
 
@@ -153,20 +154,23 @@ def _settle(session: Session, row: LoanRow, *, amount_minor: int,
 
 def repay(session: Session, loan_id: int, *, amount_minor: int,
           source: Literal["cash", "savings"], on: date, actor: str, clock: Clock,
-          key: str | None = None) -> Repayment:
+          key: str | None = None, confirmed: bool | None = None) -> Repayment:
     """A payment of any amount on any day, allocated in the product's order; the payment
     that clears the loan closes it. More than the payoff is refused (nothing is posted).
-    With a `key`, exactly once: a retry returns the first payment as it was allocated."""
+    With a `key`, exactly once: a retry returns the first payment as it was allocated.
+    A counter request passes `confirmed` and meets the counter limits (None: not limited)."""
     row = loan_row(session, loan_id, lock=True)
     done = queries.replay_of(session, key, kind="loan_repayment", amount_minor=amount_minor)
     if done is not None:
         return _repayment_again(session, row, done)
     if row.status == "written_off":
+        check_counter_request(session, amount_minor, confirmed=confirmed)
         return _recover(session, row, amount_minor=amount_minor, source=source, on=on,
                         actor=actor, clock=clock)
     if row.status == "active" and amount_minor > 0:
         check_day(on, row, clock)
     hist, settled = _settle(session, row, amount_minor=amount_minor, on=on)
+    check_counter_request(session, amount_minor, confirmed=confirmed)  # after the payoff's
     allocation, position = settled.allocation, settled.after
     paid_from = _paid_from(session, member_code(session, row), source, amount_minor)
     postings: list[PostingDraft] = [debit(paid_from, amount_minor)]

@@ -33,7 +33,7 @@ from coop.members import (
 )
 from coop.members.codes import is_valid
 from coop.money import format_minor
-from coop.society import book_currency
+from coop.society import book_currency, check_counter_request
 
 NARRATION_LENGTH_MAX = 120
 member_table = cast(Table, MemberRow.__table__)
@@ -109,10 +109,14 @@ def balances(session: Session, code: str) -> SavingsBalance:
 def record_deposit(
     session: Session, code: str, *, amount_minor: int, value_date: date, actor: str,
     clock: Clock, narration: str | None = None, key: str | None = None,
+    confirmed: bool | None = None,
 ) -> tuple[PostedEntry, SavingsBalance]:
     """Cash in at the counter: Dr 1000 Cash on hand, Cr the member's savings. A `key` makes
-    it exactly-once: the same key again returns the first entry (`replayed`)."""
+    it exactly-once: the same key again returns the first entry (`replayed`). A counter
+    request passes `confirmed` (True or False) and meets the counter limits; None is not
+    limited (internal callers)."""
     member_id = _active(session, code)
+    check_counter_request(session, amount_minor, confirmed=confirmed)
     text = check_text(narration or "Deposit", field="narration",
                       length_max=NARRATION_LENGTH_MAX)
     account = savings_account(code)
@@ -128,10 +132,13 @@ def record_deposit(
 def record_withdrawal(
     session: Session, code: str, *, amount_minor: int, value_date: date, actor: str,
     clock: Clock, narration: str | None = None, key: str | None = None,
+    confirmed: bool | None = None,
 ) -> tuple[PostedEntry, SavingsBalance]:
     """Cash out at the counter, never beyond the available balance (exactly once per
-    `key`: a retry after the first went through returns it rather than checking again)."""
+    `key`: a retry after the first went through returns it rather than checking again).
+    `confirmed` as for a deposit: the counter limits for counter requests only."""
     member_id = _active(session, code)
+    check_counter_request(session, amount_minor, confirmed=confirmed)
     text = check_text(narration or "Withdrawal", field="narration",
                       length_max=NARRATION_LENGTH_MAX)
     account = savings_account(code)

@@ -28,7 +28,7 @@ from coop.members import (
     shares_account,
 )
 from coop.savings import held, member_balances, money_text
-from coop.society import get_society
+from coop.society import check_counter_request, get_society
 
 SHARES_PER_PURCHASE_MAX = 100_000
 
@@ -52,14 +52,17 @@ class Holding:
 def buy_shares(
     session: Session, code: str, *, count: int, source: Literal["cash", "savings"],
     face_value_minor: int, value_date: date, actor: str, clock: Clock, key: str | None = None,
+    confirmed: bool | None = None,
 ) -> tuple[PostedEntry, Holding]:
-    """Shares at face value, for cash or from savings; exactly once per `key`."""
+    """Shares at face value, for cash or from savings; exactly once per `key`. A counter
+    request passes `confirmed` and its value (count x face value) meets the counter limits."""
     member = get_member(session, code)
     if member.status != "active":
         raise MemberNotActive(f"{code} has exited")
     if not 1 <= count <= SHARES_PER_PURCHASE_MAX:
         raise InvalidInput(f"buy 1 to {SHARES_PER_PURCHASE_MAX} shares", field="count")
     amount = count * face_value_minor
+    check_counter_request(session, amount, confirmed=confirmed, field="count")
     paid_from = CASH if source == "cash" else savings_account(code)
     balance = lock_balance(session, paid_from) if source == "savings" else 0
     done = queries.replay_of(session, key, kind="share_purchase", amount_minor=amount)

@@ -22,6 +22,8 @@ from coop.clock import Clock
 from coop.db import Base
 from coop.errors import InvalidInput
 from coop.ledger import queries, service
+from coop.money import format_minor, parse_minor
+from coop.society.limits import check_counter_amount
 
 PERCENT_PATTERN = r"^(100|[0-9]{1,2})(\.[0-9]{1,4})?$"
 PASSBOOK_LINES_MAX = {"A5": 16, "A6": 11}
@@ -64,6 +66,12 @@ class SocietySettings(BaseModel):
     passbook_page_size: Literal["A5", "A6"] = "A5"
     passbook_lines_per_page: int = Field(default=14, ge=4, le=24)
     passbook_pages_per_book: int = Field(default=20, ge=1, le=200)
+    counter_confirm_above: str = Field(
+        default="50000.00", pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,3})?$")
+    """Counter money requests above this need "confirm_large_amount": true."""
+    counter_max_amount: str = Field(
+        default="1000000.00", pattern=r"^[1-9][0-9]{0,11}(\.[0-9]{1,3})?$")
+    """Counter money requests above this are refused whatever the body says."""
 
 
     @model_validator(mode="after")
@@ -80,6 +88,8 @@ class SocietySettings(BaseModel):
                 if Decimal(getattr(self, name)) < minimum:
                     raise ValueError(f"{name} is at least {minimum} under the mscs_2002 preset "
                                      "(set appropriation_preset to custom for other rules)")
+        if Decimal(self.counter_confirm_above) > Decimal(self.counter_max_amount):
+            raise ValueError("counter_confirm_above is at most counter_max_amount")
         most = PASSBOOK_LINES_MAX[self.passbook_page_size]
         if self.passbook_lines_per_page > most:
             raise ValueError(f"an {self.passbook_page_size} passbook page holds at most {most} "
@@ -186,6 +196,10 @@ def update_settings(session: Session, changes: dict[str, Any]) -> SocietySetting
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
         raise InvalidInput(f"{field}: {first['msg']}", field=f"settings.{field}") from exc
+    currency = book_currency(session)
+    for name in ("counter_confirm_above", "counter_max_amount"):
+        parse_minor(getattr(merged, name), currency, field=f"settings.{name}", allow_zero=True,
+                    maximum=10**18)
     session.execute(
         update(SocietyRow).where(SocietyRow.id == 1).values(settings_json=merged.model_dump_json())
     )
@@ -205,6 +219,43 @@ def rename(session: Session, *, name: str | None, locale: str | None) -> None:
         changes["locale"] = locale
     if changes:
         session.execute(update(SocietyRow).where(SocietyRow.id == 1).values(**changes))
+
+
+@dataclass(frozen=True)
+class CounterLimits:
+    """The society's counter limits in minor units of the book's currency."""
+
+    currency: str
+    confirm_above_minor: int
+    max_minor: int
+
+
+def counter_limits(session: Session) -> CounterLimits:
+    """The two counter settings, parsed in the book's currency (digits beyond the currency's
+    are refused by `parse_minor`, so a setting and an amount compare exactly)."""
+    society = require_society(session)
+    settings, cur = society.settings, society.currency
+    return CounterLimits(
+        cur,
+        parse_minor(settings.counter_confirm_above, cur, field="settings.counter_confirm_above",
+                    allow_zero=True, maximum=10**18),
+        parse_minor(settings.counter_max_amount, cur, field="settings.counter_max_amount",
+                    maximum=10**18))
+
+
+def check_counter_request(session: Session, amount_minor: int, *, confirmed: bool | None,
+                          field: str = "amount") -> None:
+    """The counter limits for a counter money request (`confirmed` True or False); None is
+    an internal caller (demo, dividends, disbursements, interest), never limited."""
+    if confirmed is None:
+        return
+    limits = counter_limits(session)
+    check_counter_amount(
+        amount_minor, confirm_above_minor=limits.confirm_above_minor,
+        max_minor=limits.max_minor, confirmed=confirmed, field=field,
+        amount_text=format_minor(amount_minor, limits.currency),
+        confirm_text=format_minor(limits.confirm_above_minor, limits.currency),
+        max_text=format_minor(limits.max_minor, limits.currency))
 
 
 def settings_document(settings: SocietySettings) -> dict[str, Any]:

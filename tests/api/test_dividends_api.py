@@ -76,8 +76,8 @@ def member(api: Api, joined_on: str = "2024-04-01") -> str:
 
 
 def buy(api: Api, code: str, count: int, value_date: str) -> None:
-    response = api.post(f"{M}/{code}/shares", {"count": count, "value_date": value_date},
-                        role="clerk")
+    response = api.post(f"{M}/{code}/shares", {"count": count, "value_date": value_date,
+                                                "confirm_large_amount": True}, role="clerk")
     assert response.status_code == 201, response.text
 
 

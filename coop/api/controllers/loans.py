@@ -288,7 +288,7 @@ class LoansController(Controller):
             return repayment_out(loans.repay(
                 session, loan_id, amount_minor=amount, source=data.source,
                 on=data.value_date or state.clock.today(), actor=principal.username,
-                clock=state.clock), cur)
+                clock=state.clock, confirmed=data.confirm_large_amount), cur)
 
         return respond(request, principal, data, work)
 

@@ -80,7 +80,7 @@ def _counter_cash(
         entry, balance = service(
             session, code, amount_minor=amount,
             value_date=data.value_date or state.clock.today(), actor=principal.username,
-            clock=state.clock, narration=data.narration)
+            clock=state.clock, narration=data.narration, confirmed=data.confirm_large_amount)
         return cash_out(entry.id, balance, cur)
 
     return respond(request, principal, data, work)
@@ -180,7 +180,7 @@ class MembersController(Controller):
                 session, code, count=data.count, source=data.source,
                 face_value_minor=society.share_face_value_minor,
                 value_date=data.value_date or state.clock.today(), actor=principal.username,
-                clock=state.clock)
+                clock=state.clock, confirmed=data.confirm_large_amount)
             return share_purchase_out(entry.id, holding, society.currency)
 
         return respond(request, principal, data, work)

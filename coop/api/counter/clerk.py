@@ -20,6 +20,7 @@ from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
 from coop import auth, loans, members, savings
+from coop.api.counter import limits
 from coop.api.counter.web import (
     LOGIN_CSRF_COOKIE,
     LOGIN_FORM,
@@ -49,6 +50,7 @@ from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
 from coop.savings import shares
 from coop.society import require_society
+from coop.society.limits import AboveCounterMaximum, LargeAmountNotConfirmed
 
 A, C, M = Role.ADMIN, Role.CLERK, Role.MEMBER
 Code = FromPath[str]
@@ -223,10 +225,20 @@ class CounterController(Controller):
             _, balance = write(request, lambda s: service(
                 s, code, amount_minor=amount, value_date=state.clock.today(),
                 actor=view.principal.username, clock=state.clock,  # type: ignore[union-attr]
-                key=str(data.get("key", "")) or None))
+                key=str(data.get("key", "")) or None, confirmed=limits.confirmed(data)))
         except CoopError as error:
             if isinstance(error, members.MemberNotFound):
                 raise NotFoundException() from error
+            if isinstance(error, LargeAmountNotConfirmed):
+                return _member_page(request, code, large=limits.confirmation(
+                    view, action=f"/counter/members/{code}/{kind}", amount_minor=amount,
+                    what=view.tr("Deposit") if kind == "deposit" else view.tr("Withdrawal"),
+                    fields={"key": str(data.get("key", "")),
+                            "amount": str(data.get("amount", "")).strip()}))
+            if isinstance(error, AboveCounterMaximum):
+                return _member_page(request, code, errors={
+                    f"{kind}_amount": limits.ceiling_text(view)}, status=422,
+                    form={kind: data})
             return _member_page(request, code, errors={
                 f"{kind}_{k}": v for k, v in field_errors(error, "amount").items()},
                 status=422, form={kind: data})
@@ -252,8 +264,17 @@ class CounterController(Controller):
                 s, code, count=count, source=source,  # type: ignore[arg-type]
                 face_value_minor=view.society.share_face_value_minor,
                 value_date=state.clock.today(), actor=view.principal.username,  # type: ignore[union-attr]
-                clock=state.clock, key=str(data.get("key", "")) or None))
+                clock=state.clock, key=str(data.get("key", "")) or None,
+                confirmed=limits.confirmed(data)))
         except CoopError as error:
+            if isinstance(error, LargeAmountNotConfirmed):
+                return _member_page(request, code, large=limits.confirmation(
+                    view, action=f"/counter/members/{code}/shares", what=view.tr("Buy shares"),
+                    amount_minor=count * view.society.share_face_value_minor,
+                    fields={"key": str(data.get("key", "")), "count": str(count),
+                            "source": source}))
+            if isinstance(error, AboveCounterMaximum):
+                error = InvalidInput(limits.ceiling_text(view), field="count")
             return _member_page(request, code, errors={
                 f"shares_{k}": v for k, v in field_errors(error, "count").items()},
                 status=422, form={"shares": data})
@@ -278,7 +299,7 @@ class CounterController(Controller):
             return view, code, amount, loans.repay(
                 session, loan_id, amount_minor=amount, source="cash", on=today,
                 actor=principal.username, clock=state.clock,
-                key=str(data.get("key", "")) or None)
+                key=str(data.get("key", "")) or None, confirmed=limits.confirmed(data))
 
         try:
             view, code, amount, paid = write(request, take)
@@ -409,12 +430,16 @@ def _repayment_preview(request: Request[Any, Any, Any], loan_id: int,
         extra: dict[str, Any] = {}
         try:  # a preview writes nothing: a refusal leaves the transaction as it was
             amount = _amount(view, data)
+            confirm_above, ceiling = limits.limits(view)
+            if amount > ceiling:
+                raise InvalidInput(limits.ceiling_text(view), field="amount")
             allocation, position = loans.preview_repayment(
                 session, loan_id, amount_minor=amount, on=state.clock.today())
             extra["preview"] = {
                 "loan": loan_id, "amount": amount, "text": str(data.get("amount")),
                 "allocation": allocation, "after": position.outstanding_principal,
-                "key": str(data.get("key", ""))}
+                "key": str(data.get("key", "")),
+                "large": limits.words(view, amount) if amount > confirm_above else None}
         except CoopError as error:
             extra["errors"] = {f"repay_{loan_id}_{k}": v
                                for k, v in field_errors(error, "amount").items()}

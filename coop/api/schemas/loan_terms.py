@@ -191,6 +191,7 @@ class RepaymentIn(In):
     amount: MoneyText
     source: Literal["cash", "savings"] = "cash"
     value_date: Day | None = None
+    confirm_large_amount: bool = False
 
 
 class AllocatedOut(Out):

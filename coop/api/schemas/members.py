@@ -61,6 +61,7 @@ class SharePurchaseIn(In):
     count: int = Field(ge=1, le=100_000)
     source: Literal["cash", "savings"] = "cash"
     value_date: Day | None = None
+    confirm_large_amount: bool = False
 
 
 class SharePurchaseOut(Out):
@@ -72,6 +73,7 @@ class CashIn(In):
     amount: MoneyText
     value_date: Day | None = None
     narration: str | None = Field(default=None, min_length=1, max_length=120)
+    confirm_large_amount: bool = False
 
 
 class CashOut(Out):
