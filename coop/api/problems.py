@@ -18,7 +18,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     ValidationException,
 )
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 
 from coop.errors import CoopError
 
@@ -120,6 +120,15 @@ def database_unavailable(_: Request[Any, Any, Any], exc: OperationalError) -> Re
                    instance=f"urn:coop:incident:{reference}", headers={"Retry-After": "5"})
 
 
+def unstorable(_: Request[Any, Any, Any], exc: DataError) -> Response[Any]:
+    """A value the database refuses as data (PostgreSQL: a NUL byte in text, a number out of
+    range): the request's doing, refused as input; the transaction rolled back whole."""
+    log.info("refused a value the database cannot hold: %s", type(exc.orig).__name__)
+    return problem(422, "invalid_input", title="Invalid input",
+                   detail="a value in this request cannot be stored or searched for "
+                          "(a NUL character, or a number out of range)")
+
+
 def too_deep(_: Request[Any, Any, Any], exc: RecursionError) -> Response[Any]:
     """JSON nested so deeply that decoding it runs out of stack (the review sent 1,000
     levels to the login): refused as input, never a 500. Nothing in the services recurses,
@@ -157,6 +166,7 @@ EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
     ValidationException: validation_error,
     HTTPException: http_error,
     OperationalError: database_unavailable,
+    DataError: unstorable,
     RecursionError: too_deep,
     Exception: internal_error,
 }

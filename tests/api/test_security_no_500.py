@@ -118,3 +118,10 @@ def test_every_date_in_a_query_at_the_calendars_ends_is_4xx_or_answered(
             assert response.status_code < 500, (url, day, response.text)
     figure(f"no 500s: {probed} GETs with dates at the calendar's ends")
     assert probed >= 6
+
+
+def test_a_nul_character_in_a_query_is_not_a_500(api: Api) -> None:
+    """Found by the stateful fuzzer on PostgreSQL, whose text cannot hold NUL."""
+    for path in (f"{BASE}/ledger/accounts?member=h%00i", f"{BASE}/members/M-%00"):
+        response = api.get(path)
+        assert response.status_code < 500, (path, response.text)
