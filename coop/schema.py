@@ -1,6 +1,6 @@
 """Every table of coop, gathered for Alembic and for tests. Import-only module."""
 
-from coop import auth, board, dividends, loans, members, savings
+from coop import auth, board, corrections, dividends, loans, members, savings
 from coop.db import Base
 from coop.ledger import orm as ledger_orm
 from coop.passbooks import books as passbook_books
@@ -13,6 +13,7 @@ __all__ = [
     "SocietyRow",
     "auth",
     "board",
+    "corrections",
     "dividends",
     "interest_run",
     "ledger_orm",

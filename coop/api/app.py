@@ -25,6 +25,7 @@ from litestar.router import Router
 
 from coop import __version__
 from coop.api.controllers.auth import AuthController, UserController
+from coop.api.controllers.corrections import CorrectionsController
 from coop.api.controllers.dividends import DividendsController, YearsController
 from coop.api.controllers.ledger import LedgerController
 from coop.api.controllers.loans import (
@@ -80,6 +81,7 @@ def create_app(
         path=API_BASE,
         before_request=require_json,
         route_handlers=[AuthController, UserController, SocietyController, LedgerController,
+                        CorrectionsController,
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,
                         ReportsController, YearsController, DividendsController,

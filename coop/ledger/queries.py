@@ -183,6 +183,13 @@ def load_entry(session: Session, entry_id: int) -> PostedEntry | None:
     return entries[0] if entries else None
 
 
+def reversal_of(session: Session, entry_id: int) -> int | None:
+    """The id of the entry that reversed `entry_id`, if one has."""
+    found = session.execute(select(entry_table.c.id).where(
+        entry_table.c.reversal_of == entry_id)).scalar()
+    return int(found) if found is not None else None
+
+
 def replay_of(session: Session, key: str | None, *, kind: str,
               amount_minor: int) -> PostedEntry | None:
     """The entry already posted with this idempotency key (marked replayed), or None. A

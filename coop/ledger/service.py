@@ -345,9 +345,12 @@ def reverse(
     actor: str,
     clock: Clock,
     idempotency_key: str | None = None,
+    narration: str | None = None,
 ) -> PostedEntry:
     """Post the entry that exactly negates `entry_id`, on the same value date. An entry is
-    reversed at most once, and a reversal is not itself reversed: post a new entry instead."""
+    reversed at most once, and a reversal is not itself reversed: post a new entry instead.
+    The narration is "Reversal of entry N: <reason>" unless the caller gives its own (a
+    correction keeps the staff's reason out of the journal, which members' papers print)."""
     original = load_entry(session, entry_id)
     if original is None:
         raise EntryNotFound(f"there is no entry {entry_id}", field="entry_id")
@@ -358,7 +361,7 @@ def reverse(
     reason = check_text(reason, field="reason", length_max=150)
     draft = EntryDraft(
         value_date=original.value_date,
-        narration=f"Reversal of entry {entry_id}: {reason}",
+        narration=narration or f"Reversal of entry {entry_id}: {reason}",
         kind="reversal",
         postings=reversed_postings(original.postings),
         actor=actor,

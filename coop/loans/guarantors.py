@@ -79,6 +79,18 @@ def rebalance_holds(session: Session, row: LoanRow, clock: Clock) -> None:
             savings.resize_hold(session, guarantee.hold_id, still, clock=clock)
 
 
+def restore_holds(session: Session, row: LoanRow, clock: Clock) -> None:
+    """Guarantors' holds grown back to what the outstanding principal asks for (a correction
+    put principal back on the loan): the rule of `rebalance_holds`, upwards. A guarantor who
+    no longer has the savings to carry it makes the caller's transaction fail."""
+    if row.status != "active":
+        return
+    for guarantee in _guarantees(session, row):
+        still = -(-guarantee.amount_minor * row.outstanding_minor // row.principal_minor)
+        if still > 0:
+            savings.grow_hold(session, guarantee.hold_id, still, clock=clock)
+
+
 def release_holds(session: Session, row: LoanRow, clock: Clock) -> None:
     """Every guarantor's hold on this loan released (rejected, written off)."""
     for guarantee in _guarantees(session, row):
@@ -86,4 +98,4 @@ def release_holds(session: Session, row: LoanRow, clock: Clock) -> None:
 
 
 __all__ = ["Guarantee", "add_guarantee", "guarantor_member_ids", "guarantors_of",
-           "rebalance_holds", "release_holds"]
+           "rebalance_holds", "release_holds", "restore_holds"]

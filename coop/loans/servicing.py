@@ -20,7 +20,7 @@ from datetime import date
 from fractions import Fraction
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from coop import savings
@@ -63,7 +63,8 @@ def record_event(session: Session, row: LoanRow, hist: History | None, *, kind: 
     """What happened to the loan, with where it left it (the loan row follows)."""
     first_unpaid = position.first_unpaid_due if position else row.first_unpaid_due
     event = EventRow(
-        loan_id=row.id, seq=hist.next_seq if hist else 1, kind=kind, value_date=on,
+        loan_id=row.id, seq=hist.next_seq if hist else _next_seq(session, row.id), kind=kind,
+        value_date=on,
         amount_minor=amount, principal_minor=allocation.principal,
         interest_minor=allocation.interest, penalty_minor=allocation.penalty,
         fees_minor=allocation.fees, entry_id=entry.id if entry else None,
@@ -75,6 +76,13 @@ def record_event(session: Session, row: LoanRow, hist: History | None, *, kind: 
     row.last_event_on = on
     session.flush()
     return event
+
+
+def _next_seq(session: Session, loan_id: int) -> int:
+    """After the events already kept (a disbursement undone by a correction stays)."""
+    last = session.execute(select(func.max(EventRow.seq)).where(
+        EventRow.loan_id == loan_id)).scalar()
+    return int(last or 0) + 1
 
 
 def check_day(on: date, row: LoanRow, clock: Clock) -> None:
@@ -99,8 +107,9 @@ def disburse(session: Session, loan_id: int, *, to: Literal["cash", "savings"], 
     terms = replace(loan_terms(row.terms_json), disbursed_on=on)
     schedule = build(terms)
     account = f"{LOANS}:{code}-L{row.id}"
-    open_account(session, code=account, name=f"Loan {row.id} {code}", type="asset",
-                 parent=LOANS, owner=code, clock=clock)
+    if queries.get_account(session, account) is None:  # kept when a payout was undone
+        open_account(session, code=account, name=f"Loan {row.id} {code}", type="asset",
+                     parent=LOANS, owner=code, clock=clock)
     paid_to = CASH if to == "cash" else savings_account(code)
     postings: list[PostingDraft] = [debit(account, row.principal_minor),
                                     credit(paid_to, row.principal_minor - row.fee_minor)]

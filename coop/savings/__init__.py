@@ -206,6 +206,26 @@ def resize_hold(session: Session, hold_id: int, amount_minor: int, *, clock: Clo
         hold.amount_minor = amount_minor
 
 
+def grow_hold(session: Session, hold_id: int, amount_minor: int, *, clock: Clock) -> None:
+    """Raise a hold back to `amount_minor` (a released one is placed again): a guarantee that
+    grows when a correction puts principal back on the loan. Refused, naming the member and
+    the figure, when her available savings cannot carry the increase."""
+    hold = session.get_one(HoldRow, hold_id)
+    now = 0 if hold.released_at is not None else hold.amount_minor
+    if amount_minor <= now:
+        return
+    code = str(session.execute(select(MemberRow.code).where(
+        MemberRow.id == hold.member_id)).scalar_one())
+    available = lock_balance(session, savings_account(code)) - held(session, hold.member_id)
+    if amount_minor - now > available:
+        raise InsufficientFunds(
+            f"{code}'s guarantee needs {money_text(session, amount_minor - now)} more on hold; "
+            f"her available savings are {money_text(session, available)}", field="entry_id")
+    hold.amount_minor = amount_minor
+    hold.released_at = None
+    session.flush()
+
+
 def hold_amounts(session: Session, hold_ids: Sequence[int]) -> dict[int, int]:
     """What each hold still holds (0 once released)."""
     if not hold_ids:
@@ -273,6 +293,7 @@ __all__ = [
     "SavingsBalance",
     "StatementLine",
     "balances",
+    "grow_hold",
     "hold_amounts",
     "place_hold",
     "record_deposit",

@@ -12,7 +12,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from coop import registers
+from coop import corrections, registers
 from coop.api.deps import app_state, currency, parse_money
 from coop.api.idempotency import respond
 from coop.api.schemas.common import Page
@@ -144,11 +144,12 @@ class LedgerController(Controller):
         self, request: Request[Any, Any, Any], entry_id: EntryId,
         data: JSONBody[ReversalIn],
     ) -> Response[EntryOut]:
-        """Post the entry that exactly negates this one (once only)."""
+        """Undo this entry (once only) the way its room undoes it, every register with it;
+        409 naming the operation that undoes entries of its kind instead."""
         state = app_state(request)
         principal = current_principal(request)
         cur = currency(state)
-        return respond(request, principal, data, lambda s: entry_out(ledger.reverse(
+        return respond(request, principal, data, lambda s: entry_out(corrections.correct_now(
             s, entry_id, reason=data.reason, actor=principal.username, clock=state.clock), cur))
 
     @get("/trial-balance", opt=allow(A, B, D), sync_to_thread=True)
