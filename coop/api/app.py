@@ -41,7 +41,12 @@ from coop.api.controllers.members import (
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
-from coop.api.counter import BoardController, CounterController, template_config
+from coop.api.counter import (
+    BoardController,
+    CorrectionPages,
+    CounterController,
+    template_config,
+)
 from coop.api.counter.web import counter_csrf
 from coop.api.deps import DEPENDENCIES, AppState
 from coop.api.docs import PackagedSwagger, docs_asset
@@ -100,7 +105,8 @@ def create_app(
             database.dispose()
 
     app = Litestar(
-        route_handlers=[api, health, docs_asset, CounterController, BoardController],
+        route_handlers=[api, health, docs_asset, CounterController, BoardController,
+                       CorrectionPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf],
         dependencies=DEPENDENCIES,

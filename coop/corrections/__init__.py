@@ -33,6 +33,7 @@ from coop.corrections.undo import (
 from coop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from coop.ledger import PostedEntry, queries
 from coop.ledger.model import check_text
+from coop.ledger.orm import entry_table
 
 LIST_MAX = 200
 
@@ -171,6 +172,20 @@ def correct_now(session: Session, entry_id: int, *, reason: str, actor: str,
     return reversal
 
 
+def not_correctable(session: Session, entry_ids: list[int]) -> set[int]:
+    """Of these entries, those a clerk cannot ask to correct: corrections themselves, those
+    corrected already and those with a request waiting (the counter offers no link)."""
+    if not entry_ids:
+        return set()
+    reversals = session.execute(select(entry_table.c.id, entry_table.c.reversal_of).where(
+        entry_table.c.reversal_of.in_(entry_ids) | entry_table.c.id.in_(entry_ids))
+        .where(entry_table.c.reversal_of.is_not(None))).all()
+    found = {int(i) for row in reversals for i in row}
+    found |= set(session.scalars(select(CorrectionRow.entry_id).where(
+        CorrectionRow.entry_id.in_(entry_ids), CorrectionRow.status == "pending")))
+    return found
+
+
 def get_correction(session: Session, correction_id: int) -> Correction:
     row = session.get(CorrectionRow, correction_id)
     if row is None:
@@ -200,5 +215,5 @@ def list_corrections(session: Session, *, status: str | None = None,
 __all__ = ["BY_KIND", "LIST_MAX", "OWN_OPERATION", "Correction", "CorrectionDecided",
            "CorrectionNotFound", "CorrectionPending", "CorrectionRefused", "OwnCorrection",
            "QueueItem", "approve_correction", "correct_now", "get_correction",
-           "list_corrections", "refusal", "refuse_correction", "request_correction",
-           "undo_entry"]
+           "list_corrections", "load_correctable", "not_correctable", "refusal",
+           "refuse_correction", "request_correction", "undo_entry"]

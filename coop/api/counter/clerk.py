@@ -19,7 +19,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from coop import auth, loans, members, savings
+from coop import auth, corrections, loans, members, savings
 from coop.api.counter import limits
 from coop.api.counter.web import (
     LOGIN_CSRF_COOKIE,
@@ -84,10 +84,12 @@ def _member_view(state: AppState, session: Session, principal: Principal,
     settings = _settings(session)
     lines = books.ledger_lines(session, code, Translator(settings.language))
     book = books.state(session, member, settings, len(lines))
+    shown = list(reversed(lines[-LAST_ENTRIES:]))
+    settled = (corrections.not_correctable(session, [line.entry_id for line in shown])
+               if principal.role in (A, C) else set())
     return {"member": member, "known_as": known_as, "balance": savings.balances(session, code),
             "holding": shares.holding(session, code), "loans": open_loans,
-            "approved": approved,
-            "entries": list(reversed(lines[-LAST_ENTRIES:])), "book": book}
+            "approved": approved, "entries": shown, "settled": settled, "book": book}
 
 
 def _settings(session: Session) -> Any:
@@ -109,7 +111,9 @@ def _member_template(request: Request[Any, Any, Any], view: Page, data: dict[str
                      **extra: Any) -> Template:
     view.errors = errors or {}
     view.notice = request.query_params.get("done")
-    return Template("member.html", context=view.context(**data, **extra), status_code=status)
+    staff = view.principal is not None and view.principal.role in (A, C)
+    return Template("member.html", context=view.context(**data, **extra, staff=staff),
+                    status_code=status)
 
 
 def _amount(view: Page, form: dict[str, Any], name: str = "amount") -> int:
