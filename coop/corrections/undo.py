@@ -32,6 +32,7 @@ from coop.ledger.model import (
 )
 from coop.loans import undo as loans_undo
 from coop.loans.errors import LoanStateConflict
+from coop.members import MemberNotActive
 from coop.savings import undo as savings_undo
 
 Undo = Callable[..., PostedEntry]
@@ -127,7 +128,8 @@ def undo_entry(session: Session, entry_id: int, *, reason: str, actor: str,
         savings_undo.check_holds_after_reversal(session, entry)
         return BY_KIND[entry.kind](session, entry, reason=reason,
                                    narration=narration_for(entry), actor=actor, clock=clock)
-    except (InsufficientFunds, PeriodClosed, BalanceLimit, LoanStateConflict) as error:
+    except (InsufficientFunds, PeriodClosed, BalanceLimit, LoanStateConflict,
+            MemberNotActive) as error:
         raise CorrectionRefused(_why(entry, error)) from None
 
 

@@ -358,3 +358,31 @@ def test_verify_sees_a_loan_event_left_behind(
     db.write(put_back)
     assert any(f"loan {loan_id}" in p for p in problems(db))
     assert repay is not None  # the service the register follows
+
+
+def test_a_recovery_undone_and_a_member_who_left_is_left_alone(
+        db: Database, clock: FixedClock, keys: Vault) -> None:
+    from coop.members import exit_member
+
+    desk = open_desk(db, clock, keys, start=D(2025, 1, 10))
+    asha = desk.register()
+    loan_id = desk.lend(asha)
+    desk.at(D(2025, 4, 1))
+    db.write(lambda s: write_off(s, loan_id, on=clock.today(), reason="left town",
+                                 actor="board1", clock=clock))
+    recovered = desk.repay(loan_id, 40_000)
+    assert db.read(lambda s: get_loan(s, loan_id)).recovered_minor == 40_000
+    undo(desk, recovered.entry.id)
+    assert db.read(lambda s: get_loan(s, loan_id)).recovered_minor == 0
+    assert problems(db) == []
+
+    bina = desk.register(savings=0)
+    db.write(lambda s: record_deposit(
+        s, bina, amount_minor=7_000, value_date=clock.today(), actor="clerk1", clock=clock))
+    paid_out, _ = db.write(lambda s: record_withdrawal(
+        s, bina, amount_minor=7_000, value_date=clock.today(), actor="clerk1", clock=clock))
+    db.write(lambda s: exit_member(s, bina, clock=clock))
+    with pytest.raises(CorrectionRefused, match="has left the society"):
+        undo(desk, paid_out.id)
+    assert balance(db, savings_account(bina)) == 0
+    assert problems(db) == []

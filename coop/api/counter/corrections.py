@@ -22,22 +22,16 @@ from coop.api.security import allow
 from coop.auth import Role
 from coop.errors import CoopError, InvalidInput
 from coop.ledger import PostedEntry, queries
-from coop.ledger.chart import SAVINGS, SHARE_CAPITAL
 from coop.passbooks.narrations import particulars
+from coop.savings.undo import owner_of
 
 A, B, C = Role.ADMIN, Role.BOARD, Role.CLERK
 CorrectionId = FromPath[int]
 
 
 def _member_of(entry: PostedEntry) -> str | None:
-    """The member an entry is about: the owner of a savings or share account it moves."""
-    for posting in entry.postings:
-        for control in (SAVINGS, SHARE_CAPITAL):
-            if posting.account.startswith(f"{control}:"):
-                return posting.account.split(":", 1)[1]
-        if posting.account.startswith("1100:"):
-            return posting.account.split(":", 1)[1].rsplit("-L", 1)[0]
-    return None
+    """The member an entry is about: the owner of a savings, share or loan account it moves."""
+    return next((o for o in (owner_of(p.account) for p in entry.postings) if o), None)
 
 
 def _entry_facts(view: Page, entry: PostedEntry) -> dict[str, Any]:
