@@ -107,7 +107,11 @@ def test_every_line_is_printed_once_whatever_the_runs(count: int, per_page: int,
      "Savings interest 01-04-25 to 30-06-25"),
     ("dividend_payment", "Dividend and rebate, fiscal year 2024-25",
      "Dividend and rebate, year 2024-25"),
-    ("reversal", "Reversal of entry 41: keyed twice", "Correction of entry 41: keyed twice"),
+    ("reversal", "Reversal of entry 41: keyed twice", "Correction of entry 41"),  # no reason
+    ("reversal", "Correction of entry 41 (deposit of 2026-12-05)",
+     "Correction of 05-12-2026 deposit"),
+    ("reversal", "Correction of entry 41 (loan repayment of 2026-12-05)",
+     "Correction of 05-12-2026 loan repayment"),
     ("grant", "Something new", "Something new"),
 ])
 def test_particulars_in_english(kind: str, narration: str, expected: str) -> None:
