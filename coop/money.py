@@ -85,6 +85,46 @@ def parse_minor(
     return minor
 
 
+_INDIAN_GROUPS = re.compile(r"\d{1,2}(?:G\d{2})*G\d{3}")
+_THOUSANDS = re.compile(r"\d{1,3}(?:G\d{3})+")
+
+
+def parse_typed(text: str, currency: str, locale: str, *, field: str = "amount",
+                allow_zero: bool = False, maximum: int = AMOUNT_MINOR_MAX) -> int:
+    """An amount as people type it at the counter, in the society's locale: digit grouping
+    ("1,000", "1,00,000" in en_IN; "1.000,50" in es), the currency's symbol or code, spaces;
+    then `parse_minor`. Grouping must be whole (thousands, or the Indian lakh groups): "1,5"
+    or "10,00" is ambiguous (a decimal comma? a slip?) and is refused, naming the field."""
+    parsed = Locale.parse(locale)
+    group = parsed.number_symbols.get("latn", parsed.number_symbols).get("group", ",")
+    decimal = parsed.number_symbols.get("latn", parsed.number_symbols).get("decimal", ".")
+    cleaned = text.strip()
+    for mark in {get_currency(currency).code, _symbol(currency, locale)}:
+        cleaned = cleaned.replace(mark, "")
+    cleaned = cleaned.replace(" ", "").replace("\u00a0", "").replace("\u202f", "")
+    whole, _, fraction = cleaned.partition(decimal)
+    if group in whole:
+        marked = whole.replace(group, "G")
+        if not (_THOUSANDS.fullmatch(marked) or _INDIAN_GROUPS.fullmatch(marked)):
+            raise InvalidAmount(f"{text.strip()[:40]!r} is not a whole amount: write it as "
+                                f"{_example(locale)}", field=field)
+        whole = whole.replace(group, "")
+    plain = f"{whole}.{fraction}" if decimal in cleaned else whole
+    return parse_minor(plain, currency, field=field, allow_zero=allow_zero, maximum=maximum)
+
+
+@lru_cache(maxsize=16)
+def _symbol(currency: str, locale: str) -> str:
+    from babel.numbers import get_currency_symbol
+
+    return str(get_currency_symbol(currency, locale=locale))
+
+
+def _example(locale: str) -> str:
+    return str(format_decimal(Decimal("100000.50"), format="#,##,##0.00" if
+                              locale.endswith("_IN") else "#,##0.00", locale=locale))
+
+
 def format_minor(amount_minor: int, currency: str) -> str:
     """Minor units to a decimal string with exactly the currency's digits: 125050 -> "1250.50"."""
     require(type(amount_minor) is int, f"amount_minor must be an int, got {amount_minor!r}")

@@ -146,6 +146,23 @@ def balance_as_of(session: Session, code: str, on: date) -> int | None:
     )
 
 
+def balance_after_entry(session: Session, code: str, entry_id: int) -> int | None:
+    """A (non-control) account's balance just after entry `entry_id` was posted: the balance
+    now less what later entries posted to it (a receipt's "balance after")."""
+    account = get_account(session, code)
+    if account is None:
+        return None
+    later = {side: int(total) for side, total in session.execute(
+        select(posting_table.c.side, func.sum(posting_table.c.amount_minor))
+        .where(posting_table.c.account_id == account.id, posting_table.c.entry_id > entry_id)
+        .group_by(posting_table.c.side))}
+    return signed_balance(
+        account.normal_side,
+        debits_minor=account.debits_minor - later.get("debit", 0),
+        credits_minor=account.credits_minor - later.get("credit", 0),
+    )
+
+
 def trial_balance(session: Session, *, as_of: date | None = None) -> TrialBalance:
     """Every general-ledger account with its balance in the debit or the credit column."""
     accounts = list_accounts(session)

@@ -23,7 +23,7 @@ from coop.db import Base
 from coop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from coop.i18n import check_language
 from coop.ledger import open_account
-from coop.ledger.chart import SAVINGS, SHARE_CAPITAL
+from coop.ledger.chart import LOANS, SAVINGS, SHARE_CAPITAL
 from coop.ledger.model import check_text
 from coop.members.codes import is_valid, new_code
 from coop.members.vault import FIELDS, Vault
@@ -119,6 +119,15 @@ def savings_account(code: str) -> str:
 
 def shares_account(code: str) -> str:
     return f"{SHARE_CAPITAL}:{code}"
+
+
+def account_owner(account: str) -> str | None:
+    """The member whose savings, shares or loan account this is (`2000:M-7Q4K2`,
+    `1100:M-7Q4K2-L12`), or None for a general-ledger account."""
+    control, _, rest = account.partition(":")
+    if not rest or control not in (SAVINGS, SHARE_CAPITAL, LOANS):
+        return None
+    return rest.rsplit("-L", 1)[0] if control == LOANS else rest
 
 
 BACKDATE_DAYS_MAX = 30

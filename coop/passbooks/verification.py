@@ -22,9 +22,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from coop.errors import InvalidInput
+from coop.ledger import queries
 from coop.ledger.orm import EntryRow
 from coop.loans import LoanRow
-from coop.members import MemberRow
+from coop.members import MemberRow, account_owner
 from coop.members.codes import is_valid
 from coop.passbooks.books import BookRow
 
@@ -81,9 +82,18 @@ class CheckResult:
 
 def _other_document(session: Session, member: MemberRow, serial: str,
                     result: CheckResult) -> bool:
-    """Her share certificate ("shares"), a dividend statement ("dividend-2025") or a loan
-    card ("loan-12", which must be her loan). False for a passbook."""
+    """Her share certificate ("shares"), a dividend statement ("dividend-2025"), a loan
+    card ("loan-12", which must be her loan) or a receipt ("receipt-41", an entry about her).
+    False for a passbook."""
     if serial == "shares" or re.fullmatch(r"dividend-\d{4}", serial):
+        return True
+    slip = re.fullmatch(r"receipt-(\d{1,18})", serial)
+    if slip is not None:  # a receipt names its own entry, which must be about her
+        entry = queries.load_entry(session, int(slip.group(1)))
+        if entry is None or all(account_owner(p.account) != member.code for p in entry.postings):
+            result.problems.append(f"{member.code} has no entry {slip.group(1)}")
+        elif result.head_seq != entry.id:
+            result.problems.append(f"receipt {entry.id} names entry {result.head_seq}")
         return True
     loan = re.fullmatch(r"loan-(\d{1,10})", serial)
     if loan is None:

@@ -15,9 +15,9 @@ from sqlalchemy.orm import Session
 
 from coop.clock import Clock
 from coop.ledger import PostedEntry, Side, lock_balance, reverse
-from coop.ledger.chart import LOANS, SAVINGS, SHARE_CAPITAL
+from coop.ledger.chart import SAVINGS
 from coop.ledger.model import InsufficientFunds
-from coop.members import MemberNotActive, MemberRow
+from coop.members import MemberNotActive, MemberRow, account_owner
 from coop.savings import held, money_text
 from coop.savings.shares import ShareMovementRow
 
@@ -29,7 +29,7 @@ def check_holds_after_reversal(session: Session, entry: PostedEntry) -> None:
     savings more than is free of holds (what was credited to her savings comes back out), or
     that would move money in the accounts of a member who has left (they stay at zero)."""
     for posting in entry.postings:
-        owner = owner_of(posting.account)
+        owner = account_owner(posting.account)
         if owner is not None:
             status = session.execute(select(MemberRow.status).where(
                 MemberRow.code == owner)).scalar()
@@ -53,14 +53,6 @@ def check_holds_after_reversal(session: Session, entry: PostedEntry) -> None:
                 field="entry_id")
 
 
-def owner_of(account: str) -> str | None:
-    """The member whose savings, shares or loan account this is."""
-    control, _, rest = account.partition(":")
-    if not rest or control not in (SAVINGS, SHARE_CAPITAL, LOANS):
-        return None
-    return rest.rsplit("-L", 1)[0] if control == LOANS else rest
-
-
 def undo_share_movement(session: Session, entry: PostedEntry, *, reason: str, narration: str,
                         actor: str, clock: Clock) -> PostedEntry:
     """Reverse a share purchase or redemption and its line in the share register."""
@@ -75,4 +67,4 @@ def undo_share_movement(session: Session, entry: PostedEntry, *, reason: str, na
     return reversal
 
 
-__all__ = ["check_holds_after_reversal", "owner_of", "undo_share_movement"]
+__all__ = ["check_holds_after_reversal", "undo_share_movement"]

@@ -84,3 +84,20 @@ def test_the_queue_at_360_px_and_no_self_approval(live: LiveServer, open_as: Ope
     width = admin.evaluate("document.documentElement.scrollWidth")
     assert width <= 360, f"the queue scrolls sideways at 360 px ({width} px)"
     shot(admin, "corrections-04-queue-360")
+
+
+def test_a_receipt_is_offered_after_a_deposit(live: LiveServer, open_as: OpenAs,
+                                              shot: Shot) -> None:
+    api = live.api
+    code = api.post(f"{BASE}/members", {"joined_on": "2024-01-01"}, role="admin").json()["code"]
+    clerk = open_as("clerk1")
+    find(clerk, code)
+    clerk.locator("#deposit-amount").fill("1,234.50")
+    with clerk.expect_navigation():
+        clerk.locator("#deposit-amount").press("Enter")
+    link = clerk.get_by_role("link", name="print on the roll")
+    expect(link).to_be_visible()
+    shot(clerk, "receipts-01-offered")
+    slip = clerk.request.get(str(link.get_attribute("href")))
+    assert slip.status == 200 and slip.headers["content-type"] == "application/pdf"
+    assert slip.body().startswith(b"%PDF")

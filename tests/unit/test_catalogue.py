@@ -64,7 +64,7 @@ DYNAMIC: dict[tuple[str, str], set[str]] = {
 EXTRA_MSGIDS = set().union(*DYNAMIC.values())
 
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
-ACRONYMS = ("APR", "CSV", "PAR30")
+ACRONYMS = ("APR", "CSV", "PAR30", "A6")  # A6: the paper size
 OWN_SCRIPT = {"kn": "\u0c80-\u0cff", "bn": "\u0980-\u09ff", "hi": "\u0900-\u097f"}
 NATIVE_DIGITS = {"kn": "\u0ce6-\u0cef", "bn": "\u09e6-\u09ef", "hi": "\u0966-\u096f"}
 

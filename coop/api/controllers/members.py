@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
@@ -43,6 +43,7 @@ from coop.api.schemas.members import (
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.passbooks.documents import dividend_statement, share_certificate
+from coop.passbooks.receipt import receipt as receipt_pdf
 from coop.savings import interest_run, shares
 
 A, B, C, D, M = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR, Role.MEMBER
@@ -215,6 +216,19 @@ class MembersController(Controller):
         return _member_pdf(request, code, f"shares-{code}.pdf",
                            lambda s, today: share_certificate(s, code, printed_on=today,
                                                               language=language))
+
+    @get("/{code:str}/receipts/{entry_id:int}/slip.pdf", opt=allow(A, C, M),
+         sync_to_thread=True, media_type="application/pdf")
+    def receipt(self, request: Request[Any, Any, Any], code: Code,
+                entry_id: Annotated[int, PathParameter(ge=1, le=2**63 - 1)],
+                size: Annotated[Literal["roll", "a6"], QueryParameter()] = "roll",
+                language: Language = None) -> Response[bytes]:
+        """A receipt slip for one of her entries (80 mm roll or A6), in her language, with
+        a verification code that POST /passbook-checks confirms."""
+        zone = app_state(request).settings.timezone
+        return _member_pdf(request, code, f"receipt-{entry_id}-{code}.pdf",
+                           lambda s, today: receipt_pdf(s, code, entry_id, size=size,
+                                                        timezone=zone, language=language))
 
     @get("/{code:str}/dividends/{fy:int}/statement.pdf", opt=allow(A, C, M),
          sync_to_thread=True, media_type="application/pdf")

@@ -7,7 +7,7 @@ passbook into her book. Plain HTML forms: everything works without JavaScript.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import (
@@ -15,7 +15,7 @@ from litestar.exceptions import (
     NotFoundException,
     PermissionDeniedException,
 )
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, PathParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
@@ -41,19 +41,21 @@ from coop.api.security import (
     own_member_or_404,
 )
 from coop.auth import ANYONE, Principal, Role
-from coop.errors import CoopError, InvalidInput
+from coop.errors import CoopError, InvalidInput, NotFound
 from coop.i18n import Translator
 from coop.members.codes import normalise
-from coop.money import parse_minor
+from coop.money import parse_typed
 from coop.passbooks import books
 from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
+from coop.passbooks.receipt import receipt
 from coop.savings import shares
 from coop.society import require_society
 from coop.society.limits import AboveCounterMaximum, LargeAmountNotConfirmed
 
 A, C, M = Role.ADMIN, Role.CLERK, Role.MEMBER
 Code = FromPath[str]
+EntryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
 LAST_ENTRIES = 10
 STYLESHEET = (Path(__file__).parent / "static" / "counter.css").read_text()
 
@@ -111,13 +113,18 @@ def _member_template(request: Request[Any, Any, Any], view: Page, data: dict[str
                      **extra: Any) -> Template:
     view.errors = errors or {}
     view.notice = request.query_params.get("done")
+    slip = request.query_params.get("receipt", "")
+    view.receipt = int(slip) if slip.isdigit() and len(slip) < 19 else None
     staff = view.principal is not None and view.principal.role in (A, C)
     return Template("member.html", context=view.context(**data, **extra, staff=staff),
                     status_code=status)
 
 
 def _amount(view: Page, form: dict[str, Any], name: str = "amount") -> int:
-    return parse_minor(str(form.get(name, "")).strip(), view.society.currency, field=name)
+    """The amount as typed: grouped digits ("1,00,000") and the currency symbol allowed,
+    anything ambiguous ("1,5") refused next to the field."""
+    return parse_typed(str(form.get(name, "")), view.society.currency, view.society.locale,
+                       field=name)
 
 
 class CounterController(Controller):
@@ -226,7 +233,7 @@ class CounterController(Controller):
         service = savings.record_deposit if kind == "deposit" else savings.record_withdrawal
         try:
             amount = _amount(view, data)
-            _, balance = write(request, lambda s: service(
+            entry, balance = write(request, lambda s: service(
                 s, code, amount_minor=amount, value_date=state.clock.today(),
                 actor=view.principal.username, clock=state.clock,  # type: ignore[union-attr]
                 key=str(data.get("key", "")) or None, confirmed=limits.confirmed(data)))
@@ -248,7 +255,8 @@ class CounterController(Controller):
                 status=422, form={kind: data})
         words = "Deposited {amount}." if kind == "deposit" else "Paid out {amount}."
         return _done(code, view.tr(words, amount=view.money(amount)) + " " +
-                     view.tr("Balance {balance}.", balance=view.money(balance.balance_minor)))
+                     view.tr("Balance {balance}.", balance=view.money(balance.balance_minor)),
+                     receipt=entry.id)
 
     @post("/members/{code:str}/shares", opt=allow(A, C), sync_to_thread=True,
           status_code=303)
@@ -264,7 +272,7 @@ class CounterController(Controller):
         try:
             if count < 1:
                 raise InvalidInput(view.tr("Buy at least one share."), field="count")
-            _, holding = write(request, lambda s: shares.buy_shares(
+            entry, holding = write(request, lambda s: shares.buy_shares(
                 s, code, count=count, source=source,  # type: ignore[arg-type]
                 face_value_minor=view.society.share_face_value_minor,
                 value_date=state.clock.today(), actor=view.principal.username,  # type: ignore[union-attr]
@@ -282,7 +290,8 @@ class CounterController(Controller):
             return _member_page(request, code, errors={
                 f"shares_{k}": v for k, v in field_errors(error, "count").items()},
                 status=422, form={"shares": data})
-        return _done(code, view.tr("She now has {count} shares.", count=holding.count))
+        return _done(code, view.tr("She now has {count} shares.", count=holding.count),
+                     receipt=entry.id)
 
     @post("/loans/{loan_id:int}/repayment", opt=allow(A, C), sync_to_thread=True,
           status_code=303)
@@ -315,7 +324,8 @@ class CounterController(Controller):
         return _done(code, view.tr("Loan {loan}: {amount} received; {outstanding} left to "
                                    "repay.", loan=loan_id, amount=view.money(amount),
                                    outstanding=view.money(
-                                       paid.position.outstanding_principal)))
+                                       paid.position.outstanding_principal)),
+                     receipt=paid.entry.id)
 
     @post("/loans/{loan_id:int}/disbursement", opt=allow(A, C), sync_to_thread=True,
           status_code=303)
@@ -329,7 +339,7 @@ class CounterController(Controller):
         code = state.db.read(lambda s: loans.standing(s, loan_id, as_of=state.clock.today())
                              .loan.member_code)
         try:
-            _, loan = write(request, lambda s: loans.disburse(
+            entry, loan = write(request, lambda s: loans.disburse(
                 s, loan_id, to=to, on=state.clock.today(),  # type: ignore[arg-type]
                 actor=view.principal.username, clock=state.clock))  # type: ignore[union-attr]
         except CoopError as error:
@@ -338,7 +348,7 @@ class CounterController(Controller):
         words = "Loan {loan}: {amount} paid into her savings." if to == "savings" else \
             "Loan {loan}: {amount} paid out in cash."
         return _done(code, view.tr(words, loan=loan_id, amount=view.money(
-            loan.principal_minor - loan.fee_minor)))
+            loan.principal_minor - loan.fee_minor)), receipt=entry.id)
 
     @get("/register", opt=allow(A, C), sync_to_thread=True)
     def register_form(self, request: Request[Any, Any, Any]) -> Template:
@@ -377,6 +387,23 @@ class CounterController(Controller):
             reader=reader, clock=state.clock))
         return Response(printout.pdf, media_type="application/pdf", headers={
             "Content-Disposition": f'inline; filename="passbook-{code}.pdf"',
+            "Cache-Control": "no-store"})
+
+    @get("/members/{code:str}/receipts/{entry_id:int}/slip.pdf", opt=allow(A, C, M),
+         sync_to_thread=True)
+    def receipt_pdf(self, request: Request[Any, Any, Any], code: Code, entry_id: EntryId,
+                    size: FromQuery[Literal["roll", "a6"]] = "roll") -> Response[bytes]:
+        """The receipt slip of one of her entries, in her language, to print."""
+        view, state = page(request), app_state(request)
+        assert view.principal is not None
+        own_member_or_404(view.principal, code)
+        try:
+            content = state.db.read(lambda s: receipt(
+                s, code, entry_id, size=size, timezone=state.settings.timezone))
+        except NotFound as error:
+            raise NotFoundException() from error
+        return Response(content, media_type="application/pdf", headers={
+            "Content-Disposition": f'inline; filename="receipt-{entry_id}.pdf"',
             "Cache-Control": "no-store"})
 
     @get("/loans/{loan_id:int}/card.pdf", opt=allow(A, C, M), sync_to_thread=True)
@@ -454,11 +481,13 @@ def _repayment_preview(request: Request[Any, Any, Any], loan_id: int,
     return _member_template(request, view, member, **extra)
 
 
-def _done(code: str, notice: str) -> Redirect:
-    """After a post, the member page again (a reload does not post twice)."""
+def _done(code: str, notice: str, receipt: int | None = None) -> Redirect:
+    """After a post, the member page again (a reload does not post twice), offering a
+    receipt for the entry just posted."""
     from urllib.parse import quote
 
-    return Redirect(f"/counter/members/{code}?done={quote(notice)}", status_code=303)
+    slip = f"&receipt={receipt}" if receipt else ""
+    return Redirect(f"/counter/members/{code}?done={quote(notice)}{slip}", status_code=303)
 
 
 def unauthenticated(request: Request[Any, Any, Any], _: Exception) -> Response[Any]:

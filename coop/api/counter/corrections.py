@@ -22,8 +22,8 @@ from coop.api.security import allow
 from coop.auth import Role
 from coop.errors import CoopError, InvalidInput
 from coop.ledger import PostedEntry, queries
+from coop.members import account_owner
 from coop.passbooks.narrations import particulars
-from coop.savings.undo import owner_of
 
 A, B, C = Role.ADMIN, Role.BOARD, Role.CLERK
 CorrectionId = FromPath[int]
@@ -31,7 +31,7 @@ CorrectionId = FromPath[int]
 
 def _member_of(entry: PostedEntry) -> str | None:
     """The member an entry is about: the owner of a savings, share or loan account it moves."""
-    return next((o for o in (owner_of(p.account) for p in entry.postings) if o), None)
+    return next((o for o in (account_owner(p.account) for p in entry.postings) if o), None)
 
 
 def _entry_facts(view: Page, entry: PostedEntry) -> dict[str, Any]:

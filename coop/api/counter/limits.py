@@ -7,33 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from num2words import num2words  # type: ignore[import-untyped]
-
 from coop.api.counter.web import Page
+from coop.i18n.words import amount_words
 from coop.money import minor_digits, parse_minor
 from coop.society.limits import CONFIRM_FIELD
-
-# num2words 0.5.14 has words for these of our languages; its Kannada groups lakhs wrongly
-# ("ಎರಡು ಒಂದು ಲಕ್ಷ" for 2,00,000) and it has none for Hindi or Swahili: they read English.
-WORDS_LANGUAGE = {"bn": "bn", "es": "es"}
-
-
-def amount_words(amount_minor: int, currency: str, *, locale: str, language: str) -> str:
-    """The amount in words for a clerk to read back: whole units in words (Indian English,
-    lakhs and crores, for an Indian locale), any minor part as digits over its base."""
-    digits = minor_digits(currency)
-    whole, fraction = divmod(amount_minor, 10**digits)
-    lang = WORDS_LANGUAGE.get(language) or ("en_IN" if locale.endswith("_IN") else "en")
-    try:
-        words = str(num2words(whole, lang=lang))
-    except (OverflowError, NotImplementedError):
-        words = str(num2words(whole, lang="en"))
-    return f"{words} {fraction:0{digits}d}/{10**digits}" if fraction else words
 
 
 def words(view: Page, amount_minor: int) -> str:
     society = view.society
-    return amount_words(amount_minor, society.currency, locale=society.locale,
+    return amount_words(amount_minor, minor_digits(society.currency), locale=society.locale,
                         language=society.settings.language)
 
 
@@ -65,4 +47,4 @@ def confirmed(form: dict[str, Any]) -> bool:
     return bool(form.get(CONFIRM_FIELD))
 
 
-__all__ = ["amount_words", "ceiling_text", "confirmation", "confirmed", "limits", "words"]
+__all__ = ["ceiling_text", "confirmation", "confirmed", "limits", "words"]

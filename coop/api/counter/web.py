@@ -129,6 +129,7 @@ class Page:
     principal: Principal | None
     errors: dict[str, str] = field(default_factory=dict)
     notice: str | None = None
+    receipt: int | None = None
 
     @property
     def tr(self) -> Translator:
