@@ -32,6 +32,7 @@ from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
 from coop.demo import book_is_empty, build_demo
+from coop.dividends.reopening import reopen_year
 from coop.errors import CoopError
 from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
@@ -295,6 +296,21 @@ def post_interest(
               f" {run.accounts} accounts, {total} in all.")
 
 
+@savings_app.command("reverse-interest")
+def reverse_interest(
+    run_id: Annotated[int, typer.Argument(help="The run's id (GET /savings/interest-runs).")],
+) -> None:
+    """Undo an interest run as a whole: every entry reversed, the period may be run again."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        done = db.write(lambda s: interest_run.reverse_interest_run(
+            s, run_id, actor="admin", clock=settings.clock()))
+    finally:
+        db.dispose()
+    out.print(f"Interest run {done.id} reversed: {done.entries_reversed} entries.")
+
+
 def _print_pdf(render: Callable[[Session, date], bytes], out_file: Path, what: str) -> None:
     """Render a member's document from the books as of the business date, write it out."""
     settings = Settings.from_env()
@@ -380,6 +396,22 @@ def dividends_statement(
     _print_pdf(lambda s, today: dividend_statement(s, fy, number, printed_on=today,
                                                    language=language),
                out_file, f"Dividend statement {fy} of {number}")
+
+
+@year_app.command("reopen")
+def year_reopen(fy: Annotated[int, typer.Argument(help="The year it starts in, e.g. 2025.")]
+                ) -> None:
+    """Reopen a closed fiscal year: its closing entry reversed, its days open again."""
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        done = db.write(lambda s: reopen_year(s, fy, society=require_society(s), actor="admin",
+                                              clock=settings.clock()))
+    finally:
+        db.dispose()
+    undone = (f"closing entry reversed by entry {done.reversal_entry_id}"
+              if done.reversal_entry_id else "no closing entry to reverse")
+    out.print(f"Fiscal year {fy} reopened: {undone}.")
 
 
 @year_app.command("close")

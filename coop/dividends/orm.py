@@ -27,6 +27,27 @@ class YearCloseRow(Base):
     chain_head_hash: Mapped[str] = mapped_column(String(64))
     closed_by: Mapped[str] = mapped_column(String(32))
     closed_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(12), server_default="closed")
+    """closed, or reopened (each reopening is kept in `fiscal_year_reopening`)."""
+
+
+class YearReopeningRow(Base):
+    """A year reopened by the admin: the close it undid (its figures, entry and who closed
+    it) and the reversal of the closing entry. The year's row is then reopened, and a close
+    again writes the new close over it: this table is the audit trail of every earlier one."""
+
+    __tablename__ = "fiscal_year_reopening"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    fiscal_year: Mapped[int] = mapped_column(ForeignKey("fiscal_year_close.fiscal_year"),
+                                             index=True)
+    net_surplus_minor: Mapped[int]
+    closing_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    reversal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
+    closed_by: Mapped[str] = mapped_column(String(32))
+    closed_at: Mapped[datetime]
+    reopened_by: Mapped[str] = mapped_column(String(32))
+    reopened_at: Mapped[datetime]
 
 
 class DeclarationRow(Base):

@@ -2,6 +2,7 @@
 
 * A live declaration's appropriation entry posts exactly the stored figures: Dr 3900 the net
   surplus, Cr each fund, 2100 what members get, 3200 the rest.
+* A declared, unpaid one has no standing payment entries (a reversed payment's are reversed).
 * A paid declaration's payment entries credit each member exactly her stored dividend and
   rebate, to no one else; the stored members' totals add up to what was appropriated to
   them; and there are as many payment entries as the declaration says.
@@ -42,7 +43,7 @@ def reconcile(session: Session) -> list[tuple[str | None, str]]:
     entries = {entry.id: entry for entry in queries.load_entries(
         session, [row.appropriation_entry_id for row in rows])}
     paid = _payments(session, {PAYMENT_NARRATION.format(year=row.fiscal_year)
-                               for row in rows if row.status == "paid"})
+                               for row in rows})
     problems: list[tuple[str | None, str]] = []
     for row in rows:
         year = row.fiscal_year
@@ -59,6 +60,12 @@ def reconcile(session: Session) -> list[tuple[str | None, str]]:
                 f"to members {money(stored.allocated + stored.rebate_allocated)}, "
                 f"undistributed {money(stored.undistributed)})")))
         if row.status != "paid":
+            standing = paid.get(PAYMENT_NARRATION.format(year=year), {})
+            if standing:
+                problems.append((DIVIDENDS_PAYABLE, (
+                    f"dividend {year}: {row.status}, not paid, but the ledger has "
+                    f"{money(sum(amount for _, amount in standing.values()))} paid to "
+                    f"{len(standing)} member(s)")))
             continue
         owed = {share.member_code: share.total for share in stored.members if share.total}
         pool = stored.allocated + stored.rebate_allocated
@@ -84,16 +91,18 @@ def reconcile(session: Session) -> list[tuple[str | None, str]]:
 
 def _payments(session: Session, narrations: set[str]) -> dict[str, dict[str, tuple[int, int]]]:
     """By payment narration (one per year), each member's savings credits from dividend
-    payment entries: (entries, amount)."""
+    payment entries that stand (a reversed payment is not counted): (entries, amount)."""
     if not narrations:
         return {}
     savings = select(account_table.c.id).where(account_table.c.code == SAVINGS)
+    reversal = entry_table.alias("reversal")
     found: dict[str, dict[str, tuple[int, int]]] = {}
     for narration, owner, amount in session.execute(
         select(entry_table.c.narration, account_table.c.owner, posting_table.c.amount_minor)
         .join(posting_table, posting_table.c.entry_id == entry_table.c.id)
         .join(account_table, account_table.c.id == posting_table.c.account_id)
-        .where(entry_table.c.kind == "dividend_payment",
+        .outerjoin(reversal, reversal.c.reversal_of == entry_table.c.id)
+        .where(entry_table.c.kind == "dividend_payment", reversal.c.id.is_(None),
                entry_table.c.narration.in_(sorted(narrations)),
                posting_table.c.side == Side.CREDIT.value,
                account_table.c.parent_id.in_(savings))

@@ -58,13 +58,21 @@ def fiscal_year(society: Society, name: int) -> FiscalYear:
     return FiscalYear.of(name, society.fiscal_year_start)
 
 
+def closed_row(session: Session, name: int) -> YearCloseRow | None:
+    """The year's close row while the year is closed (None when never closed or reopened)."""
+    row = session.get(YearCloseRow, name, populate_existing=True)
+    return row if row is not None and row.status == "closed" else None
+
+
 def close_year(session: Session, name: int, *, society: Society, actor: str,
                clock: Clock) -> YearClose:
     """Close fiscal year `name`: income and expense to 3900 on the year's last day, then
-    lock every day through it. Refused before the year is over, twice, or out of order."""
+    lock every day through it. Refused before the year is over, twice, or out of order.
+    A year reopened (coop.dividends.reopening) is closed again over its row, whose earlier
+    close is kept in `fiscal_year_reopening`."""
     year = fiscal_year(society, name)
     serialise(session)
-    if session.get(YearCloseRow, name) is not None:
+    if closed_row(session, name) is not None:
         raise YearClosedAlready(f"fiscal year {name} is closed already")
     if year.end >= clock.today():
         raise InvalidInput(f"fiscal year {name} ends on {year.end}; it can be closed from the "
@@ -72,17 +80,19 @@ def close_year(session: Session, name: int, *, society: Society, actor: str,
     require_society(session)
     earlier = session.execute(select(func.min(entry_table.c.value_date))).scalar()
     if (earlier is not None and earlier < year.start
-            and session.get(YearCloseRow, name - 1) is None):
+            and closed_row(session, name - 1) is None):
         raise YearNotClosed(f"close fiscal year {name - 1} first: the book has entries "
                             "before this year")
     entry, net = _close_income_and_expense(session, name, year, actor=actor, clock=clock)
     close_through(session, year.end, clock=clock)
     head = queries.book(session)
-    row = YearCloseRow(
-        fiscal_year=name, start_on=year.start, end_on=year.end,
-        net_surplus_minor=net, closing_entry_id=entry.id if entry else None,
-        chain_head_seq=head.head_seq if head else 0,
-        chain_head_hash=head.head_hash if head else "", closed_by=actor, closed_at=clock.now())
+    row = session.get(YearCloseRow, name) or YearCloseRow(fiscal_year=name)
+    row.start_on, row.end_on, row.status = year.start, year.end, "closed"
+    row.net_surplus_minor = net
+    row.closing_entry_id = entry.id if entry else None
+    row.chain_head_seq = head.head_seq if head else 0
+    row.chain_head_hash = head.head_hash if head else ""
+    row.closed_by, row.closed_at = actor, clock.now()
     session.add(row)
     session.flush()
     return _year(row)
@@ -120,8 +130,8 @@ def _year(row: YearCloseRow) -> YearClose:
 
 
 def get_close(session: Session, name: int) -> YearClose:
-    """A closed year, or YearNotClosed."""
-    row = session.get(YearCloseRow, name)
+    """A closed year, or YearNotClosed (also for a year reopened and not closed again)."""
+    row = closed_row(session, name)
     if row is None:
         raise YearNotClosed(f"fiscal year {name} has not been closed")
     return _year(row)

@@ -19,6 +19,7 @@ from coop.ledger.service import (
     open_account,
     post,
     post_many,
+    reopen_through,
     reverse,
 )
 
@@ -38,5 +39,6 @@ __all__ = [
     "open_account",
     "post",
     "post_many",
+    "reopen_through",
     "reverse",
 ]

@@ -257,6 +257,25 @@ def close_through(session: Session, on: date, *, clock: Clock) -> None:
     )
 
 
+def reopen_through(session: Session, on: date | None, *, clock: Clock) -> date | None:
+    """Move `closed_through` BACK to `on` (None: nothing closed), under the book lock, so the
+    days after `on` take postings and reversals again; returns what it was. Only a year's
+    reopening calls this, and only ever backwards: a close moves forward by `close_through`.
+    `clock` is the caller's, kept for the same shape as `close_through`."""
+    book, _ = _lock_book(_Raw(session), "")
+    if book.closed_through is None:
+        raise InvalidInput("nothing is closed: there is nothing to reopen", field="on")
+    if on is not None and on >= book.closed_through:
+        raise InvalidInput(
+            f"the book is closed through {book.closed_through}; reopening moves that date "
+            "back, never forward", field="on")
+    require(on is None or on < clock.today(), "a reopened close date is in the past")
+    session.connection().execute(
+        update(book_table).where(book_table.c.id == 1).values(closed_through=on)
+    )
+    return book.closed_through
+
+
 def lock_balance(session: Session, code: str) -> int:
     """Lock one account row for the rest of the transaction and return its balance (signed
     by its normal side). A service that checks more than the ledger does (a savings account's

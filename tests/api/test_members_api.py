@@ -146,7 +146,8 @@ def test_interest_run_through_the_api(api: Api) -> None:
     run = api.post("/api/v1/savings/interest-runs", {"from": "2025-06-01",
                                                      "through": "2025-06-30"})
     assert run.status_code == 201, run.text
-    assert run.json() == {"period_start": "2025-06-01", "period_end": "2025-06-30",
+    assert run.json() == {"id": run.json()["id"], "status": "posted",
+                          "period_start": "2025-06-01", "period_end": "2025-06-30",
                           "rate": "4", "accounts": 1, "total": "120.00", "replayed": False}
     again = api.post("/api/v1/savings/interest-runs", {"through": "2025-06-30",
                                                        "from": "2025-06-01"})

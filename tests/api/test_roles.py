@@ -88,6 +88,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/members/{}/holds"): roles("admin"),
     ("POST", "/members/{}/holds/{}/release"): roles("admin"),
     ("POST", "/savings/interest-runs"): roles("admin"),
+    ("GET", "/savings/interest-runs"): roles("admin", "board", "auditor"),  # issue 16: ids
+    ("POST", "/savings/interest-runs/{}/reversal"): roles("admin"),  # issue 16: undo a run
     ("POST", "/members/search"): roles("admin", "clerk"),
     ("POST", "/members/{}/exit"): roles("admin", "board"),
     ("GET", "/shares/register"): roles("admin", "board", "auditor"),
@@ -108,13 +110,16 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/loans"): ANY,  # not in CONTRACT.md: staff; a member her own
     ("GET", "/loans/{}/votes"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
     ("POST", "/loans/{}/write-off"): roles("board"),  # not in CONTRACT.md: the board
+    ("POST", "/loans/{}/write-off/reversal"): roles("board"),  # issue 16: as the write-off
     ("POST", "/moratoria"): roles("board"),  # not in CONTRACT.md: the board
     ("GET", "/reports/board-loans"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
     # Year-end and dividends
     ("POST", "/years/{}/close"): roles("admin"),
+    ("POST", "/years/{}/reopening"): roles("admin"),  # issue 16
     ("POST", "/dividends/{}/preview"): roles("admin", "board", "auditor"),
     ("POST", "/dividends/{}/declaration"): roles("board"),
     ("POST", "/dividends/{}/payment"): roles("admin", "clerk"),
+    ("POST", "/dividends/{}/payment/reversal"): roles("admin"),  # issue 16
     ("GET", "/dividends/{}"): roles("admin", "board", "auditor"),
     ("GET", "/dividends/{}/report.csv"): roles("admin", "board", "auditor"),
     ("GET", "/years/{}"): roles("admin", "board", "auditor"),  # not in CONTRACT.md

@@ -19,16 +19,22 @@ from coop.api.schemas.dividends import (
     DividendIn,
     DividendPreviewOut,
     PaymentOut,
+    PaymentReversalOut,
     YearOut,
+    YearReopeningOut,
     cancellation_out,
     declaration_out,
     payment_out,
+    payment_reversal_out,
     preview_out,
     year_out,
+    year_reopening_out,
 )
 from coop.api.security import allow, current_principal
 from coop.auth import Role
 from coop.dividends.calc import Basis
+from coop.dividends.payment_reversal import reverse_dividend_payment
+from coop.dividends.reopening import reopen_year
 from coop.ledger import queries
 from coop.passbooks.dividend_report import summary_pdf
 
@@ -61,6 +67,20 @@ class YearsController(Controller):
             closed = dividends.close_year(session, fy, society=society,
                                           actor=principal.username, clock=state.clock)
             return year_out(closed, society.currency)
+
+        return respond(request, principal, None, work)
+
+    @post("/{fy:int}/reopening", opt=allow(A), sync_to_thread=True)
+    def reopen(self, request: Request[Any, Any, Any], fy: FiscalYearName,
+               society: SocietyDep) -> Response[YearReopeningOut]:
+        """Reopen a closed year: the closing entry reversed, the period open again; 409
+        while the next year is closed or a dividend for the year is declared or paid."""
+        state = app_state(request)
+        principal = current_principal(request)
+
+        def work(session: Session) -> YearReopeningOut:
+            return year_reopening_out(reopen_year(session, fy, society=society,
+                                                  actor=principal.username, clock=state.clock))
 
         return respond(request, principal, None, work)
 
@@ -114,6 +134,20 @@ class DividendsController(Controller):
         def work(session: Session) -> PaymentOut:
             return payment_out(fy, dividends.pay_dividend(session, fy, actor=principal.username,
                                                           clock=state.clock))
+
+        return respond(request, principal, None, work)
+
+    @post("/{fy:int}/payment/reversal", opt=allow(A), sync_to_thread=True)
+    def reverse_payment(self, request: Request[Any, Any, Any],
+                        fy: FiscalYearName) -> Response[PaymentReversalOut]:
+        """Undo a paid dividend's payment: every payment entry reversed, the dividend back to
+        declared; 409 naming the member where her savings no longer hold it."""
+        state = app_state(request)
+        principal = current_principal(request)
+
+        def work(session: Session) -> PaymentReversalOut:
+            return payment_reversal_out(reverse_dividend_payment(
+                session, fy, actor=principal.username, clock=state.clock))
 
         return respond(request, principal, None, work)
 

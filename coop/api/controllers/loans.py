@@ -40,6 +40,8 @@ from coop.api.schemas.loan_terms import (
     VoteIn,
     WriteOffIn,
     WriteOffOut,
+    WriteOffReversalIn,
+    WriteOffReversalOut,
 )
 from coop.api.schemas.loans import (
     LoanListItemOut,
@@ -60,12 +62,14 @@ from coop.api.schemas.loans import (
     tally_out,
     votes_out,
     write_off_out,
+    write_off_reversal_out,
 )
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.errors import InvalidInput
 from coop.loans import schedule as sched
 from coop.loans.products import field_value
+from coop.loans.writeoffs import reverse_write_off
 from coop.passbooks.loan_card import loan_card
 
 _TERM_TYPES = get_type_hints(loans.ProductTerms)
@@ -305,6 +309,22 @@ class LoansController(Controller):
             return write_off_out(loans.write_off(
                 session, loan_id, on=data.value_date or state.clock.today(),
                 reason=data.reason, actor=principal.username, clock=state.clock), cur)
+
+        return respond(request, principal, data, work)
+
+    @post("/{loan_id:int}/write-off/reversal", opt=allow(B), sync_to_thread=True)
+    def reverse_write_off(self, request: Request[Any, Any, Any], loan_id: LoanId,
+                          data: JSONBody[WriteOffReversalIn]) -> Response[WriteOffReversalOut]:
+        """The board undoes a write-off while nothing has been recovered: the loan is active
+        again with its principal outstanding and the guarantors' holds back."""
+        state = app_state(request)
+        principal = current_principal(request)
+        cur = currency(state)
+
+        def work(session: Session) -> WriteOffReversalOut:
+            entry, loan = reverse_write_off(session, loan_id, reason=data.reason,
+                                            actor=principal.username, clock=state.clock)
+            return write_off_reversal_out(entry, loan, cur)
 
         return respond(request, principal, data, work)
 

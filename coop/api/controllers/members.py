@@ -21,6 +21,7 @@ from coop.api.schemas.members import (
     HoldOut,
     InterestRunIn,
     InterestRunOut,
+    InterestRunReversalOut,
     MemberIn,
     MemberOut,
     MemberSummaryOut,
@@ -33,6 +34,7 @@ from coop.api.schemas.members import (
     cash_out,
     hold_out,
     interest_run_out,
+    interest_run_reversal_out,
     member_out,
     member_page,
     member_summary_out,
@@ -340,3 +342,30 @@ class SavingsController(Controller):
             return interest_run_out(run, society.currency)
 
         return respond(request, principal, data, work)
+
+    @get("/interest-runs", opt=allow(A, B, D), sync_to_thread=True)
+    def interest_runs(
+        self, request: Request[Any, Any, Any], society: SocietyDep,
+        limit: Annotated[int, QueryParameter(ge=1, le=500)] = 50,
+    ) -> Page[InterestRunOut]:
+        """The interest runs, the latest period first, reversed ones too (with their ids)."""
+        state = app_state(request)
+        runs = state.db.read(interest_run.interest_runs)
+        return Page(items=[interest_run_out(run, society.currency) for run in runs[:limit]])
+
+    @post("/interest-runs/{run_id:int}/reversal", opt=allow(A), sync_to_thread=True)
+    def reverse_interest_run(
+        self, request: Request[Any, Any, Any],
+        run_id: Annotated[int, PathParameter(ge=1, le=2**31 - 1)],
+    ) -> Response[InterestRunReversalOut]:
+        """Undo an interest run as a whole: every entry reversed on its date, the run marked
+        reversed so its period may be run again; 409 in a closed period, while a later run
+        stands, or where a member's savings no longer hold the interest."""
+        state = app_state(request)
+        principal = current_principal(request)
+
+        def work(session: Session) -> InterestRunReversalOut:
+            return interest_run_reversal_out(interest_run.reverse_interest_run(
+                session, run_id, actor=principal.username, clock=state.clock))
+
+        return respond(request, principal, None, work)

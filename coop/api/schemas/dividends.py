@@ -12,6 +12,8 @@ from pydantic import Field
 from coop.api.schemas.common import ChainHeadOut, In, MoneyText, Out, money, utc_text
 from coop.api.schemas.loan_terms import Rate
 from coop.dividends import Declaration, Preview, YearClose
+from coop.dividends.payment_reversal import PaymentReversal
+from coop.dividends.reopening import YearReopening
 
 BasisName = Literal["share_days", "months_held", "closing_register"]
 
@@ -93,6 +95,19 @@ class PaymentOut(Out):
     entries: int
 
 
+class PaymentReversalOut(Out):
+    fiscal_year: int
+    status: Literal["declared"]
+    entries_reversed: int
+
+
+class YearReopeningOut(Out):
+    fiscal_year: int
+    status: Literal["open"]
+    reversal_entry_id: int | None
+    """None when the close posted no entry (no income or expense in the year)."""
+
+
 class CancellationOut(Out):
     fiscal_year: int
     status: Literal["cancelled"]
@@ -156,3 +171,13 @@ def cancellation_out(fiscal_year: int, declared: Declaration) -> CancellationOut
     return CancellationOut(fiscal_year=fiscal_year,
                            status=declared.status,
                            cancellation_entry_id=declared.cancellation_entry_id)
+
+
+def payment_reversal_out(done: PaymentReversal) -> PaymentReversalOut:
+    return PaymentReversalOut(fiscal_year=done.fiscal_year, status="declared",
+                              entries_reversed=done.entries_reversed)
+
+
+def year_reopening_out(done: YearReopening) -> YearReopeningOut:
+    return YearReopeningOut(fiscal_year=done.fiscal_year, status="open",
+                            reversal_entry_id=done.reversal_entry_id)

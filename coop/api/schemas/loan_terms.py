@@ -235,6 +235,17 @@ class WriteOffIn(In):
     value_date: Day | None = None
 
 
+class WriteOffReversalIn(In):
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class WriteOffReversalOut(Out):
+    entry_id: int | None
+    """The reversal of the write-off entry (None when the write-off posted nothing)."""
+    status: Literal["active"]
+    outstanding_principal: MoneyText
+
+
 class WriteOffOut(Out):
     entry_id: int | None
     """None when no principal was left (unpaid interest is never income: nothing to post)."""

@@ -29,6 +29,7 @@ from coop.api.schemas.loan_terms import (
     ScheduleRowOut,
     TallyOut,
     WriteOffOut,
+    WriteOffReversalOut,
 )
 from coop.ledger.model import PostedEntry, Side
 from coop.loans import schedule as sched
@@ -175,6 +176,12 @@ def write_off_out(entry: PostedEntry | None, currency: str) -> WriteOffOut:
     amount = sum(p.amount_minor for p in entry.postings if p.side is Side.DEBIT) if entry else 0
     return WriteOffOut(entry_id=entry.id if entry else None, status="written_off",
                        written_off=money(amount, currency))
+
+
+def write_off_reversal_out(entry: PostedEntry | None, loan: loans.Loan,
+                           currency: str) -> WriteOffReversalOut:
+    return WriteOffReversalOut(entry_id=entry.id if entry else None, status="active",
+                               outstanding_principal=money(loan.outstanding_minor, currency))
 
 
 def reschedule_out(row: loans.RescheduleRow) -> RescheduleOut:

@@ -11,7 +11,7 @@ from pydantic import ConfigDict, Field
 from coop.api.schemas.common import Day, In, LanguageCode, MoneyText, Out, Page, money
 from coop.members import MemberRow
 from coop.savings import HoldRow, SavingsBalance, StatementLine
-from coop.savings.interest_run import InterestRun
+from coop.savings.interest_run import InterestRun, RunReversal
 from coop.savings.shares import Holding, RegisterLine
 
 
@@ -111,6 +111,8 @@ class InterestRunIn(In):
 
 
 class InterestRunOut(Out):
+    id: int
+    status: Literal["posted", "reversed"]
     period_start: date
     period_end: date
     rate: str
@@ -194,10 +196,22 @@ def hold_out(hold: HoldRow, *, released: bool, currency: str) -> HoldOut:
                    released=released)
 
 
+class InterestRunReversalOut(Out):
+    id: int
+    status: Literal["reversed"]
+    entries_reversed: int
+
+
 def interest_run_out(run: InterestRun, currency: str) -> InterestRunOut:
-    return InterestRunOut(period_start=run.period_start, period_end=run.period_end,
+    return InterestRunOut(id=run.id, status="reversed" if run.status == "reversed" else "posted",
+                          period_start=run.period_start, period_end=run.period_end,
                           rate=run.rate_percent, accounts=run.accounts,
                           total=money(run.total_minor, currency), replayed=run.replayed)
+
+
+def interest_run_reversal_out(done: RunReversal) -> InterestRunReversalOut:
+    return InterestRunReversalOut(id=done.id, status="reversed",
+                                  entries_reversed=done.entries_reversed)
 
 
 def share_register_out(lines: Sequence[RegisterLine], *, as_of: date) -> ShareRegisterOut:
