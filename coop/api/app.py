@@ -40,6 +40,7 @@ from coop.api.controllers.members import (
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
+from coop.api.controllers.tills import TillsController
 from coop.api.counter import BoardController, CounterController, template_config
 from coop.api.counter.web import counter_csrf
 from coop.api.deps import DEPENDENCIES, AppState
@@ -83,7 +84,7 @@ def create_app(
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,
                         ReportsController, YearsController, DividendsController,
-                        PassbooksController, PassbookChecksController],
+                        PassbooksController, PassbookChecksController, TillsController],
     )
 
     def on_startup() -> None:

@@ -29,6 +29,7 @@ from coop.members import (
 )
 from coop.savings import held, member_balances, money_text
 from coop.society import check_counter_request, get_society
+from coop.tills import cash_account
 
 SHARES_PER_PURCHASE_MAX = 100_000
 
