@@ -41,7 +41,7 @@ from coop.api.controllers.members import (
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
 from coop.api.controllers.tills import TillsController
-from coop.api.counter import BoardController, CounterController, template_config
+from coop.api.counter import BoardController, CounterController, TillsPages, template_config
 from coop.api.counter.web import counter_csrf
 from coop.api.deps import DEPENDENCIES, AppState
 from coop.api.docs import PackagedSwagger, docs_asset
@@ -99,7 +99,7 @@ def create_app(
             database.dispose()
 
     app = Litestar(
-        route_handlers=[api, health, docs_asset, CounterController, BoardController],
+        route_handlers=[api, health, docs_asset, CounterController, BoardController, TillsPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf],
         dependencies=DEPENDENCIES,

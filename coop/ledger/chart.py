@@ -54,7 +54,7 @@ CASH_OVERAGES = "4400"
 SAVINGS_INTEREST_EXPENSE = "5000"
 OPERATING_EXPENSES = "5100"
 LOAN_LOSSES = "5200"
-CASH_SHORTAGES = "5300"
+CASH_SHORTAGES = "5400"
 
 HOLDS_OWN_POSTINGS = frozenset({CASH})
 """Control accounts that may also be posted to directly: the safe's cash is 1000 itself."""

@@ -7,7 +7,7 @@ instead of 1000 (`cash_account`, called by the savings, shares and loans service
 moves the counted cash back to the safe (`till_close`): all of it when it is short or exact;
 when it is over, the expected amount (the extra is not on the books until approved). A
 difference waits (`variance_pending`) until an admin or a board user who is not the till's
-user approves it (`till_variance`): a shortage goes from the till to 5300 Cash shortages, an
+user approves it (`till_variance`): a shortage goes from the till to 5400 Cash shortages, an
 overage from 4400 Cash overages into the safe. A closed till's sub-account is then zero.
 
 Every function runs in the caller's one transaction; the till row is locked (FOR UPDATE on

@@ -8,7 +8,7 @@ For each till, from its sub-account's postings (not the cached counters):
   counted cash (at most the expected) back to the safe;
 - a till waiting for approval still holds the shortage (nothing if it was over);
 - a closed till holds nothing, and a difference has its `till_variance` entry of that amount
-  on 5300 Cash shortages or 4400 Cash overages.
+  on 5400 Cash shortages or 4400 Cash overages.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """tills: the till table; 1000 Cash on hand becomes the control account of the tills (it
-keeps its own postings: the safe's cash); 4400 Cash overages and 5300 Cash shortages join the
+keeps its own postings: the safe's cash); 4400 Cash overages and 5400 Cash shortages join the
 chart of a book already set up (`coop init` opens them in a new one).
 
 Revision ID: 0012
@@ -27,7 +27,7 @@ account = sa.table(
     sa.column('credits_posted', sa.BigInteger),
     sa.column('opened_at', coop.db.UTCDateTime(timezone=True)))
 NEW_ACCOUNTS = (('4400', 'Cash overages', 'income', 'credit'),
-                ('5300', 'Cash shortages', 'expense', 'debit'))
+                ('5400', 'Cash shortages', 'expense', 'debit'))
 
 
 def _chart() -> None:
@@ -36,8 +36,12 @@ def _chart() -> None:
         return  # no book yet: `coop init` opens the new chart
     op.execute(account.update().where(account.c.code == '1000').values(is_control=True))
     for code, name, type_, side in NEW_ACCOUNTS:
-        if conn.execute(sa.select(account.c.id).where(account.c.code == code)).first():
-            continue
+        found = conn.execute(sa.select(account.c.type).where(account.c.code == code)).first()
+        if found is not None and found.type == type_:
+            continue  # the society opened it already: its postings stay where they are
+        if found is not None:
+            raise RuntimeError(f"account {code} exists as {found.type}; the tills need it as "
+                               f"{type_} ({name}): rename the account, then upgrade again")
         op.execute(account.insert().values(
             code=code, name=name, type=type_, normal_side=side, may_go_negative=True,
             is_control=False, debits_posted=0, credits_posted=0, opened_at=datetime.now(UTC)))
@@ -87,6 +91,6 @@ def downgrade() -> None:
     op.drop_table('till')
     # ### end Alembic commands ###
     op.execute(account.update().where(account.c.code == '1000').values(is_control=False))
-    op.execute(account.delete().where(account.c.code.in_(['4400', '5300']),
+    op.execute(account.delete().where(account.c.code.in_(['4400', '5400']),
                                       account.c.debits_posted == 0,
                                       account.c.credits_posted == 0))

@@ -89,7 +89,7 @@ def test_a_till_from_float_to_approved_shortage(api: Api) -> None:
     assert approved.json()["status"] == "closed"
     twice = api.post(f"{T}/{till['id']}/variance-approval", None, role="admin")
     assert twice.status_code == 409 and twice.json()["type"].endswith("variance-not-pending")
-    assert api.db.read(lambda s: queries.balance(s, "5300")) == 2_000
+    assert api.db.read(lambda s: queries.balance(s, "5400")) == 2_000
     assert api.db.read(lambda s: queries.balance(s, "1000")) == 563_000
     assert api.get(f"{BASE}/ledger/trial-balance").status_code == 200
     _clean(api)
@@ -181,5 +181,5 @@ def test_two_clerks_close_at_once_and_two_approvers_post_once(live: LiveServer) 
         select(func.count()).select_from(entry_table)
         .where(entry_table.c.kind == "till_variance")).scalar_one())
     assert posted == 1
-    assert api.db.read(lambda s: queries.balance(s, "5300")) == 1_000
+    assert api.db.read(lambda s: queries.balance(s, "5400")) == 1_000
     _clean(api)

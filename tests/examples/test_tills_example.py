@@ -5,7 +5,7 @@ till with a float of 1,000.00; Asha deposits 500.00 and 250.00 with her, Bina wi
 100.00. Rani's till should hold 1,000.00 + 750.00 - 100.00 = 1,650.00; she counts 1,630.00 by
 notes and coins: 20.00 short. 1,630.00 goes back to the safe (4,000.00 + 1,630.00 = 5,630.00),
 the till keeps the 20.00 that is not there until the admin approves it: then 20.00 is posted
-to 5300 Cash shortages and the till is zero. `coop verify` is clean after every step, and a
+to 5400 Cash shortages and the till is zero. `coop verify` is clean after every step, and a
 corrupted till row is named with its figure.
 """
 
@@ -102,7 +102,7 @@ def test_a_tills_day(db: Database, clock: FixedClock, day: dict[str, str],
     assert f"Assets:1000-Cash-on-hand:T-{till.id}" in text
     figure(f"till example: float {_money(100_000)}, deposits {_money(75_000)}, withdrawal "
            f"{_money(10_000)}, expected {_money(165_000)}, counted {_money(163_000)}, "
-           f"short {_money(2_000)} posted to 5300 Cash shortages in entry {entry_id}; "
+           f"short {_money(2_000)} posted to 5400 Cash shortages in entry {entry_id}; "
            f"the safe holds {_money(563_000)}")
 
 

@@ -117,7 +117,7 @@ class TillsController(Controller):
     @post("/{till_id:int}/variance-approval", opt=allow(A, B), sync_to_thread=True)
     def approve(self, request: Request[Any, Any, Any],
                 till_id: TillId) -> Response[VarianceApprovedOut]:
-        """Post a counted till's difference (a shortage to 5300 Cash shortages, an overage to
+        """Post a counted till's difference (a shortage to 5400 Cash shortages, an overage to
         4400 Cash overages); never by the till's own user (403); once (409 after)."""
         state = app_state(request)
         principal = current_principal(request)

@@ -11,6 +11,7 @@ from litestar.template.config import TemplateConfig
 
 from coop.api.counter.board import BoardController
 from coop.api.counter.clerk import CounterController
+from coop.api.counter.tills import TillsPages
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -19,4 +20,4 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 
-__all__ = ["BoardController", "CounterController", "template_config"]
+__all__ = ["BoardController", "CounterController", "TillsPages", "template_config"]
