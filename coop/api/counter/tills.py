@@ -156,9 +156,13 @@ class TillsPages(Controller):
         if till.status == "closed":
             notice = view.tr("Till {till} is closed: counted {amount}, as expected.",
                              till=till.id, amount=view.money(till.counted_minor or 0))
+        elif (till.variance_minor or 0) < 0:
+            notice = view.tr("Till {till} is closed, {amount} short: an admin or a board "
+                             "member approves the difference.", till=till.id,
+                             amount=view.money(-(till.variance_minor or 0)))
         else:
-            notice = view.tr("Till {till} is closed with a difference of {amount}: an admin "
-                             "or a board member approves it.", till=till.id,
+            notice = view.tr("Till {till} is closed, {amount} over: an admin or a board "
+                             "member approves the difference.", till=till.id,
                              amount=view.money(till.variance_minor or 0))
         return Redirect(f"/counter/tills/?done={quote(notice)}", status_code=303)
 
@@ -187,8 +191,13 @@ class TillsPages(Controller):
                            _refusal(view, error)}
             return _day_page(request, view, state.clock.today(),
                              status=403 if error.kind == "forbidden" else 409)
-        notice = view.tr("The difference of till {till}, {amount}, is posted.", till=till.id,
-                         amount=view.money(till.variance_minor or 0))
+        variance = till.variance_minor or 0
+        if variance < 0:
+            notice = view.tr("Till {till}: {amount} short, posted to cash shortages.",
+                             till=till.id, amount=view.money(-variance))
+        else:
+            notice = view.tr("Till {till}: {amount} over, posted to cash overages.",
+                             till=till.id, amount=view.money(variance))
         return Redirect(f"/counter/tills/day?done={quote(notice)}", status_code=303)
 
 
