@@ -27,7 +27,7 @@ def _strong(html: str, ident: str) -> str:
     return found.group(1)
 
 
-def test_a_till_at_the_counter(api: Api, counter: Counter) -> None:
+def test_a_till_at_the_counter(api: Api, counter: Counter) -> None:  # noqa: F811
     code = api.member_codes["member"]
     assert api.post(f"/api/v1/members/{code}/deposits", {"amount": "2000.00"}).status_code == 201
     clerk = counter("clerk1")
@@ -73,7 +73,8 @@ def test_a_till_at_the_counter(api: Api, counter: Counter) -> None:
     assert api.db.read(lambda s: tills.get_till(s, int(till_id))).status == "closed"
 
 
-def test_a_refused_deposit_offers_to_open_the_till(api: Api, counter: Counter) -> None:
+def test_a_refused_deposit_offers_to_open_the_till(
+        api: Api, counter: Counter) -> None:  # noqa: F811
     api.db.write(lambda s: update_settings(s, {"require_open_till": True}))
     code = api.member_codes["member"]
     clerk = counter("clerk1")

@@ -47,7 +47,8 @@ def test_a_till_opened_used_counted_short_and_approved(live: LiveServer, open_as
     with clerk.expect_navigation() as refused:
         clerk.locator("#deposit-amount").press("Enter")
     assert refused.value.status == 422
-    expect(clerk.locator("#till-offer")).to_contain_text("Nothing was taken: you have no open till.")
+    expect(clerk.locator("#till-offer")).to_contain_text(
+        "Nothing was taken: you have no open till.")
     expect(clerk.locator("#offer_float")).to_be_focused()
     shot(clerk, "tills-01-refused-offer-1024")
     clerk.keyboard.type("1000")

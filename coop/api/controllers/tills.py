@@ -52,7 +52,8 @@ class TillsController(Controller):
     tags = ("tills",)
 
     @post("/", opt=allow(A, C), sync_to_thread=True)
-    def open(self, request: Request[Any, Any, Any], data: JSONBody[TillIn]) -> Response[TillOpenedOut]:
+    def open(self, request: Request[Any, Any, Any],
+             data: JSONBody[TillIn]) -> Response[TillOpenedOut]:
         """Open my till with a float from the safe (409 while I have an open till)."""
         state = app_state(request)
         principal = current_principal(request)

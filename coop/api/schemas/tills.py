@@ -70,7 +70,7 @@ class TillDayOut(Out):
 
 def till_out(till: Till, currency: str) -> TillOut:
     return TillOut(
-        id=till.id, status=till.status, user=till.username,  # type: ignore[arg-type]
+        id=till.id, status=till.status, user=till.username,
         opened_on=till.opened_on, account=till.account,
         opening_float=money(till.opening_float_minor, currency),
         cash_in=money(till.cash_in_minor, currency),
@@ -91,4 +91,4 @@ def till_closed_out(till: Till, currency: str) -> TillClosedOut:
     return TillClosedOut(expected=money(till.expected_minor, currency),
                          counted=money(till.counted_minor or 0, currency),
                          variance=money(till.variance_minor or 0, currency),
-                         status=till.status)  # type: ignore[arg-type]
+                         status=till.status)
