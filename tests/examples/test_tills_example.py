@@ -11,7 +11,10 @@ corrupted till row is named with its figure.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import update
@@ -63,7 +66,7 @@ def day(db: Database, clock: FixedClock) -> dict[str, str]:
 
 
 def test_a_tills_day(db: Database, clock: FixedClock, day: dict[str, str],
-                     figure: Callable[[str], None]) -> None:
+                     figure: Callable[[str], None], tmp_path: Path) -> None:
     balance = lambda code: db.read(lambda s: queries.balance(s, code)) or 0  # noqa: E731
     safe = lambda: db.read(tills.safe_minor)  # noqa: E731
     assert safe() == 500_000
@@ -98,8 +101,17 @@ def test_a_tills_day(db: Database, clock: FixedClock, day: dict[str, str],
     with pytest.raises(tills.VarianceNotPending):
         db.write(lambda s: tills.approve_variance(s, till.id, approver="admin", clock=clock))
     assert _problems(db) == []
+    # a second till still open: 1000 has postings of its own and two sub-accounts
+    db.write(lambda s: tills.open_till(s, username="sita", opening_float_minor=30_000,
+                                       clock=clock))
     text = "".join(db.read(lambda s: list(export_beancount(s))))
     assert f"Assets:1000-Cash-on-hand:T-{till.id}" in text
+    book = tmp_path / "book.beancount"
+    book.write_text(text, encoding="utf-8")
+    checked = subprocess.run([str(Path(sys.executable).parent / "bean-check"), str(book)],
+                             capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert _problems(db) == []
     figure(f"till example: float {_money(100_000)}, deposits {_money(75_000)}, withdrawal "
            f"{_money(10_000)}, expected {_money(165_000)}, counted {_money(163_000)}, "
            f"short {_money(2_000)} posted to 5400 Cash shortages in entry {entry_id}; "
