@@ -57,6 +57,8 @@ def test_a_till_at_the_counter(api: Api, counter: Counter) -> None:  # noqa: F81
     assert (_strong(check.text, "check-expected"), _strong(check.text, "check-counted"),
             _strong(check.text, "check-variance")) == ("₹1,500.00", "₹1,480.00", "₹20.00")
     closed = clerk.post(f"{C}/tills/{till_id}/close", data=fields(check.text, "close-check"))
+    twice = clerk.post(f"{C}/tills/{till_id}/close", data=fields(check.text, "close-check"))
+    assert twice.status_code == 409 and "This till is not open." in twice.text
     assert closed.status_code == 200 and "₹20.00 short" in closed.text
     assert 'id="open-till"' in closed.text  # she may open a new one
 

@@ -21,7 +21,7 @@ from coop.api.counter.web import Form, Page, page, write
 from coop.api.deps import app_state
 from coop.api.security import allow
 from coop.auth import Role
-from coop.errors import CoopError, InvalidInput
+from coop.errors import CoopError, Forbidden, InvalidInput
 from coop.ledger.model import InsufficientFunds
 from coop.money import InvalidAmount, parse_minor
 
@@ -33,8 +33,7 @@ COUNT_MAX = 100_000
 
 def _counts(view: Page, form: dict[str, Any]) -> tuple[int, dict[str, int], str]:
     """The counted cash from the count form: how many of each note and coin, and any other
-    amount (coins below the smallest, foreign-free loose change). Returns (total, counts,
-    other as typed)."""
+    amount (loose coins the grid does not list). Returns (total, counts, other as typed)."""
     total, counts = 0, {}
     for text, minor in tills.denominations(view.society.currency):
         typed = str(form.get(f"n_{text}", "")).strip() or "0"
@@ -126,6 +125,7 @@ class TillsPages(Controller):
             return _mine_page(request, view, status=422, form=data)
         till = app_state(request).db.read(lambda s: tills.get_till(s, till_id))
         if till.status != "open" or not _may_close(view, till):
+            view.errors = {"state": view.tr("This till is not open.")}
             return _mine_page(request, view, status=409)
         return _mine_page(request, view, form=data, check={
             "till": till, "counted": counted, "counts": counts, "other": other,
@@ -143,16 +143,17 @@ class TillsPages(Controller):
             def work(session: Session) -> tills.Till:
                 till = tills.get_till(session, till_id)
                 if not _may_close(view, till):
-                    raise tills.TillClosed(view.tr("Only the till's user or an admin closes "
-                                                   "it."))
+                    raise Forbidden(view.tr("Only the till's user or an admin closes it."))
                 whole = counts if not str(data.get("other", "")).strip() else None
                 return tills.close_till(session, till_id, counted_minor=counted, actor=actor,
                                         clock=state.clock, counts=whole)
 
             till = write(request, work)
         except CoopError as error:
-            view.errors = {"other": _refusal(view, error)}
-            return _mine_page(request, view, status=422, form=data)
+            view.errors = {"other" if error.kind == "invalid" else "state":
+                           _refusal(view, error)}
+            return _mine_page(request, view, form=data, status={
+                "conflict": 409, "forbidden": 403}.get(error.kind, 422))
         if till.status == "closed":
             notice = view.tr("Till {till} is closed: counted {amount}, as expected.",
                              till=till.id, amount=view.money(till.counted_minor or 0))
