@@ -168,6 +168,9 @@ def test_two_clerks_close_at_once_and_two_approvers_post_once(live: LiveServer) 
         assert api.client.post(f"{BASE}/members/{code}/deposits", json={"amount": "50.00"},
                                headers=headers).status_code == 201
     with httpx.Client(base_url=live.base_url, timeout=60) as client:
+        other = client.post(f"{T}/{ids[0]}/close", json={"counted": "1.00"}, headers=second)
+        assert other.status_code == 403 and other.json()["type"].endswith("not-your-till")
+        assert client.get(f"{T}/{ids[0]}", headers=second).status_code == 404
         closes = _run_at_once([
             lambda i=i, h=h: client.post(f"{T}/{i}/close", json={"counted": "540.00"},
                                          headers=h) for i, h in zip(ids, clerks, strict=True)])
