@@ -59,7 +59,7 @@ WRITE_ATTEMPTS_MAX = 3
 # The storage refused the write: disk full, read-only, I/O error. Nothing was written (the
 # transaction rolled back), reads still work, and the request may be tried again later.
 STORAGE_SQLSTATES = {"53100": "the database's disk is full",
-                     "53000": "the database server is out of resources",
+                     "54000": "the database server is out of resources",
                      "25006": "the database is read-only"}
 SQLITE_STORAGE_CODES = {13: "the database's disk is full",  # SQLITE_FULL
                         8: "the database is read-only",  # SQLITE_READONLY and its variants

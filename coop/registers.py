@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from coop import loans, savings
 from coop.dividends import reconcile as dividends
 from coop.savings import interest_run, shares
+from coop.tills import reconcile as tills
 
 Check = Callable[[Session], Sequence[tuple[str | None, str]]]
 
@@ -24,6 +25,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("holds", savings.reconcile_holds),
     ("interest runs", interest_run.reconcile),
     ("dividend declarations", dividends.reconcile),
+    ("tills", tills.reconcile),
 )
 
 

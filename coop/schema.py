@@ -6,6 +6,7 @@ from coop.ledger import orm as ledger_orm
 from coop.passbooks import books as passbook_books
 from coop.savings import interest_run, shares
 from coop.society import SocietyRow
+from coop.tills import orm as tills_orm
 
 metadata = Base.metadata
 
@@ -23,4 +24,5 @@ __all__ = [
     "passbook_books",
     "savings",
     "shares",
+    "tills_orm",
 ]

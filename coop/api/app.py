@@ -41,10 +41,12 @@ from coop.api.controllers.members import (
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
+from coop.api.controllers.tills import TillsController
 from coop.api.counter import (
     BoardController,
     CorrectionPages,
     CounterController,
+    TillsPages,
     template_config,
 )
 from coop.api.counter.web import counter_csrf
@@ -90,7 +92,7 @@ def create_app(
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,
                         ReportsController, YearsController, DividendsController,
-                        PassbooksController, PassbookChecksController],
+                        PassbooksController, PassbookChecksController, TillsController],
     )
 
     def on_startup() -> None:
@@ -106,7 +108,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[api, health, docs_asset, CounterController, BoardController,
-                       CorrectionPages],
+                        CorrectionPages, TillsPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf],
         dependencies=DEPENDENCIES,

@@ -4,6 +4,9 @@
 constraint): cash cannot go below zero, nor a member's savings, nor the loans she owes.
 Control accounts (1100, 2000, 3000) hold no postings of their own: they sum their members'
 sub-accounts, so the member sub-ledger and the general ledger reconcile by construction.
+1000 Cash on hand is a control account that also holds postings of its own (the safe's cash):
+each open till is a sub-account of it (`1000:T-<till id>`, coop.tills), so its balance is all
+the cash in the building, safe and tills together.
 """
 
 from __future__ import annotations
@@ -47,12 +50,17 @@ LOAN_INTEREST_INCOME = "4000"
 FEES_AND_PENALTIES = "4100"
 OTHER_INCOME = "4200"
 LOAN_RECOVERIES = "4300"
+CASH_OVERAGES = "4400"
 SAVINGS_INTEREST_EXPENSE = "5000"
 OPERATING_EXPENSES = "5100"
 LOAN_LOSSES = "5200"
+CASH_SHORTAGES = "5400"
+
+HOLDS_OWN_POSTINGS = frozenset({CASH})
+"""Control accounts that may also be posted to directly: the safe's cash is 1000 itself."""
 
 DEFAULT_CHART: tuple[ChartAccount, ...] = (
-    ChartAccount(CASH, "Cash on hand", A),
+    ChartAccount(CASH, "Cash on hand", A, is_control=True),
     ChartAccount(BANK, "Bank", A),
     ChartAccount(LOANS, "Loans to members", A, is_control=True),
     ChartAccount(INTEREST_RECEIVABLE, "Interest receivable", A),
@@ -69,7 +77,9 @@ DEFAULT_CHART: tuple[ChartAccount, ...] = (
     ChartAccount(FEES_AND_PENALTIES, "Fees and penalties", R, may_go_negative=True),
     ChartAccount(OTHER_INCOME, "Grants and other income", R, may_go_negative=True),
     ChartAccount(LOAN_RECOVERIES, "Recoveries of loans written off", R, may_go_negative=True),
+    ChartAccount(CASH_OVERAGES, "Cash overages", R, may_go_negative=True),
     ChartAccount(SAVINGS_INTEREST_EXPENSE, "Interest on savings", X, may_go_negative=True),
     ChartAccount(OPERATING_EXPENSES, "Operating expenses", X, may_go_negative=True),
     ChartAccount(LOAN_LOSSES, "Loan losses", X, may_go_negative=True),
+    ChartAccount(CASH_SHORTAGES, "Cash shortages", X, may_go_negative=True),
 )

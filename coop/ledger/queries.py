@@ -135,7 +135,8 @@ def balance_as_of(session: Session, code: str, on: date) -> int | None:
     )
     if account.is_control:
         children = select(account_table.c.id).where(account_table.c.parent_id == account.id)
-        later = later.where(posting_table.c.account_id.in_(children))
+        later = later.where(or_(posting_table.c.account_id == account.id,  # 1000's own
+                                posting_table.c.account_id.in_(children)))
     else:
         later = later.where(posting_table.c.account_id == account.id)
     after = {side: int(total) for side, total in session.execute(later)}

@@ -33,7 +33,7 @@ from sqlalchemy.orm import Session
 
 from coop.clock import Clock
 from coop.errors import InvalidInput, require
-from coop.ledger.chart import DEFAULT_CHART
+from coop.ledger.chart import DEFAULT_CHART, HOLDS_OWN_POSTINGS
 from coop.ledger.model import (
     ACCOUNT_NAME_LENGTH_MAX,
     BALANCE_MINOR_MAX,
@@ -432,7 +432,7 @@ def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
         named = accounts.get(code)
         if named is None:
             raise UnknownAccount(f"there is no account {code[:70]!r}", field="postings")
-        if named.is_control:
+        if named.is_control and code not in HOLDS_OWN_POSTINGS:
             raise ControlAccountPosting(
                 f"account {code} sums its members' accounts; post to one of them",
                 field="postings",

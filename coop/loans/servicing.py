@@ -28,7 +28,6 @@ from coop.clock import Clock
 from coop.errors import InvalidInput
 from coop.ledger import EntryDraft, credit, debit, lock_balance, open_account, post, queries
 from coop.ledger.chart import (
-    CASH,
     FEES_AND_PENALTIES,
     LOAN_INTEREST_INCOME,
     LOAN_LOSSES,
@@ -52,6 +51,7 @@ from coop.loans.records import History, Loan, history, loan_of, loan_row, member
 from coop.loans.schedule import InterestMethod, build
 from coop.members import get_member, savings_account
 from coop.society import check_counter_request
+from coop.tills import cash_account
 
 NOTHING = Allocation()
 
@@ -110,7 +110,7 @@ def disburse(session: Session, loan_id: int, *, to: Literal["cash", "savings"], 
     if queries.get_account(session, account) is None:  # kept when a payout was undone
         open_account(session, code=account, name=f"Loan {row.id} {code}", type="asset",
                      parent=LOANS, owner=code, clock=clock)
-    paid_to = CASH if to == "cash" else savings_account(code)
+    paid_to = cash_account(session, actor) if to == "cash" else savings_account(code)
     postings: list[PostingDraft] = [debit(account, row.principal_minor),
                                     credit(paid_to, row.principal_minor - row.fee_minor)]
     if row.fee_minor:
@@ -181,7 +181,7 @@ def repay(session: Session, loan_id: int, *, amount_minor: int,
     hist, settled = _settle(session, row, amount_minor=amount_minor, on=on)
     check_counter_request(session, amount_minor, confirmed=confirmed)  # after the payoff's
     allocation, position = settled.allocation, settled.after
-    paid_from = _paid_from(session, member_code(session, row), source, amount_minor)
+    paid_from = _paid_from(session, member_code(session, row), source, amount_minor, actor)
     postings: list[PostingDraft] = [debit(paid_from, amount_minor)]
     if allocation.principal:
         postings.append(credit(row.account_code or "", allocation.principal))
@@ -225,9 +225,9 @@ def _repayment_again(session: Session, row: LoanRow, entry: PostedEntry) -> Repa
     return Repayment(entry, allocation, position, row.status)
 
 
-def _paid_from(session: Session, code: str, source: str, amount: int) -> str:
+def _paid_from(session: Session, code: str, source: str, amount: int, actor: str) -> str:
     if source == "cash":
-        return CASH
+        return cash_account(session, actor)
     if source != "savings":
         raise InvalidInput("source is 'cash' or 'savings'", field="source")
     account = savings_account(code)
@@ -251,7 +251,7 @@ def _recover(session: Session, row: LoanRow, *, amount_minor: int, source: str, 
         raise PaymentAbovePayoff(
             f"{savings.money_text(session, left)} of the written-off amount is left to recover",
             field="amount")
-    paid_from = _paid_from(session, member_code(session, row), source, amount_minor)
+    paid_from = _paid_from(session, member_code(session, row), source, amount_minor, actor)
     entry = post(session, EntryDraft(
         value_date=on, kind="loan_recovery", actor=actor,
         narration=f"Loan {row.id} recovery after write-off",

@@ -20,7 +20,7 @@ from coop.clock import Clock
 from coop.db import Base
 from coop.errors import Conflict, InvalidInput, NotFound
 from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
-from coop.ledger.chart import CASH, SAVINGS
+from coop.ledger.chart import SAVINGS
 from coop.ledger.model import InsufficientFunds, PostedEntry, check_text, signed_balance
 from coop.ledger.orm import account_table
 from coop.members import (
@@ -34,6 +34,7 @@ from coop.members import (
 from coop.members.codes import is_valid
 from coop.money import format_minor
 from coop.society import book_currency, check_counter_request
+from coop.tills import cash_account
 
 NARRATION_LENGTH_MAX = 120
 member_table = cast(Table, MemberRow.__table__)
@@ -122,7 +123,8 @@ def record_deposit(
     account = savings_account(code)
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="deposit", actor=actor,
-        postings=(debit(CASH, amount_minor), credit(account, amount_minor)),
+        postings=(debit(cash_account(session, actor), amount_minor),
+                  credit(account, amount_minor)),
         idempotency_key=key,
     ), clock=clock)
     return entry, SavingsBalance(queries.balance(session, account) or 0,
@@ -153,7 +155,8 @@ def record_withdrawal(
             field="amount")
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="withdrawal", actor=actor,
-        postings=(debit(account, amount_minor), credit(CASH, amount_minor)),
+        postings=(debit(account, amount_minor),
+                  credit(cash_account(session, actor), amount_minor)),
         idempotency_key=key,
     ), clock=clock)
     return entry, SavingsBalance(balance - amount_minor, on_hold)

@@ -18,7 +18,7 @@ from coop.clock import Clock
 from coop.db import Base
 from coop.errors import InvalidInput
 from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
-from coop.ledger.chart import CASH, SHARE_CAPITAL
+from coop.ledger.chart import SHARE_CAPITAL
 from coop.ledger.model import InsufficientFunds, PostedEntry
 from coop.members import (
     MemberNotActive,
@@ -29,6 +29,7 @@ from coop.members import (
 )
 from coop.savings import held, member_balances, money_text
 from coop.society import check_counter_request, get_society
+from coop.tills import cash_account
 
 SHARES_PER_PURCHASE_MAX = 100_000
 
@@ -63,7 +64,7 @@ def buy_shares(
         raise InvalidInput(f"buy 1 to {SHARES_PER_PURCHASE_MAX} shares", field="count")
     amount = count * face_value_minor
     check_counter_request(session, amount, confirmed=confirmed, field="count")
-    paid_from = CASH if source == "cash" else savings_account(code)
+    paid_from = cash_account(session, actor) if source == "cash" else savings_account(code)
     balance = lock_balance(session, paid_from) if source == "savings" else 0
     done = queries.replay_of(session, key, kind="share_purchase", amount_minor=amount)
     if done is not None:
@@ -123,7 +124,7 @@ def redeem_shares(
             f"an active member keeps at least {min_shares} share(s); {code} would keep "
             f"{now.count - count}", field="count")
     amount = count * face_value_minor
-    paid_to = CASH if to == "cash" else savings_account(code)
+    paid_to = cash_account(session, actor) if to == "cash" else savings_account(code)
     entry = post(session, EntryDraft(
         value_date=value_date, kind="share_redemption", actor=actor,
         narration=f"{count} share{'s' if count > 1 else ''} redeemed"

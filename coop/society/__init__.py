@@ -72,6 +72,8 @@ class SocietySettings(BaseModel):
     counter_max_amount: str = Field(
         default="1000000.00", pattern=r"^[1-9][0-9]{0,11}(\.[0-9]{1,3})?$")
     """Counter money requests above this are refused whatever the body says."""
+    require_open_till: bool = False
+    """On: a user with no open till who takes or pays cash is refused (`till-not-open`)."""
 
 
     @model_validator(mode="after")

@@ -125,6 +125,12 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/years/{}"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
     ("GET", "/dividends/{}/report.pdf"): roles("admin", "board", "auditor"),  # not in CONTRACT
     ("POST", "/dividends/{}/cancellation"): roles("board"),  # not in CONTRACT.md: the board
+    # Tills
+    ("POST", "/tills"): roles("admin", "clerk"),
+    ("GET", "/tills/{}"): roles("admin", "board", "clerk", "auditor"),  # a clerk: her own
+    ("POST", "/tills/{}/close"): roles("admin", "clerk"),  # the till's user, or an admin
+    ("POST", "/tills/{}/variance-approval"): roles("admin", "board"),
+    ("GET", "/tills"): roles("admin", "board", "auditor"),  # not in CONTRACT.md: the day's
 }
 # The sections this part of the app implements: each of their rows must be served.
 REQUIRED_PREFIXES = ("/auth/", "/users", "/society", "/ledger/")
@@ -248,6 +254,12 @@ COUNTER = {
     ("POST", "/counter/dividends"): roles("admin", "board", "auditor"),
     ("GET", "/counter/dividends/{}/members.csv"): roles("admin", "board", "auditor"),
     ("GET", "/counter/audit"): roles("admin", "auditor"),
+    ("GET", "/counter/tills"): roles("admin", "clerk"),
+    ("POST", "/counter/tills/open"): roles("admin", "clerk"),
+    ("POST", "/counter/tills/{}/count"): roles("admin", "clerk"),
+    ("POST", "/counter/tills/{}/close"): roles("admin", "clerk"),
+    ("GET", "/counter/tills/day"): roles("admin", "board", "auditor"),
+    ("POST", "/counter/tills/{}/approve"): roles("admin", "board"),
 }
 
 

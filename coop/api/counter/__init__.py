@@ -12,6 +12,7 @@ from litestar.template.config import TemplateConfig
 from coop.api.counter.board import BoardController
 from coop.api.counter.clerk import CounterController
 from coop.api.counter.corrections import CorrectionPages
+from coop.api.counter.tills import TillsPages
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -20,4 +21,5 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 
-__all__ = ["BoardController", "CorrectionPages", "CounterController", "template_config"]
+__all__ = ["BoardController", "CorrectionPages", "CounterController", "TillsPages",
+           "template_config"]
