@@ -40,7 +40,16 @@ from coop.api.controllers.members import (
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
-from coop.api.counter import BoardController, CounterController, template_config
+from coop.api.counter import (
+    BoardController,
+    CounterController,
+    PasswordFirst,
+    SearchController,
+    UsersController,
+    password_first,
+    template_config,
+    to_password_page,
+)
 from coop.api.counter.web import counter_csrf
 from coop.api.deps import DEPENDENCIES, AppState
 from coop.api.docs import PackagedSwagger, docs_asset
@@ -98,11 +107,12 @@ def create_app(
             database.dispose()
 
     app = Litestar(
-        route_handlers=[api, health, docs_asset, CounterController, BoardController],
+        route_handlers=[api, health, docs_asset, CounterController, BoardController,
+                        SearchController, UsersController],
         template_config=template_config(),
-        guards=[authorize, counter_csrf],
+        guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, PasswordFirst: to_password_page},
         before_send=[security_headers],
         state=_state(state),
         on_startup=[on_startup],

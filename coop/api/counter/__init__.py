@@ -11,6 +11,13 @@ from litestar.template.config import TemplateConfig
 
 from coop.api.counter.board import BoardController
 from coop.api.counter.clerk import CounterController
+from coop.api.counter.search import SearchController
+from coop.api.counter.users import (
+    PasswordFirst,
+    UsersController,
+    password_first,
+    to_password_page,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -19,4 +26,5 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 
-__all__ = ["BoardController", "CounterController", "template_config"]
+__all__ = ["BoardController", "CounterController", "PasswordFirst", "SearchController",
+           "UsersController", "password_first", "template_config", "to_password_page"]
