@@ -153,7 +153,7 @@ def _log(session: Session, code: str, fields: str, reader: Reader, clock: Clock)
 
 
 def reindex(session: Session, *, vault: Vault, only_missing: bool = False) -> int:
-    """Rebuild the blind indexes from the vault (after an upgrade, or a new key file): every
+    """Rebuild the blind indexes from the vault (after the upgrade that brought them): every
     member with a readable identity, or with `only_missing` those with a name or a phone and
     no index row. Returns how many members were indexed. This decrypts names and phones to
     index them; nothing is shown to anyone, so nothing is logged as read."""
