@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from coop import auth, board
 from coop.api.counter.clerk import CounterController
-from coop.api.counter.web import Form, field_errors, page, write
+from coop.api.counter.web import Form, Page, field_errors, page, write
 from coop.api.deps import app_state, log_in
 from coop.api.security import SESSION_COOKIE, allow, is_counter
 from coop.auth import ANYONE, Role
@@ -77,6 +77,14 @@ def _user_page(request: Request[Any, Any, Any], username: str, *,
     return Template("user.html", status_code=status, context=view.context(user=user))
 
 
+def _typed_twice(view: Page, data: dict[str, Any], field: str) -> str:
+    """The secret in `field`, refused unless `<field>_again` is the same."""
+    secret = str(data.get(field, ""))
+    if secret != str(data.get(f"{field}_again", "")):
+        raise InvalidInput(view.tr("The two passwords differ: type them again."), field=field)
+    return secret
+
+
 def _done(path: str, notice: str) -> Redirect:
     return Redirect(f"{path}?done={quote(notice)}", status_code=303)
 
@@ -98,15 +106,12 @@ class UsersController(Controller):
         # a member's login is her member number
         username = code.lower() if role == "member" and code else \
             str(data.get("username", "")).strip().lower()
-        secret = str(data.get("password", ""))
         try:
+            secret = _typed_twice(view, data, "password")
             if role not in MADE_HERE:
                 raise InvalidInput(view.tr("Choose what she does here."), field="role")
             if role in ("member", "board") and not code:
                 raise InvalidInput(view.tr("Type her member number."), field="member_code")
-            if secret != str(data.get("password_again", "")):
-                raise InvalidInput(view.tr("The two passwords differ: type them again."),
-                                   field="password")
 
             def work(session: Session) -> auth.UserRow:
                 user = auth.create_user(
@@ -136,11 +141,8 @@ class UsersController(Controller):
     def reset(self, request: Request[Any, Any, Any], username: FromPath[str],
               data: Form) -> Response[Any]:
         view, state = page(request), app_state(request)
-        secret = str(data.get("password", ""))
         try:
-            if secret != str(data.get("password_again", "")):
-                raise InvalidInput(view.tr("The two passwords differ: type them again."),
-                                   field="password")
+            secret = _typed_twice(view, data, "password")
             write(request, lambda s: auth.update_user(
                 s, username, password=secret, passwords=state.passwords, clock=state.clock))
         except CoopError as error:
@@ -186,11 +188,8 @@ class UsersController(Controller):
         view, state = page(request), app_state(request)
         principal = view.principal
         assert principal is not None
-        new = str(data.get("new_password", ""))
         try:
-            if new != str(data.get("new_password_again", "")):
-                raise InvalidInput(view.tr("The two new passwords differ: type them again."),
-                                   field="new_password")
+            new = _typed_twice(view, data, "new_password")
             write(request, lambda s: auth.change_password(
                 s, principal, current=str(data.get("current_password", "")), new=new,
                 passwords=state.passwords, clock=state.clock))
