@@ -185,3 +185,17 @@ def test_pins_only_for_members_and_the_index_rows_follow_registration(api: Api) 
     patched = api.client.patch(f"{BASE}/users/clerk1", json={"password": "a new long phrase"},
                                headers=api.headers("admin"))
     assert patched.status_code == 200 and patched.json()["must_change_password"] is True
+
+
+def test_a_members_pin_login_is_throttled_like_every_login(api: Api) -> None:
+    code = register(api)
+    made = api.post(f"{BASE}/users", {"username": code.lower(), "password": PIN,
+                                      "role": "member", "member_code": code})
+    assert made.status_code == 201, made.text
+    typed = [code, code.lower(), code.replace("-", ""), code, code]  # one name however typed
+    for username in typed:
+        wrong = api.client.post(f"{BASE}/auth/token", json={"username": username,
+                                                            "password": "583920"})
+        assert wrong.status_code == 401
+    right = api.client.post(f"{BASE}/auth/token", json={"username": code, "password": PIN})
+    assert right.status_code == 429

@@ -46,7 +46,7 @@ def find_results(request: Request[Any, Any, Any], text: str) -> Response[Any]:
     reader = members.Reader(view.principal.username, view.principal.role.value,
                             "counter: find a member")
     try:
-        found = state.db.write(lambda s: search.find_members(
+        found = write(request, lambda s: search.find_members(  # audited, as every read
             s, text, vault=state.identity_vault(), reader=reader, clock=state.clock))
     except CoopError as error:
         view.errors = {"code": error.detail}
