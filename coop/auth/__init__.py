@@ -57,13 +57,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from zxcvbn import zxcvbn
 
-from coop.auth.pins import check_pin, is_pin
+from coop.auth.pins import check_pin, is_pin, login_name
 from coop.clock import Clock
 from coop.db import Base, Database
 from coop.errors import Conflict, CoopError, InvalidInput, NotFound
 from coop.members import MemberNotFound, get_member
-from coop.members.codes import is_valid as is_member_code
-from coop.members.codes import normalise as normalise_member_code
 
 log = logging.getLogger(__name__)
 
@@ -255,13 +253,6 @@ def check_secret_rules(secret: str, *, username: str, role: Role | str,
         return
     check_password_rules(secret, username=username, current_hash=current_hash,
                          passwords=passwords)
-
-
-def login_name(typed: str) -> str:
-    """The username a login names: a member number, however typed ("m-7q4k2x", "M7Q4K2X"),
-    is the username of her login (her number in lower case); anything else as it is."""
-    code = normalise_member_code(typed) if typed.strip() else typed
-    return code.lower() if is_member_code(code) else typed
 
 
 def _role(role: Role | str) -> Role:

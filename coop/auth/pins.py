@@ -1,5 +1,6 @@
-"""A member's PIN: 6 to 12 digits, not trivial (CONTRACT.md: not one digit repeated, not a
-run like 123456, not a year).
+"""A member's login: her member number (`login_name`, in any case) and a password or a PIN of
+6 to 12 digits, not trivial (CONTRACT.md: not one digit repeated, not a run like 123456, not a
+year).
 
 Many members read little and use a keypad phone, so a member's login may be her member number
 and a PIN instead of a password. A PIN is weak by nature (a million six-digit PINs), so it is
@@ -19,11 +20,20 @@ import re
 from datetime import date
 
 from coop.errors import InvalidInput
+from coop.members.codes import is_valid as is_member_code
+from coop.members.codes import normalise as normalise_member_code
 
 PIN_LENGTH_MIN = 6
 PIN_LENGTH_MAX = 12
 YEAR_MIN, YEAR_MAX = 1900, 2099
 PIN_PATTERN = re.compile(r"\d+")
+
+
+def login_name(typed: str) -> str:
+    """The username a login names: a member number, however typed ("m-7q4k2x", "M7Q4K2X"),
+    is the username of her login (her number in lower case); anything else as it is."""
+    code = normalise_member_code(typed) if typed.strip() else typed
+    return code.lower() if is_member_code(code) else typed
 
 
 def is_pin(secret: str) -> bool:
