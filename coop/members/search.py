@@ -23,7 +23,9 @@ from sqlalchemy.orm import Session
 
 from coop.clock import Clock
 from coop.errors import InvalidInput
+from coop.ledger.model import check_text
 from coop.members import (
+    FIELD_LENGTH_MAX,
     AccessLogRow,
     IdentityRow,
     MemberRow,
@@ -117,6 +119,7 @@ def find_members(session: Session, text: str, *, vault: Vault, reader: Reader, c
                  limit: int = RESULTS_MAX) -> SearchResult:
     """The members a clerk's query names (see `query_kind`), with their known-as names,
     each read logged. A member number that is not on the books finds nobody."""
+    text = check_text(text, field="q", length_max=FIELD_LENGTH_MAX)
     by = query_kind(text)
     if by == "number":
         ids = list(session.scalars(select(MemberRow.id)

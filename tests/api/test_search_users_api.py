@@ -199,3 +199,11 @@ def test_a_members_pin_login_is_throttled_like_every_login(api: Api) -> None:
         assert wrong.status_code == 401
     right = api.client.post(f"{BASE}/auth/token", json={"username": code, "password": PIN})
     assert right.status_code == 429
+
+
+def test_odd_queries_are_refused_in_words(api: Api) -> None:
+    for q in ("\\ud800", "asha\\u0000", "a" * 121, "   ", "\\u202easha"):
+        found = api.client.post(f"{BASE}/members/find", content=f'{{"q": "{q}"}}',
+                                headers=api.headers("clerk", **{
+                                    "content-type": "application/json"}))
+        assert found.status_code == 422, (q, found.text)
