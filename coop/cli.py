@@ -27,7 +27,13 @@ from rich.table import Table
 from sqlalchemy.orm import Session
 
 from coop import auth, dividends, members, migrate, registers
-from coop.cli_admin import backup_command, restore_command, users_app
+from coop.cli_admin import (
+    backup_command,
+    reindex_command,
+    reindex_missing,
+    restore_command,
+    users_app,
+)
 from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
@@ -62,6 +68,7 @@ app.add_typer(dividends_app, name="dividends")
 app.add_typer(users_app, name="users")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
+app.command("reindex")(reindex_command)
 out = Console()
 err = Console(stderr=True)
 
@@ -95,12 +102,15 @@ def init(
         passwords = auth.Passwords(memory_kib=settings.argon2_memory_kib)
         generated = db.write(lambda s: auth.ensure_admin(
             s, password=settings.admin_password, passwords=passwords, clock=clock))
+        indexed = reindex_missing(db, settings)
     finally:
         db.dispose()
     out.print(
         f"[green]Society set up[/] in {db.url.render_as_string(hide_password=True)}"
         if created else "Database already set up; migrated to the latest schema."
     )
+    if indexed:
+        out.print(f"Indexed {indexed:,} members for the search by name and phone.")
     if generated:
         out.print(f"User [bold]admin[/] created with password [bold]{generated}[/] "
                   "(shown once: write it down, then change it)")
@@ -121,6 +131,13 @@ def serve(
     warning = sqlite_version_warning() if settings.database_url.startswith("sqlite") else None
     if warning:
         err.print(f"[yellow]warning[/]: {warning}")
+    db = _database(settings)
+    try:
+        indexed = reindex_missing(db, settings)
+    finally:
+        db.dispose()
+    if indexed:
+        out.print(f"Indexed {indexed:,} members for the search by name and phone.")
     out.print(f"coop serving on http://{host}:{port}  (API /api/v1, docs /schema; "
               "log in with POST /api/v1/auth/token as admin)")
     uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))

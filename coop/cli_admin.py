@@ -1,4 +1,5 @@
-"""The machine's own commands: `coop users` (user management on the machine itself, for
+"""The machine's own commands: `coop reindex` (the members' search indexes, rebuilt from the
+vault), `coop users` (user management on the machine itself, for
 recovery when nobody can log in: the only admin forgot her password, or every admin is
 disabled; whoever can run this can read the database file anyway; every change is written to
 the audit trail as `cli`), and `coop backup` / `coop restore` with the backup key."""
@@ -20,7 +21,7 @@ from coop import auth, backup
 from coop.config import Settings
 from coop.db import Database
 from coop.errors import CoopError
-from coop.members import vault
+from coop.members import search, vault
 
 users_app = typer.Typer(help="Users and passwords (on this machine, for recovery).",
                         no_args_is_help=True)
@@ -127,6 +128,39 @@ def disable(username: Annotated[str, typer.Argument()]) -> None:
         return f"User [bold]{username}[/] is disabled."
 
     _run(work)
+
+
+def reindex_missing(db: Database, settings: Settings) -> int:
+    """Index the members who have a name or phone and no index rows yet (after the upgrade
+    that brought the indexes; cheap when there are none: one query). 0 without the key."""
+    try:
+        keys = vault.Vault.from_file(settings.data_key_file)
+    except vault.VaultUnavailable:
+        return 0
+    return db.write(lambda s: search.reindex(s, vault=keys, only_missing=True))
+
+
+def reindex_command(
+    missing: Annotated[bool, typer.Option(
+        "--missing", help="Only members with no index rows yet.")] = False,
+) -> None:
+    """Rebuild the blind indexes that find a member by name or phone, from the vault (a
+    migration cannot read the key). Run after restoring onto a new data key, or any time:
+    the search then finds exactly what the vault holds."""
+    settings = Settings.from_env()
+    keys = vault.Vault.from_file(settings.data_key_file)
+    db = Database(settings.database_url, pool_size=2)
+    started = time.perf_counter()
+    try:
+        def work(session: Session) -> int:
+            done = search.reindex(session, vault=keys, only_missing=missing)
+            _audit(session, settings, "cli reindex" + (" --missing" if missing else ""))
+            return done
+
+        done = db.write(work)
+    finally:
+        db.dispose()
+    out.print(f"Indexed {done:,} members in {time.perf_counter() - started:.1f} s.")
 
 
 def _backup_key(settings: Settings, *, create: bool) -> bytes:

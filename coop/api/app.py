@@ -46,8 +46,13 @@ from coop.api.counter import (
     BoardController,
     CorrectionPages,
     CounterController,
+    PasswordFirst,
+    SearchController,
     TillsPages,
+    UsersController,
+    password_first,
     template_config,
+    to_password_page,
 )
 from coop.api.counter.web import counter_csrf
 from coop.api.deps import DEPENDENCIES, AppState
@@ -108,11 +113,11 @@ def create_app(
 
     app = Litestar(
         route_handlers=[api, health, docs_asset, CounterController, BoardController,
-                        CorrectionPages, TillsPages],
+                        CorrectionPages, TillsPages, SearchController, UsersController],
         template_config=template_config(),
-        guards=[authorize, counter_csrf],
+        guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,
-        exception_handlers=EXCEPTION_HANDLERS,
+        exception_handlers={**EXCEPTION_HANDLERS, PasswordFirst: to_password_page},
         before_send=[security_headers],
         state=_state(state),
         on_startup=[on_startup],

@@ -6,6 +6,11 @@ trail of state-changing requests.
 - Tokens are opaque random strings; only their sha256 is stored, so a copy of the database
   gives no usable token. They expire (8 hours by default) and are revoked by logout, by a
   password change and by disabling the user: every request checks the token row and the user.
+- A user whose password an admin set (a new login made at the counter, a reset) must change
+  it before anything else: `must_change_password` is set, the counter sends her to its
+  change-password page, and the API says so in the token response and in /me.
+- A member logs in with her member number (in any case) and a password or a PIN
+  (coop.auth.pins).
 - More than five failed logins for one username (or twenty from one client address) within
   fifteen minutes are refused with 429 until the window passes; failures are logged without
   the password.
@@ -41,6 +46,7 @@ from sqlalchemy import (
     UniqueConstraint,
     bindparam,
     delete,
+    false,
     func,
     insert,
     select,
@@ -51,6 +57,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from zxcvbn import zxcvbn
 
+from coop.auth.pins import check_pin, is_pin, login_name
 from coop.clock import Clock
 from coop.db import Base, Database
 from coop.errors import Conflict, CoopError, InvalidInput, NotFound
@@ -90,6 +97,8 @@ class UserRow(Base):
     member_code: Mapped[str | None] = mapped_column(String(16))
     disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                       server_default=false())
 
 
 class TokenRow(Base):
@@ -158,6 +167,7 @@ class Principal:
     member_code: str | None
     token_id: int | None = None
     expires_at: datetime | None = None
+    must_change_password: bool = False
 
 
 class LoginFailed(CoopError):
@@ -228,6 +238,23 @@ def check_password_rules(password: str, *, username: str, current_hash: str | No
                                    field="password")
 
 
+def check_secret_rules(secret: str, *, username: str, role: Role | str,
+                       current_hash: str | None = None,
+                       passwords: Passwords | None = None) -> None:
+    """A member's secret may be a PIN (digits only, coop.auth.pins); anything else, and
+    every other role's, is held to the password rules."""
+    if str(role) == Role.MEMBER.value and is_pin(secret):
+        check_pin(secret)
+        if current_hash is not None and passwords is not None:
+            with contextlib.suppress(VerificationError, InvalidHashError):
+                if passwords.hasher().verify(current_hash, secret):
+                    raise InvalidInput("the new PIN is the same as the current one",
+                                       field="password")
+        return
+    check_password_rules(secret, username=username, current_hash=current_hash,
+                         passwords=passwords)
+
+
 def _role(role: Role | str) -> Role:
     try:
         return Role(role)
@@ -252,13 +279,14 @@ def create_user(
     member_code: str | None,
     passwords: Passwords,
     clock: Clock,
+    must_change_password: bool = False,
 ) -> UserRow:
     role = _role(role)
     if not USERNAME_PATTERN.fullmatch(username):
         raise InvalidInput(
             "a username is 2-32 lowercase letters, digits, '.', '_' or '-'", field="username"
         )
-    check_password_rules(password, username=username)
+    check_secret_rules(password, username=username, role=role)
     if role in (Role.MEMBER, Role.BOARD) and member_code is None:
         raise InvalidInput(f"a {role} user names her member_code", field="member_code")
     if member_code is not None:
@@ -268,6 +296,7 @@ def create_user(
     user = UserRow(
         username=username, password_hash=passwords.hasher().hash(password), role=str(role),
         member_code=member_code, disabled=False, created_at=clock.now(),
+        must_change_password=must_change_password,
     )
     session.add(user)
     try:
@@ -292,7 +321,10 @@ def _throttle_key(session: Session, username: str, digest: Callable[[str], str])
     """The user, and the name the throttle counts under: a real username as it is, anything
     else as a keyed digest, so a password typed into the username box is never kept."""
     user = session.execute(select(UserRow).where(UserRow.username == username[:64])).scalar()
-    return user, (username if user is not None else "?" + digest(username)[:40])
+    if user is None and login_name(username[:64]) != username[:64]:
+        user = session.execute(select(UserRow).where(
+            UserRow.username == login_name(username[:64]))).scalar()
+    return user, (user.username if user is not None else "?" + digest(username)[:40])
 
 
 def _lock_names(session: Session, *names: str) -> None:
@@ -423,7 +455,8 @@ _user_table = cast(Table, UserRow.__table__)
 _AUTHENTICATE = (
     select(_token_table.c.id, _token_table.c.expires_at, _token_table.c.revoked_at,
            _user_table.c.id, _user_table.c.username, _user_table.c.role,
-           _user_table.c.member_code, _user_table.c.disabled)
+           _user_table.c.member_code, _user_table.c.disabled,
+           _user_table.c.must_change_password)
     .join(_user_table, _user_table.c.id == _token_table.c.user_id)
     .where(_token_table.c.token_hash == bindparam("digest"))
 )
@@ -436,10 +469,12 @@ def authenticate(session: Session, token: str, *, clock: Clock) -> Principal | N
     row = session.connection().execute(_AUTHENTICATE, {"digest": token_digest(token)}).first()
     if row is None:
         return None
-    token_id, expires_at, revoked_at, user_id, username, role, member_code, disabled = row
+    (token_id, expires_at, revoked_at, user_id, username, role, member_code, disabled,
+     must_change) = row
     if revoked_at is not None or disabled or expires_at <= clock.now():
         return None
-    return Principal(user_id, username, Role(role), member_code, token_id, expires_at)
+    return Principal(user_id, username, Role(role), member_code, token_id, expires_at,
+                     bool(must_change))
 
 
 def revoke_token(session: Session, token_id: int, *, clock: Clock) -> None:
@@ -468,9 +503,10 @@ def change_password(
         hasher.verify(user.password_hash, current)
     except (VerificationError, InvalidHashError) as exc:
         raise InvalidInput("the current password is wrong", field="current_password") from exc
-    check_password_rules(new, username=user.username, current_hash=user.password_hash,
-                         passwords=passwords)
+    check_secret_rules(new, username=user.username, role=user.role,
+                       current_hash=user.password_hash, passwords=passwords)
     user.password_hash = hasher.hash(new)
+    user.must_change_password = False
     revoke_all(session, user.id, clock=clock)
 
 
@@ -498,9 +534,11 @@ def _check_not_last_admin(session: Session, user: UserRow) -> None:
 def update_user(session: Session, username: str, *, disabled: bool | None = None,
                 role: Role | str | None = None, password: str | None = None,
                 member_code: str | None = None, passwords: Passwords,
-                clock: Clock) -> UserRow:
+                clock: Clock, must_change_password: bool = True) -> UserRow:
     """An admin's change to a user: enable or disable, change role, reset the password
-    (every token of hers is revoked whenever access narrows or the password changes)."""
+    (every token of hers is revoked whenever access narrows or the password changes; a
+    password set by someone else must be changed by her at her next login, unless
+    `must_change_password` is False)."""
     user = get_user(session, username, lock=True)
     new_role = _role(role) if role is not None else Role(user.role)
     narrows = (disabled and not user.disabled) or new_role is not Role(user.role)
@@ -512,9 +550,10 @@ def update_user(session: Session, username: str, *, disabled: bool | None = None
     if member_code is not None:
         _check_member(session, member_code)
     if password is not None:
-        check_password_rules(password, username=user.username,
-                             current_hash=user.password_hash, passwords=passwords)
+        check_secret_rules(password, username=user.username, role=new_role,
+                           current_hash=user.password_hash, passwords=passwords)
         user.password_hash = passwords.hasher().hash(password)
+        user.must_change_password = must_change_password
     if disabled is not None:
         user.disabled = disabled
     user.role = str(new_role)

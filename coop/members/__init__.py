@@ -25,6 +25,7 @@ from coop.i18n import check_language
 from coop.ledger import open_account
 from coop.ledger.chart import LOANS, SAVINGS, SHARE_CAPITAL
 from coop.ledger.model import check_text
+from coop.members import blind
 from coop.members.codes import is_valid, new_code
 from coop.members.vault import FIELDS, Vault
 from coop.society import get_society
@@ -202,6 +203,8 @@ def register_member(
         member_id=member.id, wrapped_key=wrapped, erased_at=None,
         phone_index=vault.phone_index(identity.phone) if identity.phone else None, **sealed,
     ))
+    blind.index_identity(session, member.id, known_as=identity.known_as, phone=identity.phone,
+                         vault=vault)
     open_account(session, code=savings_account(code), name=f"Savings {code}",
                  type="liability", parent=SAVINGS, owner=code, clock=clock)
     open_account(session, code=shares_account(code), name=f"Shares {code}",
@@ -329,6 +332,7 @@ def erase_identity(session: Session, code: str, *, clock: Clock) -> None:
     member = get_member(session, code)
     if member.status != "exited":
         raise Conflict(f"{code} is active: only an exited member's identity can be erased")
+    blind.drop_index(session, member.id)
     row = session.get(IdentityRow, member.id)
     if row is None:
         return

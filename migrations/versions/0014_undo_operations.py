@@ -5,7 +5,7 @@ run's period is unique per attempt. A closed year may be reopened by the admin: 
 row has a status, and every reopening keeps the close it undid in fiscal_year_reopening.
 
 Revision ID: 0014
-Revises: 0012
+Revises: 0013
 Create Date: 2026-12-06 15:55:00
 """
 from collections.abc import Sequence
@@ -16,7 +16,7 @@ from alembic import op
 import coop.db  # noqa: F401 - types such as coop.db.UTCDateTime
 
 revision: str = '0014'
-down_revision: str | None = '0012'
+down_revision: str | None = '0013'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

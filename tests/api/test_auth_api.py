@@ -23,7 +23,7 @@ def test_login_returns_a_bearer_token_with_role_and_expiry(api: Api) -> None:
     assert body["expires_in"] == 8 * 3600
     me = api.client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.json() == {"username": "clerk1", "role": "clerk", "member_code": None,
-                         "disabled": False}
+                         "disabled": False, "must_change_password": False}
 
 
 def test_wrong_password_is_401_and_the_sixth_attempt_is_429(
@@ -66,7 +66,7 @@ def test_users_are_created_by_admin_with_member_codes_where_needed(api: Api) -> 
                                       "role": "clerk"})
     assert made.status_code == 201, made.text
     assert made.json() == {"username": "clerk2", "role": "clerk", "member_code": None,
-                           "disabled": False}
+                           "disabled": False, "must_change_password": False}
     no_code = api.post("/api/v1/users", {"username": "mem2", "password": "long enough pw",
                                          "role": "member"})
     assert no_code.status_code == 422

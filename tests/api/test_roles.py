@@ -91,6 +91,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/savings/interest-runs"): roles("admin", "board", "auditor"),  # issue 16: ids
     ("POST", "/savings/interest-runs/{}/reversal"): roles("admin"),  # issue 16: undo a run
     ("POST", "/members/search"): roles("admin", "clerk"),
+    ("POST", "/members/find"): roles("admin", "clerk"),  # not in CONTRACT.md
     ("POST", "/members/{}/exit"): roles("admin", "board"),
     ("GET", "/shares/register"): roles("admin", "board", "auditor"),
     # Loans
@@ -232,6 +233,12 @@ COUNTER = {
     ("GET", "/counter/counter.css"): PUBLIC,
     ("POST", "/counter/logout"): ANY, ("GET", "/counter"): ANY,
     ("GET", "/counter/find"): roles("admin", "clerk"),
+    ("POST", "/counter/find"): roles("admin", "clerk"),
+    ("GET", "/counter/users"): roles("admin"), ("POST", "/counter/users"): roles("admin"),
+    ("GET", "/counter/users/{}"): roles("admin"),
+    ("POST", "/counter/users/{}/password"): roles("admin"),
+    ("POST", "/counter/users/{}/access"): roles("admin"),
+    ("GET", "/counter/password"): ANY, ("POST", "/counter/password"): ANY,
     ("GET", "/counter/members/{}"): roles("admin", "clerk", "member"),
     ("POST", "/counter/members/{}/deposit"): roles("admin", "clerk"),
     ("POST", "/counter/members/{}/withdrawal"): roles("admin", "clerk"),

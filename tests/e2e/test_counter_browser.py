@@ -164,12 +164,13 @@ def test_a_clerk_registers_deposits_is_refused_buys_a_share_and_prints_the_passb
     assert entries(api) == before and savings_lines(api, code) == 1
     shot(page, "08-withdrawal-refused")
 
-    # One share, in cash (the form's defaults): Enter in the count field.
+    # One more share (the minimum one was bought at registration), in cash (the form's
+    # defaults): Enter in the count field.
     assert page.locator("#shares-count").input_value() == "1"
     page.locator("#shares-count").press("Enter")
     page.wait_for_url(re.compile(r"\?done="))
-    assert notice(page) == "She now has 1 shares."
-    assert page.locator("#shares").inner_text() == "1 · ₹10.00"
+    assert notice(page) == "She now has 2 shares."
+    assert page.locator("#shares").inner_text() == "2 · ₹20.00"
     assert balance(page) == "₹500.00"
     shot(page, "09-share-bought")
 

@@ -49,6 +49,9 @@ DYNAMIC: dict[tuple[str, str], set[str]] = {
     ("coop/api/counter/templates/board.html", "other.status"): LOAN_STATUSES,
     ("coop/api/counter/templates/dividends.html", "declared"): DECLARATION_STATUSES,
     ("coop/api/counter/templates/member.html", "member.status"): MEMBER_STATUSES,
+    ("coop/api/counter/templates/users.html", "user.role"): ROLES,
+    ("coop/api/counter/templates/users.html", "role"): ROLES,
+    ("coop/api/counter/templates/user.html", "user.role"): ROLES,
     ("coop/api/counter/board.py", "tally.status"): VOTE_TALLIES,
     # the statuses STATUS_WORDS does not reword are translated as they are
     ("coop/passbooks/loan_card.py", "STATUS_WORDS.get(word, word)"):

@@ -42,7 +42,8 @@ class AuthController(Controller):
         token, user, expires_at = log_in(state, username=data.username,
                                          password=data.password, address=address)
         seconds = int((expires_at - state.clock.now()).total_seconds())
-        return token_out(token, seconds=seconds, role=user.role)
+        return token_out(token, seconds=seconds, role=user.role,
+                         must_change_password=user.must_change_password)
 
     @post("/logout", opt=allow(ANYONE), sync_to_thread=True, status_code=204)
     def logout(self, request: Request[Any, Any, Any]) -> None:

@@ -10,7 +10,7 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from sqlalchemy.orm import Session
 
-from coop import loans, members, savings
+from coop import auth, loans, members, savings
 from coop.api.deps import AppState, SocietyDep, app_state, currency, parse_money
 from coop.api.idempotency import respond
 from coop.api.schemas.common import LanguageCode, Page
@@ -23,7 +23,10 @@ from coop.api.schemas.members import (
     InterestRunOut,
     InterestRunReversalOut,
     MemberIn,
+    MemberMatchesOut,
+    MemberMatchOut,
     MemberOut,
+    MemberQueryIn,
     MemberSummaryOut,
     PhoneSearchIn,
     SharePurchaseIn,
@@ -44,6 +47,7 @@ from coop.api.schemas.members import (
 )
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
+from coop.members import search
 from coop.passbooks.documents import dividend_statement, share_certificate
 from coop.passbooks.receipt import receipt as receipt_pdf
 from coop.savings import interest_run, shares
@@ -150,6 +154,30 @@ class MembersController(Controller):
             return member_out(members.get_member(session, code))
 
         return respond(request, principal, data, work, status=200)
+
+    @post("/find", opt=allow(A, C), sync_to_thread=True, status_code=200)
+    def find(
+        self, request: Request[Any, Any, Any], data: JSONBody[MemberQueryIn]
+    ) -> MemberMatchesOut:
+        """Every member a number, a phone (all who share it) or the words of a known-as name
+        (all of them, whole words) find, through the blind indexes; each one listed is an
+        identity read, logged."""
+        state = app_state(request)
+        principal = current_principal(request)
+        reader = members.Reader(principal.username, principal.role.value, "member search")
+
+        def work(session: Session) -> MemberMatchesOut:
+            found = search.find_members(session, data.q, vault=state.identity_vault(),
+                                        reader=reader, clock=state.clock)
+            # in the audit trail (never the query), and never stored for a retry: the
+            # answer holds names
+            auth.record_audit(session, principal, action="POST /api/v1/members/find",
+                              status=200, clock=state.clock)
+            return MemberMatchesOut(found_by=found.by, more=found.more, items=[
+                MemberMatchOut(code=m.code, status=m.status, known_as=m.known_as)
+                for m in found.matches])
+
+        return state.db.write(work)
 
     @post("/{code:str}/exit", opt=allow(A, B), sync_to_thread=True, status_code=200)
     def exit(self, request: Request[Any, Any, Any], code: Code) -> Response[MemberOut]:

@@ -12,7 +12,14 @@ from litestar.template.config import TemplateConfig
 from coop.api.counter.board import BoardController
 from coop.api.counter.clerk import CounterController
 from coop.api.counter.corrections import CorrectionPages
+from coop.api.counter.search import SearchController
 from coop.api.counter.tills import TillsPages
+from coop.api.counter.users import (
+    PasswordFirst,
+    UsersController,
+    password_first,
+    to_password_page,
+)
 
 TEMPLATES = Path(__file__).parent / "templates"
 
@@ -21,5 +28,6 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 
-__all__ = ["BoardController", "CorrectionPages", "CounterController", "TillsPages",
-           "template_config"]
+__all__ = ["BoardController", "CorrectionPages", "CounterController", "PasswordFirst",
+           "SearchController", "TillsPages", "UsersController", "password_first",
+           "template_config", "to_password_page"]

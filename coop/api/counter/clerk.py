@@ -43,7 +43,6 @@ from coop.api.security import (
 from coop.auth import ANYONE, Principal, Role
 from coop.errors import CoopError, InvalidInput, NotFound
 from coop.i18n import Translator
-from coop.members.codes import normalise
 from coop.money import parse_typed
 from coop.passbooks import books
 from coop.passbooks.loan_card import loan_card
@@ -195,21 +194,6 @@ class CounterController(Controller):
             return Redirect("/counter/audit")
         return Template("find.html", context=view.context(code=""))
 
-    @get("/find", opt=allow(A, C), sync_to_thread=True)
-    def find(self, request: Request[Any, Any, Any], code: FromQuery[str] = "") -> Response[Any]:
-        view = page(request)
-        wanted = normalise(code) if code.strip() else ""
-        state = app_state(request)
-        if wanted:
-            try:
-                state.db.read(lambda s: members.get_member(s, wanted))
-                return Redirect(f"/counter/members/{wanted}")
-            except members.MemberNotFound:
-                view.errors = {"code": view.tr("No member has the number {code}.", code=wanted)}
-        else:
-            view.errors = {"code": view.tr("Type her member number.")}
-        return Template("find.html", context=view.context(code=code), status_code=404)
-
     @get("/members/{code:str}", opt=allow(A, C, M), sync_to_thread=True)
     def member(self, request: Request[Any, Any, Any], code: Code) -> Template:
         return _member_page(request, code)
@@ -349,28 +333,6 @@ class CounterController(Controller):
             "Loan {loan}: {amount} paid out in cash."
         return _done(code, view.tr(words, loan=loan_id, amount=view.money(
             loan.principal_minor - loan.fee_minor)), receipt=entry.id)
-
-    @get("/register", opt=allow(A, C), sync_to_thread=True)
-    def register_form(self, request: Request[Any, Any, Any]) -> Template:
-        view = page(request)
-        return Template("register.html", context=view.context(form={}))
-
-    @post("/register", opt=allow(A, C), sync_to_thread=True, status_code=303)
-    def register(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
-        view, state = page(request), app_state(request)
-        identity = members.Identity(known_as=str(data.get("known_as", "")).strip() or None,
-                                    phone=str(data.get("phone", "")).strip() or None)
-        language = str(data.get("language", "")) or None
-        try:
-            member = write(request, lambda s: members.register_member(
-                s, identity=identity, joined_on=None, vault=state.identity_vault(),
-                clock=state.clock, language=language, may_backdate=False))
-        except CoopError as error:
-            view.errors = field_errors(error, "known_as")
-            return Template("register.html", context=view.context(form=data),
-                            status_code=422)
-        return _done(member.code, view.tr("Registered. Her member number is {code}.",
-                                          code=member.code))
 
     @get("/members/{code:str}/passbook.pdf", opt=allow(A, C, M), sync_to_thread=True)
     def passbook_pdf(self, request: Request[Any, Any, Any], code: Code,

@@ -20,6 +20,9 @@ class TokenOut(Out):
     token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the scheme, not a secret
     expires_in: int
     role: RoleName
+    must_change_password: bool = False
+    """Her password was set by an admin: change it (POST /auth/password) before anything
+    else (the counter insists; the API says so here and in /me)."""
 
 
 class UserIn(In):
@@ -34,6 +37,7 @@ class UserOut(Out):
     role: RoleName
     member_code: str | None
     disabled: bool = False
+    must_change_password: bool = False
 
 
 class UserPatchIn(In):
@@ -48,15 +52,19 @@ class PasswordChangeIn(In):
     new_password: str = Field(min_length=1, max_length=256)
 
 
-def token_out(token: str, *, seconds: int, role: str) -> TokenOut:
-    return TokenOut(access_token=token, expires_in=seconds, role=role)
+def token_out(token: str, *, seconds: int, role: str,
+              must_change_password: bool = False) -> TokenOut:
+    return TokenOut(access_token=token, expires_in=seconds, role=role,
+                    must_change_password=must_change_password)
 
 
 def user_out(user: UserRow) -> UserOut:
     return UserOut(username=user.username, role=user.role,
-                   member_code=user.member_code, disabled=user.disabled)
+                   member_code=user.member_code, disabled=user.disabled,
+                   must_change_password=user.must_change_password)
 
 
 def principal_out(principal: Principal) -> UserOut:
     return UserOut(username=principal.username, role=principal.role.value,
-                   member_code=principal.member_code)
+                   member_code=principal.member_code,
+                   must_change_password=principal.must_change_password)

@@ -142,6 +142,26 @@ class PhoneSearchIn(In):
     phone: str = Field(min_length=3, max_length=32)
 
 
+class MemberQueryIn(In):
+    """A member number, a phone, or whole words of the name she is known by (in the body,
+    never in a URL, where it would be logged)."""
+
+    q: str = Field(min_length=1, max_length=120)
+
+
+class MemberMatchOut(Out):
+    code: str
+    status: Literal["active", "exited"]
+    known_as: str | None = None
+
+
+class MemberMatchesOut(Out):
+    found_by: Literal["number", "name", "phone"]
+    items: list[MemberMatchOut]
+    more: bool = False
+    """More members matched than are listed: add a word of her name."""
+
+
 def member_out(member: MemberRow) -> MemberOut:
     return MemberOut(code=member.code, status=member.status,
                      joined_on=member.joined_on)
