@@ -46,7 +46,10 @@ from coop.api.counter import (
     BoardController,
     CorrectionPages,
     CounterController,
+    LoanApplicationController,
+    MoratoriumController,
     PasswordFirst,
+    RequestsController,
     SearchController,
     TillsPages,
     UsersController,
@@ -113,7 +116,8 @@ def create_app(
 
     app = Litestar(
         route_handlers=[api, health, docs_asset, CounterController, BoardController,
-                        CorrectionPages, TillsPages, SearchController, UsersController],
+                        CorrectionPages, TillsPages, SearchController, UsersController,
+                        LoanApplicationController, RequestsController, MoratoriumController],
         template_config=template_config(),
         guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,

@@ -15,10 +15,11 @@ in the journal, which members' passbooks print.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from sqlalchemy.orm import Session
 
+from coop import tills
 from coop.clock import Clock
 from coop.errors import Conflict, CoopError
 from coop.ledger import PostedEntry, queries, reverse
@@ -44,9 +45,9 @@ class CorrectionRefused(Conflict):
 
 
 def _plain(session: Session, entry: PostedEntry, *, reason: str, narration: str, actor: str,
-           clock: Clock) -> PostedEntry:
+           clock: Clock, move: Mapping[str, str] | None = None) -> PostedEntry:
     return reverse(session, entry.id, reason=reason, narration=narration, actor=actor,
-                   clock=clock)
+                   clock=clock, move=move)
 
 
 BY_KIND: dict[str, Undo] = {
@@ -75,6 +76,10 @@ OWN_OPERATION: dict[str, str] = {
     "loan_reallocation": "it re-allocated a later payment when a repayment was corrected; it "
                          "stands with that correction",
     "reversal": "a correction is not itself corrected: post a new entry instead",
+    "till_open": "a till's float comes back when the till is counted and closed",
+    "till_close": "a till's count is corrected by counting again: the difference waits for "
+                  "approval on the day's tills",
+    "till_variance": "an approved till difference stands; post a manual entry if it was wrong",
 }
 """The kinds undone only through their own operation, and what to do instead."""
 
@@ -127,10 +132,21 @@ def undo_entry(session: Session, entry_id: int, *, reason: str, actor: str,
     try:
         savings_undo.check_holds_after_reversal(session, entry)
         return BY_KIND[entry.kind](session, entry, reason=reason,
-                                   narration=narration_for(entry), actor=actor, clock=clock)
+                                   narration=narration_for(entry), actor=actor, clock=clock,
+                                   move=_till_moves(session, entry, actor))
     except (InsufficientFunds, PeriodClosed, BalanceLimit, LoanStateConflict,
             MemberNotActive) as error:
         raise CorrectionRefused(_why(entry, error)) from None
+
+
+def _till_moves(session: Session, entry: PostedEntry, actor: str) -> dict[str, str]:
+    """Cash that went through a till closed since comes back through the cash the approver
+    holds now (her open till, or the safe): a closed till stays at zero."""
+    closed = tills.closed_accounts(session, [p.account for p in entry.postings])
+    if not closed:
+        return {}
+    now = tills.cash_account(session, actor)
+    return dict.fromkeys(closed, now)
 
 
 def _why(entry: PostedEntry, error: CoopError) -> str:

@@ -23,8 +23,8 @@ transaction, all or nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -365,11 +365,14 @@ def reverse(
     clock: Clock,
     idempotency_key: str | None = None,
     narration: str | None = None,
+    move: Mapping[str, str] | None = None,
 ) -> PostedEntry:
     """Post the entry that exactly negates `entry_id`, on the same value date. An entry is
     reversed at most once, and a reversal is not itself reversed: post a new entry instead.
     The narration is "Reversal of entry N: <reason>" unless the caller gives its own (a
-    correction keeps the staff's reason out of the journal, which members' papers print)."""
+    correction keeps the staff's reason out of the journal, which members' papers print).
+    `move` sends a leg to another account (cash that went through a till closed since comes
+    back through the till open now)."""
     original = load_entry(session, entry_id)
     if original is None:
         raise EntryNotFound(f"there is no entry {entry_id}", field="entry_id")
@@ -382,7 +385,8 @@ def reverse(
         value_date=original.value_date,
         narration=narration or f"Reversal of entry {entry_id}: {reason}",
         kind="reversal",
-        postings=reversed_postings(original.postings),
+        postings=tuple(replace(p, account=move.get(p.account, p.account)) if move else p
+                       for p in reversed_postings(original.postings)),
         actor=actor,
         idempotency_key=idempotency_key,
         reversal_of=entry_id,

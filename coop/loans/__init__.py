@@ -22,11 +22,15 @@ from __future__ import annotations
 
 from coop.loans import engine, schedule
 from coop.loans.applications import (
+    ApplicationQuote,
     EligibilityFacts,
     EligibilityRules,
+    GuarantorHold,
+    QuoteChanged,
     Refusal,
     apply,
     check_eligibility,
+    quote_application,
 )
 from coop.loans.cover import check_share_cover
 from coop.loans.errors import (
@@ -86,10 +90,12 @@ __all__ = [
     "PURPOSES",
     "AboveLimit",
     "AlreadyVoted",
+    "ApplicationQuote",
     "EligibilityFacts",
     "EligibilityRules",
     "EventRow",
     "Guarantee",
+    "GuarantorHold",
     "InsiderLoan",
     "Loan",
     "LoanNotFound",
@@ -101,6 +107,7 @@ __all__ = [
     "Portfolio",
     "Product",
     "ProductTerms",
+    "QuoteChanged",
     "Refusal",
     "Repayment",
     "RescheduleRow",
@@ -132,6 +139,7 @@ __all__ = [
     "portfolio",
     "position_of",
     "preview_repayment",
+    "quote_application",
     "reconcile",
     "repay",
     "request_reschedule",

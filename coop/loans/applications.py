@@ -4,8 +4,10 @@ stores the pending loan with its guarantees (guarantors' savings go on hold at o
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
@@ -15,14 +17,15 @@ from sqlalchemy.orm import Session
 
 from coop import board, savings
 from coop.clock import Clock
-from coop.errors import CoopError, InvalidInput
+from coop.errors import Conflict, CoopError, InvalidInput
+from coop.ledger.model import InsufficientFunds
 from coop.loans.cover import cover
 from coop.loans.errors import AboveLimit, NotEligible
-from coop.loans.guarantors import Guarantee, add_guarantee
+from coop.loans.guarantors import Guarantee, add_guarantee, check_guarantee
 from coop.loans.orm import OPEN_STATUSES, PURPOSES, LoanRow
-from coop.loans.products import get_product, terms_json
+from coop.loans.products import Product, get_product, terms_json
 from coop.loans.records import Loan, loan_of
-from coop.loans.schedule import Schedule, build
+from coop.loans.schedule import Schedule, Terms, build
 from coop.members import MemberNotActive, MemberRow, get_member
 from coop.money import parse_minor
 from coop.society import Society, SocietySettings, book_currency
@@ -113,14 +116,113 @@ def refusal_error(session: Session, refusal: Refusal) -> CoopError:
 # --- applying -------------------------------------------------------------------------------
 
 
+class QuoteChanged(Conflict):
+    code = "quote_changed"
+    title = "The quote changed since it was shown"
+
+
+def figures(schedule: Schedule) -> str:
+    """A short digest of what a quote shows (fee, APR, every installment's date and amounts):
+    the confirmation of an application carries it, and a loan is stored only if the same
+    figures come out again."""
+    text = f"{schedule.terms.fee}|{schedule.apr}|" + ";".join(
+        f"{i.due_on}:{i.principal}:{i.interest}" for i in schedule.installments)
+    return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+
+@dataclass(frozen=True)
+class GuarantorHold:
+    """A guarantor named on an application: the hold her savings will carry."""
+
+    member_code: str
+    amount_minor: int
+    available_minor: int
+
+
+@dataclass(frozen=True)
+class ApplicationQuote:
+    """What `apply` would store, worked out without storing anything: the schedule (the key
+    facts: installments, total interest, APR), the holds on the guarantors' savings, and
+    every refusal (`CoopError`s with their fields; `guarantor_<n>` for the n-th guarantor)."""
+
+    product: Product
+    terms: Terms
+    schedule: Schedule
+    guarantors: tuple[GuarantorHold, ...]
+    refusals: tuple[CoopError, ...]
+
+    @property
+    def figures(self) -> str:
+        return figures(self.schedule)
+
+
+def _facts(session: Session, member: MemberRow, product: Product, *, principal_minor: int,
+           guaranteed_minor: int, today: date) -> EligibilityFacts:
+    open_loans = session.execute(select(func.count()).select_from(LoanRow).where(
+        LoanRow.member_id == member.id, LoanRow.status.in_(OPEN_STATUSES))).scalar_one()
+    return EligibilityFacts(
+        member_code=member.code, membership_days=(today - member.joined_on).days,
+        open_loans=int(open_loans), cover_minor=cover(session, member.code),
+        guaranteed_minor=guaranteed_minor, principal_minor=principal_minor,
+        product_max_minor=product.max_principal_minor)
+
+
+def quote_application(
+    session: Session, *, member_code: str, product_code: str, principal_minor: int,
+    installments: int | None, purpose: str | None, guarantors: Sequence[Guarantee],
+    society: Society, today: date,
+) -> ApplicationQuote:
+    """The application `apply` would take, quoted and checked, writing nothing. What makes
+    no schedule at all (an exited member, no such product, a principal of zero, terms that
+    cannot be drawn) is raised; what the rules refuse is listed in `refusals`."""
+    member = get_member(session, member_code)
+    if member.status != "active":
+        raise MemberNotActive(f"{member_code} has exited")
+    _, product = get_product(session, product_code)
+    refusals: list[CoopError] = []
+    if purpose is not None and purpose not in PURPOSES:
+        refusals.append(InvalidInput(f"purpose is one of {', '.join(PURPOSES)}",
+                                     field="purpose"))
+    if principal_minor <= 0:
+        raise InvalidInput("principal must be more than zero", field="principal")
+    terms = product.terms.terms(principal=principal_minor, disbursed_on=today,
+                                installments=installments,
+                                fee=product.fee_for(principal_minor))
+    schedule = build(terms)
+    facts = _facts(session, member, product, principal_minor=principal_minor,
+                   guaranteed_minor=sum(g.amount_minor for g in guarantors), today=today)
+    rules = EligibilityRules.of(society.settings, currency=book_currency(session))
+    refusals.extend(refusal_error(session, r) for r in check_eligibility(facts, rules))
+    holds: list[GuarantorHold] = []
+    seen: set[str] = set()
+    board_codes = board.seated(session)
+    for n, guarantee in enumerate(guarantors, start=1):
+        try:
+            check_guarantee(session, guarantee, borrower=member_code, board_codes=board_codes,
+                            seen=seen)
+            available = savings.balances(session, guarantee.member_code).available_minor
+        except CoopError as error:
+            error.field = f"guarantor_{n}"
+            refusals.append(error)
+            continue
+        if guarantee.amount_minor > available:
+            refusals.append(InsufficientFunds(
+                f"{guarantee.member_code} has {savings.money_text(session, available)} "
+                "available: a hold cannot exceed it", field=f"guarantor_{n}"))
+        holds.append(GuarantorHold(guarantee.member_code, guarantee.amount_minor, available))
+    return ApplicationQuote(product, terms, schedule, tuple(holds), tuple(refusals))
+
+
 def apply(
     session: Session, *, member_code: str, product_code: str, principal_minor: int,
     installments: int | None, purpose: str | None, guarantors: Sequence[Guarantee],
-    society: Society, actor: str, clock: Clock,
+    society: Society, actor: str, clock: Clock, quoted: str | None = None,
 ) -> tuple[Loan, Schedule]:
     """A loan application, checked against the society's eligibility rules; guarantors'
     savings are put on hold at once. Returns the loan (pending) and its provisional schedule
-    (dated from today; the real one is drawn at disbursement)."""
+    (dated from today; the real one is drawn at disbursement). With `quoted` (the `figures`
+    of a quote shown to her) the loan is stored only if its figures are still those: else
+    `QuoteChanged`, and nothing is stored."""
     member = get_member(session, member_code)
     # her row locked: two applications for her at once are checked one after the other
     session.execute(select(MemberRow.id).where(MemberRow.id == member.id).with_for_update())
@@ -136,13 +238,11 @@ def apply(
     terms = product.terms.terms(principal=principal_minor, disbursed_on=today,
                                 installments=installments, fee=fee)
     schedule = build(terms)
-    open_loans = session.execute(select(func.count()).select_from(LoanRow).where(
-        LoanRow.member_id == member.id, LoanRow.status.in_(OPEN_STATUSES))).scalar_one()
-    facts = EligibilityFacts(
-        member_code=member_code, membership_days=(today - member.joined_on).days,
-        open_loans=int(open_loans), cover_minor=cover(session, member_code),
-        guaranteed_minor=sum(g.amount_minor for g in guarantors),
-        principal_minor=principal_minor, product_max_minor=product.max_principal_minor)
+    if quoted is not None and figures(schedule) != quoted:
+        raise QuoteChanged("the figures of this loan changed since they were shown: show "
+                           "her the new quote", field="quote")
+    facts = _facts(session, member, product, principal_minor=principal_minor,
+                   guaranteed_minor=sum(g.amount_minor for g in guarantors), today=today)
     rules = EligibilityRules.of(society.settings, currency=book_currency(session))
     refusals = check_eligibility(facts, rules)
     if refusals:
@@ -163,5 +263,6 @@ def apply(
     return loan_of(session, row, product), schedule
 
 
-__all__ = ["EligibilityFacts", "EligibilityRules", "Refusal", "apply", "check_eligibility",
-           "refusal_error"]
+__all__ = ["ApplicationQuote", "EligibilityFacts", "EligibilityRules", "GuarantorHold",
+           "QuoteChanged", "Refusal", "apply", "check_eligibility", "figures",
+           "quote_application", "refusal_error"]

@@ -22,9 +22,10 @@ class Guarantee:
     amount_minor: int
 
 
-def add_guarantee(session: Session, loan: LoanRow, guarantee: Guarantee, *, borrower: str,
-                  board_codes: frozenset[str], seen: set[str], actor: str,
-                  clock: Clock) -> None:
+def check_guarantee(session: Session, guarantee: Guarantee, *, borrower: str,
+                    board_codes: frozenset[str], seen: set[str]) -> MemberRow:
+    """Who may guarantee this loan (not herself, not a board member, once, for more than
+    zero); her member row."""
     code = guarantee.member_code
     if code == borrower:
         raise InvalidInput("a member cannot guarantee her own loan", field="guarantors")
@@ -36,7 +37,15 @@ def add_guarantee(session: Session, loan: LoanRow, guarantee: Guarantee, *, borr
     seen.add(code)
     if guarantee.amount_minor <= 0:
         raise InvalidInput("a guarantee is more than zero", field="guarantors")
-    guarantor = get_member(session, code)
+    return get_member(session, code)
+
+
+def add_guarantee(session: Session, loan: LoanRow, guarantee: Guarantee, *, borrower: str,
+                  board_codes: frozenset[str], seen: set[str], actor: str,
+                  clock: Clock) -> None:
+    code = guarantee.member_code
+    guarantor = check_guarantee(session, guarantee, borrower=borrower,
+                                board_codes=board_codes, seen=seen)
     hold = savings.place_hold(session, code, amount_minor=guarantee.amount_minor,
                               reason=f"guarantee for loan {loan.id}", actor=actor, clock=clock)
     session.add(GuarantorRow(loan_id=loan.id, member_id=guarantor.id,
@@ -97,5 +106,5 @@ def release_holds(session: Session, row: LoanRow, clock: Clock) -> None:
         savings.release_hold_by_id(session, guarantee.hold_id, clock=clock)
 
 
-__all__ = ["Guarantee", "add_guarantee", "guarantor_member_ids", "guarantors_of",
-           "rebalance_holds", "release_holds", "restore_holds"]
+__all__ = ["Guarantee", "add_guarantee", "check_guarantee", "guarantor_member_ids",
+           "guarantors_of", "rebalance_holds", "release_holds", "restore_holds"]

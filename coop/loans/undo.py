@@ -17,6 +17,7 @@ after an event agrees with the ledger.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date
 
 from sqlalchemy import delete, select
@@ -52,7 +53,8 @@ def _events(session: Session, loan_id: int) -> list[EventRow]:
 
 
 def undo_disbursement(session: Session, entry: PostedEntry, *, reason: str, narration: str,
-                      actor: str, clock: Clock) -> PostedEntry:
+                      actor: str, clock: Clock,
+    move: Mapping[str, str] | None = None) -> PostedEntry:
     event = _event(session, entry.id, "disbursement")
     row = loan_row(session, event.loan_id, lock=True)
     since = [e for e in _events(session, row.id) if e.seq > event.seq]
@@ -62,7 +64,7 @@ def undo_disbursement(session: Session, entry: PostedEntry, *, reason: str, narr
             "paid out: a disbursement is undone only while nothing has been repaid; undo "
             "the repayments first")
     reversal = reverse(session, entry.id, reason=reason, narration=narration, actor=actor,
-                       clock=clock)
+                       clock=clock, move=move)
     session.execute(delete(PlanRow).where(PlanRow.loan_id == row.id))
     event.kind = UNDONE["disbursement"]
     event.status_after = "approved"
@@ -80,11 +82,12 @@ def undo_disbursement(session: Session, entry: PostedEntry, *, reason: str, narr
 
 
 def undo_recovery(session: Session, entry: PostedEntry, *, reason: str, narration: str,
-                  actor: str, clock: Clock) -> PostedEntry:
+                  actor: str, clock: Clock,
+    move: Mapping[str, str] | None = None) -> PostedEntry:
     event = _event(session, entry.id, "recovery")
     row = loan_row(session, event.loan_id, lock=True)
     reversal = reverse(session, entry.id, reason=reason, narration=narration, actor=actor,
-                       clock=clock)
+                       clock=clock, move=move)
     row.recovered_minor -= event.amount_minor
     event.kind = UNDONE["recovery"]
     event.principal_minor = 0
@@ -93,7 +96,8 @@ def undo_recovery(session: Session, entry: PostedEntry, *, reason: str, narratio
 
 
 def undo_repayment(session: Session, entry: PostedEntry, *, reason: str, narration: str,
-                   actor: str, clock: Clock) -> PostedEntry:
+                   actor: str, clock: Clock,
+    move: Mapping[str, str] | None = None) -> PostedEntry:
     event = _event(session, entry.id, "repayment")
     row = loan_row(session, event.loan_id, lock=True)
     events = _events(session, row.id)
@@ -108,7 +112,7 @@ def undo_repayment(session: Session, entry: PostedEntry, *, reason: str, narrati
             "its new plan rests on the payment: correct it with a manual entry approved by "
             "the board")
     reversal = reverse(session, entry.id, reason=reason, narration=narration, actor=actor,
-                       clock=clock)
+                       clock=clock, move=move)
     before = next((e for e in reversed(events) if e.seq < event.seq), None)
     event.kind = UNDONE["repayment"]
     event.principal_minor = event.interest_minor = event.penalty_minor = event.fees_minor = 0

@@ -191,6 +191,13 @@ def release_hold(session: Session, code: str, hold_id: int, *, clock: Clock) -> 
     return hold
 
 
+def holds_of(session: Session, code: str) -> list[HoldRow]:
+    """Her holds still in force (not released), oldest first."""
+    member = get_member(session, code)
+    return list(session.scalars(select(HoldRow).where(
+        HoldRow.member_id == member.id, HoldRow.released_at.is_(None)).order_by(HoldRow.id)))
+
+
 def release_hold_by_id(session: Session, hold_id: int, *, clock: Clock) -> None:
     """Release a hold another room placed (a loan's guarantee ends); once released, again is
     a no-op. (`release_hold` is the clerk's, by member number, and refuses a second time.)"""
@@ -298,6 +305,7 @@ __all__ = [
     "balances",
     "grow_hold",
     "hold_amounts",
+    "holds_of",
     "place_hold",
     "record_deposit",
     "record_withdrawal",

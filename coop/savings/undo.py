@@ -10,6 +10,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -54,12 +56,13 @@ def check_holds_after_reversal(session: Session, entry: PostedEntry) -> None:
 
 
 def undo_share_movement(session: Session, entry: PostedEntry, *, reason: str, narration: str,
-                        actor: str, clock: Clock) -> PostedEntry:
+                        actor: str, clock: Clock,
+    move: Mapping[str, str] | None = None) -> PostedEntry:
     """Reverse a share purchase or redemption and its line in the share register."""
     movement = session.scalars(select(ShareMovementRow).where(
         ShareMovementRow.entry_id == entry.id)).first()
     reversal = reverse(session, entry.id, reason=reason, narration=narration, actor=actor,
-                       clock=clock)
+                       clock=clock, move=move)
     if movement is not None:
         session.add(ShareMovementRow(member_id=movement.member_id, entry_id=reversal.id,
                                      count=-movement.count, value_date=movement.value_date))

@@ -126,6 +126,13 @@ def open_till_of(session: Session, username: str, *, lock: bool = False) -> Till
     return session.execute(query).scalar()
 
 
+def closed_accounts(session: Session, codes: Sequence[str]) -> set[str]:
+    """Of these account codes, the tills' that are no longer open (their cash went back to
+    the safe; nothing more may come or go through them)."""
+    return set(session.scalars(select(TillRow.account_code).where(
+        TillRow.account_code.in_(list(codes)), TillRow.status != "open")))
+
+
 def cash_account(session: Session, username: str) -> str:
     """The cash account that `username`'s cash movement posts to: her open till's sub-account,
     else 1000 (the safe). The till row is locked, so a close of it waits for this movement

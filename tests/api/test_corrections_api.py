@@ -94,3 +94,23 @@ def test_an_interest_entry_is_refused_naming_the_interest_run(api: Api) -> None:
     asked = api.post(C, {"entry_id": interest["entry_id"], "reason": "rate wrong"},
                      role="clerk")
     assert asked.status_code == 409
+
+
+def test_cash_that_went_through_a_till_closed_since_comes_back_through_the_safe(
+        api: Api) -> None:
+    asha = _member(api)
+    assert api.post(f"{M}/{asha}/deposits", {"amount": "5000.00"}).status_code == 201  # safe
+    till = api.post("/api/v1/tills", {"opening_float": "1000.00"}, role="clerk")
+    assert till.status_code == 201, till.text
+    paid = api.post(f"{M}/{asha}/withdrawals", {"amount": "300.00"}, role="clerk").json()
+    closed = api.post(f"/api/v1/tills/{till.json()['id']}/close", {"counted": "700.00"},
+                      role="clerk")
+    assert closed.status_code == 201 and closed.json()["status"] == "closed", closed.text
+    asked = api.post(C, {"entry_id": paid["entry_id"], "reason": "paid to the wrong member"},
+                     role="clerk").json()
+    applied = api.post(f"{C}/{asked['id']}/approval", None, role="board")
+    assert applied.status_code == 201, applied.text
+    reversal = api.get(f"{E}/{applied.json()['reversal_entry_id']}").json()
+    assert {"account": "1000", "debit": "300.00"} in reversal["postings"], reversal
+    verify = api.get("/api/v1/ledger/verify").json()
+    assert verify["ok"] is True, verify["problems"]

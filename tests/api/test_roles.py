@@ -267,6 +267,18 @@ COUNTER = {
     ("POST", "/counter/tills/{}/close"): roles("admin", "clerk"),
     ("GET", "/counter/tills/day"): roles("admin", "board", "auditor"),
     ("POST", "/counter/tills/{}/approve"): roles("admin", "board"),
+    # issue 17: loan applications and a member's requests at the counter (the API's roles)
+    ("GET", "/counter/members/{}/loan-application"): roles("admin", "clerk"),
+    ("POST", "/counter/members/{}/loan-application"): roles("admin", "clerk"),
+    ("GET", "/counter/requests"): roles("admin", "board", "clerk"),
+    ("GET", "/counter/members/{}/requests"): roles("admin", "board", "clerk"),
+    ("POST", "/counter/loans/{}/reschedule"): roles("admin", "clerk"),
+    ("POST", "/counter/members/{}/share-redemption"): roles("admin", "board"),
+    ("POST", "/counter/members/{}/holds"): roles("admin"),
+    ("POST", "/counter/members/{}/holds/{}/release"): roles("admin"),
+    ("POST", "/counter/members/{}/exit"): roles("admin", "board"),
+    ("GET", "/counter/moratoria"): roles("board"),
+    ("POST", "/counter/moratoria"): roles("board"),
 }
 
 

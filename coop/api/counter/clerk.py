@@ -43,7 +43,7 @@ from coop.api.security import (
 from coop.auth import ANYONE, Principal, Role
 from coop.errors import CoopError, InvalidInput, NotFound
 from coop.i18n import Translator
-from coop.money import parse_typed
+from coop.money import format_minor, parse_typed
 from coop.passbooks import books
 from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
@@ -69,6 +69,8 @@ def _member_view(state: AppState, session: Session, principal: Principal,
                                      clock=state.clock)["known_as"]
     today = state.clock.today()
     open_loans, approved = [], []
+    society = require_society(session)
+    settings = society.settings
     for loan in loans.loans_of(session, code):
         if loan.status == "approved":
             approved.append(loan)
@@ -80,9 +82,10 @@ def _member_view(state: AppState, session: Session, principal: Principal,
         open_loans.append({"id": loan.id, "product": loan.product.name,
                            "outstanding": position.outstanding_principal,
                            "due_now": position.due_now, "days_past_due": position.days_past_due,
+                           "due_now_text": format_minor(position.due_now, society.currency)
+                           if position.due_now > 0 else "",
                            "next_due_on": position.first_unpaid_due,
                            "payoff": position.payoff})
-    settings = _settings(session)
     lines = books.ledger_lines(session, code, Translator(settings.language))
     book = books.state(session, member, settings, len(lines))
     shown = list(reversed(lines[-LAST_ENTRIES:]))
@@ -294,7 +297,7 @@ class CounterController(Controller):
             code = loans.member_code_of(session, loan_id)
             amount = _amount(view, data)
             return view, code, amount, loans.repay(
-                session, loan_id, amount_minor=amount, source="cash", on=today,
+                session, loan_id, amount_minor=amount, source=_source(data), on=today,
                 actor=principal.username, clock=state.clock,
                 key=str(data.get("key", "")) or None, confirmed=limits.confirmed(data))
 
@@ -305,8 +308,10 @@ class CounterController(Controller):
             return _member_page(request, code, errors={
                 f"repay_{loan_id}_{k}": v for k, v in field_errors(error, "amount").items()},
                 status=422)
-        return _done(code, view.tr("Loan {loan}: {amount} received; {outstanding} left to "
-                                   "repay.", loan=loan_id, amount=view.money(amount),
+        words = ("Loan {loan}: {amount} taken from her savings; {outstanding} left to repay."
+                 if _source(data) == "savings" else
+                 "Loan {loan}: {amount} received; {outstanding} left to repay.")
+        return _done(code, view.tr(words, loan=loan_id, amount=view.money(amount),
                                    outstanding=view.money(
                                        paid.position.outstanding_principal)),
                      receipt=paid.entry.id)
@@ -431,7 +436,7 @@ def _repayment_preview(request: Request[Any, Any, Any], loan_id: int,
             extra["preview"] = {
                 "loan": loan_id, "amount": amount, "text": str(data.get("amount")),
                 "allocation": allocation, "after": position.outstanding_principal,
-                "key": str(data.get("key", "")),
+                "key": str(data.get("key", "")), "source": _source(data),
                 "large": limits.words(view, amount) if amount > confirm_above else None}
         except CoopError as error:
             extra["errors"] = {f"repay_{loan_id}_{k}": v
@@ -441,6 +446,11 @@ def _repayment_preview(request: Request[Any, Any, Any], loan_id: int,
 
     view, member, extra = state.db.write(look)
     return _member_template(request, view, member, **extra)
+
+
+def _source(form: dict[str, Any]) -> Literal["cash", "savings"]:
+    """Where a repayment comes from: her savings, or cash (the default)."""
+    return "savings" if form.get("source") == "savings" else "cash"
 
 
 def _done(code: str, notice: str, receipt: int | None = None) -> Redirect:
