@@ -22,6 +22,10 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    # fiscal_year_close first: on SQLite a batch alter copies the table, which a foreign key
+    # from fiscal_year_reopening would forbid
+    with op.batch_alter_table('fiscal_year_close', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('status', sa.String(length=12), server_default='closed', nullable=False))
     op.create_table('fiscal_year_reopening',
     sa.Column('id', sa.Integer(), autoincrement=True, nullable=False),
     sa.Column('fiscal_year', sa.Integer(), nullable=False),
@@ -39,8 +43,6 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('fiscal_year_reopening', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_fiscal_year_reopening_fiscal_year'), ['fiscal_year'], unique=False)
-    with op.batch_alter_table('fiscal_year_close', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('status', sa.String(length=12), server_default='closed', nullable=False))
     with op.batch_alter_table('savings_interest_run', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attempt', sa.Integer(), server_default='1', nullable=False))
         batch_op.add_column(sa.Column('reversed_at', coop.db.UTCDateTime(timezone=True), nullable=True))
@@ -56,8 +58,9 @@ def downgrade() -> None:
         batch_op.drop_column('reversed_by')
         batch_op.drop_column('reversed_at')
         batch_op.drop_column('attempt')
-    with op.batch_alter_table('fiscal_year_close', schema=None) as batch_op:
-        batch_op.drop_column('status')
     with op.batch_alter_table('fiscal_year_reopening', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_fiscal_year_reopening_fiscal_year'))
     op.drop_table('fiscal_year_reopening')
+    # a plain ALTER (SQLite 3.35+ and PostgreSQL): a batch copy would drop fiscal_year_close,
+    # which the dividend declarations' foreign keys forbid
+    op.execute("ALTER TABLE fiscal_year_close DROP COLUMN status")
