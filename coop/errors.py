@@ -11,7 +11,8 @@ A *programmer error* is a failed `require()`: an `InvariantViolation`, rolled ba
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from collections.abc import Mapping
+from typing import ClassVar, Literal, Self
 
 ErrorKind = Literal[
     "invalid", "conflict", "not_found", "forbidden", "unauthorized", "too_many", "unavailable"
@@ -25,10 +26,31 @@ class CoopError(Exception):
     kind: ClassVar[ErrorKind] = "invalid"
     title: ClassVar[str] = "Request refused"
 
+    template: str | None = None
+    figures: Mapping[str, object] = {}
+
     def __init__(self, detail: str, *, field: str | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
         self.field = field
+
+    @classmethod
+    def said(cls, template: str, *, field: str | None = None, **figures: object) -> Self:
+        """A refusal whose words can be translated: `template` is the English sentence with
+        `{name}` places (it is the msgid in the catalogue), `figures` fill them. The API's
+        `detail` is the English sentence with each figure as `str()` gives it (an `Amount`
+        as "250.00"); the counter translates the template and shows each figure for people
+        (an `Amount` with the currency symbol and the locale's grouping, a date as the locale
+        writes it). A plain `CoopError("...")` with no figures is translated by its detail."""
+        detail = template.format(**{k: str(v) for k, v in figures.items()})
+        error = cls(detail) if field is None else cls(detail, field=field)
+        error.template, error.figures = template, dict(figures)
+        return error
+
+    @property
+    def msgid(self) -> str:
+        """The catalogue key of these words: the template, or the detail itself."""
+        return self.template if self.template is not None else self.detail
 
 
 class InvalidInput(CoopError):

@@ -41,7 +41,9 @@ def minor_digits(currency: str) -> int:
     try:
         sub_unit = get_currency(currency.upper()).sub_unit
     except Exception as exc:  # py-moneyed raises CurrencyDoesNotExist
-        raise InvalidInput(f"unknown currency {currency!r}", field="currency") from exc
+        raise InvalidInput.said(
+            "unknown currency {currency}",
+            currency=repr(currency), field="currency") from exc
     digits = len(str(sub_unit)) - 1
     require(10**digits == sub_unit, f"{currency} sub unit {sub_unit} is not a power of ten")
     return digits
@@ -65,23 +67,22 @@ def parse_minor(
         raise InvalidAmount("an amount is a decimal string such as \"1250.50\"", field=field)
     match = _DECIMAL_TEXT.fullmatch(text)
     if match is None:
-        raise InvalidAmount(
-            f"{text[:40]!r} is not a plain positive decimal number", field=field
-        )
+        raise InvalidAmount.said(
+            "{text} is not a plain positive decimal number",
+            text=repr(text[:40]), field=field)
     digits = minor_digits(currency)
     whole, fraction = match.group(1), match.group(2) or ""
     if len(fraction) > digits:
-        raise InvalidAmount(
-            f"{currency} amounts have at most {digits} decimal places", field=field
-        )
+        raise InvalidAmount.said(
+            "{currency} amounts have at most {digits} decimal places",
+            currency=currency, digits=digits, field=field)
     minor: int = int(whole) * 10**digits + (int(fraction.ljust(digits, "0")) if digits else 0)
     if minor == 0 and not allow_zero:
         raise InvalidAmount("the amount must be more than zero", field=field)
     if minor > maximum:
-        raise InvalidAmount(
-            f"the amount is more than the most allowed ({format_minor(maximum, currency)})",
-            field=field,
-        )
+        raise InvalidAmount.said(
+            "the amount is more than the most allowed ({maximum})",
+            maximum=Amount(maximum, currency), field=field)
     return minor
 
 
@@ -106,8 +107,9 @@ def parse_typed(text: str, currency: str, locale: str, *, field: str = "amount",
     if group in whole:
         marked = whole.replace(group, "G")
         if not (_THOUSANDS.fullmatch(marked) or _INDIAN_GROUPS.fullmatch(marked)):
-            raise InvalidAmount(f"{text.strip()[:40]!r} is not a whole amount: write it as "
-                                f"{_example(locale)}", field=field)
+            raise InvalidAmount.said(
+                "{typed} is not a whole amount: write it as {example}",
+                typed=repr(text.strip()[:40]), example=_example(locale), field=field)
         whole = whole.replace(group, "")
     plain = f"{whole}.{fraction}" if decimal in cleaned else whole
     return parse_minor(plain, currency, field=field, allow_zero=allow_zero, maximum=maximum)
@@ -132,6 +134,25 @@ def format_minor(amount_minor: int, currency: str) -> str:
     sign = "-" if amount_minor < 0 else ""
     whole, fraction = divmod(abs(amount_minor), 10**digits)
     return f"{sign}{whole}.{fraction:0{digits}d}" if digits else f"{sign}{whole}"
+
+
+class Amount:
+    """An amount as a figure in a refusal's words (`CoopError.said`): "250.00" in the API's
+    English detail, "₹250.00" with the locale's grouping on the counter (`display`)."""
+
+    __slots__ = ("currency", "minor")
+
+    def __init__(self, minor: int, currency: str) -> None:
+        self.minor, self.currency = minor, currency
+
+    def __str__(self) -> str:
+        return format_minor(self.minor, self.currency)
+
+    def __repr__(self) -> str:
+        return f"Amount({self.minor}, {self.currency!r})"
+
+    def shown(self, locale: str) -> str:
+        return display(self.minor, self.currency, locale)
 
 
 def to_decimal(amount_minor: int, currency: str) -> Decimal:

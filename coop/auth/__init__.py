@@ -220,10 +220,10 @@ def check_password_rules(password: str, *, username: str, current_hash: str | No
                          passwords: Passwords | None = None) -> None:
     """8 to 256 characters, not the username, not common or trivial, not the current one."""
     if not PASSWORD_LENGTH_MIN <= len(password) <= PASSWORD_LENGTH_MAX:
-        raise InvalidInput(
-            f"a password has {PASSWORD_LENGTH_MIN} to {PASSWORD_LENGTH_MAX} characters",
-            field="password",
-        )
+        raise InvalidInput.said(
+            "a password has {password_length_min} to {password_length_max} characters",
+            password_length_min=PASSWORD_LENGTH_MIN, password_length_max=PASSWORD_LENGTH_MAX,
+            field="password")
     if password.lower() == username.lower():
         raise InvalidInput("the password may not be the username", field="password")
     score = zxcvbn(password[:PASSWORD_SCORED_LENGTH_MAX], user_inputs=[username])["score"]
@@ -259,15 +259,18 @@ def _role(role: Role | str) -> Role:
     try:
         return Role(role)
     except ValueError as exc:
-        raise InvalidInput(f"role is one of {', '.join(Role)}", field="role") from exc
+        raise InvalidInput.said(
+            "role is one of {roles}",
+            roles=", ".join(Role), field="role") from exc
 
 
 def _check_member(session: Session, member_code: str) -> None:
     try:
         get_member(session, member_code)
     except MemberNotFound as exc:
-        raise InvalidInput(f"there is no member {member_code[:20]!r}",
-                           field="member_code") from exc
+        raise InvalidInput.said(
+            "there is no member {member_code}",
+            member_code=repr(member_code[:20]), field="member_code") from exc
 
 
 def create_user(
@@ -288,11 +291,13 @@ def create_user(
         )
     check_secret_rules(password, username=username, role=role)
     if role in (Role.MEMBER, Role.BOARD) and member_code is None:
-        raise InvalidInput(f"a {role} user names her member_code", field="member_code")
+        raise InvalidInput.said(
+            "a {role} user names her member_code",
+            role=role, field="member_code")
     if member_code is not None:
         _check_member(session, member_code)
     if session.execute(select(UserRow.id).where(UserRow.username == username)).first():
-        raise UsernameTaken(f"user {username} exists", field="username")
+        raise UsernameTaken.said("user {username} exists", username=username, field="username")
     user = UserRow(
         username=username, password_hash=passwords.hasher().hash(password), role=str(role),
         member_code=member_code, disabled=False, created_at=clock.now(),
@@ -302,7 +307,9 @@ def create_user(
     try:
         session.flush()
     except IntegrityError as exc:
-        raise UsernameTaken(f"user {username} exists", field="username") from exc
+        raise UsernameTaken.said(
+            "user {username} exists",
+            username=username, field="username") from exc
     return user
 
 
@@ -516,7 +523,7 @@ def get_user(session: Session, username: str, *, lock: bool = False) -> UserRow:
         query = query.with_for_update()
     user = session.execute(query).scalar()
     if user is None:
-        raise NotFound(f"no user {username[:32]}")
+        raise NotFound.said("no user {username}", username=username[:32])
     return user
 
 
@@ -528,7 +535,9 @@ def _check_not_last_admin(session: Session, user: UserRow) -> None:
         UserRow.role == Role.ADMIN.value, UserRow.disabled.is_(False))
         .order_by(UserRow.id).with_for_update()).all()
     if list(admins) == [user.id]:
-        raise LastAdmin(f"{user.username} is the only active admin: make another admin first")
+        raise LastAdmin.said(
+            "{username} is the only active admin: make another admin first",
+            username=user.username)
 
 
 def update_user(session: Session, username: str, *, disabled: bool | None = None,
@@ -546,7 +555,9 @@ def update_user(session: Session, username: str, *, disabled: bool | None = None
         _check_not_last_admin(session, user)
     code = member_code if member_code is not None else user.member_code
     if new_role in (Role.MEMBER, Role.BOARD) and code is None:
-        raise InvalidInput(f"a {new_role} user names her member_code", field="member_code")
+        raise InvalidInput.said(
+            "a {new_role} user names her member_code",
+            new_role=new_role, field="member_code")
     if member_code is not None:
         _check_member(session, member_code)
     if password is not None:

@@ -87,8 +87,9 @@ def _date_like(digits: str) -> bool:
 def check_pin(pin: str) -> None:
     """422 naming `password` for a PIN that is too short, too long or trivial."""
     if not PIN_LENGTH_MIN <= len(pin) <= PIN_LENGTH_MAX:
-        raise InvalidInput(f"a PIN has {PIN_LENGTH_MIN} to {PIN_LENGTH_MAX} digits",
-                           field="password")
+        raise InvalidInput.said(
+            "a PIN has {pin_length_min} to {pin_length_max} digits",
+            pin_length_min=PIN_LENGTH_MIN, pin_length_max=PIN_LENGTH_MAX, field="password")
     if _run(pin) or _repeated_block(pin):
         raise InvalidInput("this PIN is too easy to guess (one digit repeated, a run like "
                            "123456, or a repeated block): choose digits with no pattern",

@@ -104,7 +104,9 @@ def request_correction(session: Session, entry_id: int, *, reason: str, actor: s
     text = _reason(reason)
     load_correctable(session, entry_id)
     if _pending_of(session, entry_id) is not None:
-        raise CorrectionPending(f"a correction of entry {entry_id} is waiting for approval")
+        raise CorrectionPending.said(
+            "a correction of entry {entry_id} is waiting for approval",
+            entry_id=entry_id)
     row = CorrectionRow(entry_id=entry_id, reason=text, status="pending", requested_by=actor,
                         requested_at=clock.now())
     session.add(row)
@@ -112,8 +114,9 @@ def request_correction(session: Session, entry_id: int, *, reason: str, actor: s
         with session.begin_nested():
             session.flush()
     except IntegrityError:  # another clerk asked in the same instant: hers stands
-        raise CorrectionPending(
-            f"a correction of entry {entry_id} is waiting for approval") from None
+        raise CorrectionPending.said(
+            "a correction of entry {entry_id} is waiting for approval",
+            entry_id=entry_id) from None
     return _view(row)
 
 
@@ -121,16 +124,21 @@ def _locked(session: Session, correction_id: int) -> CorrectionRow:
     row = session.scalars(select(CorrectionRow).where(CorrectionRow.id == correction_id)
                           .with_for_update()).first()
     if row is None:
-        raise CorrectionNotFound(f"there is no correction {correction_id}", field="id")
+        raise CorrectionNotFound.said(
+            "there is no correction {correction_id}",
+            correction_id=correction_id, field="id")
     return row
 
 
 def _decidable(row: CorrectionRow, actor: str) -> None:
     if row.status != "pending":
-        raise CorrectionDecided(f"correction {row.id} is {row.status} already")
+        raise CorrectionDecided.said(
+            "correction {loan} is {status} already",
+            loan=row.id, status=row.status)
     if row.requested_by == actor:
-        raise OwnCorrection(f"correction {row.id} was asked for by {actor}: another user "
-                            "approves or refuses it")
+        raise OwnCorrection.said(
+            "correction {loan} was asked for by {actor}: another user approves or refuses it",
+            loan=row.id, actor=actor)
 
 
 def approve_correction(session: Session, correction_id: int, *, actor: str,
@@ -161,8 +169,10 @@ def correct_now(session: Session, entry_id: int, *, reason: str, actor: str,
     """An admin's own reversal: undone at once, and recorded as asked and approved by her."""
     text = _reason(reason)
     if _pending_of(session, entry_id) is not None:
-        raise CorrectionPending(f"a correction of entry {entry_id} is waiting for approval: "
-                                "approve or refuse it instead")
+        raise CorrectionPending.said(
+            "a correction of entry {entry_id} is waiting for approval: approve or refuse it "
+            "instead",
+            entry_id=entry_id)
     reversal = undo_entry(session, entry_id, reason=text, actor=actor, clock=clock)
     now = clock.now()
     session.add(CorrectionRow(entry_id=entry_id, reason=text, status="applied",
@@ -189,7 +199,9 @@ def not_correctable(session: Session, entry_ids: list[int]) -> set[int]:
 def get_correction(session: Session, correction_id: int) -> Correction:
     row = session.get(CorrectionRow, correction_id)
     if row is None:
-        raise CorrectionNotFound(f"there is no correction {correction_id}", field="id")
+        raise CorrectionNotFound.said(
+            "there is no correction {correction_id}",
+            correction_id=correction_id, field="id")
     return _view(row)
 
 
@@ -197,7 +209,8 @@ def list_corrections(session: Session, *, status: str | None = None,
                      limit: int = LIST_MAX) -> list[QueueItem]:
     """The corrections (newest first), optionally of one status, each with its entry."""
     if status is not None and status not in STATUSES:
-        raise InvalidInput(f"status is one of {', '.join(STATUSES)}", field="status")
+        raise InvalidInput.said("status is one of {statuses}", statuses=", ".join(STATUSES),
+                                field="status")
     query = select(CorrectionRow).order_by(CorrectionRow.id.desc()).limit(limit)
     if status is not None:
         query = query.where(CorrectionRow.status == status)

@@ -110,16 +110,24 @@ def load_correctable(session: Session, entry_id: int) -> PostedEntry:
     reversed already, and its kind is undone by a reversal (else 409 saying what to do)."""
     entry = queries.load_entry(session, entry_id)
     if entry is None:
-        raise EntryNotFound(f"there is no entry {entry_id}", field="entry_id")
+        raise EntryNotFound.said(
+            "there is no entry {entry_id}",
+            entry_id=entry_id, field="entry_id")
     if entry.reversal_of is not None:
-        raise AlreadyReversed(f"entry {entry_id} is itself the correction of entry "
-                              f"{entry.reversal_of}: post a new entry instead")
+        raise AlreadyReversed.said(
+            "entry {entry_id} is itself the correction of entry {reversal_of}: post a new entry "
+            "instead",
+            entry_id=entry_id, reversal_of=entry.reversal_of)
     done = queries.reversal_of(session, entry_id)
     if done is not None:
-        raise AlreadyReversed(f"entry {entry_id} was reversed already, by entry {done}")
+        raise AlreadyReversed.said(
+            "entry {entry_id} was reversed already, by entry {reversal}",
+            entry_id=entry_id, reversal=done)
     why = refusal(entry.kind)
     if why is not None:
-        raise CorrectionRefused(f"entry {entry_id} is a {entry.kind.replace('_', ' ')}: {why}")
+        raise CorrectionRefused.said(
+            "entry {entry_id} is a {kind}: {why}",
+            entry_id=entry_id, kind=entry.kind.replace("_", " "), why=why)
     return entry
 
 

@@ -200,20 +200,25 @@ def check_text(value: str, *, field: str, length_max: int, allow_empty: bool = F
     """Trim a free-text field and refuse control characters, lone surrogates and overlength."""
     text = value.strip()
     if not text and not allow_empty:
-        raise InvalidInput(f"{field} may not be empty", field=field)
+        raise InvalidInput.said("{name} may not be empty", name=field, field=field)
     if len(text) > length_max:
-        raise InvalidInput(f"{field} is longer than {length_max} characters", field=field)
+        raise InvalidInput.said(
+            "{name} is longer than {length_max} characters",
+            name=field, length_max=length_max, field=field)
     if _CONTROL_CHARACTERS.search(text):
-        raise InvalidInput(f"{field} may not contain control characters", field=field)
+        raise InvalidInput.said(
+            "{name} may not contain control characters",
+            name=field, field=field)
     hidden = next((c for c in text if unicodedata.category(c) == "Cf" and c not in _JOINERS),
                   None)
     if hidden is not None:
-        raise InvalidInput(f"{field} may not contain invisible or direction-changing "
-                           f"characters (U+{ord(hidden):04X})", field=field)
+        raise InvalidInput.said(
+            "{name} may not contain invisible or direction-changing characters (U+{code_point})",
+            name=field, code_point=format(ord(hidden), "04X"), field=field)
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise InvalidInput(f"{field} is not valid text", field=field) from exc
+        raise InvalidInput.said("{name} is not valid text", name=field, field=field) from exc
     return text
 
 
@@ -221,27 +226,26 @@ def check_draft(draft: EntryDraft) -> EntryDraft:
     """Every check an entry must pass before it touches the database; returns it normalised."""
     count = len(draft.postings)
     if not 2 <= count <= POSTINGS_PER_ENTRY_MAX:
-        raise EntryShapeInvalid(
-            f"an entry has 2 to {POSTINGS_PER_ENTRY_MAX} postings, not {count}",
-            field="postings",
-        )
+        raise EntryShapeInvalid.said(
+            "an entry has 2 to {postings_per_entry_max} postings, not {count}",
+            postings_per_entry_max=POSTINGS_PER_ENTRY_MAX, count=count, field="postings")
     for index, posting in enumerate(draft.postings):
         check_posting(posting, field=f"postings[{index}]")
     debit_minor = sum(p.amount_minor for p in draft.postings if p.side is Side.DEBIT)
     credit_minor = sum(p.amount_minor for p in draft.postings if p.side is Side.CREDIT)
     if debit_minor != credit_minor:
-        raise EntryUnbalanced(
-            f"debits total {debit_minor} and credits total {credit_minor} (minor units)",
-            field="postings",
-        )
+        raise EntryUnbalanced.said(
+            "debits total {debit} and credits total {credit} (minor units)",
+            debit=debit_minor, credit=credit_minor, field="postings")
     if not KIND_PATTERN.fullmatch(draft.kind):
-        raise InvalidInput(f"kind {draft.kind[:40]!r} is not a known shape", field="kind")
+        raise InvalidInput.said(
+            "kind {kind} is not a known shape",
+            kind=repr(draft.kind[:40]), field="kind")
     key = draft.idempotency_key
     if key is not None and not 1 <= len(key) <= IDEMPOTENCY_KEY_LENGTH_MAX:
-        raise InvalidInput(
-            f"an idempotency key has 1 to {IDEMPOTENCY_KEY_LENGTH_MAX} characters",
-            field="idempotency_key",
-        )
+        raise InvalidInput.said(
+            "an idempotency key has 1 to {idempotency_key_length_max} characters",
+            idempotency_key_length_max=IDEMPOTENCY_KEY_LENGTH_MAX, field="idempotency_key")
     narration = check_text(draft.narration, field="narration", length_max=NARRATION_LENGTH_MAX)
     actor = check_text(draft.actor, field="actor", length_max=ACTOR_LENGTH_MAX)
     if narration == draft.narration and actor == draft.actor:
@@ -257,10 +261,9 @@ def check_posting(posting: PostingDraft, *, field: str) -> None:
     if type(posting.amount_minor) is not int:
         raise EntryShapeInvalid("an amount is a whole number of minor units", field=field)
     if not 0 < posting.amount_minor <= AMOUNT_MINOR_MAX:
-        raise EntryShapeInvalid(
-            f"an amount is more than zero and at most {AMOUNT_MINOR_MAX} minor units",
-            field=field,
-        )
+        raise EntryShapeInvalid.said(
+            "an amount is more than zero and at most {amount_minor_max} minor units",
+            amount_minor_max=AMOUNT_MINOR_MAX, field=field)
     if not isinstance(posting.side, Side):
         raise EntryShapeInvalid("a posting is a debit or a credit", field=field)
     if not isinstance(posting.account, str) or not posting.account:

@@ -64,7 +64,7 @@ from coop.ledger.model import (
 )
 from coop.ledger.orm import account_table, book_table, entry_table
 from coop.ledger.queries import load_entry
-from coop.money import format_minor, minor_digits
+from coop.money import Amount, minor_digits
 
 _FIND_REVERSAL = select(entry_table.c.id).where(entry_table.c.reversal_of == bindparam("of"))
 LOCK_CHUNK = 400
@@ -220,15 +220,19 @@ def open_account(
             .where(account_table.c.code == parent)
         ).first()
         if parent_row is None or not parent_row.is_control:
-            raise UnknownAccount(f"{parent!r} is not a control account", field="parent")
+            raise UnknownAccount.said(
+                "{parent} is not a control account",
+                parent=repr(parent), field="parent")
         if parent_row.type != account_type:
             raise InvalidInput("a sub-account has its control account's type", field="type")
         suffix = code.removeprefix(f"{parent}:")
         if suffix == code or not SUB_SUFFIX_PATTERN.fullmatch(suffix):
-            raise InvalidInput(f"a sub-account code is '{parent}:<suffix>'", field="code")
+            raise InvalidInput.said(
+                "a sub-account code is '{parent}:<suffix>'",
+                parent=parent, field="code")
         parent_id = parent_row.id
     if conn.execute(select(account_table.c.id).where(account_table.c.code == code)).first():
-        raise AccountExists(f"account {code} exists", field="code")
+        raise AccountExists.said("account {code} exists", code=code, field="code")
     result = conn.execute(
         insert(account_table).values(
             code=code, name=name, type=str(account_type),
@@ -248,10 +252,9 @@ def close_through(session: Session, on: date, *, clock: Clock) -> None:
     if on >= clock.today():
         raise InvalidInput("only days before the business date can be closed", field="on")
     if book.closed_through is not None and on < book.closed_through:
-        raise InvalidInput(
-            f"the book is closed through {book.closed_through}; a closed period stays closed",
-            field="on",
-        )
+        raise InvalidInput.said(
+            "the book is closed through {closed_through}; a closed period stays closed",
+            closed_through=book.closed_through, field="on")
     session.connection().execute(
         update(book_table).where(book_table.c.id == 1).values(closed_through=on)
     )
@@ -266,9 +269,10 @@ def reopen_through(session: Session, on: date | None, *, clock: Clock) -> date |
     if book.closed_through is None:
         raise InvalidInput("nothing is closed: there is nothing to reopen", field="on")
     if on is not None and on >= book.closed_through:
-        raise InvalidInput(
-            f"the book is closed through {book.closed_through}; reopening moves that date "
-            "back, never forward", field="on")
+        raise InvalidInput.said(
+            "the book is closed through {closed_through}; reopening moves that date back, never "
+            "forward",
+            closed_through=book.closed_through, field="on")
     require(on is None or on < clock.today(), "a reopened close date is in the past")
     session.connection().execute(
         update(book_table).where(book_table.c.id == 1).values(closed_through=on)
@@ -286,7 +290,9 @@ def lock_balance(session: Session, code: str) -> int:
         f"{raw.for_update}", [code],
     ).fetchone()
     if row is None:
-        raise UnknownAccount(f"there is no account {code[:70]!r}", field="account")
+        raise UnknownAccount.said(
+            "there is no account {code}",
+            code=repr(code[:70]), field="account")
     return signed_balance(row[0], debits_minor=row[1], credits_minor=row[2])
 
 
@@ -339,12 +345,14 @@ def post_many(
             posted.append(_replay(session, taken[key], draft))
             continue
         if key in seen:
-            raise IdempotencyKeyReused(f"key {key!r} appears twice in the batch")
+            raise IdempotencyKeyReused.said("key {key} appears twice in the batch", key=repr(key))
         seen.add(key)
         _check_date(draft.value_date, book, today=today)
         if draft.reversal_of is not None:
             if draft.reversal_of in reversed_here:
-                raise AlreadyReversed(f"entry {draft.reversal_of} is reversed twice in the batch")
+                raise AlreadyReversed.said(
+                    "entry {reversal_of} is reversed twice in the batch",
+                    reversal_of=draft.reversal_of)
             _check_not_reversed(session, draft.reversal_of)
             reversed_here.add(draft.reversal_of)
         _check_limits(_apply(draft, accounts), book.currency)
@@ -375,11 +383,13 @@ def reverse(
     back through the till open now)."""
     original = load_entry(session, entry_id)
     if original is None:
-        raise EntryNotFound(f"there is no entry {entry_id}", field="entry_id")
+        raise EntryNotFound.said(
+            "there is no entry {entry_id}",
+            entry_id=entry_id, field="entry_id")
     if original.reversal_of is not None:
-        raise AlreadyReversed(
-            f"entry {entry_id} is itself the reversal of entry {original.reversal_of}"
-        )
+        raise AlreadyReversed.said(
+            "entry {entry_id} is itself the reversal of entry {reversal_of}",
+            entry_id=entry_id, reversal_of=original.reversal_of)
     reason = check_text(reason, field="reason", length_max=150)
     draft = EntryDraft(
         value_date=original.value_date,
@@ -435,12 +445,13 @@ def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
     for code in wanted:
         named = accounts.get(code)
         if named is None:
-            raise UnknownAccount(f"there is no account {code[:70]!r}", field="postings")
+            raise UnknownAccount.said(
+                "there is no account {code}",
+                code=repr(code[:70]), field="postings")
         if named.is_control and code not in HOLDS_OWN_POSTINGS:
-            raise ControlAccountPosting(
-                f"account {code} sums its members' accounts; post to one of them",
-                field="postings",
-            )
+            raise ControlAccountPosting.said(
+                "account {code} sums its members' accounts; post to one of them",
+                code=code, field="postings")
     return accounts
 
 
@@ -504,18 +515,18 @@ def _fields(entry: PostedEntry) -> dict[str, Any]:
 
 def _check_date(value_date: date, book: _Book, *, today: date) -> None:
     if book.closed_through is not None and value_date <= book.closed_through:
-        raise PeriodClosed(
-            f"the book is closed through {book.closed_through}", field="value_date"
-        )
+        raise PeriodClosed.said(
+            "the book is closed through {closed_through}",
+            closed_through=book.closed_through, field="value_date")
     if value_date > today:
-        raise FutureValueDate(
-            f"{value_date} is after the business date {today}", field="value_date"
-        )
+        raise FutureValueDate.said(
+            "{value_date} is after the business date {today}",
+            value_date=value_date, today=today, field="value_date")
 
 
 def _check_not_reversed(session: Session, entry_id: int) -> None:
     if session.execute(_FIND_REVERSAL, {"of": entry_id}).first() is not None:
-        raise AlreadyReversed(f"entry {entry_id} has already been reversed")
+        raise AlreadyReversed.said("entry {entry_id} has already been reversed", entry_id=entry_id)
 
 
 def _apply(draft: EntryDraft, accounts: dict[str, _Account]) -> list[_Account]:
@@ -539,9 +550,10 @@ def _check_limits(accounts: Iterable[_Account], currency: str) -> None:
         debits = account.debits_minor + account.debit_added
         credits = account.credits_minor + account.credit_added
         if abs(debits - credits) > BALANCE_MINOR_MAX:
-            raise BalanceLimit(
-                f"account {account.code} would hold more than "
-                f"{format_minor(BALANCE_MINOR_MAX, currency)}, the most the books allow",
+            raise BalanceLimit.said(
+                "account {code} would hold more than {balance_minor_max}, the most the books "
+                "allow",
+                code=account.code, balance_minor_max=Amount(BALANCE_MINOR_MAX, currency),
                 field="postings")
         if max(debits, credits) >= COUNTER_MINOR_NET_ABOVE:
             account.netted = min(debits, credits)
@@ -552,11 +564,9 @@ def _check_limits(accounts: Iterable[_Account], currency: str) -> None:
             account.normal_side, debits_minor=debits, credits_minor=credits
         )
         if balance < 0:
-            raise InsufficientFunds(
-                f"account {account.code} would go below zero "
-                f"(short by {format_minor(-balance, currency)})",
-                field="postings",
-            )
+            raise InsufficientFunds.said(
+                "account {code} would go below zero (short by {shortfall})",
+                code=account.code, shortfall=Amount(-balance, currency), field="postings")
 
 
 def _entry(draft: EntryDraft, key: str, book: _Book, clock: Clock) -> PostedEntry:

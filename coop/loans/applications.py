@@ -27,7 +27,7 @@ from coop.loans.products import Product, get_product, terms_json
 from coop.loans.records import Loan, loan_of
 from coop.loans.schedule import Schedule, Terms, build
 from coop.members import MemberNotActive, MemberRow, get_member
-from coop.money import parse_minor
+from coop.money import Amount, parse_minor
 from coop.society import Society, SocietySettings, book_currency
 
 # --- the rules (pure) -----------------------------------------------------------------------
@@ -177,12 +177,13 @@ def quote_application(
     cannot be drawn) is raised; what the rules refuse is listed in `refusals`."""
     member = get_member(session, member_code)
     if member.status != "active":
-        raise MemberNotActive(f"{member_code} has exited")
+        raise MemberNotActive.said("{member_code} has exited", member_code=member_code)
     _, product = get_product(session, product_code)
     refusals: list[CoopError] = []
     if purpose is not None and purpose not in PURPOSES:
-        refusals.append(InvalidInput(f"purpose is one of {', '.join(PURPOSES)}",
-                                     field="purpose"))
+        refusals.append(InvalidInput.said(
+            "purpose is one of {purposes}",
+            purposes=", ".join(PURPOSES), field="purpose"))
     if principal_minor <= 0:
         raise InvalidInput("principal must be more than zero", field="principal")
     terms = product.terms.terms(principal=principal_minor, disbursed_on=today,
@@ -206,9 +207,10 @@ def quote_application(
             refusals.append(error)
             continue
         if guarantee.amount_minor > available:
-            refusals.append(InsufficientFunds(
-                f"{guarantee.member_code} has {savings.money_text(session, available)} "
-                "available: a hold cannot exceed it", field=f"guarantor_{n}"))
+            refusals.append(InsufficientFunds.said(
+                "{member_code} has {available} available: a hold cannot exceed it",
+                member_code=guarantee.member_code,
+                available=Amount(available, book_currency(session)), field=f"guarantor_{n}"))
         holds.append(GuarantorHold(guarantee.member_code, guarantee.amount_minor, available))
     return ApplicationQuote(product, terms, schedule, tuple(holds), tuple(refusals))
 
@@ -227,11 +229,13 @@ def apply(
     # her row locked: two applications for her at once are checked one after the other
     session.execute(select(MemberRow.id).where(MemberRow.id == member.id).with_for_update())
     if member.status != "active":
-        raise MemberNotActive(f"{member_code} has exited")
+        raise MemberNotActive.said("{member_code} has exited", member_code=member_code)
     product_id, product = get_product(session, product_code)
     today = clock.today()
     if purpose is not None and purpose not in PURPOSES:
-        raise InvalidInput(f"purpose is one of {', '.join(PURPOSES)}", field="purpose")
+        raise InvalidInput.said(
+            "purpose is one of {purposes}",
+            purposes=", ".join(PURPOSES), field="purpose")
     if principal_minor <= 0:
         raise InvalidInput("principal must be more than zero", field="principal")
     fee = product.fee_for(principal_minor)

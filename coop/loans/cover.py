@@ -9,12 +9,12 @@ from fractions import Fraction
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from coop import savings
 from coop.ledger import queries
 from coop.loans.errors import AboveLimit
 from coop.loans.orm import OPEN_STATUSES, GuarantorRow, LoanRow
 from coop.members import get_member, savings_account, shares_account
-from coop.society import Society
+from coop.money import Amount
+from coop.society import Society, book_currency
 
 
 def cover(session: Session, code: str) -> int:
@@ -40,9 +40,10 @@ def check_share_cover(session: Session, member_code: str, society: Society) -> N
     owed = int(exposure) + int(pending)
     multiple = Fraction(Decimal(society.settings.max_loan_multiple_of_savings))
     if owed and owed > cover(session, member_code) * multiple + int(guaranteed):
-        raise AboveLimit(
-            f"{member_code} owes {savings.money_text(session, owed)} on loans; this redemption "
-            "would leave them without their share and savings cover", field="count")
+        raise AboveLimit.said(
+            "{member_code} owes {owed} on loans; this redemption would leave them without their "
+            "share and savings cover",
+            member_code=member_code, owed=Amount(owed, book_currency(session)), field="count")
 
 
 __all__ = ["check_share_cover", "cover"]

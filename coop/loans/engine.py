@@ -235,7 +235,9 @@ class _State:
 
     def accrue_to(self, day: date) -> None:
         if day < self.on:
-            raise PaymentOutOfOrder(f"{day} is before the loan's last movement on {self.on}")
+            raise PaymentOutOfOrder.said(
+                "{day} is before the loan's last movement on {on}",
+                day=day, on=self.on)
         periods = self.plan.periods
         while self.on < day:
             index = bisect_right(self.dues, self.on)  # the period accruing today
@@ -429,7 +431,9 @@ def settle(plan: Plan, payments: Sequence[Event], payment: Payment,
     `PaymentTooLarge` (with the payoff amount) for a payment above the payoff.
     """
     if payments and payment.on < payments[-1].on:
-        raise PaymentOutOfOrder(f"{payment.on} is before the last payment on {payments[-1].on}")
+        raise PaymentOutOfOrder.said(
+            "{day} is before the last payment on {last}",
+            day=payment.on, last=payments[-1].on)
     state, allocations = _replay(plan, payments, order)
     before = _snapshot(state, payment.on, allocations)
     state.accrue_to(payment.on)

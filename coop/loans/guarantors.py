@@ -30,10 +30,11 @@ def check_guarantee(session: Session, guarantee: Guarantee, *, borrower: str,
     if code == borrower:
         raise InvalidInput("a member cannot guarantee her own loan", field="guarantors")
     if code in board_codes:
-        raise InvalidInput(f"{code} sits on the board and cannot guarantee a loan",
-                           field="guarantors")
+        raise InvalidInput.said(
+            "{code} sits on the board and cannot guarantee a loan",
+            code=code, field="guarantors")
     if code in seen:
-        raise InvalidInput(f"{code} is named twice", field="guarantors")
+        raise InvalidInput.said("{code} is named twice", code=code, field="guarantors")
     seen.add(code)
     if guarantee.amount_minor <= 0:
         raise InvalidInput("a guarantee is more than zero", field="guarantors")

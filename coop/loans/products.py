@@ -111,8 +111,9 @@ def parse_order(names: Sequence[str] | None) -> tuple[Bucket, ...]:
     try:
         order = tuple(Bucket(name) for name in names)
     except ValueError:
-        raise InvalidInput(f"allocation_order names the buckets {[b.value for b in Bucket]}",
-                           field="allocation_order") from None
+        raise InvalidInput.said(
+            "allocation_order names the buckets {buckets}",
+            buckets=[b.value for b in Bucket], field="allocation_order") from None
     if sorted(order) != sorted(Bucket):
         raise InvalidInput("allocation_order lists every bucket once",
                            field="allocation_order")
@@ -131,7 +132,7 @@ def create_product(session: Session, product: Product, *, clock: Clock) -> Produ
     sample = product.max_principal_minor or 10**7
     build(product.terms.terms(principal=sample, disbursed_on=clock.today()))  # terms make sense
     if session.execute(select(ProductRow.id).where(ProductRow.code == product.code)).first():
-        raise Conflict(f"product {product.code} exists", field="code")
+        raise Conflict.said("product {code} exists", code=product.code, field="code")
     try:
         with session.begin_nested():  # two admins creating the same code at once: one wins
             session.add(ProductRow(
@@ -141,7 +142,7 @@ def create_product(session: Session, product: Product, *, clock: Clock) -> Produ
                 allocation_order=",".join(b.value for b in product.allocation_order),
                 created_at=clock.now()))
     except IntegrityError:
-        raise Conflict(f"product {product.code} exists", field="code") from None
+        raise Conflict.said("product {code} exists", code=product.code, field="code") from None
     return product
 
 
@@ -153,7 +154,9 @@ def list_products(session: Session) -> list[Product]:
 def get_product(session: Session, code: str) -> tuple[int, Product]:
     row = session.execute(select(ProductRow).where(ProductRow.code == code)).scalar()
     if row is None:
-        raise NotFound(f"there is no loan product {code[:32]!r}", field="product")
+        raise NotFound.said(
+            "there is no loan product {code}",
+            code=repr(code[:32]), field="product")
     return row.id, product_of(row)
 
 

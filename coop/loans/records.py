@@ -53,7 +53,7 @@ def loan_row(session: Session, loan_id: int, *, lock: bool = False) -> LoanRow:
         query = query.with_for_update()
     row = session.execute(query).scalar()
     if row is None:
-        raise LoanNotFound(f"there is no loan {loan_id}", field="id")
+        raise LoanNotFound.said("there is no loan {loan_id}", loan_id=loan_id, field="id")
     return row
 
 
@@ -140,7 +140,7 @@ def history(session: Session, row: LoanRow, product: Product | None = None) -> H
     plans = {p.version: plan_from(p, row.principal_minor, flat, penalty)
              for p in session.scalars(select(PlanRow).where(PlanRow.loan_id == row.id))}
     if not plans:
-        raise LoanStateConflict(f"loan {row.id} has not been disbursed")
+        raise LoanStateConflict.said("loan {loan} has not been disbursed", loan=row.id)
     result = History(plans[1], order=product.allocation_order)
     for event in session.scalars(select(EventRow).where(EventRow.loan_id == row.id)
                                  .order_by(EventRow.seq)):

@@ -71,13 +71,16 @@ def _history_on(session: Session, row: LoanRow, loan: Loan,
     """Her loan's history, and the day to see it on: a finished loan as it finished; never a
     day before its last movement (422)."""
     if not AS_OF_MIN <= as_of <= AS_OF_MAX:
-        raise InvalidInput(f"as_of is a day from {AS_OF_MIN} to {AS_OF_MAX}", field="as_of")
+        raise InvalidInput.said(
+            "as_of is a day from {as_of_min} to {as_of_max}",
+            as_of_min=AS_OF_MIN, as_of_max=AS_OF_MAX, field="as_of")
     hist = history(session, row, loan.product)
     if row.status in ("closed", "written_off"):
         as_of = max(as_of, row.last_event_on or as_of)
     if hist.last_on is not None and as_of < hist.last_on:
-        raise InvalidInput(f"as_of is before the loan's last movement on {hist.last_on}",
-                           field="as_of")
+        raise InvalidInput.said(
+            "as_of is before the loan's last movement on {last_on}",
+            last_on=hist.last_on, field="as_of")
     return hist, as_of
 
 

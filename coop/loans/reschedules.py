@@ -31,8 +31,9 @@ def request_reschedule(
 ) -> RescheduleRow:
     row = loan_row(session, loan_id, lock=True)
     if row.status != "active":
-        raise LoanStateConflict(f"loan {loan_id} is {row.status}; only an active loan is "
-                                "rescheduled")
+        raise LoanStateConflict.said(
+            "loan {loan_id} is {status}; only an active loan is rescheduled",
+            loan_id=loan_id, status=row.status)
     if not 0 <= extra_installments <= 120:
         raise InvalidInput("extra_installments is between 0 and 120", field="extra_installments")
     if annual_rate is not None and not Decimal(0) <= annual_rate <= Decimal(100):
@@ -89,11 +90,17 @@ def vote_reschedule(
     row = loan_row(session, loan_id, lock=True)
     request = session.get(RescheduleRow, reschedule_id)
     if request is None or request.loan_id != loan_id:
-        raise NotFound(f"loan {loan_id} has no reschedule request {reschedule_id}")
+        raise NotFound.said(
+            "loan {loan_id} has no reschedule request {reschedule_id}",
+            loan_id=loan_id, reschedule_id=reschedule_id)
     if request.status != "pending":
-        raise LoanStateConflict(f"reschedule {reschedule_id} is {request.status}")
+        raise LoanStateConflict.said(
+            "reschedule {reschedule_id} is {status}",
+            reschedule_id=reschedule_id, status=request.status)
     if row.status != "active":
-        raise LoanStateConflict(f"loan {loan_id} is {row.status}")
+        raise LoanStateConflict.said(
+            "loan {loan_id} is {status}",
+            loan_id=loan_id, status=row.status)
     tally = votes.cast(session, row=row, reschedule_id=reschedule_id, voter_code=voter_code,
                        voter_username=voter_username, decision=decision, note=note,
                        society=society, clock=clock)

@@ -50,7 +50,8 @@ from coop.loans.products import loan_terms, product_by_id, terms_json
 from coop.loans.records import History, Loan, history, loan_of, loan_row, member_code
 from coop.loans.schedule import InterestMethod, build
 from coop.members import get_member, savings_account
-from coop.society import check_counter_request
+from coop.money import Amount
+from coop.society import book_currency, check_counter_request
 from coop.tills import cash_account
 
 NOTHING = Allocation()
@@ -87,8 +88,9 @@ def _next_seq(session: Session, loan_id: int) -> int:
 
 def check_day(on: date, row: LoanRow, clock: Clock) -> None:
     if row.last_event_on is not None and on < row.last_event_on:
-        raise InvalidInput(f"value_date is before the loan's last movement on "
-                           f"{row.last_event_on}", field="value_date")
+        raise InvalidInput.said(
+            "value_date is before the loan's last movement on {last_event_on}",
+            last_event_on=row.last_event_on, field="value_date")
     if on > clock.today():
         raise InvalidInput("value_date is after the business date", field="value_date")
 
@@ -97,8 +99,9 @@ def disburse(session: Session, loan_id: int, *, to: Literal["cash", "savings"], 
              actor: str, clock: Clock) -> tuple[PostedEntry, Loan]:
     row = loan_row(session, loan_id, lock=True)
     if row.status != "approved":
-        raise LoanStateConflict(f"loan {loan_id} is {row.status}; only an approved loan is "
-                                "disbursed")
+        raise LoanStateConflict.said(
+            "loan {loan_id} is {status}; only an approved loan is disbursed",
+            loan_id=loan_id, status=row.status)
     if on < row.applied_on:
         raise InvalidInput("a loan is disbursed on or after its application", field="value_date")
     check_day(on, row, clock)
@@ -148,17 +151,18 @@ def _settle(session: Session, row: LoanRow, *, amount_minor: int,
             on: date) -> tuple[History, engine.Settlement]:
     """The one allocate-or-refuse step of a repayment and its preview."""
     if row.status != "active":
-        raise LoanStateConflict(f"loan {row.id} is {row.status}; repayments are taken on an "
-                                "active loan")
+        raise LoanStateConflict.said(
+            "loan {loan} is {status}; repayments are taken on an active loan",
+            loan=row.id, status=row.status)
     if amount_minor <= 0:
         raise InvalidInput("the amount is more than zero", field="amount")
     hist = history(session, row)
     try:
         return hist, records.settle(hist, Payment(on, amount_minor))
     except engine.PaymentTooLarge as error:
-        raise PaymentAbovePayoff(
-            f"the payoff amount on {on} is {savings.money_text(session, error.payoff)}",
-            field="amount") from None
+        raise PaymentAbovePayoff.said(
+            "the payoff amount on {on} is {payoff}",
+            on=on, payoff=Amount(error.payoff, book_currency(session)), field="amount") from None
 
 
 def repay(session: Session, loan_id: int, *, amount_minor: int,
@@ -234,9 +238,9 @@ def _paid_from(session: Session, code: str, source: str, amount: int, actor: str
     member = get_member(session, code)
     available = lock_balance(session, account) - savings.held(session, member.id)
     if amount > available:
-        raise InsufficientFunds(
-            f"the available savings are {savings.money_text(session, available)}",
-            field="amount")
+        raise InsufficientFunds.said(
+            "the available savings are {available}",
+            available=Amount(available, book_currency(session)), field="amount")
     return account
 
 
@@ -248,9 +252,9 @@ def _recover(session: Session, row: LoanRow, *, amount_minor: int, source: str, 
     check_day(on, row, clock)
     left = row.written_off_minor - row.recovered_minor
     if amount_minor > left:
-        raise PaymentAbovePayoff(
-            f"{savings.money_text(session, left)} of the written-off amount is left to recover",
-            field="amount")
+        raise PaymentAbovePayoff.said(
+            "{left} of the written-off amount is left to recover",
+            left=Amount(left, book_currency(session)), field="amount")
     paid_from = _paid_from(session, member_code(session, row), source, amount_minor, actor)
     entry = post(session, EntryDraft(
         value_date=on, kind="loan_recovery", actor=actor,
@@ -272,8 +276,9 @@ def write_off(session: Session, loan_id: int, *, on: date, reason: str, actor: s
     interest was never income (cash basis), so there is nothing to reverse."""
     row = loan_row(session, loan_id, lock=True)
     if row.status != "active":
-        raise LoanStateConflict(f"loan {loan_id} is {row.status}; only an active loan is "
-                                "written off")
+        raise LoanStateConflict.said(
+            "loan {loan_id} is {status}; only an active loan is written off",
+            loan_id=loan_id, status=row.status)
     check_day(on, row, clock)
     text = check_text(reason, field="reason", length_max=NOTE_LENGTH_MAX)
     hist = history(session, row)

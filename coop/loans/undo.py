@@ -42,8 +42,10 @@ def _event(session: Session, entry_id: int, kind: str) -> EventRow:
     event = session.scalars(select(EventRow).where(EventRow.entry_id == entry_id,
                                                    EventRow.kind == kind)).first()
     if event is None:
-        raise LoanStateConflict(f"entry {entry_id} is not a {kind} on any loan's record; "
-                                "correct it with a manual entry")
+        raise LoanStateConflict.said(
+            "entry {entry_id} is not a {kind} on any loan's record; correct it with a manual "
+            "entry",
+            entry_id=entry_id, kind=kind)
     return event
 
 
@@ -59,10 +61,10 @@ def undo_disbursement(session: Session, entry: PostedEntry, *, reason: str, narr
     row = loan_row(session, event.loan_id, lock=True)
     since = [e for e in _events(session, row.id) if e.seq > event.seq]
     if since or row.status != "active":
-        raise LoanStateConflict(
-            f"loan {row.id} has had {since[0].kind if since else row.status} since it was "
-            "paid out: a disbursement is undone only while nothing has been repaid; undo "
-            "the repayments first")
+        raise LoanStateConflict.said(
+            "loan {loan} has had {what} since it was paid out: a disbursement is undone only "
+            "while nothing has been repaid; undo the repayments first",
+            loan=row.id, what=since[0].kind if since else row.status)
     reversal = reverse(session, entry.id, reason=reason, narration=narration, actor=actor,
                        clock=clock, move=move)
     session.execute(delete(PlanRow).where(PlanRow.loan_id == row.id))
@@ -103,14 +105,15 @@ def undo_repayment(session: Session, entry: PostedEntry, *, reason: str, narrati
     events = _events(session, row.id)
     since = [e for e in events if e.seq > event.seq]
     if row.status == "written_off":
-        raise LoanStateConflict(f"loan {row.id} was written off after this repayment: undo "
-                                "the write-off first")
+        raise LoanStateConflict.said(
+            "loan {loan} was written off after this repayment: undo the write-off first",
+            loan=row.id)
     changed = next((e for e in since if e.kind in ("reschedule", "moratorium")), None)
     if changed is not None:
-        raise LoanStateConflict(
-            f"loan {row.id} was rescheduled on {changed.value_date} after this repayment; "
-            "its new plan rests on the payment: correct it with a manual entry approved by "
-            "the board")
+        raise LoanStateConflict.said(
+            "loan {loan} was rescheduled on {value_date} after this repayment; its new plan "
+            "rests on the payment: correct it with a manual entry approved by the board",
+            loan=row.id, value_date=changed.value_date)
     reversal = reverse(session, entry.id, reason=reason, narration=narration, actor=actor,
                        clock=clock, move=move)
     before = next((e for e in reversed(events) if e.seq < event.seq), None)
@@ -142,8 +145,10 @@ def _reallocate(session: Session, row: LoanRow, *, after_seq: int, actor: str,
                 try:
                     settled = engine.settle(hist.plan, tuple(prefix), item, hist.order)
                 except engine.PaymentTooLarge:
-                    raise LoanStateConflict(f"loan {row.id}: a later payment would no longer "
-                                            "fit the loan; correct it by hand") from None
+                    raise LoanStateConflict.said(
+                        "loan {loan}: a later payment would no longer fit the loan; correct it "
+                        "by hand",
+                        loan=row.id) from None
                 _post_difference(session, row, stored, settled.allocation, actor=actor,
                                  clock=clock)
                 stored.outstanding_after = settled.after.outstanding_principal

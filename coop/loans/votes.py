@@ -53,7 +53,9 @@ def vote(
     holds."""
     row = loan_row(session, loan_id, lock=True)
     if row.status != "pending":
-        raise LoanStateConflict(f"loan {loan_id} is {row.status}, not pending")
+        raise LoanStateConflict.said(
+            "loan {loan_id} is {status}, not pending",
+            loan_id=loan_id, status=row.status)
     tally = cast(session, row=row, reschedule_id=0, voter_code=voter_code,
                  voter_username=voter_username, decision=decision, note=note, society=society,
                  clock=clock)

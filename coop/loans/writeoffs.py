@@ -30,6 +30,8 @@ from coop.loans.orm import NOTE_LENGTH_MAX, EventRow, GuarantorRow, LoanRow
 from coop.loans.records import Loan, history, loan_of, loan_row
 from coop.loans.servicing import record_event
 from coop.members import MemberRow, savings_account
+from coop.money import Amount
+from coop.society import book_currency
 
 EVENT_KIND = "write_off_undo"
 
@@ -40,21 +42,26 @@ def reverse_write_off(session: Session, loan_id: int, *, reason: str, actor: str
     entry (None when the write-off posted nothing) and the loan as it now stands."""
     row = loan_row(session, loan_id, lock=True)
     if row.status != "written_off":
-        raise LoanStateConflict(f"loan {loan_id} is {row.status}; only a written-off loan's "
-                                "write-off is undone")
+        raise LoanStateConflict.said(
+            "loan {loan_id} is {status}; only a written-off loan's write-off is undone",
+            loan_id=loan_id, status=row.status)
     if row.recovered_minor:
-        raise Conflict(f"{savings.money_text(session, row.recovered_minor)} has been recovered "
-                       f"on loan {loan_id} since it was written off: the write-off stands")
+        raise Conflict.said(
+            "{recovered} has been recovered on loan {loan_id} since it was written off: the "
+            "write-off stands",
+            recovered=Amount(row.recovered_minor, book_currency(session)), loan_id=loan_id)
     text = check_text(reason, field="reason", length_max=NOTE_LENGTH_MAX)
     event = session.execute(select(EventRow).where(
         EventRow.loan_id == row.id, EventRow.kind == "write_off")
         .order_by(EventRow.seq.desc())).scalar()
     if event is None:
-        raise LoanStateConflict(f"loan {loan_id} has no write-off on record")
+        raise LoanStateConflict.said("loan {loan_id} has no write-off on record", loan_id=loan_id)
     book = queries.book(session)
     if book is not None and book.closed_through and event.value_date <= book.closed_through:
-        raise Conflict(f"loan {loan_id} was written off on {event.value_date}, in a closed "
-                       f"period (closed through {book.closed_through}): reopen the year first")
+        raise Conflict.said(
+            "loan {loan_id} was written off on {value_date}, in a closed period (closed through "
+            "{closed_through}): reopen the year first",
+            loan_id=loan_id, value_date=event.value_date, closed_through=book.closed_through)
     hist = history(session, row)
     entry = reverse(session, event.entry_id, reason=f"loan {row.id} write-off undone",
                     actor=actor, clock=clock) if event.entry_id else None
@@ -83,10 +90,11 @@ def _hold_again(session: Session, row: LoanRow, *, actor: str, clock: Clock) -> 
         available = (lock_balance(session, savings_account(code))
                      - savings.held(session, guarantee.member_id))
         if still > available:
-            raise Conflict(
-                f"guarantor {code} has {savings.money_text(session, available)} available; "
-                f"her guarantee of loan {row.id} needs {savings.money_text(session, still)} "
-                "on hold again")
+            raise Conflict.said(
+                "guarantor {code} has {available} available; her guarantee of loan {loan} needs "
+                "{still} on hold again",
+                code=code, available=Amount(available, book_currency(session)), loan=row.id,
+                still=Amount(still, book_currency(session)))
         hold = savings.place_hold(session, code, amount_minor=still,
                                   reason=f"guarantee for loan {row.id}", actor=actor,
                                   clock=clock)

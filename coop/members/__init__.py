@@ -168,9 +168,10 @@ def check_joined_on(joined: date, *, today: date, may_backdate: bool) -> None:
     if joined < JOINED_ON_MIN:
         raise InvalidInput("joined_on is not before 1900-01-01", field="joined_on")
     if not may_backdate and (today - joined).days > BACKDATE_DAYS_MAX:
-        raise BackdatingNotAllowed(
-            f"joined_on more than {BACKDATE_DAYS_MAX} days before the business date is "
-            "entered by an admin, from the paper register", field="joined_on")
+        raise BackdatingNotAllowed.said(
+            "joined_on more than {backdate_days_max} days before the business date is entered by "
+            "an admin, from the paper register",
+            backdate_days_max=BACKDATE_DAYS_MAX, field="joined_on")
 
 
 def register_member(
@@ -235,10 +236,10 @@ def _unused_code(session: Session) -> str:
 def get_member(session: Session, code: str) -> MemberRow:
     """The member with this number, or MemberNotFound (also for a malformed number)."""
     if not is_valid(code):
-        raise MemberNotFound(f"there is no member {code[:20]!r}", field="code")
+        raise MemberNotFound.said("there is no member {code}", code=repr(code[:20]), field="code")
     member = session.execute(select(MemberRow).where(MemberRow.code == code)).scalar()
     if member is None:
-        raise MemberNotFound(f"there is no member {code}", field="code")
+        raise MemberNotFound.said("there is no member {code}", code=code, field="code")
     return member
 
 
@@ -318,10 +319,12 @@ def exit_member(session: Session, code: str, *, clock: Clock) -> MemberRow:
 
     member = get_member(session, code)
     if member.status != "active":
-        raise MemberNotActive(f"{code} has already exited")
+        raise MemberNotActive.said("{code} has already exited", code=code)
     for account in (savings_account(code), shares_account(code)):
         if (queries.balance(session, account) or 0) != 0:
-            raise Conflict(f"{code} still has a balance in {account}; pay it out first")
+            raise Conflict.said(
+                "{code} still has a balance in {account}; pay it out first",
+                code=code, account=account)
     member.status, member.exited_on = "exited", clock.today()
     return member
 
@@ -331,7 +334,9 @@ def erase_identity(session: Session, code: str, *, clock: Clock) -> None:
     member number, her ledger history and the hash chain stay as they were."""
     member = get_member(session, code)
     if member.status != "exited":
-        raise Conflict(f"{code} is active: only an exited member's identity can be erased")
+        raise Conflict.said(
+            "{code} is active: only an exited member's identity can be erased",
+            code=code)
     blind.drop_index(session, member.id)
     row = session.get(IdentityRow, member.id)
     if row is None:

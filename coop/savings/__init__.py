@@ -32,7 +32,7 @@ from coop.members import (
     savings_account,
 )
 from coop.members.codes import is_valid
-from coop.money import format_minor
+from coop.money import Amount, format_minor
 from coop.society import book_currency, check_counter_request
 from coop.tills import cash_account
 
@@ -77,12 +77,12 @@ class StatementLine:
 def _active(session: Session, code: str) -> int:
     """The id of the active member with this number (one indexed Core lookup)."""
     if not is_valid(code):
-        raise MemberNotFound(f"there is no member {code[:20]!r}", field="code")
+        raise MemberNotFound.said("there is no member {code}", code=repr(code[:20]), field="code")
     row = session.connection().execute(_MEMBER_BY_CODE, {"code": code}).first()
     if row is None:
-        raise MemberNotFound(f"there is no member {code}", field="code")
+        raise MemberNotFound.said("there is no member {code}", code=code, field="code")
     if row.status != "active":
-        raise MemberNotActive(f"{code} has exited")
+        raise MemberNotActive.said("{code} has exited", code=code)
     return int(row.id)
 
 
@@ -150,9 +150,9 @@ def record_withdrawal(
     if done is not None:
         return done, SavingsBalance(balance, on_hold)
     if amount_minor > balance - on_hold:
-        raise InsufficientFunds(
-            f"the available balance is {money_text(session, balance - on_hold)}",
-            field="amount")
+        raise InsufficientFunds.said(
+            "the available balance is {amount}",
+            amount=Amount(balance - on_hold, book_currency(session)), field="amount")
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="withdrawal", actor=actor,
         postings=(debit(account, amount_minor),
@@ -184,9 +184,11 @@ def release_hold(session: Session, code: str, hold_id: int, *, clock: Clock) -> 
     member = get_member(session, code)
     hold = session.get(HoldRow, hold_id)
     if hold is None or hold.member_id != member.id:
-        raise NotFound(f"no hold {hold_id} on {code}", field="hold_id")
+        raise NotFound.said(
+            "no hold {hold_id} on {code}",
+            hold_id=hold_id, code=code, field="hold_id")
     if hold.released_at is not None:
-        raise Conflict(f"hold {hold_id} was released already")
+        raise Conflict.said("hold {hold_id} was released already", hold_id=hold_id)
     hold.released_at = clock.now()
     return hold
 
@@ -228,9 +230,11 @@ def grow_hold(session: Session, hold_id: int, amount_minor: int, *, clock: Clock
         MemberRow.id == hold.member_id)).scalar_one())
     available = lock_balance(session, savings_account(code)) - held(session, hold.member_id)
     if amount_minor - now > available:
-        raise InsufficientFunds(
-            f"{code}'s guarantee needs {money_text(session, amount_minor - now)} more on hold; "
-            f"her available savings are {money_text(session, available)}", field="entry_id")
+        raise InsufficientFunds.said(
+            "{code}'s guarantee needs {amount} more on hold; her available savings are "
+            "{available}",
+            code=code, amount=Amount(amount_minor - now, book_currency(session)),
+            available=Amount(available, book_currency(session)), field="entry_id")
     hold.amount_minor = amount_minor
     hold.released_at = None
     session.flush()
@@ -253,7 +257,7 @@ def statement(
     found = queries.account_lines(session, savings_account(code), from_on=from_on, to_on=to_on,
                                   order="value_date")
     if found is None:
-        raise NotFound(f"{code} has no savings account")
+        raise NotFound.said("{code} has no savings account", code=code)
     return [StatementLine(line.entry_id, line.value_date, line.narration, line.credit_minor,
                           line.debit_minor, line.balance_minor) for line in found.lines]
 

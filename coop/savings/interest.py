@@ -33,7 +33,9 @@ def daily_balances(
     by_day: dict[date, int] = {}
     for on, amount in changes:
         if not start <= on <= end:
-            raise InvalidInput(f"a change dated {on} is outside the period", field="changes")
+            raise InvalidInput.said(
+                "a change dated {on} is outside the period",
+                on=on, field="changes")
         by_day[on] = by_day.get(on, 0) + amount
     balance = opening_minor
     closing = []

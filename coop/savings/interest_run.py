@@ -33,7 +33,7 @@ from coop.ledger.chart import SAVINGS, SAVINGS_INTEREST_EXPENSE
 from coop.ledger.model import PostedEntry, Side, reversed_postings
 from coop.ledger.orm import account_table, entry_table, posting_table
 from coop.members import get_member, savings_account
-from coop.money import format_minor, parse_minor
+from coop.money import Amount, format_minor, parse_minor
 from coop.savings import held
 from coop.savings.interest import period_interest
 from coop.society import require_society
@@ -193,20 +193,24 @@ def reverse_interest_run(session: Session, run_id: int, *, actor: str,
                           .with_for_update().execution_options(populate_existing=True)
                           ).scalar()
     if row is None:
-        raise NotFound(f"there is no interest run {run_id}", field="id")
+        raise NotFound.said("there is no interest run {run_id}", run_id=run_id, field="id")
     period = f"{row.period_start} to {row.period_end}"
     if row.reversed_at is not None:
-        raise Conflict(f"the interest run {period} has been reversed already")
+        raise Conflict.said("the interest run {period} has been reversed already", period=period)
     later = session.execute(select(InterestRunRow).where(
         InterestRunRow.period_start > row.period_end, InterestRunRow.reversed_at.is_(None))
         .order_by(InterestRunRow.period_start.desc())).scalar()
     if later is not None:
-        raise Conflict(f"the interest run {later.period_start} to {later.period_end} "
-                       f"(run {later.id}) came after this one: reverse it first")
+        raise Conflict.said(
+            "the interest run {period_start} to {period_end} (run {run}) came after this one: "
+            "reverse it first",
+            period_start=later.period_start, period_end=later.period_end, run=later.id)
     book = queries.book(session)
     if book is not None and book.closed_through and row.period_end <= book.closed_through:
-        raise Conflict(f"the interest run {period} is dated {row.period_end}, in a closed "
-                       f"period (closed through {book.closed_through}): reopen the year first")
+        raise Conflict.said(
+            "the interest run {period} is dated {period_end}, in a closed period (closed through "
+            "{closed_through}): reopen the year first",
+            period=period, period_end=row.period_end, closed_through=book.closed_through)
     entries = _run_entries(session, row)
     _check_still_held(session, entries)
     drafts = [EntryDraft(
@@ -248,9 +252,9 @@ def _check_still_held(session: Session, entries: list[PostedEntry]) -> None:
         code, amount = _credited(entry)
         balance = queries.balance(session, savings_account(code)) or 0
         if amount > balance:
-            raise Conflict(
-                f"{code}'s savings are {format_minor(balance, currency)}, less than the "
-                f"{format_minor(amount, currency)} of interest to take back")
+            raise Conflict.said(
+                "{code}'s savings are {balance}, less than the {amount} of interest to take back",
+                code=code, balance=Amount(balance, currency), amount=Amount(amount, currency))
 
 
 def _check_holds_after(session: Session, entries: list[PostedEntry]) -> None:
@@ -261,10 +265,11 @@ def _check_holds_after(session: Session, entries: list[PostedEntry]) -> None:
         balance = queries.balance(session, savings_account(code)) or 0
         on_hold = held(session, get_member(session, code).id)
         if on_hold > balance:
-            raise Conflict(
-                f"{code} has {format_minor(on_hold, currency)} on hold; taking back "
-                f"{format_minor(amount, currency)} of interest would leave her savings at "
-                f"{format_minor(balance, currency)}")
+            raise Conflict.said(
+                "{code} has {on_hold} on hold; taking back {amount} of interest would leave her "
+                "savings at {balance}",
+                code=code, on_hold=Amount(on_hold, currency), amount=Amount(amount, currency),
+                balance=Amount(balance, currency))
 
 
 def _savings_accounts(session: Session) -> list[tuple[int, str, str]]:

@@ -27,8 +27,9 @@ from coop.members import (
     savings_account,
     shares_account,
 )
+from coop.money import Amount
 from coop.savings import held, member_balances, money_text
-from coop.society import check_counter_request, get_society
+from coop.society import book_currency, check_counter_request, get_society
 from coop.tills import cash_account
 
 SHARES_PER_PURCHASE_MAX = 100_000
@@ -59,9 +60,11 @@ def buy_shares(
     request passes `confirmed` and its value (count x face value) meets the counter limits."""
     member = get_member(session, code)
     if member.status != "active":
-        raise MemberNotActive(f"{code} has exited")
+        raise MemberNotActive.said("{code} has exited", code=code)
     if not 1 <= count <= SHARES_PER_PURCHASE_MAX:
-        raise InvalidInput(f"buy 1 to {SHARES_PER_PURCHASE_MAX} shares", field="count")
+        raise InvalidInput.said(
+            "buy 1 to {shares_per_purchase_max} shares",
+            shares_per_purchase_max=SHARES_PER_PURCHASE_MAX, field="count")
     amount = count * face_value_minor
     check_counter_request(session, amount, confirmed=confirmed, field="count")
     paid_from = cash_account(session, actor) if source == "cash" else savings_account(code)
@@ -72,8 +75,9 @@ def buy_shares(
     if source == "savings":  # held money is not hers to spend: as for a withdrawal
         available = balance - held(session, member.id)
         if amount > available:
-            raise InsufficientFunds(
-                f"the available balance is {money_text(session, available)}", field="count")
+            raise InsufficientFunds.said(
+                "the available balance is {available}",
+                available=Amount(available, book_currency(session)), field="count")
     entry = post(session, EntryDraft(
         value_date=value_date, kind="share_purchase", actor=actor, idempotency_key=key,
         narration=f"{count} share{'s' if count > 1 else ''} bought"
@@ -115,14 +119,18 @@ def redeem_shares(
     comes with the loans module, which owns that rule."""
     member = get_member(session, code)
     if not 1 <= count <= SHARES_PER_PURCHASE_MAX:
-        raise InvalidInput(f"redeem 1 to {SHARES_PER_PURCHASE_MAX} shares", field="count")
+        raise InvalidInput.said(
+            "redeem 1 to {shares_per_purchase_max} shares",
+            shares_per_purchase_max=SHARES_PER_PURCHASE_MAX, field="count")
     now = holding(session, code)
     if count > now.count:
-        raise InvalidInput(f"{code} holds {now.count} shares", field="count")
+        raise InvalidInput.said(
+            "{code} holds {count} shares",
+            code=code, count=now.count, field="count")
     if member.status == "active" and now.count - count < min_shares:
-        raise BelowMinimumShares(
-            f"an active member keeps at least {min_shares} share(s); {code} would keep "
-            f"{now.count - count}", field="count")
+        raise BelowMinimumShares.said(
+            "an active member keeps at least {min_shares} share(s); {code} would keep {amount}",
+            min_shares=min_shares, code=code, amount=now.count - count, field="count")
     amount = count * face_value_minor
     paid_to = cash_account(session, actor) if to == "cash" else savings_account(code)
     entry = post(session, EntryDraft(

@@ -20,8 +20,10 @@ from coop.ledger import PostedEntry, Side, lock_balance, reverse
 from coop.ledger.chart import SAVINGS
 from coop.ledger.model import InsufficientFunds
 from coop.members import MemberNotActive, MemberRow, account_owner
-from coop.savings import held, money_text
+from coop.money import Amount
+from coop.savings import held
 from coop.savings.shares import ShareMovementRow
+from coop.society import book_currency
 
 _SAVINGS_PREFIX = f"{SAVINGS}:"
 
@@ -36,8 +38,10 @@ def check_holds_after_reversal(session: Session, entry: PostedEntry) -> None:
             status = session.execute(select(MemberRow.status).where(
                 MemberRow.code == owner)).scalar()
             if status == "exited":
-                raise MemberNotActive(f"{owner} has left the society: her accounts stay at "
-                                      "zero; correct this with a manual entry")
+                raise MemberNotActive.said(
+                    "{owner} has left the society: her accounts stay at zero; correct this with "
+                    "a manual entry",
+                    owner=owner)
     for posting in entry.postings:
         if posting.side is not Side.CREDIT or not posting.account.startswith(_SAVINGS_PREFIX):
             continue
@@ -49,10 +53,11 @@ def check_holds_after_reversal(session: Session, entry: PostedEntry) -> None:
         balance = lock_balance(session, posting.account)
         available = balance - held(session, member_id)
         if posting.amount_minor > available:
-            raise InsufficientFunds(
-                f"{code}'s savings have {money_text(session, available)} free of holds; "
-                f"undoing this entry takes {money_text(session, posting.amount_minor)} back",
-                field="entry_id")
+            raise InsufficientFunds.said(
+                "{code}'s savings have {available} free of holds; undoing this entry takes "
+                "{amount} back",
+                code=code, available=Amount(available, book_currency(session)),
+                amount=Amount(posting.amount_minor, book_currency(session)), field="entry_id")
 
 
 def undo_share_movement(session: Session, entry: PostedEntry, *, reason: str, narration: str,

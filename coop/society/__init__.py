@@ -197,7 +197,9 @@ def update_settings(session: Session, changes: dict[str, Any]) -> SocietySetting
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"])
-        raise InvalidInput(f"{field}: {first['msg']}", field=f"settings.{field}") from exc
+        raise InvalidInput.said(
+            "{setting}: {problem}",
+            setting=field, problem=first['msg'], field=f"settings.{field}") from exc
     currency = book_currency(session)
     for name in ("counter_confirm_above", "counter_max_amount"):
         parse_minor(getattr(merged, name), currency, field=f"settings.{name}", allow_zero=True,
@@ -217,7 +219,9 @@ def rename(session: Session, *, name: str | None, locale: str | None) -> None:
         try:
             Locale.parse(locale)
         except (ValueError, UnknownLocaleError) as exc:
-            raise InvalidInput(f"unknown locale {locale!r}", field="locale") from exc
+            raise InvalidInput.said(
+                "unknown locale {locale}",
+                locale=repr(locale), field="locale") from exc
         changes["locale"] = locale
     if changes:
         session.execute(update(SocietyRow).where(SocietyRow.id == 1).values(**changes))

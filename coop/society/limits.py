@@ -32,14 +32,15 @@ def check_counter_amount(
     `confirm_above_minor` unless `confirmed` (naming `confirm_large_amount`). The texts are
     the amounts as a clerk reads them, for the messages."""
     if amount_minor > max_minor:
-        raise AboveCounterMaximum(
-            f"{amount_text or amount_minor} is more than the counter takes at once "
-            f"({max_text or max_minor}); a larger sum is split or entered by an admin",
-            field=field)
+        raise AboveCounterMaximum.said(
+            "{amount} is more than the counter takes at once ({limit}); a larger sum is split or "
+            "entered by an admin",
+            amount=amount_text or amount_minor, limit=max_text or max_minor, field=field)
     if amount_minor > confirm_above_minor and not confirmed:
-        raise LargeAmountNotConfirmed(
-            f"{amount_text or amount_minor} is more than {confirm_text or confirm_above_minor}: "
-            f"send \"{CONFIRM_FIELD}\": true to confirm it", field=CONFIRM_FIELD)
+        raise LargeAmountNotConfirmed.said(
+            "{amount} is more than {limit}: send \"{confirm_field}\": true to confirm it",
+            amount=amount_text or amount_minor, limit=confirm_text or confirm_above_minor,
+            confirm_field=CONFIRM_FIELD, field=CONFIRM_FIELD)
 
 
 __all__ = ["CONFIRM_FIELD", "AboveCounterMaximum", "LargeAmountNotConfirmed",

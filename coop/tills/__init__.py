@@ -34,7 +34,7 @@ from coop.ledger.chart import CASH, CASH_OVERAGES, CASH_SHORTAGES
 from coop.ledger.model import EntryDraft, InsufficientFunds, credit, debit, signed_balance
 from coop.ledger.orm import account_table, entry_table, posting_table
 from coop.ledger.service import lock_balance, open_account, post
-from coop.money import format_minor, minor_digits
+from coop.money import Amount, minor_digits
 from coop.society import book_currency, require_society
 from coop.tills.orm import TillRow, till_table
 
@@ -142,8 +142,9 @@ def cash_account(session: Session, username: str) -> str:
     if till is not None:
         return till.account_code
     if require_society(session).settings.require_open_till:
-        raise TillNotOpen(f"{username[:32]} has no open till: open a till first to take or "
-                          "pay cash", field="till")
+        raise TillNotOpen.said(
+            "{username} has no open till: open a till first to take or pay cash",
+            username=username[:32], field="till")
     return CASH
 
 
@@ -180,13 +181,14 @@ def open_till(session: Session, *, username: str, opening_float_minor: int,
         raise InvalidInput("the opening float is zero or more", field="opening_float")
     get_user(session, username, lock=True)  # orders two opens by the same user
     if open_till_of(session, username) is not None:
-        raise TillAlreadyOpen(f"{username[:32]} already has an open till")
+        raise TillAlreadyOpen.said("{username} already has an open till", username=username[:32])
     currency = book_currency(session)
     lock_balance(session, CASH)  # the safe's figure below stays true until this commits
     safe = safe_minor(session)
     if opening_float_minor > safe:
-        raise InsufficientFunds(
-            f"the safe holds {format_minor(safe, currency)}", field="opening_float")
+        raise InsufficientFunds.said(
+            "the safe holds {safe}",
+            safe=Amount(safe, currency), field="opening_float")
     today = clock.today()
     row = TillRow(username=username, status="open", opened_on=today, opened_at=clock.now(),
                   opening_float_minor=opening_float_minor,
@@ -211,7 +213,7 @@ def _lock(session: Session, till_id: int) -> TillRow:
     row = session.execute(
         select(TillRow).where(TillRow.id == till_id).with_for_update()).scalar()
     if row is None:
-        raise TillNotFound(f"there is no till {till_id}")
+        raise TillNotFound.said("there is no till {till_id}", till_id=till_id)
     return row
 
 
@@ -224,17 +226,21 @@ def _counted(currency: str, counted_minor: int,
     kept: dict[str, int] = {}
     for text, count in counts.items():
         if text not in known:
-            raise InvalidInput(f"{text[:20]!r} is not a note or coin of {currency}",
-                               field="denominations")
+            raise InvalidInput.said(
+                "{text} is not a note or coin of {currency}",
+                text=repr(text[:20]), currency=currency, field="denominations")
         if not 0 <= count <= COUNT_MAX:
-            raise InvalidInput(f"a count is 0 to {COUNT_MAX}", field="denominations")
+            raise InvalidInput.said(
+                "a count is 0 to {count_max}",
+                count_max=COUNT_MAX, field="denominations")
         total += known[text] * count
         if count:
             kept[text] = count
     if total != counted_minor:
-        raise InvalidInput(
-            f"the notes and coins add up to {format_minor(total, currency)}, not "
-            f"{format_minor(counted_minor, currency)}", field="counted")
+        raise InvalidInput.said(
+            "the notes and coins add up to {total}, not {counted}",
+            total=Amount(total, currency), counted=Amount(counted_minor, currency),
+            field="counted")
     return kept
 
 
@@ -246,7 +252,9 @@ def close_till(session: Session, till_id: int, *, counted_minor: int, actor: str
         raise InvalidInput("the counted cash is zero or more", field="counted")
     row = _lock(session, till_id)
     if row.status != "open":
-        raise TillClosed(f"till {till_id} is {row.status.replace('_', ' ')}")
+        raise TillClosed.said(
+            "till {till_id} is {status}",
+            till_id=till_id, status=row.status.replace('_', ' '))
     currency = book_currency(session)
     kept = _counted(currency, counted_minor, counts)
     expected = lock_balance(session, row.account_code)
@@ -274,7 +282,9 @@ def approve_variance(session: Session, till_id: int, *, approver: str, clock: Cl
     if row.username == approver:
         raise OwnTill("the difference of your own till is approved by someone else")
     if row.status != "variance_pending" or not row.variance_minor:
-        raise VarianceNotPending(f"till {till_id} has no difference waiting for approval")
+        raise VarianceNotPending.said(
+            "till {till_id} has no difference waiting for approval",
+            till_id=till_id)
     variance = row.variance_minor
     if variance < 0:
         postings = (debit(CASH_SHORTAGES, -variance), credit(row.account_code, -variance))
@@ -327,7 +337,7 @@ def _view(session: Session, row: TillRow,
 def get_till(session: Session, till_id: int) -> Till:
     row = session.get(TillRow, till_id)
     if row is None:
-        raise TillNotFound(f"there is no till {till_id}")
+        raise TillNotFound.said("there is no till {till_id}", till_id=till_id)
     return _view(session, row)
 
 

@@ -153,7 +153,7 @@ def test_the_counter_refuses_extra_zeros_and_confirms_a_large_deposit(
     zeros = client.post(f"{C}/members/{code}/deposit",
                         data={**deposit, "amount": "1000000000000"})
     assert zeros.status_code == 422
-    error = re.search(r'<p class="error" id="deposit-error">([^<]+)</p>', zeros.text)
+    error = re.search(r'<p class="error" id="deposit-error"[^>]*>([^<]+)</p>', zeros.text)
     assert error and "₹10,00,000.00" in error.group(1) and "ten lakh" in error.group(1)
     assert balance(zeros.text) == "₹0.00"
 

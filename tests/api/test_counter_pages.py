@@ -86,7 +86,8 @@ def test_a_clerks_counter_without_javascript(api: Api, counter: Counter) -> None
     too_much = client.post(f"{C}/members/{code}/withdrawal",
                            data={**fields(page.text, "withdrawal-form"), "amount": "900"})
     assert too_much.status_code == 422
-    assert re.search(r'id="withdrawal-error">[^<]*available balance is 500.00', too_much.text)
+    assert re.search(r'id="withdrawal-error"[^>]*>[^<]*available balance is ₹500.00',
+                     too_much.text)
     assert balance(too_much.text) == "₹500.00"
 
     bought = client.post(f"{C}/members/{code}/shares",

@@ -123,7 +123,7 @@ class BoardController(Controller):
                                   note=note, society=view.society, clock=state.clock)
             tally = write(request, work)
         except CoopError as error:
-            view.errors = {f"vote_{loan_id}": error.detail}
+            view.errors = {f"vote_{loan_id}": error}
             data_view = state.db.read(lambda s: _board_view(state, s))
             return Template("board.html", status_code=409 if error.kind == "conflict" else 422,
                             context=view.context(**data_view))

@@ -42,7 +42,7 @@ def _entry_facts(view: Page, entry: PostedEntry) -> dict[str, Any]:
 
 
 def _ask_page(request: Request[Any, Any, Any], entry_id: int, *, reason: str = "",
-              errors: dict[str, str] | None = None, status: int = 200) -> Template:
+              errors: dict[str, Any] | None = None, status: int = 200) -> Template:
     view, state = page(request), app_state(request)
     view.errors = errors or {}
 
@@ -54,7 +54,7 @@ def _ask_page(request: Request[Any, Any, Any], entry_id: int, *, reason: str = "
         try:
             corrections.load_correctable(session, entry_id)
         except CoopError as error:
-            return facts, error.detail
+            return facts, view.explain(error)
         return facts, None
 
     entry, cannot = state.db.read(look)
@@ -63,7 +63,7 @@ def _ask_page(request: Request[Any, Any, Any], entry_id: int, *, reason: str = "
                                          reason=reason))
 
 
-def _queue_page(request: Request[Any, Any, Any], *, errors: dict[str, str] | None = None,
+def _queue_page(request: Request[Any, Any, Any], *, errors: dict[str, Any] | None = None,
                 status: int = 200) -> Template:
     view, state = page(request), app_state(request)
     view.errors = errors or {}
@@ -143,7 +143,7 @@ class CorrectionPages(Controller):
         except CoopError as error:
             status = 403 if error.kind == "forbidden" else 409 if error.kind == "conflict" \
                 else 422
-            return _queue_page(request, errors={f"correction_{correction_id}": error.detail},
+            return _queue_page(request, errors={f"correction_{correction_id}": error},
                                status=status)
         words = "Correction {number} applied." if approve else "Correction {number} refused."
         return Redirect(f"/counter/corrections?done={quote(view.tr(words, number=correction_id))}",

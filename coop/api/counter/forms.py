@@ -61,7 +61,7 @@ def _view(state: AppState, session: Session, code: str) -> dict[str, Any]:
             "holding": shares.holding(session, code), "holds": savings.holds_of(session, code)}
 
 
-def _page(request: Request[Any, Any, Any], code: str, *, errors: dict[str, str] | None = None,
+def _page(request: Request[Any, Any, Any], code: str, *, errors: dict[str, Any] | None = None,
           form: dict[str, Any] | None = None, status: int = 200, **extra: Any) -> Template:
     view, state = page(request), app_state(request)
     view.errors = errors or {}
@@ -235,7 +235,7 @@ class RequestsController(Controller):
 
 
 def _moratorium_page(request: Request[Any, Any, Any], *, form: dict[str, Any],
-                     errors: dict[str, str] | None = None, confirm: bool = False,
+                     errors: dict[str, Any] | None = None, confirm: bool = False,
                      status: int = 200) -> Template:
     view, state = page(request), app_state(request)
     view.errors = errors or {}

@@ -58,7 +58,7 @@ class _Wanted:
 
     def __init__(self, view: Page, code: str, form: dict[str, Any]) -> None:
         self.code = code
-        self.errors: dict[str, str] = {}
+        self.errors: dict[str, Any] = {}
         currency = view.society.currency
         self.product = str(form.get("product", "")).strip()
         if not self.product:
@@ -68,7 +68,7 @@ class _Wanted:
             self.principal = parse_minor(str(form.get("principal", "")).strip(), currency,
                                          field="principal")
         except CoopError as error:
-            self.errors["principal"] = error.detail
+            self.errors["principal"] = error
         text = str(form.get("installments", "")).strip()
         self.installments: int | None = None
         if text:
@@ -98,9 +98,9 @@ class _Wanted:
                 self.rows.append(n)
             except CoopError as error:
                 self.errors[f"guarantor_{n}"] = view.tr(
-                    "Type the amount she guarantees.") if not amount else error.detail
+                    "Type the amount she guarantees.") if not amount else error
 
-    def errors_of(self, error: CoopError) -> dict[str, str]:
+    def errors_of(self, error: CoopError) -> dict[str, Any]:
         """A refusal next to its field: the n-th guarantor's on her row of the form, one
         about her (or any other) at the top."""
         name = error.field or "member"
@@ -109,7 +109,7 @@ class _Wanted:
             name = f"guarantor_{self.rows[int(name[10:]) - 1]}"
         elif name not in ("product", "principal", "installments", "purpose"):
             name = "member"
-        return {name: error.detail}
+        return {name: error}
 
     def arguments(self) -> dict[str, Any]:
         return {"member_code": self.code, "product_code": self.product,
@@ -195,7 +195,7 @@ class LoanApplicationController(Controller):
         except CoopError as error:
             return _render(request, code, form=data, errors=wanted.errors_of(error),
                                status=422)
-        errors: dict[str, str] = {}
+        errors: dict[str, Any] = {}
         for refusal in quoted.refusals:
             for name, detail in wanted.errors_of(refusal).items():
                 errors.setdefault(name, detail)
@@ -204,7 +204,7 @@ class LoanApplicationController(Controller):
 
 
 def _render(request: Request[Any, Any, Any], code: str, *, form: dict[str, Any],
-            errors: dict[str, str] | None = None, quoted: loans.ApplicationQuote | None = None,
+            errors: dict[str, Any] | None = None, quoted: loans.ApplicationQuote | None = None,
             changed: str | None = None, status: int = 200) -> Template:
     view, state = page(request), app_state(request)
     view.errors = errors or {}

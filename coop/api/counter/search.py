@@ -49,7 +49,7 @@ def find_results(request: Request[Any, Any, Any], text: str) -> Response[Any]:
         found = write(request, lambda s: search.find_members(  # audited, as every read
             s, text, vault=state.identity_vault(), reader=reader, clock=state.clock))
     except CoopError as error:
-        view.errors = {"code": error.detail}
+        view.errors = {"code": error}
         return Template("find.html", context=view.context(code=text), status_code=422)
     if found.by == "number" and found.matches:
         return Redirect(f"/counter/members/{found.matches[0].code}", status_code=303)

@@ -221,4 +221,4 @@ def _refusal(view: Page, error: CoopError) -> str:
         return view.tr("The float is more than the safe holds.")
     if isinstance(error, InvalidAmount):
         return view.tr("Type an amount in digits, such as 1000.00.")
-    return error.detail
+    return view.explain(error)

@@ -170,7 +170,7 @@ class UsersController(Controller):
             write(request, work)
         except CoopError as error:
             response = _user_page(request, username, status=409)
-            response.context["page"].errors = {"access": error.detail}
+            response.context["page"].errors = {"access": error}
             return response
         state.principals.clear()
         words = "{username} is disabled: she cannot log in." if disabled else \

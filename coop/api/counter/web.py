@@ -21,11 +21,13 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
+from babel.dates import format_date
 from litestar import Request
 from litestar.connection import ASGIConnection
 from litestar.enums import RequestEncodingType
@@ -40,7 +42,7 @@ from coop.api.security import SESSION_COOKIE, current_principal, is_counter
 from coop.auth import Principal
 from coop.errors import CoopError
 from coop.i18n import LANGUAGES, Translator
-from coop.money import display, minor_digits
+from coop.money import Amount, display, minor_digits
 from coop.society import Society
 
 LOGIN_CSRF_COOKIE = "coop_login_csrf"
@@ -120,6 +122,28 @@ LoanId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]  # loan ids are 32-bi
 FiscalYearName = Annotated[int, PathParameter(ge=1900, le=9998)]
 
 
+class Errors(dict[str, Any]):
+    """A page's refusals by field. Handlers put in a `CoopError` (or words already in the
+    page's language); reading one gives words in the page's language (`Page.explain`)."""
+
+    def __init__(self, view: Page, raw: dict[str, Any]) -> None:
+        super().__init__(raw)
+        self._view = view
+
+    def __getitem__(self, name: str) -> str:
+        return self._view.explain(super().__getitem__(name))
+
+    def get(self, name: str, default: Any = None) -> Any:
+        raw = dict.get(self, name)
+        return default if raw is None else self._view.explain(raw)
+
+    def items(self) -> Any:
+        return [(name, self[name]) for name in self]
+
+    def values(self) -> Any:
+        return [self[name] for name in self]
+
+
 @dataclass
 class Page:
     """The context every template gets."""
@@ -127,13 +151,39 @@ class Page:
     request: Request[Any, Any, Any]
     society: Society
     principal: Principal | None
-    errors: dict[str, str] = field(default_factory=dict)
     notice: str | None = None
     receipt: int | None = None
+    _errors: Errors = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._errors = Errors(self, {})
+
+    @property
+    def errors(self) -> Errors:
+        return self._errors
+
+    @errors.setter
+    def errors(self, raw: dict[str, Any]) -> None:
+        self._errors = Errors(self, dict(raw))
 
     @property
     def tr(self) -> Translator:
         return _translator(self.society.settings.language)
+
+    def explain(self, refusal: object) -> str:
+        """A refusal in the page's language with its figures as people write them: amounts
+        with the currency symbol and the locale's grouping, days as the locale writes them.
+        Words not in the catalogue stay as they are."""
+        if not isinstance(refusal, CoopError):
+            return self.tr(str(refusal))
+        if refusal.template is None:
+            return self.tr(refusal.detail)
+        locale = self.society.locale
+        shown = {name: (value.shown(locale) if isinstance(value, Amount)
+                        else format_date(value, format="medium", locale=locale)
+                        if isinstance(value, date) else value)
+                 for name, value in refusal.figures.items()}
+        return self.tr(refusal.template).format(**shown)
 
     @property
     def csrf(self) -> str:
@@ -178,11 +228,11 @@ def write(request: Request[Any, Any, Any], work: Callable[[Session], T]) -> T:
     return state.db.write(run)
 
 
-def field_errors(error: CoopError, default: str) -> dict[str, str]:
-    """A refusal as plain words next to the field it is about."""
-    return {error.field or default: error.detail}
+def field_errors(error: CoopError, default: str) -> dict[str, Any]:
+    """A refusal next to the field it is about (put into words by `Page.explain`)."""
+    return {error.field or default: error}
 
 
-__all__ = ["LOGIN_CSRF_COOKIE", "LOGIN_FORM", "FiscalYearName", "Form", "LoanId", "Page",
+__all__ = ["LOGIN_CSRF_COOKIE", "LOGIN_FORM", "Errors", "FiscalYearName", "Form", "LoanId", "Page",
            "check_csrf", "check_login_csrf",
            "counter_csrf", "csrf_for", "field_errors", "new_login_csrf", "page", "write"]
