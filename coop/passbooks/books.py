@@ -56,6 +56,33 @@ class BookRow(Base):
     replaced_because: Mapped[str | None] = mapped_column(String(16))
 
 
+class PrintRunRow(Base):
+    """A continuation run of her book was produced (its PDF made) for the clerk to print: the
+    counter offers "It printed right" only for lines a run has produced."""
+
+    __tablename__ = "passbook_print_run"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("member.id"), index=True)
+    serial: Mapped[str] = mapped_column(String(40))
+    through: Mapped[int]
+    produced_at: Mapped[datetime]
+    produced_by: Mapped[str] = mapped_column(String(32))
+
+
+def record_produced(session: Session, member: MemberRow, *, serial: str, through: int,
+                    actor: str, clock: Clock) -> None:
+    session.add(PrintRunRow(member_id=member.id, serial=serial, through=through,
+                            produced_at=clock.now(), produced_by=actor[:32]))
+
+
+def produced(session: Session, member_id: int, *, serial: str, through: int) -> bool:
+    """Whether a run of book `serial` through line `through` has been produced."""
+    return session.scalar(select(func.count()).select_from(PrintRunRow).where(
+        PrintRunRow.member_id == member_id, PrintRunRow.serial == serial,
+        PrintRunRow.through >= through)) != 0
+
+
 class PassbookStale(Conflict):
     code = "passbook_stale"
     title = "That is not the book being printed"

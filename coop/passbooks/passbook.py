@@ -254,6 +254,11 @@ def member_passbook(session: Session, code: str, *, printed_on: date,
                 f"book {book.serial} is printed up to date ({book.printed_lines} lines)")
         pdf = render([Run(book, not book.front_printed, plans)], face, language=language,
                      locale=society.locale, exponent=exponent)
+        if clock is not None:
+            bookkeeping.record_produced(session, member, serial=book.serial,
+                                        through=now.available,
+                                        actor=reader.username if reader else "system",
+                                        clock=clock)
         return Printout(pdf, book.serial, now.available,
                         count - book.first_line - now.available)
     chain = bookkeeping.books(session, member, count, society.settings)

@@ -107,3 +107,31 @@ def test_the_api_keeps_its_english_detail() -> None:
     plain = InvalidInput("a hold is more than zero", field="amount")
     assert plain.msgid == plain.detail and plain.template is None
     assert isinstance(error, CoopError) and error.field == "amount"
+
+
+def test_it_printed_right_only_after_a_print_was_produced(
+        api: Api, counter: Counter) -> None:  # noqa: F811
+    client = counter()
+    code = api.member_codes["member"]
+    page = client.get(f"{C}/members/{code}")
+    client.post(f"{C}/members/{code}/deposit",
+                data={**fields(page.text, "deposit-form"), "amount": "250"})
+    page = client.get(f"{C}/members/{code}")
+    assert 'id="print-passbook"' in page.text and 'id="confirm-printed"' not in page.text
+    serial = re.search(r'id="passbook-state">\S+ (\S+):', page.text)
+    assert serial, page.text
+    csrf = fields(page.text, "deposit-form")["csrf"]
+    # a confirmation sent anyway (an old page, a hand-made post) is refused in words
+    refused = client.post(f"{C}/members/{code}/passbook/printed",
+                          data={"csrf": csrf, "book": serial.group(1), "through": "1"})
+    assert refused.status_code == 409, refused.text
+    assert "Print the new lines first" in refused.text
+    assert client.get(f"{C}/members/{code}/passbook.pdf").status_code == 200
+    page = client.get(f"{C}/members/{code}")
+    assert 'id="confirm-printed"' in page.text and 'id="printed-check"' not in page.text
+    form = page.text.split('action="/counter/members/' + code + '/passbook/printed"')[1]
+    sent = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"',
+                           form.split("</form>")[0]))
+    assert sent["book"] == serial.group(1)
+    done = client.post(f"{C}/members/{code}/passbook/printed", data=sent)
+    assert done.status_code == 200 and "Passbook printed" in done.text, done.text

@@ -158,8 +158,10 @@ def test_a_clerk_registers_deposits_is_refused_buys_a_share_and_prints_the_passb
     with page.expect_navigation() as refused:
         page.locator("#withdrawal-amount").press("Enter")
     assert refused.value.status == 422
-    expect(page.locator("#withdrawal-error")).to_contain_text("available balance is 500.00")
+    expect(page.locator("#withdrawal-error")).to_contain_text("available balance is ₹500.00")
     assert page.locator("#withdrawal-amount").input_value() == "900"  # kept for correction
+    # the cursor is back in the refused box: the next Enter must not deposit
+    expect(page.locator("#withdrawal-amount")).to_be_focused()
     assert balance(page) == "₹500.00"
     assert entries(api) == before and savings_lines(api, code) == 1
     shot(page, "08-withdrawal-refused")
@@ -174,7 +176,9 @@ def test_a_clerk_registers_deposits_is_refused_buys_a_share_and_prints_the_passb
     assert balance(page) == "₹500.00"
     shot(page, "09-share-bought")
 
-    # Her passbook: the new lines open as a PDF in a new tab; then "It printed right".
+    # Her passbook: the new lines open as a PDF in a new tab; then "It printed right", which
+    # is offered only once a print was produced.
+    expect(page.locator("#confirm-printed")).to_have_count(0)
     waiting = page.locator("#passbook-state").inner_text()
     assert re.search(r": 0 lines printed, [1-9]\d* waiting\.", waiting), waiting
     href = page.locator("#print-passbook").get_attribute("href")
@@ -192,6 +196,8 @@ def test_a_clerk_registers_deposits_is_refused_buys_a_share_and_prints_the_passb
     assert pdf.body().startswith(b"%PDF")
     if shutil.which("pdftotext"):
         assert "500.00" in pdf_text(pdf.body())
+    page.locator("#printed-check").click()
+    expect(page.locator("#printed-check")).to_have_count(0)
     with page.expect_navigation():
         page.locator("#confirm-printed").click()
     assert notice(page).startswith("Passbook printed: next on page 1, line ")

@@ -93,14 +93,16 @@ def _member_view(state: AppState, session: Session, principal: Principal,
                if principal.role in (A, C) else set())
     return {"member": member, "known_as": known_as, "balance": savings.balances(session, code),
             "holding": shares.holding(session, code), "loans": open_loans,
-            "approved": approved, "entries": shown, "settled": settled, "book": book}
+            "approved": approved, "entries": shown, "settled": settled, "book": book,
+            "print_made": books.produced(session, member.id, serial=book.book.serial,
+                                         through=book.available)}
 
 
 def _settings(session: Session) -> Any:
     return require_society(session).settings
 
 
-def _member_page(request: Request[Any, Any, Any], code: str, *, errors: dict[str, str] | None
+def _member_page(request: Request[Any, Any, Any], code: str, *, errors: dict[str, Any] | None
                  = None, status: int = 200, **extra: Any) -> Template:
     view = page(request)
     assert view.principal is not None
@@ -111,7 +113,7 @@ def _member_page(request: Request[Any, Any, Any], code: str, *, errors: dict[str
 
 
 def _member_template(request: Request[Any, Any, Any], view: Page, data: dict[str, Any], *,
-                     errors: dict[str, str] | None = None, status: int = 200,
+                     errors: dict[str, Any] | None = None, status: int = 200,
                      **extra: Any) -> Template:
     view.errors = errors or {}
     view.notice = request.query_params.get("done")
@@ -158,7 +160,7 @@ class CounterController(Controller):
                                           address=address)
         except CoopError as error:
             view = page(request, anonymous=True)
-            view.errors = {"password": error.detail}
+            view.errors = {"password": error}
             csrf = new_login_csrf()
             response: Response[Any] = Template(
                 "login.html", context=view.context(login_csrf=csrf, username=username),
@@ -332,7 +334,7 @@ class CounterController(Controller):
                 s, loan_id, to=to, on=state.clock.today(),  # type: ignore[arg-type]
                 actor=view.principal.username, clock=state.clock))  # type: ignore[union-attr]
         except CoopError as error:
-            return _member_page(request, code, errors={"counter": error.detail},
+            return _member_page(request, code, errors={"counter": error},
                                 status=409 if error.kind == "conflict" else 422)
         words = "Loan {loan}: {amount} paid into her savings." if to == "savings" else \
             "Loan {loan}: {amount} paid out in cash."
@@ -383,16 +385,25 @@ class CounterController(Controller):
     def passbook_printed(self, request: Request[Any, Any, Any], code: Code,
                          data: Form) -> Response[Any]:
         view, state = page(request), app_state(request)
+
+        def confirm(session: Session, serial: str, through: int) -> books.BookState:
+            member = members.get_member(session, code)
+            if not books.produced(session, member.id, serial=serial, through=through):
+                raise books.PassbookStale.said(
+                    "Print the new lines first, then say whether they printed right.",
+                    field="book")
+            return books.confirm_printed(
+                session, code, serial=serial, through=through, settings=view.society.settings,
+                actor=view.principal.username if view.principal else "counter",
+                clock=state.clock)
+
         try:
             through = int(str(data.get("through", "")))
-            now = write(request, lambda s: books.confirm_printed(
-                s, code, serial=str(data.get("book", "")), through=through,
-                settings=view.society.settings,
-                actor=view.principal.username if view.principal else "counter",
-                clock=state.clock))
+            now = write(request, lambda s: confirm(s, str(data.get("book", "")), through))
         except (CoopError, ValueError) as error:
-            detail = error.detail if isinstance(error, CoopError) else str(error)
-            return _member_page(request, code, errors={"passbook": detail}, status=409)
+            refusal = error if isinstance(error, CoopError) else view.tr(
+                "Type the last line printed as a whole number.")
+            return _member_page(request, code, errors={"passbook": refusal}, status=409)
         return _done(code, view.tr("Passbook printed: next on page {page}, line {line}.",
                                    page=now.next_page, line=now.next_row))
 
