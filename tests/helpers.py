@@ -57,3 +57,21 @@ def pdf_text(content: bytes) -> str:
     result = subprocess.run(["pdftotext", "-layout", "-", "-"], input=content,
                             capture_output=True, check=True)
     return re.sub(r"[ \t]+", " ", result.stdout.decode())
+
+
+def qr_codes(content: bytes) -> list[str]:
+    """What the QR codes on the first page of a PDF say, read as a scanner would: the page
+    rendered by poppler's pdftoppm at 300 dpi, decoded by OpenCV's QR detector."""
+    import shutil
+    import subprocess
+
+    import cv2
+    import numpy as np
+
+    if shutil.which("pdftoppm") is None:
+        raise AssertionError("pdftoppm is missing: install Debian's poppler-utils")
+    png = subprocess.run(["pdftoppm", "-r", "300", "-singlefile", "-png", "-"],
+                         input=content, capture_output=True, check=True).stdout
+    image = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
+    found, texts, _, _ = cv2.QRCodeDetector().detectAndDecodeMulti(image)
+    return [str(text) for text in texts if text] if found else []

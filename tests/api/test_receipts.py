@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from coop.ledger.orm import EntryRow
 from tests.api.conftest import Api
-from tests.helpers import pdf_text
+from tests.helpers import pdf_text, qr_codes
 
 M = "/api/v1/members"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "receipts"
@@ -55,6 +55,7 @@ def test_a_deposit_receipt_reads_back_and_its_code_checks(
                   "clerk1"):
         assert words in text, (words, text)
     assert re.search(r"\d\d-\d\d-\d{4} \d\d:\d\d", text)
+    assert qr_codes(slip.content) == [_code_of(api, made["entry_id"], asha)]  # as scanned
     a6 = api.get(f"{M}/{asha}/receipts/{made['entry_id']}/slip.pdf", role="clerk",
                  params={"size": "a6"})
     assert a6.status_code == 200 and b"/MediaBox [ 0 0 297.6378 419.5276 ]" in a6.content

@@ -11,6 +11,7 @@ from playwright.sync_api import expect
 from tests.api.conftest import LiveServer
 from tests.e2e.conftest import OpenAs, Shot
 from tests.e2e.test_counter_browser import balance, entries, find, notice
+from tests.helpers import qr_codes
 
 BASE = "/api/v1"
 REASON = "clerk typed an extra zero"
@@ -101,3 +102,8 @@ def test_a_receipt_is_offered_after_a_deposit(live: LiveServer, open_as: OpenAs,
     slip = clerk.request.get(str(link.get_attribute("href")))
     assert slip.status == 200 and slip.headers["content-type"] == "application/pdf"
     assert slip.body().startswith(b"%PDF")
+    # the code in the slip's QR, read as a scanner would, is one the society's check confirms
+    codes = qr_codes(slip.body())
+    assert len(codes) == 1 and codes[0].startswith(f"COOP-PB1|{code}|receipt-"), codes
+    checked = api.post(f"{BASE}/passbook-checks", {"code": codes[0]}, role="board")
+    assert checked.status_code == 200 and checked.json()["genuine"] is True, checked.text
