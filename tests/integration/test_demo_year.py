@@ -20,7 +20,13 @@ from coop.api import create_app
 from coop.cli import app
 from coop.config import Settings
 from coop.db import Database
-from coop.demo import AUDITOR_PASSWORD, BOARD_PASSWORD, CLERK_PASSWORD, MEMBER_PIN
+from coop.demo import (
+    AUDITOR_PASSWORD,
+    BOARD_PASSWORD,
+    CLERK_PASSWORD,
+    MEMBER_PIN,
+    year_to_rehearse,
+)
 from coop.ledger import queries
 from tests.integration.test_cli import fresh_url  # noqa: F401 - the fixture
 
@@ -114,3 +120,16 @@ def test_the_demo_closes_its_year_and_pays_ten_shares_more_than_50(
            f"{' '.join(audited.output.split(';')[1].split())}; ten shares all year: "
            f"₹{dividend[0]}; "
            f"PAR30 today {portfolio['par30']} %")
+
+
+@pytest.mark.parametrize(("today", "year"), [
+    (date(2026, 4, 1), 2025), (date(2026, 3, 31), 2024), (date(2026, 12, 7), 2025)])
+def test_the_demo_rehearses_the_last_year_that_has_ended(today: date, year: int) -> None:
+    assert year_to_rehearse(today, "04-01").name == year
+    assert year_to_rehearse(today, "01-01").name == today.year - 1
+
+
+def test_the_demo_needs_a_board_and_four_members_besides(fresh_url: str) -> None:  # noqa: F811
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    refused = runner.invoke(app, ["demo", "--members", "10"])
+    assert refused.exit_code != 0 and "at least 11 members" in str(refused.exception)
