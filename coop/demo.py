@@ -138,8 +138,8 @@ def build_demo(
     if not db.read(book_is_empty):
         raise CoopError("the demo fills an empty book; this one has entries already")
     if members < BOARD_SEATS_IN_DEMO + 4:
-        raise CoopError(f"the demo needs at least {BOARD_SEATS_IN_DEMO + 4} members: a board "
-                        "of seven and four members with loans of their own")
+        raise CoopError.said("the demo needs at least {count} members: a board of seven and "
+                             "four members besides", count=BOARD_SEATS_IN_DEMO + 4)
     society = db.read(require_society)
     year = year_to_rehearse(today, society.fiscal_year_start)
     first_day = year.start

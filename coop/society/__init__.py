@@ -124,7 +124,6 @@ class Society:
 
 
 DEFAULT_SHARE_FACE_VALUE_MINOR = 1000  # 10.00 in a two-digit currency
-SHARE_FACE_VALUE_MINOR_MAX = 10**12
 
 
 def init_society(
@@ -156,9 +155,8 @@ def set_share_face_value(session: Session, face_value_minor: int) -> None:
     the share register counts shares, and count x face value must stay equal to each member's
     share account (`coop verify` checks it), so a society that changes its face value later
     does it by a resolution and a conversion, not by a setting."""
-    if not 0 < face_value_minor <= SHARE_FACE_VALUE_MINOR_MAX:
-        raise InvalidInput("the face value of a share is more than zero and at most "
-                           f"{SHARE_FACE_VALUE_MINOR_MAX} minor units",
+    if face_value_minor <= 0:
+        raise InvalidInput("the face value of a share is more than zero",
                            field="share_face_value")
     capital = queries.get_account(session, SHARE_CAPITAL)
     if capital is not None and (capital.debits_minor or capital.credits_minor):
