@@ -49,7 +49,14 @@ from coop.passbooks.documents import dividend_statement, share_certificate
 from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, money_text
-from coop.society import SocietySettings, get_society, init_society, require_society
+from coop.society import (
+    SocietySettings,
+    book_currency,
+    get_society,
+    init_society,
+    require_society,
+    set_share_face_value,
+)
 
 app = typer.Typer(help="coop: the books of a savings and credit co-operative.",
                   no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -84,6 +91,9 @@ def init(
     ),
     currency: Annotated[str, typer.Option(help="ISO 4217 currency of the book.")] = "INR",
     locale: Annotated[str, typer.Option(help="Locale for numbers and labels.")] = "en_IN",
+    share_face_value: Annotated[str | None, typer.Option(
+        help="The face value of one share, e.g. 100 (default 10.00); only before the first "
+             "share is issued.")] = None,
 ) -> None:
     """Migrate the database to head and seed the chart of accounts and settings (safe twice)."""
     settings = Settings.from_env()
@@ -99,6 +109,9 @@ def init(
             lambda s: init_society(s, name=society_name, currency=currency, locale=locale,
                                    clock=clock)
         )
+        if share_face_value is not None:
+            db.write(lambda s: set_share_face_value(s, parse_minor(
+                share_face_value, book_currency(s), field="share_face_value")))
         passwords = auth.Passwords(memory_kib=settings.argon2_memory_kib)
         generated = db.write(lambda s: auth.ensure_admin(
             s, password=settings.admin_password, passwords=passwords, clock=clock))
@@ -216,12 +229,13 @@ def erase_member(
 
 @app.command()
 def demo(
-    members: Annotated[int, typer.Option(help="How many members.")] = 60,
+    members: Annotated[int, typer.Option(help="How many members (at least 11).")] = 60,
     seed: Annotated[int, typer.Option(help="Random seed (the same seed, the same book).")] = 42,
     if_empty: Annotated[bool, typer.Option(
         "--if-empty", help="Do nothing (and succeed) when the book has entries.")] = False,
 ) -> None:
-    """Fill an empty book with a demo society: members, shares, a year of counter days."""
+    """Fill an empty book with a demo society: ₹100 shares, savings, loans and costs from the
+    start of the last fiscal year that has ended to yesterday, and logins to try it with."""
     settings = Settings.from_env()
     db = _database(settings)
     try:
@@ -234,12 +248,20 @@ def demo(
         with Progress(*columns, console=out) as bar:
             task = bar.add_task("counter days", total=None)
             result = build_demo(
-                db, vault=keys, today=settings.clock().today(), members=members, seed=seed,
+                db, vault=keys, passwords=auth.Passwords(memory_kib=settings.argon2_memory_kib),
+                today=settings.clock().today(), members=members, seed=seed,
                 progress=lambda done, total: bar.update(task, completed=done, total=total))
     finally:
         db.dispose()
     out.print(f"Demo society: {result.members} members, {result.entries} entries from "
               f"{result.first_day} to {result.last_day}.")
+    out.print(f"Fiscal year {result.fiscal_year} has ended and is open: "
+              f"`coop year close {result.fiscal_year}`.")
+    table = Table("login", "role", "password", "member", title="Demo logins (public: a demo "
+                  "book only)")
+    for login in result.logins:
+        table.add_row(login.username, login.role, login.password, login.member_code or "")
+    out.print(table)
 
 
 @app.command("day-end")

@@ -47,10 +47,21 @@ def terms_from_json(kind: type[T], text: str) -> T:
     its default, a field it has that `kind` lacks is ignored (a loan's JSON read as a
     product's terms drops the principal and the dates)."""
     raw = json.loads(text)
-    hints = get_type_hints(kind)
+    hints = _type_hints(kind)
     values: dict[str, Any] = {f.name: field_value(hints[f.name], raw[f.name])
                               for f in fields(kind) if f.name in raw}
     return kind(**values)
+
+
+_HINTS: dict[type[ProductTerms], dict[str, Any]] = {}
+
+
+def _type_hints(kind: type[ProductTerms]) -> dict[str, Any]:
+    """The fields' types, resolved once per class (resolving compiles every annotation)."""
+    hints = _HINTS.get(kind)
+    if hints is None:
+        hints = _HINTS[kind] = get_type_hints(kind)
+    return hints
 
 
 def field_value(kind: Any, text: object) -> Any:

@@ -178,6 +178,16 @@ def board_loans(session: Session) -> list[InsiderLoan]:
                         votes.approvals(session, row.id)) for row, code in rows]
 
 
+def falling_due(session: Session, on: date) -> list[tuple[int, date]]:
+    """(loan id, oldest unpaid due date) of every active loan with an installment due on or
+    before `on` still unpaid, oldest first: who the counter expects, read from the stored
+    facts without replaying any loan."""
+    return [(loan_id, due) for loan_id, due in session.execute(
+        select(LoanRow.id, LoanRow.first_unpaid_due).where(
+            LoanRow.status == "active", LoanRow.first_unpaid_due <= on)
+        .order_by(LoanRow.first_unpaid_due, LoanRow.id)) if due is not None]
+
+
 def due_between(session: Session, start: date, end: date) -> list[tuple[int, int]]:
     """(loan id, amount unpaid that the plan asks by `end`) for active loans with something
     falling due by `end` and unpaid since `start` or earlier: the counter's call list."""

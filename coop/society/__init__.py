@@ -20,8 +20,9 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
 from coop.db import Base
-from coop.errors import InvalidInput
+from coop.errors import Conflict, InvalidInput
 from coop.ledger import queries, service
+from coop.ledger.chart import SHARE_CAPITAL
 from coop.money import format_minor, parse_minor
 from coop.society.limits import check_counter_amount
 
@@ -142,6 +143,27 @@ def init_society(
     )
     session.flush()
     return True
+
+
+class SharesIssued(Conflict):
+    code = "shares_issued"
+    title = "Shares have been issued at the present face value"
+
+
+def set_share_face_value(session: Session, face_value_minor: int) -> None:
+    """The face value of one share, in minor units. Only before the first share is issued:
+    the share register counts shares, and count x face value must stay equal to each member's
+    share account (`coop verify` checks it), so a society that changes its face value later
+    does it by a resolution and a conversion, not by a setting."""
+    if face_value_minor <= 0:
+        raise InvalidInput("the face value of a share is more than zero",
+                           field="share_face_value")
+    capital = queries.get_account(session, SHARE_CAPITAL)
+    if capital is not None and (capital.debits_minor or capital.credits_minor):
+        raise SharesIssued("shares have been issued: their face value cannot change",
+                           field="share_face_value")
+    session.execute(update(SocietyRow).where(SocietyRow.id == 1).values(
+        share_face_value_minor=face_value_minor))
 
 
 def _first_settings(locale: str) -> SocietySettings:
