@@ -42,7 +42,7 @@ def reverse_dividend_payment(session: Session, name: int, *, actor: str,
     """Undo the payment of year `name`'s dividend (see the module docstring)."""
     serialise(session)
     row = session.execute(select(DeclarationRow).where(
-        DeclarationRow.fiscal_year == name, DeclarationRow.status != "cancelled")
+        DeclarationRow.fiscal_year == name, DeclarationRow.status == "paid")
         .order_by(DeclarationRow.id.desc()).execution_options(populate_existing=True)).scalar()
     if row is None or row.status != "paid":
         raise DividendStateConflict(f"no paid dividend for {name} to reverse")

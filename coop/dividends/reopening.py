@@ -55,12 +55,13 @@ def reopen_year(session: Session, name: int, *, society: Society, actor: str,
     if closed_row(session, name + 1) is not None:
         raise LaterYearClosed(f"fiscal year {name + 1} is closed: reopen {name + 1} first")
     live = session.execute(select(DeclarationRow.status).where(
-        DeclarationRow.fiscal_year == name, DeclarationRow.status != "cancelled")).scalar()
+        DeclarationRow.fiscal_year == name,
+        DeclarationRow.status.not_in(("cancelled", "rejected")))).scalar()
     if live is not None:
         raise DividendStateConflict(
             f"the dividend for {name} is {live}: cancel it first (a paid dividend's payment is "
-            f"reversed at POST /dividends/{name}/payment/reversal, a declared one cancelled at "
-            f"POST /dividends/{name}/cancellation)")
+            f"reversed at POST /dividends/{name}/payment/reversal, a declared or pending one "
+            f"cancelled at POST /dividends/{name}/cancellation)")
     year = fiscal_year(society, name)
     before = closed_row(session, name - 1)
     reopen_through(session, year.start - timedelta(days=1) if before else None, clock=clock)

@@ -234,11 +234,14 @@ def test_close_preview_declare_pay_report(api: Api) -> None:
     is_problem(api.get(f"{DIV}/{FY}", role="auditor"), 404)
 
     # Declaration by the board: the preview, stored, and the appropriation posted.
-    declared = declare(api, {**FIFTEEN, "resolution": "AGM 2025, item 4"})
+    declared = declare(api, {**FIFTEEN, "preview_digest": body["preview_digest"],
+                             "resolution": {"number": "AGM-2025/4", "date": "2025-06-28"}})
     assert declared.status_code == 201, declared.text
     stored = declared.json()
     assert stored["status"] == "declared" and stored["fiscal_year"] == FY
-    assert stored["resolution"] == "AGM 2025, item 4"
+    assert stored["resolution"] == {"number": "AGM-2025/4", "date": "2025-06-28"}
+    assert stored["preview_digest"] == body["preview_digest"]
+    assert (stored["approvals"], stored["rejections"], stored["approvals_required"]) == (1, 0, 1)
     assert stored["declared_at"] == "2025-06-30T00:00:00Z" and stored["paid_at"] is None
     assert stored["payment_entries"] == 0 and stored["cancellation_entry_id"] is None
     for field in ("net_surplus", "appropriations", "distributable", "dividend", "rebate",
@@ -448,7 +451,7 @@ def test_who_may_close_declare_and_pay(api: Api) -> None:
         is_problem(api.post(f"{DIV}/{FY}/declaration", FIFTEEN, role=role), 403)
     assert entries(api) == count
     assert declare(api, FIFTEEN).status_code == 201
-    for role in ("admin", "clerk", "auditor", "member"):
+    for role in ("clerk", "auditor", "member"):  # the admin and the board may cancel
         is_problem(api.post(f"{DIV}/{FY}/cancellation", None, role=role), 403)
     for role in ("board", "auditor", "member"):
         is_problem(pay(api, role=role), 403)
