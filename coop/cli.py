@@ -45,7 +45,8 @@ from coop.ledger.chart import CASH
 from coop.members import vault
 from coop.money import display, format_minor, parse_minor
 from coop.passbooks import books, verification
-from coop.passbooks.documents import dividend_statement, share_certificate
+from coop.passbooks.dividend_statement import dividend_statement
+from coop.passbooks.documents import share_certificate
 from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, money_text

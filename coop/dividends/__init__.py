@@ -36,7 +36,7 @@ from coop.dividends.errors import (
 from coop.dividends.orm import DeclarationRow, YearCloseRow
 from coop.dividends.previews import MemberShare, Preview, Request, preview, preview_digest
 from coop.dividends.report import preview_csv, report_csv
-from coop.dividends.year_end import YearClose, close_year, get_close
+from coop.dividends.year_end import YearClose, close_year, closed_years, get_close
 
 __all__ = [
     "AboveCap",
@@ -58,6 +58,7 @@ __all__ = [
     "cancel_dividend",
     "check_resolution",
     "close_year",
+    "closed_years",
     "declaration_votes",
     "declare_dividend",
     "get_close",

@@ -135,3 +135,9 @@ def get_close(session: Session, name: int) -> YearClose:
     if row is None:
         raise YearNotClosed(f"fiscal year {name} has not been closed")
     return _year(row)
+
+
+def closed_years(session: Session) -> list[int]:
+    """The fiscal years closed now (a reopened one only once closed again), latest first."""
+    return list(session.scalars(select(YearCloseRow.fiscal_year).where(
+        YearCloseRow.status == "closed").order_by(YearCloseRow.fiscal_year.desc())))

@@ -880,8 +880,9 @@ def test_her_dividend_statement_and_share_certificate_are_hers_alone(api: Api) -
             {"account": "1000", "debit": "100000.00"},
             {"account": "4200", "credit": "100000.00"}]}).status_code == 201
     assert api.post(f"{BASE}/years/2024/close", {}).status_code == 201
-    assert api.post(f"{BASE}/dividends/2024/declaration", {"dividend_rate": "10"},
-                    role="board").status_code == 201
+    assert api.post(f"{BASE}/dividends/2024/declaration", {
+        "dividend_rate": "10", "resolution": {"number": "AGM-2025/4", "date": "2025-06-28"}},
+        role="board").status_code == 201
     api.db.write(lambda s: auth.create_user(
         s, username="her", password=PASSWORD, role="member", member_code=mine,
         passwords=TEST_PASSWORDS, clock=api.clock))
@@ -900,8 +901,12 @@ def test_her_dividend_statement_and_share_certificate_are_hers_alone(api: Api) -
     mine_line = next(line for line in api.get(f"{DIV}/2024", role="board").json()[
         "allocations"] if line["member_code"] == mine)
     for words in ("Dividend statement, year 2024", mine, "10 % a year",
-                  f"{mine_line['total']} INR", "paid-up value x days held"):
+                  f"{mine_line['total']} INR", "1 April 2024 to 31 March 2025",
+                  "AGM-2025/4 of 28 June 2025", "declared on 30 June 2025, to be paid",
+                  # 100 shares of 10.00 held all year, in plain words, not "x days"
+                  "1,000.00 INR on average over the year, counted day by day"):
         assert words in statement, words
+    assert "x days" not in statement
     certificate = pdf_text(api.get(f"{BASE}/members/{mine}/share-certificate.pdf",
                                    role="clerk").content)
     for words in ("Share certificate", mine, "Shares held 100", "Paid-up value 1,000.00 INR"):
