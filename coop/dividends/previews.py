@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from coop.dividends.calc import (
     Appropriation,
     Basis,
+    Distribution,
     FiscalYear,
     Movement,
     basis_value,
@@ -139,6 +140,11 @@ class Preview:
         return self.undistributed - self.residue - self.rebate_residue
 
 
+FUND_NAMES = {"statutory_reserve": "Statutory reserve fund", "education_fund": "Education fund",
+              "unforeseen_loss_reserve": "Reserve for unforeseen losses"}
+"""Each statutory fund by the name people know it by (and its account's name)."""
+
+
 def funds(society: Society) -> list[tuple[str, str, Decimal]]:
     settings = society.settings
     return [("statutory_reserve", STATUTORY_RESERVE, Decimal(settings.reserve_fund_percent)),
@@ -172,16 +178,23 @@ def preview(session: Session, name: int, request: Request, *, society: Society,
         amount=request.dividend_amount, rebate_percent=request.patronage_rebate_percent,
         unit=parse_minor(settings.dividend_rounding, society.currency, field="settings"),
         currency=society.currency)
+    return assemble(name, closed.net_surplus_minor, kind, codes, bases, result)
+
+
+def assemble(name: int, net_surplus: int, kind: Basis, codes: list[str], bases: list[int],
+             result: Distribution) -> Preview:
+    """The preview of a computed distribution: members by number, only those with a basis,
+    a dividend or a rebate (`codes` and `bases` in the rows' order)."""
     members = [MemberShare(code, basis, dividend, rebate)
                for code, basis, dividend, rebate
                in sorted(zip(codes, bases, result.dividends.amounts, result.rebates.amounts,
                              strict=True))
                if basis or dividend or rebate]
-    return Preview(name, closed.net_surplus_minor, result.appropriations,
-                   result.distributable, result.rate, kind, result.pool,
-                   result.dividends.allocated, result.dividends.residue,
-                   result.rebate_percent, result.rebate_pool, result.rebates.allocated,
-                   result.rebates.residue, members, result.undistributed)
+    return Preview(name, net_surplus, result.appropriations, result.distributable,
+                   result.rate, kind, result.pool, result.dividends.allocated,
+                   result.dividends.residue, result.rebate_percent, result.rebate_pool,
+                   result.rebates.allocated, result.rebates.residue, members,
+                   result.undistributed)
 
 
 def _bases(register: list[ShareHistory], kind: Basis, year: FiscalYear, *, face: int,

@@ -240,3 +240,14 @@ def test_the_statement_prints_the_resolution_and_the_dates_in_words(api: Api) ->
     for words in ("Del 1 de abril de 2024 al 31 de marzo de 2025",
                   "AGM-2025/4 del 28 de junio de 2025", "abonado al ahorro el 30 de junio"):
         assert words in " ".join(spanish.split()), (words, spanish)
+
+
+def test_the_auditors_summary_names_the_funds_and_the_resolution(api: Api) -> None:
+    closed_year(api)
+    made = declare(api, {**FIFTEEN, "resolution": AGM})
+    text = pdf_text(api.get(f"{DIV}/{FY}/report.pdf", role="auditor").content)
+    for words in ("Statutory reserve fund (25 %, 3100)", "Education fund (1 %, 3110)",
+                  "Reserve for unforeseen losses (10 %, 3120)",
+                  "General body resolution: AGM-2025/4 of 2025-06-28",
+                  made.json()["preview_digest"][:40]):
+        assert words in " ".join(text.split()), (words, text)

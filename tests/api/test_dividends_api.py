@@ -630,7 +630,10 @@ def test_a_member_who_left_gets_nothing_under_none(api: Api) -> None:
 # --- the patronage rebate ---------------------------------------------------------------------
 
 
-def test_the_patronage_rebate_follows_interest_paid_in_the_year(api: Api) -> None:
+def rebate_year(api: Api) -> tuple[str, str]:
+    """Fiscal year 2024 closed with 10,023.08 of surplus: a borrower who paid 23.08 of loan
+    interest (10 shares from 3 June 2024) and a saver with 100 shares from 20 August 2024.
+    The business date is left at TODAY. Returns (debtor, saver)."""
     at(api, date(2024, 6, 3))
     board = make_board(api)
     product(api)  # weekly, 12 %, 10 installments
@@ -653,6 +656,11 @@ def test_the_patronage_rebate_follows_interest_paid_in_the_year(api: Api) -> Non
     saver = shareholder(api, 100, "2024-08-20")  # no loan: no rebate
     income(api, "10000.00")
     assert close(api)["net_surplus"] == "10023.08"
+    return debtor, saver
+
+
+def test_the_patronage_rebate_follows_interest_paid_in_the_year(api: Api) -> None:
+    debtor, saver = rebate_year(api)
 
     # Appropriation of 10023.08 (each rounded up): 2505.77, 100.24, 1002.31 -> 6414.76.
     body = {"dividend_rate": "10", "patronage_rebate_percent": "50"}

@@ -225,9 +225,12 @@ class DividendsController(Controller):
         def read(session: Session) -> bytes:
             declared = dividends.get_declaration(session, fy)
             book = queries.book(session)
+            given = declared.resolution
+            resolution = (f"{given.number} of {given.on.isoformat()}" if given and given.on
+                          else given.number if given else "")
             return summary_pdf(declared.preview, society_name=society.name,
                                currency=society.currency, locale=society.locale,
-                               status=declared.status,
+                               status=declared.status, resolution=resolution,
                                chain_head=(book.head_seq, book.head_hash) if book else (0, ""))
 
         content = state.db.read(read)

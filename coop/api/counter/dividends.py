@@ -211,9 +211,9 @@ class DividendPages(Controller):
         members = view.money(declared.preview.to_members)
         if declared.status == "pending":
             notice = view.tr(
-                "Dividend for {year} put forward: {amount} to members. It waits for "
-                "{missing} more board approvals.", year=year, amount=members,
-                missing=declared.approvals_required - declared.approvals)
+                "Dividend for {year} put forward: {amount} to members. Board approvals so "
+                "far: {approvals} of {required}.", year=year, amount=members,
+                approvals=declared.approvals, required=declared.approvals_required)
         else:
             notice = view.tr("Dividend for {year} declared: {amount} to members.",
                              year=year, amount=members)
@@ -247,8 +247,8 @@ class DividendPages(Controller):
         """Every member's dividend and rebate into her savings."""
         return _act(request, fy, "pay", lambda s, actor, clock: dividends.pay_dividend(
             s, fy, actor=actor, clock=clock), lambda view, paid: view.tr(
-                "Dividend for {year} paid into the savings of {count} members.", year=fy,
-                count=paid.payment_entries))
+                "Dividend for {year} paid into members' savings: {count} payments.",
+                year=fy, count=paid.payment_entries))
 
     @post("/{fy:int}/cancellation", opt=allow(A), sync_to_thread=True, status_code=303)
     def cancel(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[Any]:
