@@ -1,4 +1,4 @@
-"""Migration 0015_dividend_resolution: a declaration recorded when the resolution was free
+"""Migration 0016_dividend_resolution: a declaration recorded when the resolution was free
 text reads after it as a resolution whose number is that text, with no date; one recorded
 with a number and a date goes down to one text ("GB-7/2026, 2026-05-30"); a declaration
 still pending board approval, which the old schema cannot hold (it has no entry), is dropped
@@ -64,7 +64,7 @@ def test_free_text_resolutions_stay_readable_and_pending_ones_go_down_dropped(
         migrate.upgrade(db.writer)
         db.write(_closed_years)
 
-        migrate.downgrade(db.writer, "0014")
+        migrate.downgrade(db.writer, "0015")
         assert _rows(db) == [(2023, "declared", "GB-7/2024, 2024-05-30")]
         with db.writer.begin() as conn:
             conn.execute(text("UPDATE dividend_declaration SET resolution = "

@@ -43,8 +43,6 @@ from coop.i18n.words import date_words
 
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
 HOME = "/counter/dividends"
-Words = Callable[..., str]
-"""A page's translator (`view.tr`), or `str` where no one reads the words."""
 
 
 def _year(text: str | None, view: Page, state: AppState) -> int:
@@ -56,38 +54,38 @@ def _year(text: str | None, view: Page, state: AppState) -> int:
     return today.year - 1 if today.month >= start else today.year - 2
 
 
-def dividend_request(form: dict[str, Any], tr: Words) -> dividends.Request:
+def dividend_request(form: dict[str, Any]) -> dividends.Request:
     """The rate and rebate boxes as a request; words next to the box when they are wrong."""
     rate_text = str(form.get("rate", "")).strip()
     rebate_text = str(form.get("rebate", "")).strip()
     try:
         rate = Decimal(rate_text)
     except InvalidOperation as error:
-        raise InvalidInput(tr("A rate is a number such as 10 or 7.5."), field="rate") from error
+        raise InvalidInput("A rate is a number such as 10 or 7.5.", field="rate") from error
     try:
         rebate = Decimal(rebate_text) if rebate_text else None
     except InvalidOperation as error:
-        raise InvalidInput(tr("A rebate is a number such as 5, or nothing."),
+        raise InvalidInput("A rebate is a number such as 5, or nothing.",
                            field="rebate") from error
     if not rate.is_finite() or not Decimal(0) < rate <= 100:
-        raise InvalidInput(tr("The rate is more than 0 and at most 100."), field="rate")
+        raise InvalidInput("The rate is more than 0 and at most 100.", field="rate")
     if rebate is not None and (not rebate.is_finite() or not Decimal(0) <= rebate <= 100):
-        raise InvalidInput(tr("The rebate is between 0 and 100."), field="rebate")
+        raise InvalidInput("The rebate is between 0 and 100.", field="rebate")
     return dividends.Request(dividend_rate=rate, patronage_rebate_percent=rebate)
 
 
-def _resolution(form: dict[str, Any], today: date, tr: Words) -> dividends.Resolution:
+def _resolution(form: dict[str, Any], today: date) -> dividends.Resolution:
     text = str(form.get("resolution_number", "")).strip()
     if not text:
-        raise InvalidInput(tr("Write the number of the general body's resolution."),
+        raise InvalidInput("Write the number of the general body's resolution.",
                            field="resolution_number")
     try:
         passed = date.fromisoformat(str(form.get("resolution_date", "")).strip())
     except ValueError as error:
-        raise InvalidInput(tr("Write the day the general body passed it, as YYYY-MM-DD."),
+        raise InvalidInput("Write the day the general body passed it, as YYYY-MM-DD.",
                            field="resolution_date") from error
     if passed > today:
-        raise InvalidInput(tr("That day has not come yet."), field="resolution_date")
+        raise InvalidInput("That day has not come yet.", field="resolution_date")
     return dividends.check_resolution(text, passed, today=today)
 
 
@@ -137,7 +135,7 @@ def _act(request: Request[Any, Any, Any], year: int, name: str,
     try:
         done = write(request, lambda s: work(s, principal.username, state.clock))
     except CoopError as error:
-        view.errors = {name: error.detail}
+        view.errors = {name: error}
         return Template("dividends.html", status_code=409,
                         context=_context(view, state, year))
     return _done(year, notice(view, done))
@@ -165,7 +163,7 @@ class DividendPages(Controller):
         step = str(data.get("step", "preview"))
         board = view.principal.role is B
         try:
-            wanted = dividend_request(data, view.tr)
+            wanted = dividend_request(data)
             result = state.db.read(lambda s: dividends.preview(s, year, wanted,
                                                                society=view.society))
         except CoopError as error:
@@ -195,7 +193,7 @@ class DividendPages(Controller):
         assert principal is not None
         voter = dividends.Voter(code=principal.member_code, username=principal.username)
         try:
-            resolution = _resolution(data, state.clock.today(), view.tr)
+            resolution = _resolution(data, state.clock.today())
             declared = write(request, lambda s: dividends.declare_dividend(
                 s, year, wanted, society=view.society, resolution=resolution,
                 preview_digest=str(data.get("digest", "")), voter=voter,
@@ -234,7 +232,7 @@ class DividendPages(Controller):
                 s, fy, voter=voter, decision=decision, note=note, society=view.society,
                 clock=state.clock))
         except CoopError as error:
-            view.errors = {"vote": error.detail}
+            view.errors = {"vote": error}
             return Template("dividends.html", status_code=409 if error.kind == "conflict"
                             else 422, context=_context(view, state, fy))
         return _done(fy, view.tr(
@@ -267,7 +265,7 @@ class DividendPages(Controller):
         def read(session: Session) -> str:
             if not rate:
                 return dividends.report_csv(session, fy)
-            wanted = dividend_request({"rate": rate, "rebate": rebate}, str)
+            wanted = dividend_request({"rate": rate, "rebate": rebate})
             result = dividends.preview(session, fy, wanted, society=society)
             return dividends.preview_csv(result, society.currency)
 

@@ -9,8 +9,8 @@ as it did. `appropriation_entry_id` may be empty: a declaration `pending` board 
 Downgrade writes the number and date back as one text ("GB-7/2026, 2026-05-30") and drops
 the declarations that never posted (pending or rejected), which the old schema cannot hold.
 
-Revision ID: 0015_dividend_resolution
-Revises: 0014
+Revision ID: 0016_dividend_resolution
+Revises: 0015
 Create Date: 2026-12-06 20:40:00
 """
 from collections.abc import Sequence
@@ -18,8 +18,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = '0015_dividend_resolution'
-down_revision: str | None = '0014'
+revision: str = '0016_dividend_resolution'
+down_revision: str | None = '0015'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
