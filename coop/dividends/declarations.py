@@ -133,11 +133,26 @@ def _declaration(session: Session, row: DeclarationRow, required: int) -> Declar
 def _row_in(session: Session, name: int, status: str) -> DeclarationRow:
     """The year's live declaration, which must be `status` (409 otherwise)."""
     row = _current(session, name)
+    if row is not None and row.status == status:
+        return row
+    if row is None and status == "pending":
+        raise DividendStateConflict.said("no dividend for {year} is waiting for the board's "
+                                         "votes", year=name)
     if row is None:
-        raise DividendStateConflict(f"no dividend for {name} is {status}")
-    if row.status != status:
-        raise DividendStateConflict(f"the dividend for {name} is {row.status}, not {status}")
-    return row
+        raise DividendStateConflict.said("no dividend for {year} has been declared", year=name)
+    raise _already(row)
+
+
+def _already(row: DeclarationRow) -> DividendStateConflict:
+    """The refusal for a year whose dividend is `row`, live already."""
+    if row.status == "pending":
+        return DividendStateConflict.said("the dividend for {year} is waiting for the board's "
+                                          "approvals", year=row.fiscal_year)
+    if row.status == "declared":
+        return DividendStateConflict.said("the dividend for {year} is declared already",
+                                          year=row.fiscal_year)
+    return DividendStateConflict.said("the dividend for {year} is paid already",
+                                      year=row.fiscal_year)
 
 
 def _current(session: Session, name: int) -> DeclarationRow | None:
@@ -157,10 +172,11 @@ def declare_dividend(session: Session, name: int, request: Request, *, society: 
     get_close(session, name)  # 409 before the year is closed
     current = _current(session, name)
     if current is not None:
-        raise DividendStateConflict(f"a dividend for {name} is {current.status} already")
+        raise _already(current)
     result = _checked_preview(session, name, request, society=society, digest=preview_digest)
     if len(appropriation_postings(result)) < 2:
-        raise InvalidInput(f"fiscal year {name} has no surplus to appropriate", field="fy")
+        raise InvalidInput.said("fiscal year {year} has no surplus to appropriate", year=name,
+                                field="fy")
     row = DeclarationRow(
         fiscal_year=name, status="pending", request_json=request.to_json(),
         preview_json=stored_preview(result),
@@ -270,7 +286,7 @@ def _latest(session: Session, name: int) -> DeclarationRow:
         select(DeclarationRow).where(DeclarationRow.fiscal_year == name)
         .order_by(DeclarationRow.id.desc())).scalar()
     if row is None:
-        raise NotFound(f"no dividend has been declared for {name}", field="fy")
+        raise NotFound.said("no dividend has been declared for {year}", year=name, field="fy")
     return row
 
 
@@ -307,7 +323,8 @@ def cancel_dividend(session: Session, name: int, *, actor: str, clock: Clock) ->
     serialise(session)
     row = _current(session, name)
     if row is None or row.status not in ("pending", "declared"):
-        raise DividendStateConflict(f"no declared, unpaid dividend for {name} to cancel")
+        raise DividendStateConflict.said("no declared, unpaid dividend for {year} to cancel",
+                                         year=name)
     if row.appropriation_entry_id is not None:
         entry = _reverse_appropriation(
             session, row.appropriation_entry_id,

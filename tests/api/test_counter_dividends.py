@@ -142,3 +142,21 @@ def test_who_sees_which_button(api: Api, counter: Counter) -> None:  # noqa: F81
     assert api.get(f"{DIV}/{FY}", role="board").json()["status"] == "paid"
     twice = clerk.post(f"{C}/{FY}/payment", data={"csrf": csrf(page)})
     assert twice.status_code == 409 and 'id="pay-error"' in twice.text
+
+
+def test_refusals_are_in_the_societys_language(api: Api, counter: Counter) -> None:  # noqa: F811
+    """A rate above the cap, and a pool above the distributable surplus, refused in Spanish
+    with the amounts as the locale writes them."""
+    shareholder(api, 100_000)  # 10,00,000.00 of shares
+    income(api, "1000.00")
+    close(api)  # distributable 640.00
+    assert settings(api, language="es").status_code == 200
+    board = counter("board1")
+    token = csrf(board.get(C, params={"fy": str(FY)}).text)
+    high = board.post(C, data={"csrf": token, "fy": str(FY), "rate": "16"})
+    assert high.status_code == 422
+    assert "la tasa no puede superar el tope de dividendo, 15 %" in high.text
+    big = board.post(C, data={"csrf": token, "fy": str(FY), "rate": "1"})
+    assert big.status_code == 422
+    assert ("el dividendo y la devolución (₹10,000.00) superan el excedente repartible "
+            "(₹640.00)") in big.text

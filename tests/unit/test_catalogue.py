@@ -214,7 +214,7 @@ REFUSALS_NOT_SHOWN = ("coop/cli", "coop/api/controllers/", "coop/api/idempotency
                       "coop/members/vault.py", "coop/backup.py", "coop/config.py", "coop/db.py",
                       "coop/i18n/", "coop/errors.py",
                       # not yet worded for the counter: their refusals show in English
-                      "coop/dividends/", "coop/board/", "coop/passbooks/")
+                      "coop/board/", "coop/passbooks/")
 """Where refusals are API-, CLI- or start-up-only (the counter never shows them)."""
 
 
