@@ -116,6 +116,8 @@ def test_more_approvals_keep_it_pending_and_the_last_one_declares(api: Api) -> N
             ) == ("pending", 1, 3)
     assert put.json()["appropriation_entry_id"] is None
     assert entries(api) == count and accounts(api) == before  # nothing posted
+    verified = api.get(f"{BASE}/ledger/verify", role="auditor").json()
+    assert verified["ok"], verified  # a pending declaration has nothing to reconcile yet
     is_problem(pay(api), 409, "dividend-state-conflict")
     is_problem(declare(api, body), 409, "dividend-state-conflict")  # one live declaration
     is_problem(board.post("board1", f"{DIV}/{FY}/declaration/votes",
