@@ -43,7 +43,7 @@ from coop.errors import CoopError
 from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
 from coop.members import vault
-from coop.money import display
+from coop.money import display, parse_minor
 from coop.passbooks import books, verification
 from coop.passbooks.dividend_statement import dividend_statement
 from coop.passbooks.documents import share_certificate
