@@ -159,8 +159,9 @@ def main() -> None:
               f"{min(timings):.1f} s (pool {result.pool / 100:.2f}, residue "
               f"{result.residue / 100:.2f})", flush=True)
         started = time.perf_counter()
+        agm = dividends.Resolution("AGM-2025/4", date(2025, 6, 28))
         db.write(lambda s: dividends.declare_dividend(s, 2024, request, society=society,
-                                                      resolution="AGM 2025", actor="bench",
+                                                      resolution=agm, actor="bench",
                                                       clock=CLOCK))
         print(f"declaration: {time.perf_counter() - started:.1f} s", flush=True)
         started = time.perf_counter()

@@ -10,7 +10,6 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from datetime import date
-from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -34,6 +33,7 @@ from coop.cli_admin import (
     restore_command,
     users_app,
 )
+from coop.cli_dividends import dividends_app
 from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
@@ -43,9 +43,10 @@ from coop.errors import CoopError
 from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
 from coop.members import vault
-from coop.money import display, format_minor, parse_minor
+from coop.money import display, parse_minor
 from coop.passbooks import books, verification
-from coop.passbooks.documents import dividend_statement, share_certificate
+from coop.passbooks.dividend_statement import dividend_statement
+from coop.passbooks.documents import share_certificate
 from coop.passbooks.loan_card import loan_card
 from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, money_text
@@ -70,7 +71,6 @@ passbooks_app = typer.Typer(help="Members' physical passbooks.", no_args_is_help
 app.add_typer(passbooks_app, name="passbooks")
 year_app = typer.Typer(help="The fiscal year.", no_args_is_help=True)
 app.add_typer(year_app, name="year")
-dividends_app = typer.Typer(help="Dividends.", no_args_is_help=True)
 app.add_typer(dividends_app, name="dividends")
 app.add_typer(users_app, name="users")
 app.command("backup")(backup_command)
@@ -472,59 +472,6 @@ def year_close(fy: Annotated[int, typer.Argument(help="The year it starts in, e.
         db.dispose()
     out.print(f"Fiscal year {fy} ({closed.start} to {closed.end}) closed: net surplus "
               f"{surplus}; chain head {closed.chain_head_seq}:{closed.chain_head_hash}")
-
-
-@dividends_app.command("preview")
-def dividends_preview(
-    fy: Annotated[int, typer.Argument(help="The fiscal year, e.g. 2025.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the CSV.")],
-    rate: Annotated[str | None, typer.Option("--rate", help="Percent a year, e.g. 10.")] = None,
-    amount: Annotated[str | None, typer.Option("--amount", help="A total instead.")] = None,
-    rebate: Annotated[str | None, typer.Option(
-        "--rebate", help="Patronage rebate, percent of loan interest paid.")] = None,
-    basis: Annotated[str | None, typer.Option(
-        "--basis", help="share_days, months_held or closing_register.")] = None,
-) -> None:
-    """Re-run the year's dividend for an auditor: the CSV of every member's share, and the
-    totals; nothing is written to the books."""
-    settings = Settings.from_env()
-    db = _database(settings)
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TimeRemainingColumn())
-    try:
-        with Progress(*columns, console=out) as bar:
-            task = bar.add_task("members", total=None)
-
-            def work(session: Session) -> tuple[dividends.Preview, str]:
-                society = require_society(session)
-                try:
-                    wanted = dividends.Request(
-                        dividend_rate=Decimal(rate) if rate is not None else None,
-                        dividend_amount=(parse_minor(amount, society.currency, field="amount")
-                                         if amount is not None else None),
-                        patronage_rebate_percent=Decimal(rebate) if rebate else None,
-                        basis=dividends.Basis(basis) if basis else None)
-                except (ArithmeticError, ValueError) as exc:
-                    raise CoopError(f"not a valid request: {exc}", field="rate") from exc
-                result = dividends.preview(
-                    session, fy, wanted, society=society,
-                    progress=lambda done, total: bar.update(task, completed=done, total=total))
-                return result, society.currency
-
-            result, currency = db.read(work)
-    finally:
-        db.dispose()
-    out_file.write_text(dividends.preview_csv(result, currency), encoding="utf-8")
-
-    def m(amount: int) -> str:
-        return format_minor(amount, currency)
-
-    out.print(f"Fiscal year {fy}: net surplus {m(result.net_surplus)}, distributable "
-              f"{m(result.distributable)}; dividend {result.rate} % on "
-              f"{result.basis.value}: pool {m(result.pool)}, allocated "
-              f"{m(result.allocated)}, residue {m(result.residue)}; rebate "
-              f"{m(result.rebate_allocated)}; {len(result.members)} members "
-              f"-> {out_file}")
 
 
 def _passbook_work(work: Callable[[Session, SocietySettings, Clock], books.BookState],

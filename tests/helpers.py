@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
+from pathlib import Path
 
 from coop.clock import Clock
 from coop.db import Database
@@ -75,3 +78,25 @@ def qr_codes(content: bytes) -> list[str]:
     image = cv2.imdecode(np.frombuffer(png, dtype=np.uint8), cv2.IMREAD_GRAYSCALE)
     found, texts, _, _ = cv2.QRCodeDetector().detectAndDecodeMulti(image)
     return [str(text) for text in texts if text] if found else []
+
+
+@contextmanager
+def scratch_database(tmp_path: Path, name: str) -> Iterator[Database]:
+    """A database of its own for a migration test, migrated by the test itself: SQLite in
+    `tmp_path`, or the worker's PostgreSQL database emptied first and left migrated to head
+    for the other tests."""
+    from coop import migrate
+    from tests.conftest import PG_URL, reset_postgres
+
+    if PG_URL:
+        reset_postgres(PG_URL)
+    db = Database(PG_URL or f"sqlite:///{tmp_path}/{name}.db", pool_size=1)
+    try:
+        yield db
+    finally:
+        db.dispose()
+        if PG_URL:
+            reset_postgres(PG_URL)
+            engine = Database(PG_URL, pool_size=1)
+            migrate.upgrade(engine.writer)
+            engine.dispose()

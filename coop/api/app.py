@@ -46,6 +46,7 @@ from coop.api.counter import (
     BoardController,
     CorrectionPages,
     CounterController,
+    DividendPages,
     LoanApplicationController,
     MoratoriumController,
     PasswordFirst,
@@ -117,7 +118,8 @@ def create_app(
     app = Litestar(
         route_handlers=[api, health, docs_asset, CounterController, BoardController,
                         CorrectionPages, TillsPages, SearchController, UsersController,
-                        LoanApplicationController, RequestsController, MoratoriumController],
+                        LoanApplicationController, RequestsController, MoratoriumController,
+                        DividendPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,

@@ -29,7 +29,7 @@ from fractions import Fraction
 
 from coop.dividends.errors import AboveCap
 from coop.errors import InvalidInput, require
-from coop.money import allocate, format_minor
+from coop.money import Amount, allocate
 
 RATE_QUANTUM = Decimal("0.0001")  # the rate a declared amount comes to: four places
 
@@ -286,14 +286,14 @@ def distribution(*, net_surplus: int, funds: Sequence[tuple[str, str, Decimal]],
     total_basis = sum(dividend_weights)
     if rate is not None:
         if not Decimal(0) <= rate <= cap:
-            raise AboveCap(f"the rate may not exceed dividend_cap_percent, {cap} %",
-                           field="dividend_rate")
+            raise AboveCap.said("the rate may not exceed dividend_cap_percent, {cap} %",
+                                cap=cap, field="dividend_rate")
         pool = pool_at(total_basis, rate, periods)
     else:
         pool = amount or 0
         if pool < 0 or pool > pool_at(total_basis, cap, periods):
-            raise AboveCap(f"the amount is above the dividend_cap_percent ({cap} %) of the "
-                           "paid-up capital", field="dividend_amount")
+            raise AboveCap.said("the amount is above the dividend_cap_percent ({cap} %) of "
+                                "the paid-up capital", cap=cap, field="dividend_amount")
         rate = rate_of(pool, total_basis, periods)
     dividends = split(pool, dividend_weights, unit)
     percent = rebate_percent or Decimal(0)
@@ -303,10 +303,10 @@ def distribution(*, net_surplus: int, funds: Sequence[tuple[str, str, Decimal]],
     rebate_pool = rebate_pool_of(sum(rebate_weights), percent)
     rebates = split(rebate_pool, rebate_weights, unit)
     if pool + rebate_pool > distributable:
-        raise AboveCap(
-            f"the dividend and rebate ({format_minor(pool + rebate_pool, currency)}) are more "
-            f"than the distributable balance ({format_minor(distributable, currency)})",
-            field="dividend_rate")
+        raise AboveCap.said(
+            "the dividend and rebate ({amount}) are more than the distributable balance "
+            "({distributable})", amount=Amount(pool + rebate_pool, currency),
+            distributable=Amount(distributable, currency), field="dividend_rate")
     result = Distribution(appropriations, distributable, rate, pool, dividends, percent,
                           rebate_pool, rebates,
                           distributable - dividends.allocated - rebates.allocated)

@@ -24,3 +24,8 @@ class DividendStateConflict(Conflict):
 class AboveCap(InvalidInput):
     code = "dividend_above_cap"
     title = "The dividend is above what may be paid"
+
+
+class PreviewChanged(Conflict):
+    code = "preview_changed"
+    title = "The figures are not those of the preview"

@@ -3,6 +3,12 @@
 `dividend_declaration.preview_json` holds the declared distribution in minor units (see
 `coop.dividends.previews.stored_preview`): money is an int under a `*_minor` key, rates and
 percents are decimal strings. Display strings are built where they are shown, never stored.
+
+A declaration is `pending` while it waits for the board's votes (the society setting
+`dividend_approvals_required`): it has no appropriation entry until the last approval it
+needs lands. `rejected` when approval can no longer be reached; `declared`, `paid`,
+`cancelled` as before. The general body's resolution is a number and a date; a declaration
+stored before they were separate keeps its free text as the number, with no date.
 """
 
 from __future__ import annotations
@@ -56,13 +62,15 @@ class DeclarationRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     fiscal_year: Mapped[int] = mapped_column(ForeignKey("fiscal_year_close.fiscal_year"),
                                              index=True)
-    status: Mapped[str] = mapped_column(String(12))  # declared, paid, cancelled
+    status: Mapped[str] = mapped_column(String(12))
+    """pending, declared, paid, cancelled or rejected (see the module docstring)."""
     request_json: Mapped[str] = mapped_column(Text)
     preview_json: Mapped[str] = mapped_column(Text)  # minor units: see the module docstring
-    resolution: Mapped[str | None] = mapped_column(String(200))
-    appropriation_entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entry.id"))
+    resolution_number: Mapped[str | None] = mapped_column(String(200))
+    resolution_on: Mapped[date | None]
+    appropriation_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
     cancellation_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entry.id"))
     payment_entries: Mapped[int]
-    declared_by: Mapped[str] = mapped_column(String(32))
-    declared_at: Mapped[datetime]
+    declared_by: Mapped[str] = mapped_column(String(32))  # who put it forward
+    declared_at: Mapped[datetime]  # when it was declared (while pending: put forward)
     paid_at: Mapped[datetime | None]

@@ -26,6 +26,8 @@ from coop.ledger import EntryDraft, post_many, queries
 from coop.ledger.model import PostedEntry, Side, reversed_postings
 from coop.ledger.orm import entry_table
 from coop.members import get_member, savings_account
+from coop.money import Amount
+from coop.society import book_currency
 
 BATCH = 5000
 
@@ -42,17 +44,19 @@ def reverse_dividend_payment(session: Session, name: int, *, actor: str,
     """Undo the payment of year `name`'s dividend (see the module docstring)."""
     serialise(session)
     row = session.execute(select(DeclarationRow).where(
-        DeclarationRow.fiscal_year == name, DeclarationRow.status != "cancelled")
+        DeclarationRow.fiscal_year == name, DeclarationRow.status == "paid")
         .order_by(DeclarationRow.id.desc()).execution_options(populate_existing=True)).scalar()
     if row is None or row.status != "paid":
-        raise DividendStateConflict(f"no paid dividend for {name} to reverse")
+        raise DividendStateConflict.said("no paid dividend for {year} to reverse", year=name)
     entries = standing_payments(session, name)
+    currency = book_currency(session)
     paid = [(entry, *_credited(entry)) for entry in entries]
     for _, code, amount in paid:
         balance = queries.balance(session, savings_account(code)) or 0
         if amount > balance:
-            raise Conflict(f"{code}'s savings are {savings.money_text(session, balance)}, "
-                           f"less than her dividend of {savings.money_text(session, amount)}")
+            raise Conflict.said("{code}'s savings are {balance}, less than her dividend of "
+                                "{amount}", code=code, balance=Amount(balance, currency),
+                                amount=Amount(amount, currency))
     book = queries.book(session)
     closed = book.closed_through if book else None
     drafts = [EntryDraft(
@@ -67,10 +71,10 @@ def reverse_dividend_payment(session: Session, name: int, *, actor: str,
         balance = queries.balance(session, savings_account(code)) or 0
         on_hold = savings.held(session, get_member(session, code).id)
         if on_hold > balance:
-            raise Conflict(
-                f"{code} has {savings.money_text(session, on_hold)} on hold; taking back her "
-                f"dividend of {savings.money_text(session, amount)} would leave "
-                f"{savings.money_text(session, balance)}")
+            raise Conflict.said(
+                "{code} has {held} on hold; taking back her dividend of {amount} would leave "
+                "{balance}", code=code, held=Amount(on_hold, currency),
+                amount=Amount(amount, currency), balance=Amount(balance, currency))
     row.status = "declared"
     row.payment_entries = 0
     row.paid_at = None

@@ -24,10 +24,16 @@ A declared preview is stored as JSON in minor units (`stored_preview`, `load_pre
 Money is an int of minor units; rates and percents are decimal strings (percent a year);
 a basis value is minor units times days (share-days), times months (months held) or plain
 minor units (the closing register). A member's total is her dividend plus her rebate.
+
+`preview_digest` is the SHA-256 of those figures as canonical JSON (keys sorted, no spaces):
+the same figures give the same digest, any changed figure (a rate, a pool, one member's
+paisa) another. A declaration names the digest of the preview the board saw, and is refused
+when the figures it would post do not give it.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +45,7 @@ from sqlalchemy.orm import Session
 from coop.dividends.calc import (
     Appropriation,
     Basis,
+    Distribution,
     FiscalYear,
     Movement,
     basis_value,
@@ -71,6 +78,17 @@ class Request:
             "patronage_rebate_percent": str(self.patronage_rebate_percent)
             if self.patronage_rebate_percent is not None else None,
             "basis": self.basis.value if self.basis else None}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Request:
+        """What `to_json` wrote."""
+        document: dict[str, Any] = json.loads(text)
+        rate, rebate = document.get("dividend_rate"), document.get("patronage_rebate_percent")
+        amount, basis = document.get("dividend_amount"), document.get("basis")
+        return cls(dividend_rate=Decimal(rate) if rate is not None else None,
+                   dividend_amount=_int(amount) if amount is not None else None,
+                   patronage_rebate_percent=Decimal(rebate) if rebate is not None else None,
+                   basis=Basis(basis) if basis else None)
 
 
 @dataclass(frozen=True)
@@ -106,6 +124,26 @@ class Preview:
     members: list[MemberShare]
     undistributed: int  # to 3200: the distributable balance less what members get
 
+    @property
+    def to_members(self) -> int:
+        """What members get: the dividend and the rebate allocated."""
+        return self.allocated + self.rebate_allocated
+
+    @property
+    def appropriated(self) -> int:
+        """What the statutory funds get."""
+        return sum(fund.amount for fund in self.appropriations)
+
+    @property
+    def left_over(self) -> int:
+        """The distributable balance neither pool takes (to 3200, with the two residues)."""
+        return self.undistributed - self.residue - self.rebate_residue
+
+
+FUND_NAMES = {"statutory_reserve": "Statutory reserve fund", "education_fund": "Education fund",
+              "unforeseen_loss_reserve": "Reserve for unforeseen losses"}
+"""Each statutory fund by the name people know it by (and its account's name)."""
+
 
 def funds(society: Society) -> list[tuple[str, str, Decimal]]:
     settings = society.settings
@@ -140,16 +178,23 @@ def preview(session: Session, name: int, request: Request, *, society: Society,
         amount=request.dividend_amount, rebate_percent=request.patronage_rebate_percent,
         unit=parse_minor(settings.dividend_rounding, society.currency, field="settings"),
         currency=society.currency)
+    return assemble(name, closed.net_surplus_minor, kind, codes, bases, result)
+
+
+def assemble(name: int, net_surplus: int, kind: Basis, codes: list[str], bases: list[int],
+             result: Distribution) -> Preview:
+    """The preview of a computed distribution: members by number, only those with a basis,
+    a dividend or a rebate (`codes` and `bases` in the rows' order)."""
     members = [MemberShare(code, basis, dividend, rebate)
                for code, basis, dividend, rebate
                in sorted(zip(codes, bases, result.dividends.amounts, result.rebates.amounts,
                              strict=True))
                if basis or dividend or rebate]
-    return Preview(name, closed.net_surplus_minor, result.appropriations,
-                   result.distributable, result.rate, kind, result.pool,
-                   result.dividends.allocated, result.dividends.residue,
-                   result.rebate_percent, result.rebate_pool, result.rebates.allocated,
-                   result.rebates.residue, members, result.undistributed)
+    return Preview(name, net_surplus, result.appropriations, result.distributable,
+                   result.rate, kind, result.pool, result.dividends.allocated,
+                   result.dividends.residue, result.rebate_percent, result.rebate_pool,
+                   result.rebates.allocated, result.rebates.residue, members,
+                   result.undistributed)
 
 
 def _bases(register: list[ShareHistory], kind: Basis, year: FiscalYear, *, face: int,
@@ -175,7 +220,28 @@ def _bases(register: list[ShareHistory], kind: Basis, year: FiscalYear, *, face:
 
 def stored_preview(preview: Preview) -> str:
     """The preview as stored with a declaration: JSON of ints (see the module docstring)."""
-    return json.dumps({
+    return json.dumps(_figures(preview), sort_keys=True)
+
+
+def preview_digest(preview: Preview) -> str:
+    """The SHA-256 (hex) of the figures as canonical JSON: same figures, same digest (a rate
+    is written in its shortest form, so "12" and "12.00" are one rate)."""
+    figures = _figures(preview)
+    figures["dividend"]["rate"] = _shortest(preview.rate)
+    figures["rebate"]["percent"] = _shortest(preview.rebate_percent)
+    for fund, row in zip(figures["appropriations"], preview.appropriations, strict=True):
+        fund["percent"] = _shortest(row.percent)
+    canonical = json.dumps(figures, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return hashlib.sha256(canonical.encode("ascii")).hexdigest()
+
+
+def _shortest(value: Decimal) -> str:
+    text = f"{value.normalize():f}"
+    return "0" if text in ("-0", "0") else text
+
+
+def _figures(preview: Preview) -> dict[str, Any]:
+    return {
         "fiscal_year": preview.fiscal_year,
         "net_surplus_minor": preview.net_surplus,
         "appropriations": [{"fund": a.fund, "account": a.account, "percent": str(a.percent),
@@ -192,7 +258,7 @@ def stored_preview(preview: Preview) -> str:
         "allocations": [{"member_code": s.member_code, "basis_value_minor": s.basis_value,
                          "dividend_minor": s.dividend, "rebate_minor": s.rebate}
                         for s in preview.members],
-    }, sort_keys=True)
+    }
 
 
 def load_preview(text: str) -> Preview:

@@ -1,7 +1,8 @@
 """The dividend declarations against the ledger (`coop verify` runs it).
 
-* A live declaration's appropriation entry posts exactly the stored figures: Dr 3900 the net
-  surplus, Cr each fund, 2100 what members get, 3200 the rest.
+* A declared or paid declaration's appropriation entry posts exactly the stored figures:
+  Dr 3900 the net surplus, Cr each fund, 2100 what members get, 3200 the rest. A pending
+  one has posted nothing yet, and a rejected or cancelled one is undone or never was.
 * A declared, unpaid one has no standing payment entries (a reversed payment's are reversed).
 * A paid declaration's payment entries credit each member exactly her stored dividend and
   rebate, to no one else; the stored members' totals add up to what was appropriated to
@@ -31,8 +32,9 @@ from coop.society import book_currency
 
 def reconcile(session: Session) -> list[tuple[str | None, str]]:
     """(account or None, problem) for each way a live declaration differs from the ledger."""
-    rows = session.execute(select(DeclarationRow).where(DeclarationRow.status != "cancelled")
-                           .order_by(DeclarationRow.fiscal_year)).scalars().all()
+    rows = session.execute(select(DeclarationRow).where(
+        DeclarationRow.status.in_(("declared", "paid")))
+        .order_by(DeclarationRow.fiscal_year)).scalars().all()
     if not rows:
         return []
     currency = book_currency(session)
@@ -41,7 +43,8 @@ def reconcile(session: Session) -> list[tuple[str | None, str]]:
         return format_minor(amount, currency)
 
     entries = {entry.id: entry for entry in queries.load_entries(
-        session, [row.appropriation_entry_id for row in rows])}
+        session, [row.appropriation_entry_id for row in rows
+                  if row.appropriation_entry_id is not None])}
     paid = _payments(session, {PAYMENT_NARRATION.format(year=row.fiscal_year)
                                for row in rows})
     problems: list[tuple[str | None, str]] = []
@@ -50,7 +53,7 @@ def reconcile(session: Session) -> list[tuple[str | None, str]]:
         stored = load_preview(row.preview_json)
         expected = Counter((p.account, Side(p.side), p.amount_minor)
                            for p in appropriation_postings(stored))
-        entry = entries.get(row.appropriation_entry_id)
+        entry = entries.get(row.appropriation_entry_id or 0)
         posted = Counter((p.account, p.side, p.amount_minor)
                          for p in (entry.postings if entry else ()))
         if posted != expected:

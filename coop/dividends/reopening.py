@@ -51,16 +51,21 @@ def reopen_year(session: Session, name: int, *, society: Society, actor: str,
     serialise(session)
     row = closed_row(session, name)
     if row is None:
-        raise YearNotClosed(f"fiscal year {name} is not closed")
+        raise YearNotClosed.said("fiscal year {year} is not closed", year=name)
     if closed_row(session, name + 1) is not None:
-        raise LaterYearClosed(f"fiscal year {name + 1} is closed: reopen {name + 1} first")
+        raise LaterYearClosed.said("fiscal year {later} is closed: reopen {later} first",
+                                   later=name + 1)
     live = session.execute(select(DeclarationRow.status).where(
-        DeclarationRow.fiscal_year == name, DeclarationRow.status != "cancelled")).scalar()
+        DeclarationRow.fiscal_year == name,
+        DeclarationRow.status.not_in(("cancelled", "rejected")))).scalar()
+    if live == "paid":
+        raise DividendStateConflict.said(  # POST /dividends/{fy}/payment/reversal, then cancel
+            "the dividend for {year} is paid: reverse its payment and cancel it first",
+            year=name)
     if live is not None:
-        raise DividendStateConflict(
-            f"the dividend for {name} is {live}: cancel it first (a paid dividend's payment is "
-            f"reversed at POST /dividends/{name}/payment/reversal, a declared one cancelled at "
-            f"POST /dividends/{name}/cancellation)")
+        raise DividendStateConflict.said(  # POST /dividends/{fy}/cancellation
+            "the dividend for {year} is declared or waiting for the board: cancel it first",
+            year=name)
     year = fiscal_year(society, name)
     before = closed_row(session, name - 1)
     reopen_through(session, year.start - timedelta(days=1) if before else None, clock=clock)

@@ -73,16 +73,16 @@ def close_year(session: Session, name: int, *, society: Society, actor: str,
     year = fiscal_year(society, name)
     serialise(session)
     if closed_row(session, name) is not None:
-        raise YearClosedAlready(f"fiscal year {name} is closed already")
+        raise YearClosedAlready.said("fiscal year {year} is closed already", year=name)
     if year.end >= clock.today():
-        raise InvalidInput(f"fiscal year {name} ends on {year.end}; it can be closed from the "
-                           "day after", field="fy")
+        raise InvalidInput.said("fiscal year {year} ends on {end}; it can be closed from the "
+                                "day after", year=name, end=year.end, field="fy")
     require_society(session)
     earlier = session.execute(select(func.min(entry_table.c.value_date))).scalar()
     if (earlier is not None and earlier < year.start
             and closed_row(session, name - 1) is None):
-        raise YearNotClosed(f"close fiscal year {name - 1} first: the book has entries "
-                            "before this year")
+        raise YearNotClosed.said("close fiscal year {year} first: the book has entries "
+                                 "before this year", year=name - 1)
     entry, net = _close_income_and_expense(session, name, year, actor=actor, clock=clock)
     close_through(session, year.end, clock=clock)
     head = queries.book(session)
@@ -133,5 +133,11 @@ def get_close(session: Session, name: int) -> YearClose:
     """A closed year, or YearNotClosed (also for a year reopened and not closed again)."""
     row = closed_row(session, name)
     if row is None:
-        raise YearNotClosed(f"fiscal year {name} has not been closed")
+        raise YearNotClosed.said("fiscal year {year} has not been closed", year=name)
     return _year(row)
+
+
+def closed_years(session: Session) -> list[int]:
+    """The fiscal years closed now (a reopened one only once closed again), latest first."""
+    return list(session.scalars(select(YearCloseRow.fiscal_year).where(
+        YearCloseRow.status == "closed").order_by(YearCloseRow.fiscal_year.desc())))

@@ -1,11 +1,16 @@
-"""Amounts in words, for a clerk to read back and for a member's receipt.
+"""Amounts and dates in words, for a clerk to read back and for a member's documents.
 
 num2words writes the words; where it has none for a language (or writes them wrongly) the
 amount is read in English, in the Indian system of lakhs and crores for an Indian locale.
+Dates come from Babel's long form of the language ("1 April 2025", "1 de abril de 2025"),
+with ASCII digits.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
+from babel.dates import format_date
 from num2words import num2words  # type: ignore[import-untyped]
 
 # num2words 0.5.14 has words for these of our languages; its Kannada groups lakhs wrongly
@@ -26,4 +31,11 @@ def amount_words(amount_minor: int, digits: int, *, locale: str, language: str) 
     return f"{words} {fraction:0{digits}d}/{10**digits}" if fraction else words
 
 
-__all__ = ["amount_words"]
+def date_words(day: date, *, language: str, locale: str) -> str:
+    """The day with its month named in `language`; English is written in the order of the
+    society's locale when that is an English one (en_IN: "1 April 2025")."""
+    where = locale if language == "en" and locale.startswith("en") else language
+    return format_date(day, "long", locale=where)
+
+
+__all__ = ["amount_words", "date_words"]

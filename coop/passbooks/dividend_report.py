@@ -13,6 +13,7 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from coop.dividends import Preview
+from coop.dividends.previews import FUND_NAMES, preview_digest
 from coop.money import format_minor, grouped
 
 
@@ -23,7 +24,8 @@ def amount_text(value: str, locale: str) -> str:
 
 
 def summary_pdf(preview: Preview, *, society_name: str, currency: str, locale: str,
-                status: str, chain_head: tuple[int, str]) -> bytes:
+                status: str, chain_head: tuple[int, str], resolution: str = "") -> bytes:
+    """`resolution`: the general body's, as it should read ("GB-7/2026 of 2026-05-30")."""
     styles = getSampleStyleSheet()
     buffer = io.BytesIO()
     pdf = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
@@ -35,7 +37,7 @@ def summary_pdf(preview: Preview, *, society_name: str, currency: str, locale: s
 
     rows = [["", f"Amount ({currency})"],
             ["Net surplus of the year", money(preview.net_surplus)]]
-    rows += [[f"{a.fund.replace('_', ' ').capitalize()} ({a.percent} %, {a.account})",
+    rows += [[f"{FUND_NAMES.get(a.fund, a.fund)} ({a.percent} %, {a.account})",
               money(a.amount)] for a in preview.appropriations]
     rows += [["Distributable balance", money(preview.distributable)],
              [f"Dividend pool ({preview.rate} % on {preview.basis.value.replace('_', ' ')})",
@@ -63,6 +65,8 @@ def summary_pdf(preview: Preview, *, society_name: str, currency: str, locale: s
         Paragraph(society_name, styles["Title"]),
         Paragraph(f"Dividend for fiscal year {preview.fiscal_year}: {status}",
                   styles["Heading2"]),
+        Paragraph(f"General body resolution: {resolution or 'not recorded'}; preview digest "
+                  f"{preview_digest(preview)}", styles["BodyText"]),
         Spacer(1, 4 * mm), table, Spacer(1, 6 * mm),
         Paragraph("Every member's basis, dividend and rebate are in the CSV report of the "
                   "same year. The figures above are the stored declaration; re-run the preview "

@@ -1,5 +1,6 @@
-"""A member's share certificate and her dividend statement for a year: one page each, in her
-language, with her member number (never her name), the chain head and a verification code."""
+"""A member's share certificate: one page in her language, with her member number (never her
+name), the chain head and a verification code. (Her dividend statement is in
+coop.passbooks.dividend_statement.)"""
 
 from __future__ import annotations
 
@@ -9,8 +10,6 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, Spacer
 from sqlalchemy.orm import Session
 
-from coop.dividends import get_declaration
-from coop.errors import NotFound
 from coop.members import get_member
 from coop.passbooks.sheet import BODY, Context, build, context, facts_table
 from coop.savings.shares import holding
@@ -43,42 +42,3 @@ def share_certificate(session: Session, code: str, *, printed_on: date,
              Spacer(1, 5 * mm), ctx.type.paragraph(note, BODY)]
     return build(ctx, story, title=f"Share certificate {code}", code=code, document="shares",
                  printed_on=printed_on)
-
-
-def dividend_statement(session: Session, fiscal_year: int, code: str, *,
-                       printed_on: date, language: str | None = None) -> bytes:
-    """Her share of a declared (or paid) dividend: the basis, the dividend and the rebate."""
-    member = get_member(session, code)
-    ctx = context(session, member, language)
-    tr = ctx.type.tr
-    declared = get_declaration(session, fiscal_year)
-    mine = next((share for share in declared.preview.members if share.member_code == code),
-                None)
-    if mine is None:
-        raise NotFound(f"{code} has no dividend for {fiscal_year}", field="code")
-    kind = declared.preview.basis.value
-
-    def money(amount_minor: int) -> str:
-        return f"{ctx.money(amount_minor)} {ctx.society.currency}"
-
-    basis = {"share_days": "paid-up value x days held",
-             "months_held": "paid-up value x whole months held",
-             "closing_register": "paid-up value on the last day of the year"}[kind]
-    unit = {"share_days": "{amount} x days", "months_held": "{amount} x months"}.get(
-        kind, "{amount}")
-    status = {"paid": "paid into savings", "declared": "declared, to be paid",
-              "cancelled": "cancelled"}.get(declared.status, declared.status)
-    rows = [[tr("Member number"), code], [tr("Fiscal year"), str(fiscal_year)],
-            [tr("Dividend rate"), tr("{rate} % a year", rate=str(declared.preview.rate))],
-            [tr("Basis"), tr(basis)],
-            [tr("Her basis"), tr(unit, amount=money(mine.basis_value))],
-            [tr("Dividend"), money(mine.dividend)],
-            [tr("Patronage rebate"), money(mine.rebate)],
-            [tr("Total"), money(mine.total)], [tr("Status"), tr(status)]]
-    note = tr("The dividend is shared among all members in proportion to their basis; the "
-              "auditor's report of the year lists every member's share.")
-    story = [*_heading(ctx, tr("Dividend statement, year {year}", year=fiscal_year)),
-             facts_table(ctx, rows, [70, 100]), Spacer(1, 4 * mm),
-             ctx.type.paragraph(note, BODY - 1)]
-    return build(ctx, story, title=f"Dividend statement {fiscal_year} {code}", code=code,
-                 document=f"dividend-{fiscal_year}", printed_on=printed_on)

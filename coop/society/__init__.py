@@ -45,6 +45,9 @@ class SocietySettings(BaseModel):
     )
     dividend_cap_percent: str = Field(default="15", pattern=PERCENT_PATTERN)
     dividend_basis: Literal["share_days", "months_held", "closing_register"] = "share_days"
+    dividend_approvals_required: int = Field(default=1, ge=1, le=50)
+    """Board votes a dividend declaration needs (the general body's decision, which the board
+    records); until they are in, the declaration is pending and posts nothing."""
     savings_interest_rate: str = Field(default="4", pattern=PERCENT_PATTERN)
     savings_interest_min_balance: str = Field(
         default="0", pattern=r"^(0|[1-9][0-9]{0,11})(\.[0-9]{1,3})?$"
@@ -91,6 +94,8 @@ class SocietySettings(BaseModel):
                 if Decimal(getattr(self, name)) < minimum:
                     raise ValueError(f"{name} is at least {minimum} under the mscs_2002 preset "
                                      "(set appropriation_preset to custom for other rules)")
+        if self.dividend_approvals_required > self.board_seats:
+            raise ValueError("dividend_approvals_required is at most board_seats")
         if Decimal(self.counter_confirm_above) > Decimal(self.counter_max_amount):
             raise ValueError("counter_confirm_above is at most counter_max_amount")
         most = PASSBOOK_LINES_MAX[self.passbook_page_size]

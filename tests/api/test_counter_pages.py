@@ -216,9 +216,17 @@ def test_the_dividend_previewed_declared_and_downloaded(api: Api, counter: Count
     preview = board.post(f"{C}/dividends", data={"csrf": csrf, "fy": "2024", "rate": "10"})
     assert preview.status_code == 200 and 'id="preview"' in preview.text
     assert 'id="declare"' in preview.text  # the board may declare what it sees
+    digest = fields(preview.text, "preview-form")["digest"]
+    assert len(digest) == 64
     assert api.get(f"{base}/dividends/2024", role="board").status_code == 404  # not yet
-    declared = board.post(f"{C}/dividends", data={"csrf": csrf, "fy": "2024", "rate": "10",
-                                                   "declare": "1"})
+    confirm = board.post(f"{C}/dividends", data={"csrf": csrf, "fy": "2024", "rate": "10",
+                                                  "digest": digest, "step": "confirm"})
+    assert confirm.status_code == 200 and 'id="confirm-form"' in confirm.text
+    assert api.get(f"{base}/dividends/2024", role="board").status_code == 404  # still not
+    declared = board.post(f"{C}/dividends", data={
+        **fields(confirm.text, "confirm-form"), "step": "declare",
+        "resolution_number": "AGM-2025/4", "resolution_date": "2025-06-28"},
+        follow_redirects=True)
     assert declared.status_code == 200 and 'id="declared"' in declared.text
     assert api.get(f"{base}/dividends/2024", role="board").json()["status"] == "declared"
 

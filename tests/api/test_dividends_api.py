@@ -234,11 +234,14 @@ def test_close_preview_declare_pay_report(api: Api) -> None:
     is_problem(api.get(f"{DIV}/{FY}", role="auditor"), 404)
 
     # Declaration by the board: the preview, stored, and the appropriation posted.
-    declared = declare(api, {**FIFTEEN, "resolution": "AGM 2025, item 4"})
+    declared = declare(api, {**FIFTEEN, "preview_digest": body["preview_digest"],
+                             "resolution": {"number": "AGM-2025/4", "date": "2025-06-28"}})
     assert declared.status_code == 201, declared.text
     stored = declared.json()
     assert stored["status"] == "declared" and stored["fiscal_year"] == FY
-    assert stored["resolution"] == "AGM 2025, item 4"
+    assert stored["resolution"] == {"number": "AGM-2025/4", "date": "2025-06-28"}
+    assert stored["preview_digest"] == body["preview_digest"]
+    assert (stored["approvals"], stored["rejections"], stored["approvals_required"]) == (1, 0, 1)
     assert stored["declared_at"] == "2025-06-30T00:00:00Z" and stored["paid_at"] is None
     assert stored["payment_entries"] == 0 and stored["cancellation_entry_id"] is None
     for field in ("net_surplus", "appropriations", "distributable", "dividend", "rebate",
@@ -448,7 +451,7 @@ def test_who_may_close_declare_and_pay(api: Api) -> None:
         is_problem(api.post(f"{DIV}/{FY}/declaration", FIFTEEN, role=role), 403)
     assert entries(api) == count
     assert declare(api, FIFTEEN).status_code == 201
-    for role in ("admin", "clerk", "auditor", "member"):
+    for role in ("clerk", "auditor", "member"):  # the admin and the board may cancel
         is_problem(api.post(f"{DIV}/{FY}/cancellation", None, role=role), 403)
     for role in ("board", "auditor", "member"):
         is_problem(pay(api, role=role), 403)
@@ -627,7 +630,10 @@ def test_a_member_who_left_gets_nothing_under_none(api: Api) -> None:
 # --- the patronage rebate ---------------------------------------------------------------------
 
 
-def test_the_patronage_rebate_follows_interest_paid_in_the_year(api: Api) -> None:
+def rebate_year(api: Api) -> tuple[str, str]:
+    """Fiscal year 2024 closed with 10,023.08 of surplus: a borrower who paid 23.08 of loan
+    interest (10 shares from 3 June 2024) and a saver with 100 shares from 20 August 2024.
+    The business date is left at TODAY. Returns (debtor, saver)."""
     at(api, date(2024, 6, 3))
     board = make_board(api)
     product(api)  # weekly, 12 %, 10 installments
@@ -650,6 +656,11 @@ def test_the_patronage_rebate_follows_interest_paid_in_the_year(api: Api) -> Non
     saver = shareholder(api, 100, "2024-08-20")  # no loan: no rebate
     income(api, "10000.00")
     assert close(api)["net_surplus"] == "10023.08"
+    return debtor, saver
+
+
+def test_the_patronage_rebate_follows_interest_paid_in_the_year(api: Api) -> None:
+    debtor, saver = rebate_year(api)
 
     # Appropriation of 10023.08 (each rounded up): 2505.77, 100.24, 1002.31 -> 6414.76.
     body = {"dividend_rate": "10", "patronage_rebate_percent": "50"}
@@ -877,8 +888,9 @@ def test_her_dividend_statement_and_share_certificate_are_hers_alone(api: Api) -
             {"account": "1000", "debit": "100000.00"},
             {"account": "4200", "credit": "100000.00"}]}).status_code == 201
     assert api.post(f"{BASE}/years/2024/close", {}).status_code == 201
-    assert api.post(f"{BASE}/dividends/2024/declaration", {"dividend_rate": "10"},
-                    role="board").status_code == 201
+    assert api.post(f"{BASE}/dividends/2024/declaration", {
+        "dividend_rate": "10", "resolution": {"number": "AGM-2025/4", "date": "2025-06-28"}},
+        role="board").status_code == 201
     api.db.write(lambda s: auth.create_user(
         s, username="her", password=PASSWORD, role="member", member_code=mine,
         passwords=TEST_PASSWORDS, clock=api.clock))
@@ -897,8 +909,12 @@ def test_her_dividend_statement_and_share_certificate_are_hers_alone(api: Api) -
     mine_line = next(line for line in api.get(f"{DIV}/2024", role="board").json()[
         "allocations"] if line["member_code"] == mine)
     for words in ("Dividend statement, year 2024", mine, "10 % a year",
-                  f"{mine_line['total']} INR", "paid-up value x days held"):
+                  f"{mine_line['total']} INR", "1 April 2024 to 31 March 2025",
+                  "AGM-2025/4 of 28 June 2025", "declared on 30 June 2025, to be paid",
+                  # 100 shares of 10.00 held all year, in plain words, not "x days"
+                  "1,000.00 INR on average over the year, counted day by day"):
         assert words in statement, words
+    assert "x days" not in statement
     certificate = pdf_text(api.get(f"{BASE}/members/{mine}/share-certificate.pdf",
                                    role="clerk").content)
     for words in ("Share certificate", mine, "Shares held 100", "Paid-up value 1,000.00 INR"):

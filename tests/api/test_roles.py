@@ -127,7 +127,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("GET", "/dividends/{}/report.csv"): roles("admin", "board", "auditor"),
     ("GET", "/years/{}"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
     ("GET", "/dividends/{}/report.pdf"): roles("admin", "board", "auditor"),  # not in CONTRACT
-    ("POST", "/dividends/{}/cancellation"): roles("board"),  # not in CONTRACT.md: the board
+    # not in CONTRACT.md: the board, and the admin (issue 18: withdraws a pending one too)
+    ("POST", "/dividends/{}/cancellation"): roles("admin", "board"),
+    # issue 18: board votes on a declaration while dividend_approvals_required are not in
+    ("POST", "/dividends/{}/declaration/votes"): roles("board"),
+    ("GET", "/dividends/{}/declaration/votes"): roles("admin", "board", "auditor"),
     # Tills
     ("POST", "/tills"): roles("admin", "clerk"),
     ("GET", "/tills/{}"): roles("admin", "board", "clerk", "auditor"),  # a clerk: her own
@@ -260,9 +264,12 @@ COUNTER = {
     ("POST", "/counter/corrections/{}/approval"): roles("admin", "board"),
     ("POST", "/counter/corrections/{}/refusal"): roles("admin", "board"),
     ("POST", "/counter/loans/{}/vote"): roles("board"),
-    ("GET", "/counter/dividends"): roles("admin", "board", "auditor"),
+    ("GET", "/counter/dividends"): roles("admin", "board", "auditor", "clerk"),
     ("POST", "/counter/dividends"): roles("admin", "board", "auditor"),
     ("GET", "/counter/dividends/{}/members.csv"): roles("admin", "board", "auditor"),
+    ("POST", "/counter/dividends/{}/vote"): roles("board"),  # issue 18, as the API's
+    ("POST", "/counter/dividends/{}/payment"): roles("admin", "clerk"),
+    ("POST", "/counter/dividends/{}/cancellation"): roles("admin"),
     ("GET", "/counter/audit"): roles("admin", "auditor"),
     ("GET", "/counter/tills"): roles("admin", "clerk"),
     ("POST", "/counter/tills/open"): roles("admin", "clerk"),

@@ -238,9 +238,9 @@ def test_a_year_of_a_small_cooperative(coop: Coop) -> None:
     assert coop.verified()  # a preview writes nothing
 
     # -- declared: 3900 is emptied into the funds, 2100 Dividends payable and 3200 -------------
+    agm = dividends.Resolution("AGM-3/2026", date(2026, 4, 1))
     db.write(lambda s: dividends.declare_dividend(s, 2025, request, society=coop.society(s),
-                                         resolution="AGM resolution 3 of 2026", actor="board",
-                                         clock=clock))
+                                                  resolution=agm, actor="board", clock=clock))
     assert coop.balance("2100") == 11_200  # 100.00 dividend + 12.00 rebate
     assert coop.balance("3200") == 119_696
     assert [coop.balance(fund) for fund in ("3100", "3110", "3120")] == [51_132, 2_046, 20_453]

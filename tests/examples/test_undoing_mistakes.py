@@ -157,9 +157,9 @@ def test_undoing_the_mistakes_of_a_year(coop: Coop, figure: Callable[[str], None
     assert first.net_surplus_minor == 200_534
     request = dividends.Request(dividend_rate=Decimal(10),
                                 basis=dividends.Basis.CLOSING_REGISTER)
+    agm = dividends.Resolution("AGM-1/2026", date(2026, 4, 1))
     db.write(lambda s: dividends.declare_dividend(s, 2025, request, society=c.society(s),
-                                                  resolution="AGM 1/2026", actor="asha",
-                                                  clock=clock))
+                                                  resolution=agm, actor="asha", clock=clock))
     before_pay = savings_of(c)
     db.write(lambda s: dividends.pay_dividend(s, 2025, actor="admin", clock=clock))
     # 10 % of 1,100.00 paid up: Asha 50.00, Bina 20.00, Chitra 10.00, Devi 20.00, Esha 10.00

@@ -1,4 +1,5 @@
-"""`coop year close` and `coop dividends preview`: the auditor's re-run from the command line."""
+"""`coop year close`, `coop dividends preview` (the auditor's re-run from the command line)
+and `coop dividends declare` (the figures it printed, on the general body's resolution)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from coop import dividends
 from coop.cli import app
 from coop.clock import FixedClock
 from coop.db import Database
@@ -59,7 +61,10 @@ def test_close_then_preview_writes_the_auditors_csv(fresh_url: str, tmp_path: Pa
     run = runner.invoke(app, ["dividends", "preview", "2024", "--rate", "15", "--basis",
                               "months_held", "--out", str(report)])
     assert run.exit_code == 0, run.output
-    assert "distributable 64000.00" in run.output and "pool 237.50" in run.output
+    assert "distributable surplus: 64000.00" in run.output
+    assert "Dividend pool: 15 % a year on months_held: 237.50" in run.output
+    assert "Statutory reserve fund (25 %): 25000.00" in run.output
+    assert "Patronage rebate pool: 0 % of the loan interest members paid: 0.00" in run.output
     lines = report.read_text().splitlines()
     assert lines[0] == "member_code,basis_value,dividend,rebate,total"
     by_code = {line.split(",")[0]: line.split(",")[1:] for line in lines[1:]}
@@ -70,3 +75,31 @@ def test_close_then_preview_writes_the_auditors_csv(fresh_url: str, tmp_path: Pa
     assert capped.exit_code != 0 and "dividend_cap_percent" in str(capped.exception)
     verified = runner.invoke(app, ["verify"])
     assert verified.exit_code == 0, verified.output
+
+
+def test_declare_prints_the_figures_and_declares_them(fresh_url: str, tmp_path: Path) -> None:  # noqa: F811
+    assert runner.invoke(app, ["init"]).exit_code == 0
+    _year_of_business(fresh_url, tmp_path / "keys" / "data.key")
+    assert runner.invoke(app, ["year", "close", "2024"]).exit_code == 0
+    declare = ["dividends", "declare", "2024", "--rate", "12", "--rebate", "5",
+               "--resolution-number", "GB-7/2025", "--resolution-date", "2025-06-28"]
+    asked = runner.invoke(app, declare, input="n\n")
+    assert asked.exit_code == 1 and "Nothing declared." in asked.output
+    assert "distributable surplus: 64000.00" in asked.output
+    assert "Declare these figures on resolution GB-7/2025 of 2025-06-28?" in asked.output
+    future = runner.invoke(app, [*declare[:-1], "2025-07-01", "--yes"])
+    assert future.exit_code != 0 and "has not come yet" in str(future.exception)
+    done = runner.invoke(app, [*declare, "--yes"])
+    assert done.exit_code == 0, done.output
+    assert "Dividend for 2024 declared:" in done.output
+    db = Database(fresh_url, pool_size=1)
+    try:
+        declared = db.read(lambda s: dividends.get_declaration(s, 2024))
+    finally:
+        db.dispose()
+    assert declared.status == "declared" and declared.declared_by == "cli"
+    assert declared.resolution == dividends.Resolution("GB-7/2025", date(2025, 6, 28))
+    assert f"Preview digest: {declared.preview_digest}" in done.output
+    twice = runner.invoke(app, [*declare, "--yes"])
+    assert twice.exit_code != 0 and "declared already" in str(twice.exception)
+    assert runner.invoke(app, ["verify"]).exit_code == 0

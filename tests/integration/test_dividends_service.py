@@ -86,8 +86,9 @@ def _society(session: Session) -> Society:
 
 def _declare(db: Database, clock: FixedClock, rate: str) -> dividends.Declaration:
     return db.write(lambda s: dividends.declare_dividend(
-        s, FY, dividends.Request(Decimal(rate)), society=_society(s), resolution="AGM 2025",
-        actor="board1", clock=clock))
+        s, FY, dividends.Request(Decimal(rate)), society=_society(s),
+        resolution=dividends.Resolution("AGM-2025/4", date(2025, 6, 28)), actor="board1",
+        clock=clock))
 
 
 def test_close_preview_declare_cancel_declare_again_and_pay(

@@ -91,7 +91,8 @@ def _close_and_declare(db: Database, clock: FixedClock) -> None:
                                             clock=clock))
     db.write(lambda s: dividends.declare_dividend(
         s, FY, dividends.Request(Decimal("10")), society=require_society(s),
-        resolution="AGM 2025", actor="board", clock=clock))
+        resolution=dividends.Resolution("AGM-2025/4", date(2025, 6, 28)), actor="board",
+        clock=clock))
 
 
 def _interest(db: Database, clock: FixedClock) -> None:

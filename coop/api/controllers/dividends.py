@@ -12,10 +12,13 @@ from sqlalchemy.orm import Session
 from coop import dividends
 from coop.api.deps import AppState, SocietyDep, app_state, currency, parse_money
 from coop.api.idempotency import respond
+from coop.api.schemas.common import Page
 from coop.api.schemas.dividends import (
     CancellationOut,
     DeclarationIn,
     DeclarationOut,
+    DeclarationTallyOut,
+    DeclarationVoteIn,
     DividendIn,
     DividendPreviewOut,
     PaymentOut,
@@ -27,11 +30,13 @@ from coop.api.schemas.dividends import (
     payment_out,
     payment_reversal_out,
     preview_out,
+    tally_out,
     year_out,
     year_reopening_out,
 )
+from coop.api.schemas.loans import VoteOut, votes_out
 from coop.api.security import allow, current_principal
-from coop.auth import Role
+from coop.auth import Principal, Role
 from coop.dividends.calc import Basis
 from coop.dividends.payment_reversal import reverse_dividend_payment
 from coop.dividends.reopening import reopen_year
@@ -50,6 +55,10 @@ def _request(state: AppState, data: DividendIn) -> dividends.Request:
         patronage_rebate_percent=(Decimal(data.patronage_rebate_percent)
                                   if data.patronage_rebate_percent is not None else None),
         basis=Basis(data.basis) if data.basis else None)
+
+
+def _voter(principal: Principal) -> dividends.Voter:
+    return dividends.Voter(code=principal.member_code, username=principal.username)
 
 
 class YearsController(Controller):
@@ -112,18 +121,50 @@ class DividendsController(Controller):
     @post("/{fy:int}/declaration", opt=allow(B), sync_to_thread=True)
     def declare(self, request: Request[Any, Any, Any], fy: FiscalYearName,
                 data: JSONBody[DeclarationIn], society: SocietyDep) -> Response[DeclarationOut]:
-        """The board declares the dividend: the appropriation is posted (2100 payable)."""
+        """The board declares what it previewed (409 when `preview_digest` names other
+        figures), recording the general body's resolution. Her declaration is her approving
+        vote: with `dividend_approvals_required` above 1 the declaration is `pending` and
+        posts nothing until the other approvals are in (POST .../declaration/votes); else the
+        appropriation is posted (2100 payable)."""
         state = app_state(request)
         principal = current_principal(request)
         wanted = _request(state, data)
+        given = data.resolution
+        resolution = (dividends.check_resolution(given.number, given.date,
+                                                 today=state.clock.today())
+                      if given is not None else None)
 
         def work(session: Session) -> DeclarationOut:
             declared = dividends.declare_dividend(
-                session, fy, wanted, society=society, resolution=data.resolution,
+                session, fy, wanted, society=society, resolution=resolution,
+                preview_digest=data.preview_digest, voter=_voter(principal),
                 actor=principal.username, clock=state.clock)
             return declaration_out(declared, society.currency)
 
         return respond(request, principal, data, work)
+
+    @post("/{fy:int}/declaration/votes", opt=allow(B), sync_to_thread=True)
+    def vote(self, request: Request[Any, Any, Any], fy: FiscalYearName,
+             data: JSONBody[DeclarationVoteIn],
+             society: SocietyDep) -> Response[DeclarationTallyOut]:
+        """A board member's vote on the year's pending declaration: the approval that brings
+        `dividend_approvals_required` declares it (the appropriation is posted); 409 when it
+        is not pending, or she voted already."""
+        state = app_state(request)
+        principal = current_principal(request)
+
+        def work(session: Session) -> DeclarationTallyOut:
+            return tally_out(dividends.vote_on_declaration(
+                session, fy, voter=_voter(principal), decision=data.decision, note=data.note,
+                society=society, clock=state.clock))
+
+        return respond(request, principal, data, work)
+
+    @get("/{fy:int}/declaration/votes", opt=allow(A, B, D), sync_to_thread=True)
+    def votes(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Page[VoteOut]:
+        """Every board vote on the year's declaration, in the order cast."""
+        state = app_state(request)
+        return state.db.read(lambda s: votes_out(dividends.declaration_votes(s, fy)))
 
     @post("/{fy:int}/payment", opt=allow(A, C), sync_to_thread=True)
     def pay(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[PaymentOut]:
@@ -151,10 +192,11 @@ class DividendsController(Controller):
 
         return respond(request, principal, None, work)
 
-    @post("/{fy:int}/cancellation", opt=allow(B), sync_to_thread=True)
+    @post("/{fy:int}/cancellation", opt=allow(A, B), sync_to_thread=True)
     def cancel(self, request: Request[Any, Any, Any],
                fy: FiscalYearName) -> Response[CancellationOut]:
-        """Cancel a declared, unpaid dividend (one entry undoes the appropriation)."""
+        """Cancel a declared, unpaid dividend (one entry undoes the appropriation), or
+        withdraw a pending one (nothing was posted)."""
         state = app_state(request)
         principal = current_principal(request)
 
@@ -166,7 +208,8 @@ class DividendsController(Controller):
 
     @get("/{fy:int}", opt=allow(A, B, D), sync_to_thread=True)
     def detail(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> DeclarationOut:
-        """The declaration with its status (declared, paid or cancelled)."""
+        """The declaration with its status (pending, declared, paid, cancelled or rejected),
+        its resolution and its board votes."""
         state = app_state(request)
         return state.db.read(lambda s: declaration_out(dividends.get_declaration(s, fy),
                                                        currency(state)))
@@ -182,9 +225,12 @@ class DividendsController(Controller):
         def read(session: Session) -> bytes:
             declared = dividends.get_declaration(session, fy)
             book = queries.book(session)
+            given = declared.resolution
+            resolution = (f"{given.number} of {given.on.isoformat()}" if given and given.on
+                          else given.number if given else "")
             return summary_pdf(declared.preview, society_name=society.name,
                                currency=society.currency, locale=society.locale,
-                               status=declared.status,
+                               status=declared.status, resolution=resolution,
                                chain_head=(book.head_seq, book.head_hash) if book else (0, ""))
 
         content = state.db.read(read)

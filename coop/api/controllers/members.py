@@ -48,7 +48,8 @@ from coop.api.schemas.members import (
 from coop.api.security import allow, current_principal, own_member_or_404
 from coop.auth import STAFF, Principal, Role
 from coop.members import search
-from coop.passbooks.documents import dividend_statement, share_certificate
+from coop.passbooks.dividend_statement import dividend_statement
+from coop.passbooks.documents import share_certificate
 from coop.passbooks.receipt import receipt as receipt_pdf
 from coop.savings import interest_run, shares
 

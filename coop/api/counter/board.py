@@ -2,15 +2,14 @@
 
 Board: the loan applications and reschedule requests waiting for votes, each with what the
 board weighs (her savings, shares, earlier loans, the quote: installment, interest, APR) and a
-vote with a note; the year's dividend, previewed and declared.
-Auditor: the trial balance as of a date, verify with the chain head, the portfolio at risk,
-a dividend preview and its CSV. Numbers only: neither page shows a name.
+vote with a note (the year's dividend has its own pages, coop.api.counter.dividends).
+Auditor: the trial balance as of a date, verify with the chain head, the portfolio at risk.
+Numbers only: neither page shows a name.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from litestar import Controller, Request, Response, get, post
@@ -18,14 +17,13 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from coop import dividends, loans, members, savings
+from coop import loans, members, savings
 from coop.api.counter.clerk import CounterController
-from coop.api.counter.web import FiscalYearName, Form, LoanId, Page, field_errors, page, write
-from coop.api.deps import AppState, SocietyDep, app_state
-from coop.api.schemas.dividends import preview_body
+from coop.api.counter.web import Form, LoanId, page, write
+from coop.api.deps import AppState, app_state
 from coop.api.security import allow
 from coop.auth import Role
-from coop.errors import CoopError, InvalidInput
+from coop.errors import CoopError
 from coop.ledger import queries
 from coop.ledger.verify import verify
 from coop.loans.schedule import build
@@ -71,26 +69,6 @@ def _board_view(state: AppState, session: Session) -> dict[str, Any]:
             "reschedules": _reschedules(session, state.clock.today())}
 
 
-def _year(text: str | None, view: Page, state: AppState) -> int:
-    if text and text.isdigit() and len(text) == 4:
-        return int(text)
-    today = state.clock.today()
-    start = int(view.society.fiscal_year_start[:2])
-    return today.year - 1 if today.month >= start else today.year - 2
-
-
-def _dividend_request(form: dict[str, Any]) -> dividends.Request:
-    try:
-        rate = Decimal(str(form.get("rate", "")).strip())
-        rebate_text = str(form.get("rebate", "")).strip()
-        rebate = Decimal(rebate_text) if rebate_text else None
-    except InvalidOperation as error:
-        raise InvalidInput("a rate is a number such as 10 or 7.5", field="rate") from error
-    if not Decimal(0) < rate <= 100:
-        raise InvalidInput("the rate is more than 0 and at most 100", field="rate")
-    return dividends.Request(dividend_rate=rate, patronage_rebate_percent=rebate)
-
-
 class BoardController(Controller):
     path = "/counter"
     include_in_schema = False
@@ -134,41 +112,6 @@ class BoardController(Controller):
 
         return Redirect(f"/counter/board?done={quote(notice)}", status_code=303)
 
-    @get("/dividends", opt=allow(B, D, A), sync_to_thread=True)
-    def dividend_form(self, request: Request[Any, Any, Any], fy: FromQuery[str | None] = None
-                      ) -> Template:
-        view, state = page(request), app_state(request)
-        year = _year(fy, view, state)
-        declared = state.db.read(lambda s: _declared(s, year))
-        return Template("dividends.html", context=view.context(
-            year=year, preview=None, declared=declared, form={}))
-
-    @post("/dividends", opt=allow(B, D, A), sync_to_thread=True, status_code=200)
-    def dividend(self, request: Request[Any, Any, Any], data: Form) -> Response[Any]:
-        """Preview (anyone of these roles), or declare (the board) what was previewed."""
-        view, state = page(request), app_state(request)
-        assert view.principal is not None
-        year = _year(str(data.get("fy", "")), view, state)
-        declare = data.get("declare") == "1" and view.principal.role is B
-        try:
-            wanted = _dividend_request(data)
-            if declare:
-                write(request, lambda s: dividends.declare_dividend(
-                    s, year, wanted, society=view.society, resolution=None,
-                    actor=view.principal.username, clock=state.clock))  # type: ignore[union-attr]
-            result = state.db.read(lambda s: dividends.preview(s, year, wanted,
-                                                               society=view.society))
-        except CoopError as error:
-            view.errors = field_errors(error, "rate")
-            declared = state.db.read(lambda s: _declared(s, year))
-            return Template("dividends.html", status_code=422, context=view.context(
-                year=year, preview=None, declared=declared, form=data))
-        view.notice = view.tr("Declared.") if declare else None
-        declared = state.db.read(lambda s: _declared(s, year))
-        return Template("dividends.html", context=view.context(
-            year=year, preview=preview_body(result, view.society.currency),
-            declared=declared, form=data))
-
     @get("/audit", opt=allow(D, A), sync_to_thread=True)
     def audit(self, request: Request[Any, Any, Any], as_of: FromQuery[str | None] = None,
               check: FromQuery[bool] = False) -> Template:
@@ -186,30 +129,6 @@ class BoardController(Controller):
                     "book": queries.book(session)}
 
         return Template("audit.html", context=view.context(day=day, **state.db.read(read)))
-
-    @get("/dividends/{fy:int}/members.csv", opt=allow(B, D, A), sync_to_thread=True)
-    def dividend_csv(self, request: Request[Any, Any, Any], fy: FiscalYearName,
-                     society: SocietyDep, rate: FromQuery[str] = "",
-                     rebate: FromQuery[str] = "") -> Response[str]:
-        """The previewed (or, without a rate, the declared) dividend, member by member."""
-        state = app_state(request)
-
-        def read(session: Session) -> str:
-            if not rate:
-                return dividends.report_csv(session, fy)
-            wanted = _dividend_request({"rate": rate, "rebate": rebate})
-            result = dividends.preview(session, fy, wanted, society=society)
-            return dividends.preview_csv(result, society.currency)
-
-        return Response(state.db.read(read), media_type="text/csv", headers={
-            "Content-Disposition": f'attachment; filename="dividend-{fy}.csv"'})
-
-
-def _declared(session: Session, year: int) -> str | None:
-    try:
-        return dividends.get_declaration(session, year).status
-    except CoopError:
-        return None
 
 
 BoardController.exception_handlers = CounterController.exception_handlers

@@ -9,9 +9,9 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from coop.api.schemas.common import ChainHeadOut, In, MoneyText, Out, money, utc_text
+from coop.api.schemas.common import ChainHeadOut, Day, In, MoneyText, Out, money, utc_text
 from coop.api.schemas.loan_terms import Rate
-from coop.dividends import Declaration, Preview, YearClose
+from coop.dividends import Declaration, Preview, YearClose, preview_digest
 from coop.dividends.payment_reversal import PaymentReversal
 from coop.dividends.reopening import YearReopening
 
@@ -25,8 +25,22 @@ class DividendIn(In):
     basis: BasisName | None = None
 
 
+class ResolutionIn(In):
+    """The general body's resolution: its number and the day it was passed."""
+
+    number: str = Field(min_length=1, max_length=40, examples=["GB-7/2026"])
+    date: Day
+
+
 class DeclarationIn(DividendIn):
-    resolution: str | None = Field(default=None, min_length=1, max_length=200)
+    preview_digest: str | None = Field(default=None, pattern="^[0-9a-f]{64}$")
+    """The digest of the preview the board saw; 409 when the body's figures differ."""
+    resolution: ResolutionIn | None = None
+
+
+class DeclarationVoteIn(In):
+    decision: Literal["approve", "reject"]
+    note: str | None = Field(default=None, min_length=1, max_length=200)
 
 
 class YearOut(Out):
@@ -77,16 +91,34 @@ class DividendPreviewOut(Out):
     rebate: RebatePoolOut
     undistributed: MoneyText
     allocations: list[MemberShareOut]
+    preview_digest: str
+
+
+class ResolutionOut(Out):
+    number: str
+    date: date | None
+    """None only for a declaration recorded before the date was asked for."""
 
 
 class DeclarationOut(DividendPreviewOut):
-    status: Literal["declared", "paid", "cancelled"]
-    resolution: str | None
-    appropriation_entry_id: int
+    status: Literal["pending", "declared", "paid", "cancelled", "rejected"]
+    resolution: ResolutionOut | None
+    approvals: int
+    rejections: int
+    approvals_required: int
+    appropriation_entry_id: int | None
     cancellation_entry_id: int | None
     payment_entries: int
     declared_at: str
     paid_at: str | None
+
+
+class DeclarationTallyOut(Out):
+    fiscal_year: int
+    status: Literal["pending", "declared", "rejected"]
+    approvals: int
+    rejections: int
+    required: int
 
 
 class PaymentOut(Out):
@@ -144,6 +176,7 @@ def preview_body(preview: Preview, currency: str) -> dict[str, Any]:
         "allocations": [{"member_code": s.member_code, "basis_value": m(s.basis_value),
                          "dividend": m(s.dividend), "rebate": m(s.rebate), "total": m(s.total)}
                         for s in preview.members],
+        "preview_digest": preview_digest(preview),
     }
 
 
@@ -154,12 +187,22 @@ def preview_out(preview: Preview, currency: str) -> DividendPreviewOut:
 def declaration_out(declared: Declaration, currency: str) -> DeclarationOut:
     return DeclarationOut.model_validate({
         **preview_body(declared.preview, currency), "status": declared.status,
-        "resolution": declared.resolution,
+        "resolution": ({"number": declared.resolution.number, "date": declared.resolution.on}
+                       if declared.resolution else None),
+        "approvals": declared.approvals, "rejections": declared.rejections,
+        "approvals_required": declared.approvals_required,
         "appropriation_entry_id": declared.appropriation_entry_id,
         "cancellation_entry_id": declared.cancellation_entry_id,
         "payment_entries": declared.payment_entries,
         "declared_at": utc_text(declared.declared_at),
         "paid_at": utc_text(declared.paid_at) if declared.paid_at else None})
+
+
+def tally_out(declared: Declaration) -> DeclarationTallyOut:
+    return DeclarationTallyOut.model_validate({
+        "fiscal_year": declared.fiscal_year, "status": declared.status,
+        "approvals": declared.approvals, "rejections": declared.rejections,
+        "required": declared.approvals_required})
 
 
 def payment_out(fiscal_year: int, declared: Declaration) -> PaymentOut:
