@@ -11,7 +11,7 @@ import re
 from tests.api.conftest import PASSWORD, Api
 from tests.api.test_counter_pages import Counter, balance, counter  # noqa: F401  (fixture)
 from tests.api.test_passbooks_api import embedded_fonts
-from tests.helpers import scanned_codes
+from tests.helpers import qr_codes
 
 C = "/counter"
 BASE = "/api/v1"
@@ -79,7 +79,7 @@ def test_her_own_pages_are_in_her_language_with_her_papers(
         fonts = embedded_fonts(pdf)
         assert any("NotoSansKannada" in name for name in fonts) and all(fonts.values())
     certificate = _pdf(asha.get(links["share-certificate"]))
-    assert scanned_codes(certificate)[0].startswith(f"COOP-PB1|{code}|shares|")
+    assert qr_codes(certificate)[0].startswith(f"COOP-PB1|{code}|shares|")
 
     # her refusals are in her words too, and another's papers are not hers
     other = api.member_codes["member"]
