@@ -246,6 +246,7 @@ def test_only_an_admin_issues_a_duplicate_which_reprints_the_book(api: Api) -> N
     assert (run.headers["Coop-Passbook-Book"], run.headers["Coop-Passbook-Through"]) == (
         f"{code}-1-D1", "3")
     assert text.count("DUPLICATE") == 2  # the front page and page 1
+    assert "Balance today" not in text  # a print into her book has no statement's box
     assert line_dates(run.content) == ["03-06-2025", "04-06-2025", "05-06-2025"]
 
     (scanned,) = qr_codes(first.content)  # the lost book's front page
@@ -375,6 +376,8 @@ def test_a_code_read_off_a_printed_page_checks_out(api: Api) -> None:
     text = pdf_text(pdf)
     where = re.search(rf"({re.escape(code)})\s+({re.escape(code)}-\d+)\s+Page 1", text)
     assert where is not None and re.search(r"Printed 30-06-2025\s*$", text, re.M)
+    # the whole passbook is a statement: her balance today up front, in large type
+    assert re.search(r"Balance today \(30-06-2025\)\s+4,321\.00", text), text
     head = api.get(f"{BASE}/ledger/verify").json()["chain_head"]
     assert head["hash"][:16] not in text and "2000:" not in text and "#" not in text
     scanned = f"COOP-PB1|{where[1]}|{where[2]}|{head['seq']}|{head['hash'][:16]}"
