@@ -208,6 +208,12 @@ def amount_formatter(locale: str, exponent: int) -> Callable[[int], str]:
     return formatted
 
 
+def count_formatter(locale: str) -> Callable[[int], str]:
+    """A function from a count (of shares, of members) to the locale's grouped digits:
+    100000 in en_IN -> "1,00,000", in en_US -> "100,000"."""
+    return amount_formatter(locale, 0)
+
+
 def allocate(total_minor: int, weights: Sequence[int | Decimal | Fraction]) -> list[int]:
     """Split `total_minor` in proportion to `weights` so that the parts sum exactly to it.
 

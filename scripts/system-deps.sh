@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# The Debian packages coop's documents and tests need: fonts-noto-core (Noto fonts that shape
-# Kannada, Bengali and Devanagari; Latin documents need none), poppler-utils (pdftoppm, used by
-# the tests to look at rendered pages) and chromium (the counter's browser tests drive it with
-# Playwright; no browser download). Installs what is missing when it can (root or sudo without
-# a password, apt-get present); otherwise says what to install and carries on.
+# The Debian packages coop's documents and tests need: fonts-noto-core (Noto Sans, embedded in
+# every document, and the Noto fonts that shape Kannada, Bengali and Devanagari), poppler-utils
+# (pdftoppm, used by the tests to look at rendered pages) and chromium (the counter's browser
+# tests drive it with Playwright; no browser download). Installs what is missing when it can
+# (root or sudo without a password, apt-get present); otherwise says what to install and
+# carries on.
 set -uo pipefail
 FONT_DIR="${COOP_FONT_DIR:-/usr/share/fonts/truetype/noto}"
 missing=()
-[ -f "$FONT_DIR/NotoSansKannada-Regular.ttf" ] || missing+=(fonts-noto-core)
+{ [ -f "$FONT_DIR/NotoSansKannada-Regular.ttf" ] && [ -f "$FONT_DIR/NotoSans-Regular.ttf" ]; } \
+  || missing+=(fonts-noto-core)
 command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
 command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 [ ${#missing[@]} -eq 0 ] && exit 0
@@ -22,5 +24,5 @@ if command -v apt-get >/dev/null 2>&1; then
     exit 0
   fi
 fi
-echo "WARNING: install ${missing[*]} (Debian/Ubuntu packages) for Indic-language documents" \
+echo "WARNING: install ${missing[*]} (Debian/Ubuntu packages) for the documents" \
      "and their tests" >&2

@@ -143,6 +143,10 @@ class InstallmentView:
     total: int
     paid: int
     status: str  # paid, partly_paid, overdue, due, upcoming
+    balance_after: int = 0
+    """Principal still owed once this installment is paid: as it was after the payment that
+    covered it, or, for one not covered yet, as it will be if she pays each installment on
+    its due date. Zero after the last."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +190,9 @@ class _State:
     rounded_total: int = 0
     dues: list[date] = field(default_factory=list)  # the plan's due dates, for bisection
     planned: list[int] = field(default_factory=list)  # planned totals up to each due date
+    trail: list[tuple[int, int, int]] = field(default_factory=list)
+    """(paid towards the plan, principal outstanding, principal of the payment) after each
+    payment, in order."""
 
     @classmethod
     def start(cls, plan: Plan) -> _State:
@@ -331,6 +338,7 @@ class _State:
         self.interest_paid += interest
         self.principal_paid += principal
         self.balance -= principal
+        self.trail.append((self.paid_towards_plan, self.balance, principal))
         return allocation
 
     # ageing ------------------------------------------------------------------------------
@@ -457,11 +465,18 @@ def allocate(plan: Plan, payments: Sequence[Event], payment: Payment,
 
 def installments(plan: Plan, payments: Sequence[Event], as_of: date,
                  order: Sequence[Bucket] = DEFAULT_ORDER) -> list[InstallmentView]:
-    """The schedule as it stands: what each installment asks, what is paid, what is late.
+    """The schedule as it stands: what each installment asks, what is paid, what is late,
+    and the principal left once it is paid.
 
     Every installment but the last asks its planned total. The last asks what would remain if
     every later installment were paid on its due date, so it grows with late payments and
-    shrinks with early ones.
+    shrinks with early ones; its principal is what is left after the one before it, the rest
+    is interest.
+
+    The principal left after an installment is read from the payments, not from the plan: a
+    payment a day late pays a little more interest and so a little less principal than the
+    plan says, and the plan's principal summed would leave a balance the loan does not have
+    (a loan card once showed 2.16 still owed after a closed loan's last installment).
     """
     state, _ = _replay(plan, payments, order)
     paid_so_far = state.paid_towards_plan
@@ -485,13 +500,17 @@ def installments(plan: Plan, payments: Sequence[Event], as_of: date,
         projected.accrue_to(max(plan.maturity, projected.on))
     last_total = max(0, projected.paid_towards_plan + projected.balance
                      + projected.interest_due - sum(p.total for p in periods[:-1]))
+    targets = list(accumulate(p.total for p in periods[:-1]))
+    lefts = [_left_after(projected.trail, target, plan.principal) for target in targets]
     views = []
     remaining = paid_so_far
-    for period in periods:
-        total = last_total if period is periods[-1] else period.total
+    for index, period in enumerate(periods):
+        last = index == len(periods) - 1
+        total = last_total if last else period.total
         paid = min(remaining, total)
         remaining -= paid
-        principal = min(total, period.principal)
+        before = lefts[index - 1] if index else plan.principal
+        principal = min(total, before if last else period.principal)
         if paid >= total:
             status = "paid"
         elif period.due_on < as_of:
@@ -503,8 +522,23 @@ def installments(plan: Plan, payments: Sequence[Event], as_of: date,
         else:
             status = "upcoming"
         views.append(InstallmentView(period.number, period.due_on, principal,
-                                     total - principal, total, paid, status))
+                                     total - principal, total, paid, status,
+                                     0 if last else lefts[index]))
     return views
+
+
+def _left_after(trail: Sequence[tuple[int, int, int]], target: int, principal: int) -> int:
+    """The principal outstanding at the moment `target` had been paid towards the plan.
+    Within the payment that reached it, interest is paid before principal, so of its
+    principal only what came after the target is still owed at that moment. No payment
+    reached it: the loan ended before, owing nothing."""
+    if target <= 0:
+        return principal
+    at = bisect_left(trail, target, key=lambda point: point[0])
+    if at == len(trail):
+        return 0
+    paid, left, taken = trail[at]
+    return left + min(taken, paid - target)
 
 
 def plan_of(schedule: Schedule, *, start_number: int = 1) -> tuple[PlanPeriod, ...]:

@@ -51,7 +51,8 @@ def standing(session: Session, loan_id: int, *, as_of: date) -> Standing:
     if row.plan_version == 0:
         schedule = build(loan.terms)
         views = [engine.InstallmentView(i.number, i.due_on, i.principal, i.interest, i.total,
-                                        0, "upcoming") for i in schedule.installments]
+                                        0, "upcoming", i.balance)
+                 for i in schedule.installments]
         return Standing(loan, None, views)
     hist, as_of = _history_on(session, row, loan, as_of)
     position = records.position(hist, as_of)

@@ -12,6 +12,7 @@ one pointer at once.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Literal
@@ -119,14 +120,16 @@ class BookState:
         return self.book.printed_lines % self.book.per_page + 1
 
 
-def ledger_lines(session: Session, code: str, tr: Translator) -> list[Line]:
+def ledger_lines(session: Session, code: str, tr: Translator, *,
+                 count: Callable[[int], str] = str) -> list[Line]:
     """Her savings lines in the order they were posted (the order of the journal, so a line
     posted later with an earlier value date is still printed after the lines before it),
-    each with her running balance."""
+    each with her running balance; `count` groups the digits of a number of shares."""
     found = queries.account_lines(session, savings_account(code), order="journal")
     if found is None:
         return []
-    return [Line(line.entry_id, line.value_date, particulars(tr, line.kind, line.narration),
+    return [Line(line.entry_id, line.value_date,
+                 particulars(tr, line.kind, line.narration, count=count),
                  line.debit_minor, line.credit_minor, line.balance_minor)
             for line in found.lines]
 

@@ -15,6 +15,7 @@ from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, Tabl
 from coop.dividends import Preview
 from coop.dividends.previews import FUND_NAMES, preview_digest
 from coop.money import format_minor, grouped
+from coop.passbooks.typeset import latin_fonts
 
 
 def amount_text(value: str, locale: str) -> str:
@@ -27,10 +28,14 @@ def summary_pdf(preview: Preview, *, society_name: str, currency: str, locale: s
                 status: str, chain_head: tuple[int, str], resolution: str = "") -> bytes:
     """`resolution`: the general body's, as it should read ("GB-7/2026 of 2026-05-30")."""
     styles = getSampleStyleSheet()
+    latin = latin_fonts()  # embedded, as in every document (coop.passbooks.typeset)
+    for style in styles.byName.values():
+        style.fontName = latin["Bold" in getattr(style, "fontName", "")]
     buffer = io.BytesIO()
     pdf = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
                             topMargin=18 * mm, bottomMargin=18 * mm,
-                            title=f"Dividend {preview.fiscal_year}", author=society_name)
+                            title=f"Dividend {preview.fiscal_year}", author=society_name,
+                            initialFontName=latin[False])
 
     def money(amount_minor: int) -> str:
         return amount_text(format_minor(amount_minor, currency), locale)
@@ -53,7 +58,8 @@ def summary_pdf(preview: Preview, *, society_name: str, currency: str, locale: s
     rows.append([f"Total to {len(members)} members", money(total)])
     table = Table(rows, colWidths=[120 * mm, 50 * mm])
     table.setStyle(TableStyle([
-        ("FONT", (0, 0), (-1, 0), "Helvetica-Bold"),
+        ("FONT", (0, 0), (-1, -1), latin[False]),
+        ("FONT", (0, 0), (-1, 0), latin[True]),
         ("ALIGN", (1, 0), (1, -1), "RIGHT"),
         ("LINEBELOW", (0, 0), (-1, 0), 0.8, colors.black),
         ("LINEABOVE", (0, -1), (-1, -1), 0.8, colors.black),

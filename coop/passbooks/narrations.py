@@ -12,6 +12,7 @@ it stands rather than guessed.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
 
 from coop.i18n import Translator
@@ -44,8 +45,10 @@ def _day(text: str) -> str:
     return date.fromisoformat(text).strftime("%d-%m-%y")
 
 
-def particulars(tr: Translator, kind: str, narration: str) -> str:
-    """The words for one passbook line."""
+def particulars(tr: Translator, kind: str, narration: str, *,
+                count: Callable[[int], str] = str) -> str:
+    """The words for one passbook line; `count` writes a number of shares with the
+    society's digit grouping ("1,00,000 shares bought")."""
     if kind in _PLAIN:
         wording, default = _PLAIN[kind]
         words = tr(wording)
@@ -54,7 +57,8 @@ def particulars(tr: Translator, kind: str, narration: str) -> str:
         wording, name = _COUNTED[kind]
         number = _NUMBER.search(narration)
         if number is not None:
-            return tr(wording, **{name: number.group()})
+            figure = count(int(number.group())) if name == "count" else number.group()
+            return tr(wording, **{name: figure})
     if kind == "reversal":
         corrected = _CORRECTION.fullmatch(narration)
         if corrected is not None and corrected.group(1) in _CORRECTED:

@@ -1,21 +1,25 @@
 """The savings passbook as a PDF, for printing into her physical book (DESIGN.md §9).
 
 A book's front page shows the society's printed name, her member number, her known-as name
-only if she asked for it, her account and the book's serial. Its pages hold Date | Particulars
+only if she asked for it, and the book's serial; when the whole passbook is printed as a
+statement (not into a book), the first front page also shows her balance today in a large
+box. Nothing on a page is a ledger code or a hash: the chain head that makes a page
+checkable is in its QR code. Its pages hold Date | Particulars
 | Withdrawals | Deposits | Balance, a set number of lines each, under a brought-forward line.
 Every line has a fixed place (coop.passbooks.layout), so a continuation run prints only the new
 lines, each exactly where it belongs on the page the clerk feeds back into the printer.
 Each page started in a run carries its headings, the page number and a verification code.
 
 Type is large and black on white; words are in her language (coop.i18n), amounts in the
-society's locale. ReportLab's invariant mode makes the same request give the same bytes.
+society's locale. A line too long for its column is set smaller before it is ever cut.
+ReportLab's invariant mode makes the same request give the same bytes.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from reportlab.lib.pagesizes import A5, A6, landscape
@@ -29,7 +33,7 @@ from coop.i18n import Translator
 from coop.ledger import queries
 from coop.members import Reader, get_member, read_identity
 from coop.members.vault import Vault
-from coop.money import amount_formatter, minor_digits
+from coop.money import amount_formatter, count_formatter, minor_digits
 from coop.passbooks import books as bookkeeping
 from coop.passbooks.layout import Book, Line, PagePlan, place
 from coop.passbooks.typeset import Typesetter
@@ -72,6 +76,8 @@ class Face:
     currency: str
     printed_on: date
     head: tuple[int, str]
+    balance_today_minor: int | None = None
+    """Her balance when printed, for the box on a statement's first page (None in a book)."""
 
 
 class _Pages:
@@ -80,6 +86,7 @@ class _Pages:
     def __init__(self, canvas: Canvas, face: Face, type_: Typesetter,
                  amount: Callable[[int], str]) -> None:
         self.canvas, self.face, self.type, self.amount = canvas, face, type_, amount
+        self.boxed = face.balance_today_minor is None  # the box goes on the first front only
 
     def qr(self, book: Book, geometry: Geometry) -> None:
         seq, digest = self.face.head
@@ -106,7 +113,7 @@ class _Pages:
                  align="centre")
         which = tr("Book") if book.number == 1 else \
             tr("Continuation book {number}", number=book.number)
-        facts = [f"{tr('Account')}: 2000:{self.face.code}", f"{which}: {book.serial}",
+        facts = [f"{which}: {book.serial}",
                  tr("Issued on {date}", date=(book.issued_on or self.face.printed_on)
                     .strftime("%d-%m-%Y")),
                  tr("Amounts in {currency}", currency=self.face.currency)]
@@ -114,12 +121,32 @@ class _Pages:
         for fact in facts:
             y -= big * 1.55
             draw(canvas, fact, centre, y, big, align="centre")
-        if book.duplicate:
+        if not self.boxed:
+            self.balance_box(centre, y - big * 1.4, big)
+            self.boxed = True
+        elif book.duplicate:
             self.stamp(centre, y - big * 2.6, big + 6)
         draw(canvas, tr("Keep this book safe. Only the society writes in it."),
              geometry.margin, geometry.margin + big * 1.6, big - 2)
         self.footer(book, geometry, None)
         canvas.showPage()
+
+    def balance_box(self, x: float, top: float, size: int) -> None:
+        """Her balance today, large, in a box whose top is at `top`, centred on x."""
+        assert self.face.balance_today_minor is not None
+        label = self.type.tr("Balance today ({date})",
+                             date=self.face.printed_on.strftime("%d-%m-%Y"))
+        figure = self.amount(self.face.balance_today_minor)
+        big = size * 2
+        width = max(self.type.width(label, size, bold=True),
+                    self.type.width(figure, big, bold=True)) + 16 * mm
+        height = size * 2.2 + big * 1.6
+        self.canvas.setLineWidth(2.5)
+        self.canvas.rect(x - width / 2, top - height, width, height)
+        self.type.draw(self.canvas, label, x, top - size * 1.7, size, bold=True,
+                       align="centre")
+        self.type.draw(self.canvas, figure, x, top - height + big * 0.55, big, bold=True,
+                       align="centre")
 
     def stamp(self, x: float, y: float, size: int) -> None:
         text = self.type.tr("DUPLICATE")
@@ -130,12 +157,10 @@ class _Pages:
 
     def footer(self, book: Book, geometry: Geometry, page: int | None) -> None:
         tr, canvas = self.type.tr, self.canvas
-        seq, digest = self.face.head
         size = geometry.size - 3
         where = f"{self.face.code}   {book.serial}" + (
             f"   {tr('Page {page}', page=page)}" if page is not None else "")
-        printed = f"{tr('Printed {date}', date=self.face.printed_on.strftime('%d-%m-%Y'))}" \
-                  f"   #{seq} {digest[:16]}"
+        printed = tr('Printed {date}', date=self.face.printed_on.strftime('%d-%m-%Y'))
         self.type.draw(canvas, where, geometry.margin, geometry.margin * 0.6 + size * 1.4,
                        size + 1, bold=True)
         self.type.draw(canvas, printed, geometry.margin, geometry.margin * 0.6, size)
@@ -160,8 +185,8 @@ class _Pages:
                         (tr("Deposits"), deposit_x, "right", geometry.amount_width),
                         (tr("Balance"), balance_x, "right", geometry.amount_width))
             for title, x, align, room in headings:
-                draw(canvas, self.type.fit(title, size, room - 2 * mm, bold=True), x, top,
-                     size, bold=True, align=align)
+                text, fitted = self.type.fitted(title, size, room - 2 * mm, bold=True)
+                draw(canvas, text, x, top, fitted, bold=True, align=align)
             canvas.setLineWidth(1)
             canvas.line(margin, top - size * 0.45, right, top - size * 0.45)
             if book.duplicate:
@@ -171,20 +196,36 @@ class _Pages:
             y = top - row * 0.95 - size * 0.3
             words = tr("Brought forward") if plan.from_book is None else \
                 tr("Brought forward from book {number}", number=plan.from_book)
-            draw(canvas, self.type.fit(words, size, text_width), text_x, y, size)
+            text, fitted = self.type.fitted(words, size, text_width)
+            draw(canvas, text, text_x, y, fitted)
             draw(canvas, self.amount(plan.brought_forward_minor), balance_x, y, size,
                  bold=True, align="right")
         for slot in plan.slots:
             self.line(slot.line, top - row * (slot.row + 0.95) - size * 0.3, geometry,
-                      (margin, text_x, withdrawal_x, deposit_x, balance_x), text_width)
+                      (margin, text_x, withdrawal_x, deposit_x, balance_x), text_width, row)
         canvas.showPage()
 
     def line(self, line: Line, y: float, geometry: Geometry, xs: tuple[float, ...],
-             text_width: float) -> None:
+             text_width: float, row: float) -> None:
+        """One line. Its particulars may run on into an amount column the line leaves
+        empty (a deposit has no withdrawal), up to a gap before its first amount; too long
+        even in smaller type, they take two smaller lines within the line's height."""
         draw, canvas, size = self.type.draw, self.canvas, geometry.size
         date_x, text_x, withdrawal_x, deposit_x, balance_x = xs
         draw(canvas, line.on.strftime("%d-%m-%Y"), date_x, y, size)
-        draw(canvas, self.type.fit(line.particulars, size, text_width), text_x, y, size)
+        first_x, first = next((x, minor) for x, minor in (
+            (withdrawal_x, line.withdrawal_minor), (deposit_x, line.deposit_minor),
+            (balance_x, line.balance_minor)) if minor or x == balance_x)
+        room = first_x - self.type.width(self.amount(first), size, bold=first_x == balance_x) \
+            - 3 * mm - text_x
+        room = max(text_width, room)
+        text, fitted = self.type.fitted(line.particulars, size, room)
+        if text == line.particulars:
+            draw(canvas, text, text_x, y, fitted)
+        else:
+            two, small = self.type.wrapped(line.particulars, min(fitted, row / 2.2), room)
+            for index, part in enumerate(two):
+                draw(canvas, part, text_x, y + small * (0.55 - 1.1 * index), small)
         if line.withdrawal_minor:
             draw(canvas, self.amount(line.withdrawal_minor), withdrawal_x, y, size,
                  align="right")
@@ -201,7 +242,7 @@ def render(runs: Sequence[Run], face: Face, *, language: str, locale: str,
     buffer = io.BytesIO()
     first = GEOMETRY[runs[0].book.page_size] if runs else GEOMETRY["A5"]
     canvas = Canvas(buffer, pagesize=first.page, invariant=1, pageCompression=1,
-                    lang=language)
+                    lang=language, initialFontName=type_.latin[False])
     canvas.setTitle(f"Passbook {face.code}")
     canvas.setAuthor(face.society_name)
     canvas.setSubject("Savings passbook")
@@ -236,7 +277,8 @@ def member_passbook(session: Session, code: str, *, printed_on: date,
     society, head = _society(session)
     member = get_member(session, code)
     language = language or member.language or society.settings.language
-    type_lines = bookkeeping.ledger_lines(session, code, Translator(language))
+    type_lines = bookkeeping.ledger_lines(session, code, Translator(language),
+                                          count=count_formatter(society.locale))
     count = len(type_lines)
     known_as = None
     if member.passbook_known_as and vault is not None and reader is not None \
@@ -269,6 +311,9 @@ def member_passbook(session: Session, code: str, *, printed_on: date,
     runs = [Run(book, True, place(book, type_lines, 0,
                                   max(0, min(book.capacity, count - book.first_line))))
             for book in chain]
+    if mode == "all":  # a statement, not a print into her book: her balance up front
+        face = replace(face, balance_today_minor=type_lines[-1].balance_minor
+                       if type_lines else 0)
     pdf = render(runs, face, language=language, locale=society.locale, exponent=exponent)
     return Printout(pdf, chain[-1].serial, 0, 0)
 

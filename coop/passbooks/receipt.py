@@ -26,7 +26,7 @@ from coop.loans import EventRow
 from coop.members import account_owner, get_member, savings_account, shares_account
 from coop.money import minor_digits
 from coop.passbooks.narrations import particulars
-from coop.passbooks.sheet import Context, context
+from coop.passbooks.sheet import Context, context, embedded
 from coop.passbooks.verification import draw_qr, payload
 
 Size = Literal["roll", "a6"]
@@ -80,7 +80,7 @@ def _slip(session: Session, code: str, entry_id: int, *, timezone: str,
                          language=ctx.type.language)
     rows = [(tr("Date"), when.strftime("%d-%m-%Y %H:%M")),
             (tr("Member number"), code),
-            (tr("What"), particulars(tr, entry.kind, entry.narration)),
+            (tr("What"), particulars(tr, entry.kind, entry.narration, count=ctx.count)),
             (tr("Amount"), f"{ctx.money(amount)} {society.currency}"),
             (tr("In words"), words),
             (tr("After it"), _balance_after(session, ctx, entry, code)),
@@ -101,13 +101,15 @@ def receipt(session: Session, code: str, entry_id: int, *, size: Size = "roll",
         buffer, pagesize=(width, height), leftMargin=margin, rightMargin=margin,
         topMargin=margin, bottomMargin=margin + QR_SIDE + 2 * mm,
         title=f"Receipt {entry_id} {code}", author=ctx.society.name, invariant=1,
-        lang=ctx.type.language)
+        lang=ctx.type.language, initialFontName=ctx.type.latin[False])
     p = ctx.type.paragraph
     inner = width - 2 * margin
-    cells = [[p(label, body, bold=True), p(value, body, bold=index == 3)]
+    # the amount and what she has after it are the figures she checks: bold and larger
+    cells = [[p(label, body, bold=True),
+              p(value, body + 2 if index in (3, 5) else body, bold=index in (3, 5))]
              for index, (label, value) in enumerate(slip.rows) if value]
     table = Table(cells, colWidths=[inner * 0.36, inner * 0.64])
-    table.setStyle(TableStyle([("VALIGN", (0, 0), (-1, -1), "TOP"),
+    table.setStyle(TableStyle([*embedded(ctx), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                                ("LEFTPADDING", (0, 0), (-1, -1), 1),
                                ("RIGHTPADDING", (0, 0), (-1, -1), 1),
                                ("BOTTOMPADDING", (0, 0), (-1, -1), 3),

@@ -1,20 +1,29 @@
 """Type for the printed documents: fonts per language, shaped Indic text, large sizes.
 
-Latin languages (English, Spanish, Swahili) print in Helvetica, a PDF standard font that needs
-nothing installed. Kannada, Bengali and Hindi print in Noto Sans with the Noto font of their
-script, from the system (Debian `fonts-noto-core`, or the directory in COOP_FONT_DIR); if a font
-is missing the document is refused with an error naming the file, never printed with boxes.
+Every document embeds its fonts: Latin text (English, Spanish, Swahili, and the digits and
+member numbers of every language) is set in Noto Sans, and Kannada, Bengali and Hindi in the
+Noto font of their script, from the system (Debian `fonts-noto-core`, or the directory in
+COOP_FONT_DIR). A PDF's standard Helvetica is never used: it is not embedded, and a viewer
+without it substitutes a font whose widths do not match ("C o-operative", "S ociety" on a
+Debian viewer). If a font is missing the document is refused with an error naming the file,
+never printed with boxes.
 
-Three traps (reference/ecosystem.md §1), each handled here:
+Four traps (reference/ecosystem.md §1), each handled here:
 - conjuncts are only shaped (HarfBuzz, via uharfbuzz) in a platypus Paragraph whose style has
   `shaping=1` and whose base font is a TrueType font; canvas.drawString does not shape. So Indic
   text on a canvas is drawn through a Paragraph, once per distinct text, as a reusable form;
 - the Noto Indic fonts have no Latin letters, so mixed text is split into per-script runs;
-- a PDF text extractor cannot read shaped conjuncts back; tests compare rendered images.
+- a PDF text extractor cannot read shaped conjuncts back; tests compare rendered images;
+- ReportLab breaks a word too wide for its column between any two letters, after shaping:
+  the pieces are shaped apart, so a cluster cut in two prints a box ("ಕ್ರ.ಸಂ." in a narrow
+  table heading came out as "ಕ□." over "ಸಂ."). Words are never split here
+  (`splitLongWords=0`); a cell's type is made smaller until its longest word fits
+  (`Typesetter.cell_size`), and a single line shrinks before it is ever cut (`fitted`).
 """
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from functools import lru_cache
@@ -83,6 +92,13 @@ def _register(directory: Path, family: str, weight: str) -> str:
     return name
 
 
+def latin_fonts() -> dict[bool, str]:
+    """The embedded Latin fonts (Noto Sans), registered: {bold: ReportLab's name}."""
+    directory = font_dir()
+    return {bold: _register(directory, "Sans", "Bold" if bold else "Regular")
+            for bold in (False, True)}
+
+
 def script_of(char: str) -> str | None:
     code = ord(char)
     if char in DANDAS:
@@ -105,19 +121,14 @@ class Typesetter:
         self.tr = Translator(language)
         script = SCRIPT_OF_LANGUAGE.get(language)
         self.shaped = script is not None
-        if script is None:
-            self.latin = {False: "Helvetica", True: "Helvetica-Bold"}
-            self.script_fonts: dict[tuple[str, bool], str] = {}
-        else:
-            directory = font_dir()
-            self.latin = {bold: _register(directory, "Sans", "Bold" if bold else "Regular")
-                          for bold in (False, True)}
-            self.script_fonts = {
-                (name, bold): _register(directory, f"Sans{name}", "Bold" if bold else "Regular")
-                for name in {script} for bold in (False, True)}
-        self._forms: dict[tuple[str, int, bool], tuple[str, float, float]] = {}
-        self._widths: dict[tuple[str, int, bool], float] = {}
-        self._fitted: dict[tuple[str, int, bool, float], str] = {}
+        directory = font_dir()
+        self.latin = latin_fonts()
+        self.script_fonts: dict[tuple[str, bool], str] = {} if script is None else {
+            (script, bold): _register(directory, f"Sans{script}", "Bold" if bold else "Regular")
+            for bold in (False, True)}
+        self._forms: dict[tuple[str, float, bool], tuple[str, float, float]] = {}
+        self._widths: dict[tuple[str, float, bool], float] = {}
+        self._fitted: dict[tuple[str, float, bool, float], str] = {}
 
     # -- runs and paragraphs ------------------------------------------------------------------
 
@@ -177,22 +188,33 @@ class Typesetter:
         self.script_fonts[(script, bold)] = name
         return name
 
-    def style(self, size: int, *, bold: bool = False, align: str = "left",
-              leading: int | None = None) -> ParagraphStyle:
+    def style(self, size: float, *, bold: bool = False, align: str = "left",
+              leading: float | None = None) -> ParagraphStyle:
         alignment = {"left": TA_LEFT, "right": TA_RIGHT, "centre": TA_CENTER}[align]
         return ParagraphStyle(
             f"coop-{size}-{bold}-{align}", fontName=self.latin[bold], fontSize=size,
-            leading=leading or round(size * 1.3), alignment=alignment,
-            shaping=1 if self.shaped else 0)
+            leading=leading or round(size * 1.3, 1), alignment=alignment,
+            shaping=1 if self.shaped else 0, splitLongWords=0)
 
-    def paragraph(self, text: str, size: int, *, bold: bool = False, align: str = "left",
-                  leading: int | None = None) -> Paragraph:
+    def paragraph(self, text: str, size: float, *, bold: bool = False, align: str = "left",
+                  leading: float | None = None) -> Paragraph:
         return Paragraph(self.markup(text, bold=bold),
                          self.style(size, bold=bold, align=align, leading=leading))
 
+    def cell_size(self, text: str, size: float, width: float, *, bold: bool = False,
+                  smallest: float | None = None) -> float:
+        """The type size, at most `size`, at which the longest word of `text` fits in
+        `width` (a table cell wraps between words, never inside one); not below `smallest`
+        (three quarters of `size` unless given)."""
+        floor = smallest if smallest is not None else size * 0.75
+        widest = max((self.width(word, size, bold=bold) for word in text.split()), default=0.0)
+        if widest <= width:
+            return size
+        return max(floor, math.floor(size * width / widest * 2) / 2)
+
     # -- single lines on a canvas -------------------------------------------------------------
 
-    def width(self, text: str, size: int, *, bold: bool = False) -> float:
+    def width(self, text: str, size: float, *, bold: bool = False) -> float:
         if not is_complex(text):
             return float(stringWidth(text, self.latin[bold], size))
         key = (text, size, bold)
@@ -203,14 +225,54 @@ class Typesetter:
             known = self._widths[key] = float(max(paragraph.getActualLineWidths0() or [0.0]))
         return known
 
-    def fit(self, text: str, size: int, width: float, *, bold: bool = False) -> str:
+    def fitted(self, text: str, size: float, width: float, *, bold: bool = False,
+               smallest: float | None = None) -> tuple[str, float]:
+        """One line in `width`: at `size` if it fits, else in smaller type (down to
+        `smallest`, 80 % of `size` unless given), and cut at a word only if even that is too
+        wide. Returns the text and its size."""
+        floor = smallest if smallest is not None else size * 0.8
+        wide = self.width(text, size, bold=bold)
+        if wide <= width:
+            return text, size
+        smaller = max(floor, math.floor(size * width / wide * 2) / 2)
+        while smaller > floor and self.width(text, smaller, bold=bold) > width:
+            smaller -= 0.5
+        return self.fit(text, smaller, width, bold=bold), smaller
+
+    def wrapped(self, text: str, size: float, width: float, *, lines: int = 2,
+                smallest: float = 7) -> tuple[list[str], float]:
+        """`text` broken between words into at most `lines` lines of `width`, at the largest
+        size from `size` down to `smallest` (in half points) at which it fits; at `smallest`
+        the last line is cut with an ellipsis if it must be."""
+        trial = size
+        while True:
+            packed = self._pack(text, trial, width)
+            if len(packed) <= lines or trial <= smallest:
+                break
+            trial = max(smallest, trial - 0.5)
+        if len(packed) > lines:
+            packed = [*packed[:lines - 1], self.fit(" ".join(packed[lines - 1:]), trial, width)]
+        return packed, trial
+
+    def _pack(self, text: str, size: float, width: float) -> list[str]:
+        """Words into lines no wider than `width` (a word wider than that on its own)."""
+        packed: list[str] = []
+        for word in text.split():
+            joined = f"{packed[-1]} {word}" if packed else word
+            if packed and self.width(joined, size) <= width:
+                packed[-1] = joined
+            else:
+                packed.append(word)
+        return packed
+
+    def fit(self, text: str, size: float, width: float, *, bold: bool = False) -> str:
         """The text, cut at a word (or a letter) with an ellipsis if it is wider than `width`."""
         key = (text, size, bold, width)
         if key not in self._fitted:
             self._fitted[key] = self._fit(text, size, width, bold=bold)
         return self._fitted[key]
 
-    def _fit(self, text: str, size: int, width: float, *, bold: bool) -> str:
+    def _fit(self, text: str, size: float, width: float, *, bold: bool) -> str:
         if self.width(text, size, bold=bold) <= width:
             return text
         # after shaped text the ellipsis is a word of its own (the Indic fonts have none)
@@ -225,7 +287,7 @@ class Typesetter:
             text = text[:-1]
         return text + mark
 
-    def draw(self, canvas: Canvas, text: str, x: float, y: float, size: int, *,
+    def draw(self, canvas: Canvas, text: str, x: float, y: float, size: float, *,
              bold: bool = False, align: str = "left") -> None:
         """One line of text with its baseline at y, aligned left, right or centred on x."""
         if not text:
@@ -247,7 +309,7 @@ class Typesetter:
         canvas.doForm(name)
         canvas.restoreState()
 
-    def _form(self, canvas: Canvas, text: str, size: int,
+    def _form(self, canvas: Canvas, text: str, size: float,
               bold: bool) -> tuple[str, float, float]:
         """Shape a text once per document into a form XObject; (name, width, descent)."""
         key = (text, size, bold)
@@ -258,7 +320,7 @@ class Typesetter:
         _, height = paragraph.wrap(10_000, 1_000)
         width = float(max(paragraph.getActualLineWidths0() or [0.0]))
         descent = float(height) - size  # the paragraph's box starts below the baseline
-        name = f"t{len(self._forms)}-{size}-{int(bold)}"
+        name = f"t{len(self._forms)}-{int(bold)}"
         canvas.beginForm(name, lowerx=0, lowery=0, upperx=width + 2, uppery=float(height) + 2)
         paragraph.drawOn(canvas, 0, 0)
         canvas.endForm()
@@ -267,4 +329,4 @@ class Typesetter:
 
 
 __all__ = ["FONT_DIR_DEFAULT", "FontsMissing", "Typesetter", "font_dir", "is_complex",
-           "script_of"]
+           "latin_fonts", "script_of"]

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -917,5 +918,6 @@ def test_her_dividend_statement_and_share_certificate_are_hers_alone(api: Api) -
     assert "x days" not in statement
     certificate = pdf_text(api.get(f"{BASE}/members/{mine}/share-certificate.pdf",
                                    role="clerk").content)
-    for words in ("Share certificate", mine, "Shares held 100", "Paid-up value 1,000.00 INR"):
+    for words in ("Share certificate", mine, "Shares held on", "Worth 1,000.00 INR"):
         assert words in certificate, words
+    assert re.search(r"Shares held on \d\d-\d\d-\d{4}\s+100\s", certificate), certificate

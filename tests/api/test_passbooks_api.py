@@ -17,6 +17,7 @@ from sqlalchemy import select
 from coop.members import AccessLogRow
 from tests.api.conftest import Api
 from tests.api.loan_helpers import product
+from tests.helpers import qr_codes
 
 BASE = "/api/v1"
 M = f"{BASE}/members"
@@ -41,6 +42,12 @@ def pdf_text(pdf: bytes) -> str:
 
 def pdf_fonts(pdf: bytes) -> str:
     return _pdf_tool("pdffonts", pdf)
+
+
+def embedded_fonts(pdf: bytes) -> dict[str, bool]:
+    """Each font of a PDF (poppler's pdffonts) and whether it is embedded."""
+    rows = pdf_fonts(pdf).splitlines()[2:]  # past the heading and its rule
+    return {row.split()[0]: row.split()[-5] == "yes" for row in rows if row.strip()}
 
 
 def line_dates(pdf: bytes) -> list[str]:
@@ -239,12 +246,12 @@ def test_only_an_admin_issues_a_duplicate_which_reprints_the_book(api: Api) -> N
     assert (run.headers["Coop-Passbook-Book"], run.headers["Coop-Passbook-Through"]) == (
         f"{code}-1-D1", "3")
     assert text.count("DUPLICATE") == 2  # the front page and page 1
+    assert "Balance today" not in text  # a print into her book has no statement's box
     assert line_dates(run.content) == ["03-06-2025", "04-06-2025", "05-06-2025"]
 
-    footer = re.search(r"#(\d+) ([0-9a-f]{16})", pdf_text(first.content))
-    assert footer is not None
-    old = api.post(f"{BASE}/passbook-checks",
-                   {"code": f"COOP-PB1|{code}|{code}-1|{footer[1]}|{footer[2]}"})
+    (scanned,) = qr_codes(first.content)  # the lost book's front page
+    assert scanned.startswith(f"COOP-PB1|{code}|{code}-1|")
+    old = api.post(f"{BASE}/passbook-checks", {"code": scanned})
     assert old.status_code == 200 and old.json()["genuine"] is False
     assert old.json()["book_status"] == "lost"
 
@@ -361,17 +368,21 @@ def test_her_known_as_name_is_printed_only_when_she_asks(api: Api) -> None:
 
 
 def test_a_code_read_off_a_printed_page_checks_out(api: Api) -> None:
+    """The page shows her number, the book and the page in words she can read, and no hash:
+    the chain head is in the QR code, which a board member's phone scans."""
     code = register(api)
     deposit(api, code, "4321.00", "2025-06-15")
-    text = pdf_text(is_pdf(api.get(f"{M}/{code}/passbook.pdf", role="clerk")))
+    pdf = is_pdf(api.get(f"{M}/{code}/passbook.pdf", role="clerk"))
+    text = pdf_text(pdf)
     where = re.search(rf"({re.escape(code)})\s+({re.escape(code)}-\d+)\s+Page 1", text)
-    footer = re.search(r"Printed 30-06-2025\s+#(\d+) ([0-9a-f]{16})", text)
-    assert where is not None and footer is not None
-    seq, digest = int(footer[1]), footer[2]
-    entry = api.get(f"{BASE}/ledger/entries/{seq}")
-    assert entry.status_code == 200 and entry.json()["hash"].startswith(digest)
-
-    scanned = f"COOP-PB1|{where[1]}|{where[2]}|{seq}|{digest}"
+    assert where is not None and re.search(r"Printed 30-06-2025\s*$", text, re.M)
+    # the whole passbook is a statement: her balance today up front, in large type
+    assert re.search(r"Balance today \(30-06-2025\)\s+4,321\.00", text), text
+    head = api.get(f"{BASE}/ledger/verify").json()["chain_head"]
+    assert head["hash"][:16] not in text and "2000:" not in text and "#" not in text
+    scanned = f"COOP-PB1|{where[1]}|{where[2]}|{head['seq']}|{head['hash'][:16]}"
+    assert qr_codes(pdf) == [scanned]  # on the front page as on every page
+    seq, digest = head["seq"], head["hash"][:16]
     for role in ("admin", "board", "auditor"):
         checked = api.post(f"{BASE}/passbook-checks", {"code": scanned}, role=role)
         assert checked.status_code == 200, checked.text
@@ -424,23 +435,26 @@ def test_documents_render_in_every_language(api: Api) -> None:
             title, heading = WORDS[language]
             assert title in pdf_text(certificate) and code in pdf_text(certificate)
             assert heading in pdf_text(card) and "1,500.00" in pdf_text(card)
-            assert "NotoSans" not in pdf_fonts(certificate)
-        else:
-            for document in (certificate, card):
-                fonts = pdf_fonts(document)
-                assert SCRIPTS[language] in fonts
-                assert all(other not in fonts for other in SCRIPTS.values()
+        for document in (certificate, card):  # every font embedded, Latin ones too
+            fonts = embedded_fonts(document)
+            assert all(fonts.values()), fonts
+            assert any(name.endswith("NotoSans-Regular") for name in fonts), fonts
+            assert not any("Helvetica" in name for name in fonts), fonts
+            if language in SCRIPTS:
+                assert any(SCRIPTS[language] in name for name in fonts), fonts
+                assert all(other not in name for name in fonts for other in SCRIPTS.values()
                            if other != SCRIPTS[language])
     assert len(seen) == 12
 
     # Their codes check out too, naming her certificate and her own loan only.
-    text = pdf_text(is_pdf(api.get(f"{M}/{code}/share-certificate.pdf", role="clerk")))
-    footer = re.search(r"#(\d+) ([0-9a-f]{16})", text)
-    assert footer is not None
+    (scanned,) = qr_codes(is_pdf(api.get(f"{M}/{code}/share-certificate.pdf",
+                                              role="clerk")))
+    prefix, member, paper_name, seq, digest = scanned.split("|")
+    assert (prefix, member, paper_name) == ("COOP-PB1", code, "shares")
     for paper, genuine in (("shares", True), (f"loan-{loan_id}", True),
                            (f"loan-{loan_id + 1}", False)):
         checked = api.post(f"{BASE}/passbook-checks",
-                           {"code": f"COOP-PB1|{code}|{paper}|{footer[1]}|{footer[2]}"})
+                           {"code": f"COOP-PB1|{code}|{paper}|{seq}|{digest}"})
         assert checked.status_code == 200 and checked.json()["genuine"] is genuine, paper
     is_problem(api.get(f"{M}/{code}/share-certificate.pdf", params={"language": "fr"}), 422)
     is_problem(api.get(f"{BASE}/loans/{loan_id}/card.pdf", params={"language": "xx"}), 422)

@@ -418,6 +418,15 @@ def test_arrears_measures_agree_and_a_frozen_window_removes_only_its_days(
         note(f"payments: {payments!r}, as of {as_of}")
         now = position(plan, payments, as_of)
         views = installments(plan, payments, as_of)
+        # the principal left after each installment falls to nothing at the last, and the
+        # last one's split is principal and interest, neither negative
+        lefts = [v.balance_after for v in views]
+        assert lefts[-1] == 0 and lefts == sorted(lefts, reverse=True)
+        assert all(0 <= left <= plan.principal for left in lefts)
+        assert views[-1].principal >= 0 and views[-1].interest >= 0
+        paid = [v for v in views if v.status == "paid" and v.total]
+        if paid:  # what she owed once her last covered installment was paid, at least now's
+            assert paid[-1].balance_after >= now.outstanding_principal
         assert (now.days_past_due > 0) == (now.overdue > 0)
         assert any(v.status == "overdue" for v in views) == (now.days_past_due > 0)
         if now.first_unpaid_due is not None:

@@ -587,3 +587,51 @@ def test_a_moratorium_window_stops_the_penalty_and_interest_free_windows_stop_in
     assert frozen.interest_due == plain.interest_due > free.interest_due > 0
     assert plain.days_past_due - frozen.days_past_due == 61 == plain.days_past_due - (
         free.days_past_due)
+
+
+def test_the_principal_left_after_each_installment_follows_her_payments() -> None:
+    """A worked example. Asha borrows 3,000.00 at 12 % a year over three months from
+    15-01-2025: three installments of 1,020.07, 1,020.07 and 1,020.06, whose principal is
+    990.07, 999.97 and 1,009.96. With the first, on 15-02, she pays 1,500.00 more (2,520.07):
+    interest 30.00, principal 2,490.07, leaving 509.93. March asks nothing (she paid ahead);
+    interest runs on 509.93 at 1 % a month: 5.10 in March and 5.10 in April. On 15-04 she
+    pays 509.93 + 10.20 = 520.13 and the loan is closed.
+
+    Her card once took the plan's principal off row by row and capped the last row at its
+    total: 3,000.00 - 990.07 - 999.97 - 1,000.06 = 9.90 "still owed" after a closed loan's
+    last installment. The principal left after an installment is instead what her payments
+    left at the moment they reached it (interest first within a payment): after the first,
+    3,000.00 - 990.07 = 2,009.93; after the second (1,020.07 more, all principal, inside the
+    same payment) 989.86; after the last nothing, the last being 989.86 principal and
+    10.20 interest."""
+    schedule = build(Terms(principal=300_000, annual_rate=TWELVE, installments=3,
+                           disbursed_on=date(2025, 1, 15)))
+    assert _rows(schedule) == [
+        (date(2025, 2, 15), 99_007, 3_000, 102_007, 200_993),
+        (date(2025, 3, 15), 99_997, 2_010, 102_007, 100_996),
+        (date(2025, 4, 15), 100_996, 1_010, 102_006, 0)]
+    plan = _plan(schedule)
+    ahead = [Payment(date(2025, 2, 15), 252_007)]
+    allocation, after = allocate(plan, [], ahead[0])
+    assert (allocation.interest, allocation.principal, after.outstanding_principal) == (
+        3_000, 249_007, 50_993)
+    closing = position(plan, ahead, date(2025, 4, 15))
+    assert (closing.interest_due, closing.payoff) == (1_020, 52_013)
+    payments = [*ahead, Payment(date(2025, 4, 15), 52_013)]
+    assert position(plan, payments, date(2025, 4, 15)).closed
+
+    views = installments(plan, payments, date(2025, 4, 15))
+    assert [(v.principal, v.interest, v.total, v.balance_after) for v in views] == [
+        (99_007, 3_000, 102_007, 200_993),
+        (99_997, 2_010, 102_007, 98_986),
+        (98_986, 1_020, 100_006, 0)]
+    assert [v.status for v in views] == ["paid"] * 3
+    old_card = 300_000 - sum(r.principal for r in schedule.installments[:2]) - min(
+        views[-1].total, schedule.installments[-1].principal)
+    assert old_card == 990
+
+    # Before April she sees the same, the last installment still to come.
+    march = installments(plan, ahead, date(2025, 3, 20))
+    assert [(v.balance_after, v.status) for v in march] == [
+        (200_993, "paid"), (98_986, "paid"), (0, "partly_paid")]
+    assert (march[-1].principal, march[-1].interest, march[-1].paid) == (98_986, 1_020, 47_993)

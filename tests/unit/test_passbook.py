@@ -16,7 +16,7 @@ from coop.i18n import LANGUAGE_CODES, Translator
 from coop.passbooks.layout import Book, Line, chain, place
 from coop.passbooks.narrations import particulars
 from coop.passbooks.passbook import Face, Run, render
-from coop.passbooks.typeset import FontsMissing, Typesetter
+from coop.passbooks.typeset import FONT_DIR_DEFAULT, FontsMissing, Typesetter
 
 
 def _lines(count: int) -> list[Line]:
@@ -146,10 +146,17 @@ def test_runs_change_font_only_between_words() -> None:
 
 
 def test_a_missing_font_is_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every language embeds its fonts, English too (a PDF's own Helvetica is not embedded
+    and comes out spaced wrong on a viewer without it): none is printed without them."""
     monkeypatch.setenv("COOP_FONT_DIR", str(tmp_path))
-    with pytest.raises(FontsMissing, match=r"NotoSans(Bengali)?-Regular\.ttf.*fonts-noto-core"):
+    for language in ("bn", "en"):
+        with pytest.raises(FontsMissing, match=r"NotoSans-Regular\.ttf.*fonts-noto-core"):
+            Typesetter(language)
+    for name in ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf"):
+        (tmp_path / name).symlink_to(Path(FONT_DIR_DEFAULT) / name)
+    Typesetter("en")  # Latin needs only Noto Sans
+    with pytest.raises(FontsMissing, match=r"NotoSansBengali-Regular\.ttf"):
         Typesetter("bn")
-    Typesetter("en")  # Latin languages need nothing installed
 
 
 def _face() -> Face:

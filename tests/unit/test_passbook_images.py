@@ -1,7 +1,10 @@
-"""Kannada, Bengali and Hindi passbook pages look right: each is rendered to a PNG with
-pdftoppm and compared with a checked-in reference image (checked by eye when it was made).
-Shaped Indic text cannot be read back from a PDF, so pixels are the test; the same page with
-shaping switched off must differ from the reference, which proves the comparison can fail.
+"""Passbook pages in English, Kannada, Bengali and Hindi look right: each is rendered to a PNG
+with pdftoppm and compared with a checked-in reference image (checked by eye when it was
+made). Shaped Indic text cannot be read back from a PDF, so pixels are the test; the same page
+with shaping switched off must differ from the reference, which proves the comparison can
+fail. The English page embeds Noto Sans: the same page in the PDF's own Helvetica, which is
+not embedded and which a viewer replaces with a font of other widths ("C o-operative"), must
+differ from it too.
 
 Set COOP_UPDATE_IMAGES=1 to write new references (then look at them before committing).
 """
@@ -18,7 +21,7 @@ import pytest
 from PIL import Image, ImageChops, ImageStat
 
 from coop.i18n import Translator
-from coop.passbooks import passbook
+from coop.passbooks import passbook, typeset
 from coop.passbooks.layout import Book, Line, place
 from coop.passbooks.narrations import particulars
 from coop.passbooks.typeset import Typesetter
@@ -65,6 +68,38 @@ def _page_png(language: str, tmp_path: Path) -> Image.Image:
     return Image.open(tmp_path / f"{language}.png").convert("L")
 
 
+def matches(image: Image.Image, name: str) -> None:
+    """`image` is the reference `name` (written anew with COOP_UPDATE_IMAGES=1)."""
+    reference = REFERENCES / name
+    if os.environ.get("COOP_UPDATE_IMAGES"):
+        REFERENCES.mkdir(exist_ok=True)
+        image.save(reference, optimize=True)
+    mean, different = _difference(image, Image.open(reference).convert("L"))
+    print(f"{name}: mean difference {mean:.3f}, pixels different {different:.4%}")
+    assert mean <= MEAN_DIFFERENCE_MAX
+    assert different <= DIFFERENT_PIXELS_MAX
+
+
+def restyle(monkeypatch: pytest.MonkeyPatch, **changes: object) -> None:
+    """Every paragraph style of the documents changed so (e.g. `shaping=0`: unshaped)."""
+    original = Typesetter.style
+
+    def changed(self: Typesetter, *args: object, **kwargs: object) -> object:
+        style = original(self, *args, **kwargs)  # type: ignore[arg-type]
+        for name, value in changes.items():
+            setattr(style, name, value)
+        return style
+
+    monkeypatch.setattr(Typesetter, "style", changed)
+
+
+def differs(image: Image.Image, name: str, what: str) -> None:
+    """`image` (the page made wrong on purpose) fails the comparison with `name`."""
+    mean, different = _difference(image, Image.open(REFERENCES / name).convert("L"))
+    print(f"{name}, {what}: mean difference {mean:.3f}, pixels different {different:.4%}")
+    assert different > DIFFERENT_PIXELS_MAX
+
+
 def _difference(one: Image.Image, other: Image.Image) -> tuple[float, float]:
     assert one.size == other.size
     delta = ImageChops.difference(one, other)
@@ -74,31 +109,25 @@ def _difference(one: Image.Image, other: Image.Image) -> tuple[float, float]:
     return mean, different
 
 
+def test_an_english_page_embeds_its_font_and_matches_its_reference(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    matches(_page_png("en", tmp_path), "passbook-en.png")
+
+    # the same page in Helvetica, not embedded, must fail the same comparison
+    monkeypatch.setattr(typeset, "latin_fonts",
+                        lambda: {False: "Helvetica", True: "Helvetica-Bold"})
+    elsewhere = tmp_path / "helvetica"
+    elsewhere.mkdir()
+    differs(_page_png("en", elsewhere), "passbook-en.png", "in Helvetica")
+
+
 @pytest.mark.parametrize("language", ["kn", "bn", "hi"])
 def test_an_indic_page_matches_its_reference(language: str, tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    image = _page_png(language, tmp_path)
-    reference = REFERENCES / f"passbook-{language}.png"
-    if os.environ.get("COOP_UPDATE_IMAGES"):
-        REFERENCES.mkdir(exist_ok=True)
-        image.save(reference, optimize=True)
-    mean, different = _difference(image, Image.open(reference).convert("L"))
-    print(f"{language}: mean difference {mean:.3f}, pixels different {different:.4%}")
-    assert mean <= MEAN_DIFFERENCE_MAX
-    assert different <= DIFFERENT_PIXELS_MAX
+    matches(_page_png(language, tmp_path), f"passbook-{language}.png")
 
     # the same page with its conjuncts left unshaped must fail the same comparison
-    original = Typesetter.style
-
-    def unshaped(self: Typesetter, *args: object, **kwargs: object) -> object:
-        style = original(self, *args, **kwargs)  # type: ignore[arg-type]
-        style.shaping = 0
-        return style
-
-    monkeypatch.setattr(Typesetter, "style", unshaped)
+    restyle(monkeypatch, shaping=0)
     elsewhere = tmp_path / "unshaped"
     elsewhere.mkdir()
-    broken = _page_png(language, elsewhere)
-    mean, different = _difference(broken, Image.open(reference).convert("L"))
-    print(f"{language} unshaped: mean difference {mean:.3f}, pixels different {different:.4%}")
-    assert different > DIFFERENT_PIXELS_MAX
+    differs(_page_png(language, elsewhere), f"passbook-{language}.png", "unshaped")

@@ -43,9 +43,10 @@ from coop.api.security import (
 from coop.auth import ANYONE, Principal, Role
 from coop.errors import CoopError, InvalidInput, NotFound
 from coop.i18n import Translator
-from coop.money import format_minor, parse_typed
+from coop.money import count_formatter, format_minor, parse_typed
 from coop.passbooks import books
 from coop.passbooks.loan_card import loan_card
+from coop.passbooks.papers import papers_of
 from coop.passbooks.passbook import member_passbook
 from coop.passbooks.receipt import receipt
 from coop.savings import shares
@@ -60,8 +61,9 @@ STYLESHEET = (Path(__file__).parent / "static" / "counter.css").read_text()
 
 
 def _member_view(state: AppState, session: Session, principal: Principal,
-                 code: str) -> dict[str, Any]:
-    """Everything her page shows, read in one transaction (her name read is logged)."""
+                 code: str, language: str) -> dict[str, Any]:
+    """Everything her page shows, read in one transaction (her name read is logged), with
+    her passbook's words in the page's `language`."""
     member = members.get_member(session, code)
     reader = members.Reader(principal.username, principal.role.value, "counter: member page")
     known_as = members.read_identity(session, code, fields=("known_as",), reader=reader,
@@ -86,7 +88,8 @@ def _member_view(state: AppState, session: Session, principal: Principal,
                            if position.due_now > 0 else "",
                            "next_due_on": position.first_unpaid_due,
                            "payoff": position.payoff})
-    lines = books.ledger_lines(session, code, Translator(settings.language))
+    lines = books.ledger_lines(session, code, Translator(language),
+                               count=count_formatter(society.locale))
     book = books.state(session, member, settings, len(lines))
     shown = list(reversed(lines[-LAST_ENTRIES:]))
     settled = (corrections.not_correctable(session, [line.entry_id for line in shown])
@@ -95,7 +98,8 @@ def _member_view(state: AppState, session: Session, principal: Principal,
             "holding": shares.holding(session, code), "loans": open_loans,
             "approved": approved, "entries": shown, "settled": settled, "book": book,
             "print_made": books.produced(session, member.id, serial=book.book.serial,
-                                         through=book.available)}
+                                         through=book.available),
+            "papers": papers_of(session, member, society)}
 
 
 def _settings(session: Session) -> Any:
@@ -108,7 +112,8 @@ def _member_page(request: Request[Any, Any, Any], code: str, *, errors: dict[str
     assert view.principal is not None
     own_member_or_404(view.principal, code)
     state = app_state(request)
-    data = state.db.write(lambda s: _member_view(state, s, view.principal, code))  # type: ignore[arg-type]
+    data = state.db.write(lambda s: _member_view(state, s, view.principal,  # type: ignore[arg-type]
+                                                 code, view.lang))
     return _member_template(request, view, data, errors=errors, status=status, **extra)
 
 
@@ -453,7 +458,7 @@ def _repayment_preview(request: Request[Any, Any, Any], loan_id: int,
             extra["errors"] = {f"repay_{loan_id}_{k}": v
                                for k, v in field_errors(error, "amount").items()}
             extra["status"] = 422
-        return view, _member_view(state, session, principal, code), extra
+        return view, _member_view(state, session, principal, code, view.lang), extra
 
     view, member, extra = state.db.write(look)
     return _member_template(request, view, member, **extra)

@@ -1,5 +1,6 @@
-"""What every counter page shares: the session cookie, CSRF tokens, the words of the page in
-the society's language, money for people, and turning a refusal into words next to a field.
+"""What every counter page shares: the session cookie, CSRF tokens, the words of the page (in
+the society's language; a member's own pages in hers, as her documents are), money and counts
+for people, and turning a refusal into words next to a field.
 
 - The session is the same bearer token the API issues (same users, roles, expiry and
   revocation), kept in an HttpOnly, SameSite=Strict cookie that only /counter paths read.
@@ -36,13 +37,13 @@ from litestar.handlers.base import BaseRouteHandler
 from litestar.params import Body, PathParameter
 from sqlalchemy.orm import Session
 
-from coop import auth
+from coop import auth, members
 from coop.api.deps import app_state, provide_society
 from coop.api.security import SESSION_COOKIE, current_principal, is_counter
-from coop.auth import Principal
+from coop.auth import Principal, Role
 from coop.errors import CoopError
 from coop.i18n import LANGUAGES, Translator
-from coop.money import Amount, display, minor_digits
+from coop.money import Amount, count_formatter, display, minor_digits
 from coop.society import Society
 
 LOGIN_CSRF_COOKIE = "coop_login_csrf"
@@ -153,6 +154,8 @@ class Page:
     principal: Principal | None
     notice: str | None = None
     receipt: int | None = None
+    language: str | None = None
+    """The member's own language on her pages; None: the society's."""
     _errors: Errors = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -167,8 +170,12 @@ class Page:
         self._errors = Errors(self, dict(raw))
 
     @property
+    def lang(self) -> str:
+        return self.language or self.society.settings.language
+
+    @property
     def tr(self) -> Translator:
-        return _translator(self.society.settings.language)
+        return _translator(self.lang)
 
     def explain(self, refusal: object) -> str:
         """A refusal in the page's language with its figures as people write them: amounts
@@ -198,19 +205,48 @@ class Page:
     def money(self, minor: int) -> str:
         return display(minor, self.society.currency, self.society.locale)
 
+    def count(self, number: int) -> str:
+        """A count (of shares) with the society's digit grouping: 1,00,000 in en_IN."""
+        return _counter(self.society.locale)(number)
+
     def amount(self, text: str) -> str:
         """A decimal string from the API's services, shown for people."""
         minor = int(Decimal(text).scaleb(minor_digits(self.society.currency)))
         return self.money(minor)
 
     def context(self, **values: Any) -> dict[str, Any]:
-        return {"page": self, "tr": self.tr, "money": self.money, "languages": LANGUAGES,
-                **values}
+        return {"page": self, "tr": self.tr, "money": self.money, "count": self.count,
+                "languages": LANGUAGES, **values}
+
+
+@lru_cache(maxsize=8)
+def _counter(locale: str) -> Callable[[int], str]:
+    return count_formatter(locale)
 
 
 def page(request: Request[Any, Any, Any], *, anonymous: bool = False) -> Page:
+    """The page's context. A member signed in reads her pages in her own language (the
+    society's if she has none), even a refusal; everyone else in the society's."""
     principal = None if anonymous else current_principal(request)
-    return Page(request, provide_society(request), principal)
+    signed_in = principal or getattr(request.state, "principal", None)
+    language = member_language(request, signed_in) if isinstance(signed_in, Principal) \
+        else None
+    return Page(request, provide_society(request), principal, language=language)
+
+
+def member_language(request: Request[Any, Any, Any], principal: Principal) -> str | None:
+    """Her chosen language if `principal` is a member (read once per request)."""
+    if principal.role is not Role.MEMBER or principal.member_code is None:
+        return None
+    if "member_language" not in request.state:
+        code = principal.member_code
+        try:
+            request.state.member_language = app_state(request).db.read(
+                lambda s: members.get_member(s, code).language)
+        except members.MemberNotFound:
+            request.state.member_language = None
+    language: str | None = request.state.member_language
+    return language
 
 
 def write(request: Request[Any, Any, Any], work: Callable[[Session], T]) -> T:
@@ -234,5 +270,5 @@ def field_errors(error: CoopError, default: str) -> dict[str, Any]:
 
 
 __all__ = ["LOGIN_CSRF_COOKIE", "LOGIN_FORM", "Errors", "FiscalYearName", "Form", "LoanId", "Page",
-           "check_csrf", "check_login_csrf",
-           "counter_csrf", "csrf_for", "field_errors", "new_login_csrf", "page", "write"]
+           "check_csrf", "check_login_csrf", "counter_csrf", "csrf_for", "field_errors",
+           "member_language", "new_login_csrf", "page", "write"]
