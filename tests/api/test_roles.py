@@ -116,6 +116,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/loans/{}/write-off/reversal"): roles("board"),  # issue 16: as the write-off
     ("POST", "/moratoria"): roles("board"),  # not in CONTRACT.md: the board
     ("GET", "/reports/board-loans"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
+    ("GET", "/reports/board-pack.pdf"): roles("admin", "board"),  # issue 18
+    # receipts (on main, missing from this table): as her passbook
+    ("GET", "/members/{}/receipts/{}/slip.pdf"): roles("admin", "clerk", "member"),
     # Year-end and dividends
     ("POST", "/years/{}/close"): roles("admin"),
     ("POST", "/years/{}/reopening"): roles("admin"),  # issue 16
@@ -263,7 +266,7 @@ COUNTER = {
     ("GET", "/counter/dividends"): roles("admin", "board", "auditor"),
     ("POST", "/counter/dividends"): roles("admin", "board", "auditor"),
     ("GET", "/counter/dividends/{}/members.csv"): roles("admin", "board", "auditor"),
-    ("GET", "/counter/audit"): roles("admin", "auditor"),
+    ("GET", "/counter/audit"): roles("admin", "board", "auditor"),  # issue 18: the board too
     ("GET", "/counter/tills"): roles("admin", "clerk"),
     ("POST", "/counter/tills/open"): roles("admin", "clerk"),
     ("POST", "/counter/tills/{}/count"): roles("admin", "clerk"),
@@ -282,6 +285,11 @@ COUNTER = {
     ("POST", "/counter/members/{}/exit"): roles("admin", "board"),
     ("GET", "/counter/moratoria"): roles("board"),
     ("POST", "/counter/moratoria"): roles("board"),
+    # receipts (already on main, missing here): as the member's page
+    ("GET", "/counter/members/{}/receipts/{}/slip.pdf"): roles("admin", "clerk", "member"),
+    # issue 18: the board's meeting pack, as the API's
+    ("GET", "/counter/board-pack"): roles("admin", "board"),
+    ("GET", "/counter/board-pack.pdf"): roles("admin", "board"),
 }
 
 

@@ -50,7 +50,7 @@ DECLARATION_STATUSES = {"declared", "paid", "cancelled"}
 DYNAMIC: dict[tuple[str, str], set[str]] = {
     # (file, the argument given to tr) -> the msgids it can be
     ("coop/api/counter/templates/base.html", "page.principal.role.value"): ROLES,
-    ("coop/api/counter/templates/board.html", "other.status"): LOAN_STATUSES,
+    ("coop/api/counter/templates/board.html", "earlier.loan.status"): LOAN_STATUSES,
     ("coop/api/counter/templates/dividends.html", "declared"): DECLARATION_STATUSES,
     ("coop/api/counter/templates/member.html", "member.status"): MEMBER_STATUSES,
     ("coop/api/counter/templates/users.html", "user.role"): ROLES,
