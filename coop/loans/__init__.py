@@ -13,9 +13,11 @@ else is imported from its module.
   their holds on savings (through `coop.savings`'s functions);
 * `applications` `apply` and the pure `check_eligibility`; `votes` the board's votes;
   `servicing` disburse, repay (and preview), recover, write off; `reschedules` reschedules
-  and moratoria; `reports` standing, portfolio, the board's and the counter's lists,
-  reconciliation with the journal, the
-  interest each member paid in a period.
+  and moratoria; `reports` standing, portfolio, arrears and PAR30 month by month, the
+  month's loan activity, a member's repayment record, the board's and the counter's lists,
+  reconciliation with the journal, the interest each member paid in a period;
+  `risk` (pure) portfolio at risk: days past due, buckets, PAR30; `punctuality` (pure) each
+  installment on time, late or overdue.
 """
 
 from __future__ import annotations

@@ -141,9 +141,6 @@ class BoardPack:
     votes: list[VoteLine]
     chain_head: tuple[int, str]
 
-    def arrears_in(self, bucket: str) -> list[loans.Arrear]:
-        return [a for a in self.arrears if a.bucket == bucket]
-
 
 def _votes(session: Session, month: Month) -> list[VoteLine]:
     start = datetime.combine(month.first, time.min, tzinfo=UTC)

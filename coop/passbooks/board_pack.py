@@ -175,10 +175,9 @@ class _Story:
             return
         rows = [[tr("Days past due"), tr("Loan"), tr("Member"), tr("Unpaid since"),
                  tr("Days"), tr("Principal outstanding")]]
-        for bucket in BUCKETS[1:]:
-            rows += [[bucket_text(tr, bucket), str(a.loan_id), a.member_code,
-                      day_text(a.first_unpaid_due), str(a.days_past_due),
-                      self.money(a.outstanding_minor)] for a in pack.arrears_in(bucket)]
+        rows += [[bucket_text(tr, a.bucket), str(a.loan_id), a.member_code,
+                  day_text(a.first_unpaid_due), str(a.days_past_due),
+                  self.money(a.outstanding_minor)] for a in pack.arrears]  # longest first
         self.section(tr("Arrears"), self.table(
             rows, [34, 18, 34, 30, 18, self.width_mm - 134], numbers_from=4), keep=False)
 

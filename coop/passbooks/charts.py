@@ -43,7 +43,8 @@ class Bar:
 
     @property
     def text(self) -> str:
-        return f"{self.value:.1f}"
+        """The value over the bar, one decimal ("57.9"); a full bar says "100"."""
+        return "100" if self.value == 100 else f"{self.value:.1f}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,11 @@ class BarChart:
     top: Decimal
     ticks: tuple[Tick, ...]
     bars: tuple[Bar, ...]
+
+    @property
+    def value_text(self) -> float:
+        """The size of the values over the bars: a little smaller, so neighbours never touch."""
+        return round(self.text * 0.85, 1)
 
     def svg_y(self, y: float) -> float:
         """A y of the geometry (upwards) as an SVG y (downwards)."""
@@ -123,7 +129,7 @@ def drawing(chart: BarChart, *, font: str = "Helvetica") -> Drawing:
         picture.add(Rect(bar.x, chart.bottom, bar.width, bar.height, fillColor=colors.black,
                          strokeColor=None))
         picture.add(String(bar.centre, chart.bottom + bar.height + 3, bar.text, fontName=font,
-                           fontSize=size, textAnchor="middle"))
+                           fontSize=chart.value_text, textAnchor="middle"))
         picture.add(String(bar.centre, chart.bottom - size - 2, bar.month, fontName=font,
                            fontSize=size, textAnchor="middle"))
         if bar.year:

@@ -262,7 +262,12 @@ def test_votes_on_a_card_her_own_who_voted_how_and_notes_to_the_board_only(
     assert NOTE not in counter("clerk1").get(f"{C}/members/{asha}").text
     for role in ("clerk", "member"):
         assert api.get(f"{BASE}/loans/{loan}/votes", role=role).status_code == 403
-    assert NOTE in api.get(f"{BASE}/loans/{loan}/votes", role="board").text
+    assert [v["note"] for v in api.get(f"{BASE}/loans/{loan}/votes", role="board").json()[
+        "items"]] == [NOTE]
+    for role in ("admin", "auditor"):  # they see who voted how, not the board's notes
+        seen = api.get(f"{BASE}/loans/{loan}/votes", role=role).json()["items"]
+        assert [(v["voter"], v["decision"], v["note"]) for v in seen] == [
+            ("board2", "approve", None)]
 
 
 def test_a_refused_vote_is_said_at_the_top_of_the_page(
@@ -305,3 +310,21 @@ def test_a_board_member_does_not_vote_on_her_own_loan(
     assert f'id="application-{own}-note"' not in page
     assert f'id="application-{own}-note"' in counter("board2" if make_board(api, seats=2)
                                                      else "").get(f"{C}/board").text
+
+
+@pytest.mark.parametrize("language", ["kn", "hi", "bn", "es", "sw"])
+def test_the_board_pack_prints_in_the_societys_language(api: Api, language: str) -> None:
+    portfolio_of_twenty(api)
+    api.db.write(lambda s: update_settings(s, {"language": language}))
+    response = api.get(f"{BASE}/reports/board-pack.pdf", role="board",
+                       params={"month": "2025-06"})
+    assert response.status_code == 200, response.text
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / f"board-pack-2025-06-{language}.pdf").write_bytes(response.content)
+    if language in ("es", "sw"):  # Latin script: the words can be read back
+        words = {"es": "Informe para la reunión del consejo, 06-2025",
+                 "sw": "Taarifa ya kikao cha bodi, 06-2025"}[language]
+        assert words in pdf_text(response.content)
+    png = subprocess.run(["pdftoppm", "-r", "72", "-f", "2", "-l", "2", "-png", "-"],
+                         input=response.content, capture_output=True, check=True).stdout
+    assert len(bars_of(Image.open(io.BytesIO(png)), wider_than=15)) == 12  # the chart

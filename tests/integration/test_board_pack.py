@@ -129,8 +129,9 @@ def test_par30_month_by_month_is_each_month_ends_portfolio(db: Database,
         ("91 days", 91), ("90 days", 90), ("31 days", 31), ("30 days", 30), ("15 days", 15),
         ("1 day", 1)]
     assert late[loans["90 days"]] == (90, "31-90")
-    assert sum(a.outstanding_minor for a in pack.arrears_in("91-180")) == \
-        pack.portfolio.buckets["91-180"]
+    for bucket in ("1-30", "31-90", "91-180", "181-365", ">365"):
+        assert sum(a.outstanding_minor for a in pack.arrears if a.bucket == bucket) == \
+            pack.portfolio.buckets[bucket]
     assert len(CASES) == 20
 
 

@@ -70,6 +70,9 @@ def test_bars_are_as_tall_as_their_share_of_the_scale() -> None:
     assert [(b.month, b.year) for b in chart.bars] == [("12", "2024"), ("01", "2025"),
                                                        ("02", "")]
     assert [b.text for b in chart.bars] == ["0.0", "10.0", "20.0"]
+    full = bar_chart([("2025-01", Decimal("100")), ("2025-02", Decimal("57.88"))], width=342,
+                     height=146)
+    assert [b.text for b in full.bars] == ["100", "57.9"] and full.value_text == 7.6
     assert chart.svg_y(130) == 16
 
 

@@ -23,7 +23,7 @@ from coop.passbooks.board_figures import gather, parse_month
 from coop.passbooks.board_pack import board_pack_pdf
 
 A, B = Role.ADMIN, Role.BOARD
-CHART_WIDTH, CHART_HEIGHT, CHART_TEXT = 480, 250, 15
+CHART_WIDTH, CHART_HEIGHT, CHART_TEXT = 480, 260, 17
 
 
 class BoardPackPages(Controller):
