@@ -142,11 +142,17 @@ class BoardPack:
     chain_head: tuple[int, str]
 
 
+LOAN_SUBJECTS = ("loan", "reschedule")
+"""What the board votes on today (the loans' subjects); a room that comes to ask the board for
+votes on something else adds its subjects here, with words for them in the pack."""
+
+
 def _votes(session: Session, month: Month) -> list[VoteLine]:
     start = datetime.combine(month.first, time.min, tzinfo=UTC)
     end = datetime.combine(month.through + timedelta(days=1), time.min, tzinfo=UTC)
     subjects = dict.fromkeys((v.subject_kind, v.subject_id)
-                             for v in board.votes_between(session, start, end))
+                             for v in board.votes_between(session, start, end)
+                             if v.subject_kind in LOAN_SUBJECTS)
     lines = []
     for kind, subject_id in subjects:
         subject = board.Subject(kind, subject_id)

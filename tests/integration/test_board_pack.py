@@ -48,6 +48,7 @@ def test_june_worked_by_hand(db: Database, clock: FixedClock) -> None:
         12 Jun  Bina buys 3 shares for cash (30.00)
         15 Jun  Asha applies for 12,000.00: approved by both votes, paid into her savings
         16 Jun  Bina applies for 1,000.00: both vote against, rejected
+        18 Jun  Asha asks for two more installments: one approval of two, waiting
         20 Jun  Chitra joins, no money;  25 Jun  Chitra leaves
          1 Jul  Asha deposits 100.00
     """
@@ -66,6 +67,14 @@ def test_june_worked_by_hand(db: Database, clock: FixedClock) -> None:
     refused = desk.at(D(2025, 6, 16)).apply(bina, 100_000)
     assert [desk.vote(refused, v, "reject").status for v in desk.voters] == ["pending",
                                                                               "rejected"]
+    # 18 Jun: Asha asks for two more installments; one board member approves (two needed)
+    asked = db.write(lambda s: lending.request_reschedule(
+        s, loan, extra_installments=2, annual_rate=None, holiday_until=None,
+        reason="a slow month", actor="clerk1", clock=clock)).id
+    desk.at(D(2025, 6, 18))
+    db.write(lambda s: lending.vote_reschedule(
+        s, loan, asked, voter_code=desk.voters[0], voter_username="board-a",
+        decision="approve", note=None, society=desk.society(s), actor="board-a", clock=clock))
     chitra = desk.at(D(2025, 6, 20)).register(savings=0)
     desk.at(D(2025, 6, 25))
     db.write(lambda s: exit_member(s, chitra, clock=clock))
@@ -89,6 +98,7 @@ def test_june_worked_by_hand(db: Database, clock: FixedClock) -> None:
         applied=(2, PRINCIPAL + 100_000), approved=(1, PRINCIPAL), rejected=(1, 100_000),
         disbursed=(1, PRINCIPAL), closed=(0, 0), written_off=(0, 0))
     assert pack.votes == [VoteLine("loan", loan, loan, 2, 0, "approved"),
+                          VoteLine("reschedule", asked, loan, 1, 0, "pending"),
                           VoteLine("loan", refused, refused, 0, 2, "rejected")]
     # Asha's loan is first due on 15 July: nothing in arrears, PAR30 0 all year
     assert pack.arrears == [] and pack.portfolio.outstanding_minor == PRINCIPAL
