@@ -117,8 +117,6 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/moratoria"): roles("board"),  # not in CONTRACT.md: the board
     ("GET", "/reports/board-loans"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
     ("GET", "/reports/board-pack.pdf"): roles("admin", "board"),  # issue 18
-    # receipts (on main, missing from this table): as her passbook
-    ("GET", "/members/{}/receipts/{}/slip.pdf"): roles("admin", "clerk", "member"),
     # Year-end and dividends
     ("POST", "/years/{}/close"): roles("admin"),
     ("POST", "/years/{}/reopening"): roles("admin"),  # issue 16
@@ -285,8 +283,6 @@ COUNTER = {
     ("POST", "/counter/members/{}/exit"): roles("admin", "board"),
     ("GET", "/counter/moratoria"): roles("board"),
     ("POST", "/counter/moratoria"): roles("board"),
-    # receipts (already on main, missing here): as the member's page
-    ("GET", "/counter/members/{}/receipts/{}/slip.pdf"): roles("admin", "clerk", "member"),
     # issue 18: the board's meeting pack, as the API's
     ("GET", "/counter/board-pack"): roles("admin", "board"),
     ("GET", "/counter/board-pack.pdf"): roles("admin", "board"),
