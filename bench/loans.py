@@ -5,7 +5,8 @@
    (../shared/bench/gen_workload.py) for ledger volume, then `--loans` loans created through
    the service (apply, board vote, disburse) on dates over the past year, each with a few
    repayments, some on time, some late, some missed;
-3. times GET /reports/portfolio's service over all of them;
+3. times GET /reports/portfolio's service over all of them, and the board's meeting pack
+   (its figures and its PDF);
 4. serves the API and measures a repayment (one client alone, and 20 clients on different
    loans) on the first `--active` loans.
 
@@ -121,6 +122,24 @@ def make_loans(db: Database, codes: list[str], count: int) -> list[int]:
     return ids
 
 
+def board_pack(db: Database) -> None:
+    """The board's meeting pack for the last month: its figures (PAR30 at twelve
+    month-ends, the arrears, the month's money and loans) and the PDF."""
+    from coop.passbooks.board_figures import gather, parse_month
+    from coop.passbooks.board_pack import board_pack_pdf
+    from coop.society import require_society
+
+    month = parse_month("2025-12", today=TODAY)
+    started = time.perf_counter()
+    pack, society = db.read(lambda s: (gather(s, month, today=TODAY), require_society(s)))
+    figures = time.perf_counter() - started
+    started = time.perf_counter()
+    pdf = board_pack_pdf(pack, society)
+    drawn = time.perf_counter() - started
+    print(f"board pack 2025-12: figures {figures:.2f} s ({len(pack.arrears)} loans in "
+          f"arrears), PDF {drawn:.2f} s ({len(pdf) // 1024} KiB)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -146,6 +165,7 @@ def main() -> None:
             timings.append(time.perf_counter() - started)
         print(f"portfolio report, {report.loans_active} active of {len(ids)} loans: "
               f"{min(timings):.2f} s (PAR30 {report.par30} %)", flush=True)
+        board_pack(db)
         active = [i for i in ids if db.read(lambda s, i=i: loans.get_loan(s, i)).status
                   == "active"][: args.active]
         db.dispose()

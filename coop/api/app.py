@@ -25,6 +25,7 @@ from litestar.router import Router
 
 from coop import __version__
 from coop.api.controllers.auth import AuthController, UserController
+from coop.api.controllers.board_pack import BoardPackController
 from coop.api.controllers.corrections import CorrectionsController
 from coop.api.controllers.dividends import DividendsController, YearsController
 from coop.api.controllers.ledger import LedgerController
@@ -44,6 +45,7 @@ from coop.api.controllers.society import SocietyController
 from coop.api.controllers.tills import TillsController
 from coop.api.counter import (
     BoardController,
+    BoardPackPages,
     CorrectionPages,
     CounterController,
     DividendPages,
@@ -101,7 +103,8 @@ def create_app(
                         CorrectionsController,
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,
-                        ReportsController, YearsController, DividendsController,
+                        ReportsController, BoardPackController, YearsController,
+                        DividendsController,
                         PassbooksController, PassbookChecksController, TillsController],
     )
 
@@ -118,6 +121,7 @@ def create_app(
 
     app = Litestar(
         route_handlers=[api, health, docs_asset, CounterController, BoardController,
+                        BoardPackPages,
                         CorrectionPages, TillsPages, SearchController, UsersController,
                         LoanApplicationController, RequestsController, MoratoriumController,
                         DividendPages, PapersPages],

@@ -22,7 +22,7 @@ from coop.board.seats import (
     vacate_seat,
 )
 from coop.board.tally import Status, Tally, decide
-from coop.board.votes import Counts, Subject, cast_vote, tally_of, votes_on
+from coop.board.votes import Counts, Subject, cast_vote, tally_of, votes_between, votes_on
 
 __all__ = [
     "DECISIONS",
@@ -44,5 +44,6 @@ __all__ = [
     "take_seat",
     "tally_of",
     "vacate_seat",
+    "votes_between",
     "votes_on",
 ]

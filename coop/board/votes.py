@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import NamedTuple
 
 from sqlalchemy import func, select
@@ -59,6 +60,14 @@ def votes_on(session: Session, subject: Subject) -> list[VoteRow]:
     return list(session.scalars(select(VoteRow).where(
         VoteRow.subject_kind == subject.kind, VoteRow.subject_id == subject.id)
         .order_by(VoteRow.id)))
+
+
+def votes_between(session: Session, start_at: datetime, end_at: datetime) -> list[VoteRow]:
+    """Every vote cast from `start_at` up to (not including) `end_at`, by subject, then in
+    the order they were cast (a month's votes for the board's meeting pack)."""
+    return list(session.scalars(select(VoteRow).where(
+        VoteRow.voted_at >= start_at, VoteRow.voted_at < end_at)
+        .order_by(VoteRow.subject_kind, VoteRow.subject_id, VoteRow.id)))
 
 
 def cast_vote(

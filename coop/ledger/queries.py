@@ -332,6 +332,36 @@ def movements_by_kind(session: Session, code: str, on: date) -> list[KindMovemen
     return [KindMovement(kind, *values) for kind, values in sorted(totals.items())]
 
 
+def movements_between(session: Session, code: str, from_on: date,
+                      to_on: date) -> list[KindMovement]:
+    """What moved through an account from `from_on` to `to_on` (value dates, both included),
+    by kind of entry; a control account's movements include its sub-accounts' (members'
+    savings deposits, the tills' cash). Balance before + credits - debits (for an account
+    whose normal side is credit) is the balance after, kind by kind."""
+    account = get_account(session, code)
+    if account is None:
+        return []
+    query = (
+        select(entry_table.c.kind, posting_table.c.side,
+               func.count(func.distinct(posting_table.c.entry_id)),
+               func.sum(posting_table.c.amount_minor))
+        .join(entry_table, entry_table.c.id == posting_table.c.entry_id)
+        .where(posting_table.c.value_date >= from_on, posting_table.c.value_date <= to_on)
+        .group_by(entry_table.c.kind, posting_table.c.side)
+    )
+    if account.is_control:
+        children = select(account_table.c.id).where(account_table.c.parent_id == account.id)
+        query = query.where(or_(posting_table.c.account_id == account.id,
+                                posting_table.c.account_id.in_(children)))
+    else:
+        query = query.where(posting_table.c.account_id == account.id)
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for kind, side, count, amount in session.execute(query):
+        totals[kind][0] += int(count)
+        totals[kind][1 if side == Side.DEBIT else 2] += int(amount)
+    return [KindMovement(kind, *values) for kind, values in sorted(totals.items())]
+
+
 LineOrder = Literal["journal", "value_date"]
 
 

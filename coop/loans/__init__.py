@@ -13,14 +13,16 @@ else is imported from its module.
   their holds on savings (through `coop.savings`'s functions);
 * `applications` `apply` and the pure `check_eligibility`; `votes` the board's votes;
   `servicing` disburse, repay (and preview), recover, write off; `reschedules` reschedules
-  and moratoria; `reports` standing, portfolio, the board's and the counter's lists,
-  reconciliation with the journal, the
-  interest each member paid in a period.
+  and moratoria; `reports` standing, portfolio, arrears and PAR30 month by month, the
+  month's loan activity, a member's repayment record, the board's and the counter's lists,
+  reconciliation with the journal, the interest each member paid in a period;
+  `risk` (pure) portfolio at risk: days past due, buckets, PAR30; `punctuality` (pure) each
+  installment on time, late or overdue.
 """
 
 from __future__ import annotations
 
-from coop.loans import engine, schedule
+from coop.loans import engine, punctuality, risk, schedule
 from coop.loans.applications import (
     ApplicationQuote,
     EligibilityFacts,
@@ -67,31 +69,41 @@ from coop.loans.records import (
 )
 from coop.loans.reports import (
     BUCKETS,
+    Activity,
+    Arrear,
     InsiderLoan,
     Portfolio,
+    RepaymentRecord,
+    activity_between,
+    arrears,
     board_loans,
     bucket_of,
     due_between,
     falling_due,
     interest_paid_by_member,
     open_principal_of,
+    par30_by_month,
     pending,
     portfolio,
     position_of,
     reconcile,
+    repayment_records,
     standing,
 )
 from coop.loans.reschedules import declare_moratorium, request_reschedule, vote_reschedule
+from coop.loans.risk import MonthPar
 from coop.loans.schedule import Terms, TermsInvalid
 from coop.loans.servicing import Repayment, disburse, preview_repayment, repay, write_off
-from coop.loans.votes import Tally, vote, votes_of
+from coop.loans.votes import Tally, outcome, vote, votes_of
 
 __all__ = [
     "BUCKETS",
     "PURPOSES",
     "AboveLimit",
+    "Activity",
     "AlreadyVoted",
     "ApplicationQuote",
+    "Arrear",
     "EligibilityFacts",
     "EligibilityRules",
     "EventRow",
@@ -102,6 +114,7 @@ __all__ = [
     "LoanNotFound",
     "LoanRow",
     "LoanStateConflict",
+    "MonthPar",
     "NotEligible",
     "PaymentAbovePayoff",
     "PlanRow",
@@ -111,12 +124,15 @@ __all__ = [
     "QuoteChanged",
     "Refusal",
     "Repayment",
+    "RepaymentRecord",
     "RescheduleRow",
     "Tally",
     "Terms",
     "TermsInvalid",
     "VoteNotAllowed",
+    "activity_between",
     "apply",
+    "arrears",
     "board_loans",
     "bucket_of",
     "check_eligibility",
@@ -136,15 +152,20 @@ __all__ = [
     "loans_of",
     "member_code_of",
     "open_principal_of",
+    "outcome",
+    "par30_by_month",
     "parse_order",
     "pending",
     "portfolio",
     "position_of",
     "preview_repayment",
+    "punctuality",
     "quote_application",
     "reconcile",
     "repay",
+    "repayment_records",
     "request_reschedule",
+    "risk",
     "schedule",
     "standing",
     "vote",

@@ -111,6 +111,11 @@ def plan_from(row: PlanRow, principal: int, flat: bool, penalty_rate: Fraction) 
                 tuple((a, b) for a, b, free in windows if free))
 
 
+def due_dates(row: PlanRow) -> list[date]:
+    """The due dates of a stored plan, in order."""
+    return [date.fromisoformat(period[2]) for period in json.loads(row.periods_json)]
+
+
 def frozen_windows(frozen_json: str | None) -> list[tuple[date, date]]:
     if frozen_json in (None, "[]"):
         return []
@@ -218,6 +223,7 @@ __all__ = [
     "History",
     "Loan",
     "current_plan",
+    "due_dates",
     "forget",
     "frozen_windows",
     "get_loan",

@@ -4,9 +4,10 @@ board members, the counter's call list, and every loan reconciled against the jo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -14,24 +15,22 @@ from sqlalchemy.orm import Session
 from coop import board
 from coop.errors import InvalidInput
 from coop.ledger import queries
-from coop.loans import engine, records, votes
+from coop.loans import engine, punctuality, records, votes
 from coop.loans.orm import EventRow, LoanRow, PlanRow, RescheduleRow
 from coop.loans.products import Product, product_by_id
 from coop.loans.records import Loan, history, loan_of, loan_row
+from coop.loans.risk import (
+    BUCKETS,
+    MonthPar,
+    Portfolio,
+    Snapshot,
+    bucket_of,
+    days_past_due,
+    month_par,
+    summarize,
+)
 from coop.loans.schedule import build
 from coop.members import MemberRow, get_member
-
-BUCKETS = ("current", "1-30", "31-90", "91-180", "181-365", ">365")
-
-
-def bucket_of(days: int) -> str:
-    if days <= 0:
-        return "current"
-    for limit, name in ((30, "1-30"), (90, "31-90"), (180, "91-180"), (365, "181-365")):
-        if days <= limit:
-            return name
-    return ">365"
-
 
 # --- the loan as it stands ------------------------------------------------------------------
 
@@ -104,48 +103,127 @@ def position_of(session: Session, loan: Loan, *, as_of: date) -> engine.Position
 # --- the portfolio --------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Portfolio:
-    as_of: date
-    loans_active: int
-    outstanding_minor: int
-    buckets: dict[str, int]
-    counts: dict[str, int]
-
-    @property
-    def par30(self) -> Decimal:
-        at_risk = sum(self.buckets[b] for b in BUCKETS[2:])
-        if not self.outstanding_minor:
-            return Decimal("0.00")
-        return (Decimal(at_risk) * 100 / Decimal(self.outstanding_minor)).quantize(
-            Decimal("0.01"))
-
-
-def portfolio(session: Session, *, as_of: date) -> Portfolio:
-    """Outstanding principal by days past due on `as_of`, from each loan's last event on or
-    before that day (so a past date gives the portfolio as it stood then)."""
+def snapshots(session: Session, *, as_of: date) -> list[Snapshot]:
+    """Every loan active on `as_of`, as its last event on or before that day left it (so a
+    past date gives the loans as they stood then)."""
     latest = (select(EventRow.loan_id, func.max(EventRow.seq).label("seq"))
               .where(EventRow.value_date <= as_of).group_by(EventRow.loan_id).subquery())
     rows = session.execute(
-        select(EventRow.outstanding_after, EventRow.first_unpaid_due_after,
+        select(EventRow.loan_id, EventRow.outstanding_after, EventRow.first_unpaid_due_after,
                PlanRow.frozen_json)
         .join(latest, (latest.c.loan_id == EventRow.loan_id) & (latest.c.seq == EventRow.seq))
         .outerjoin(PlanRow, (PlanRow.loan_id == EventRow.loan_id)
                    & (PlanRow.version == EventRow.plan_version))
-        .where(EventRow.status_after == "active")).all()
-    buckets = dict.fromkeys(BUCKETS, 0)
-    counts = dict.fromkeys(BUCKETS, 0)
-    total = 0
-    for outstanding, first_unpaid, frozen_json in rows:
-        days = 0
-        if first_unpaid is not None and first_unpaid < as_of:
-            windows = records.frozen_windows(frozen_json)
-            days = (as_of - first_unpaid).days - engine.frozen_days(first_unpaid, as_of, windows)
-        name = bucket_of(days)
-        buckets[name] += outstanding
-        counts[name] += 1
-        total += outstanding
-    return Portfolio(as_of, len(rows), total, buckets, counts)
+        .where(EventRow.status_after == "active").order_by(EventRow.loan_id)).all()
+    return [Snapshot(loan_id, outstanding, first_unpaid,
+                     tuple(records.frozen_windows(frozen_json)))
+            for loan_id, outstanding, first_unpaid, frozen_json in rows]
+
+
+def portfolio(session: Session, *, as_of: date) -> Portfolio:
+    """Outstanding principal by days past due on `as_of` (`risk.summarize` of the loans as
+    they stood that day)."""
+    return summarize(snapshots(session, as_of=as_of), as_of)
+
+
+def par30_by_month(session: Session, months: Sequence[tuple[str, date]]) -> list[MonthPar]:
+    """PAR30 at each (month, day): the loans as they stood at the end of that day."""
+    return [month_par(month, portfolio(session, as_of=day)) for month, day in months]
+
+
+@dataclass(frozen=True)
+class Arrear:
+    """A loan in arrears on a day: what is outstanding, and since when it is unpaid."""
+
+    loan_id: int
+    member_code: str
+    outstanding_minor: int
+    first_unpaid_due: date
+    days_past_due: int
+
+    @property
+    def bucket(self) -> str:
+        return bucket_of(self.days_past_due)
+
+
+def arrears(session: Session, *, as_of: date) -> list[Arrear]:
+    """The loans past due on `as_of`, the longest overdue first (then by loan number)."""
+    late = [(loan, days_past_due(loan, as_of)) for loan in snapshots(session, as_of=as_of)]
+    late = [(loan, days) for loan, days in late if days > 0]
+    codes = {loan_id: code for loan_id, code in session.execute(
+        select(LoanRow.id, MemberRow.code).join(MemberRow, MemberRow.id == LoanRow.member_id)
+        .where(LoanRow.id.in_([loan.loan_id for loan, _ in late])))} if late else {}
+    found = [Arrear(loan.loan_id, codes[loan.loan_id], loan.outstanding_minor,
+                    loan.first_unpaid_due or as_of, days) for loan, days in late]
+    return sorted(found, key=lambda a: (-a.days_past_due, a.loan_id))
+
+
+@dataclass(frozen=True)
+class Activity:
+    """Loans applied for, decided, paid out and ended from `start` to `end`: (count, minor
+    units of principal) each; `written_off` counts the principal written off."""
+
+    applied: tuple[int, int]
+    approved: tuple[int, int]
+    rejected: tuple[int, int]
+    disbursed: tuple[int, int]
+    closed: tuple[int, int]
+    written_off: tuple[int, int]
+
+
+def activity_between(session: Session, start: date, end: date) -> Activity:
+    """What happened to loans from `start` to `end` (both days included), from the loans'
+    own dates: applied on, decided on (approved, or rejected), paid out on, closed on."""
+    def count(day: Any, *where: Any, amount: Any = LoanRow.principal_minor) -> tuple[int, int]:
+        number, total = session.execute(
+            select(func.count(), func.coalesce(func.sum(amount), 0))
+            .where(day >= start, day <= end, *where)).one()
+        return int(number), int(total)
+
+    return Activity(
+        applied=count(LoanRow.applied_on),
+        approved=count(LoanRow.decided_on, LoanRow.status != "rejected"),
+        rejected=count(LoanRow.decided_on, LoanRow.status == "rejected"),
+        disbursed=count(LoanRow.disbursed_on),
+        closed=count(LoanRow.closed_on, LoanRow.status == "closed"),
+        written_off=count(LoanRow.closed_on, LoanRow.status == "written_off",
+                          amount=LoanRow.written_off_minor))
+
+
+# --- how a member repaid -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RepaymentRecord:
+    """One of her loans, and (once paid out) how she repaid it installment by installment."""
+
+    loan: Loan
+    record: punctuality.Record | None
+
+
+def repayment_records(session: Session, member_code: str, *, as_of: date,
+                      exclude: int | None = None) -> list[RepaymentRecord]:
+    """Her loans (but `exclude`), the earliest first, each with its punctuality on `as_of`
+    (a closed or written-off loan as it ended)."""
+    found = []
+    for loan in records.loans_of(session, member_code):
+        if loan.id == exclude:
+            continue
+        row = loan_row(session, loan.id)
+        plan = session.get(PlanRow, (row.id, row.plan_version)) if row.plan_version else None
+        if plan is None:
+            found.append(RepaymentRecord(loan, None))
+            continue
+        repaid = session.execute(
+            select(EventRow.value_date, EventRow.first_unpaid_due_after)
+            .where(EventRow.loan_id == row.id, EventRow.kind == "repayment")
+            .order_by(EventRow.seq)).all()
+        ended = row.status in ("closed", "written_off") and row.last_event_on is not None
+        seen_on = min(as_of, row.last_event_on) if ended and row.last_event_on else as_of
+        found.append(RepaymentRecord(loan, punctuality.record(
+            records.due_dates(plan), repaid, as_of=seen_on,
+            frozen=records.frozen_windows(plan.frozen_json))))
+    return found
 
 
 # --- the board's and the auditor's lists ----------------------------------------------------
@@ -249,9 +327,11 @@ def open_principal_of(session: Session, member_code: str) -> int:
     return int(value)
 
 
-__all__ = ["BUCKETS", "InsiderLoan", "Portfolio", "Standing", "board_loans", "bucket_of",
-           "due_between", "open_principal_of", "pending", "portfolio", "position_of",
-           "reconcile", "standing"]
+__all__ = ["BUCKETS", "Activity", "Arrear", "InsiderLoan", "Portfolio", "RepaymentRecord",
+           "Standing", "activity_between", "arrears", "board_loans", "bucket_of",
+           "due_between", "interest_paid_by_member", "open_principal_of", "par30_by_month",
+           "pending", "portfolio", "position_of", "reconcile", "repayment_records",
+           "snapshots", "standing"]
 
 
 def interest_paid_by_member(session: Session, *, start: date, end: date) -> dict[str, int]:

@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 from coop import board
 from coop.board import Tally
 from coop.clock import Clock
+from coop.errors import NotFound, require
 from coop.loans.errors import LoanStateConflict
 from coop.loans.guarantors import guarantor_member_ids, release_holds
-from coop.loans.orm import LoanRow
+from coop.loans.orm import LoanRow, RescheduleRow
 from coop.loans.records import loan_row
 from coop.society import Society
 
@@ -72,4 +73,18 @@ def votes_of(session: Session, loan_id: int, reschedule_id: int = 0) -> list[boa
     return board.votes_on(session, subject(loan_id, reschedule_id))
 
 
-__all__ = ["Tally", "approvals", "cast", "subject", "vote", "votes_of"]
+def outcome(session: Session, subject: board.Subject) -> tuple[int, str]:
+    """(the loan a subject of the loans' votes is about, where the decision stands:
+    approved, rejected or pending). An application that went on to be paid out, closed or
+    written off was approved."""
+    if subject.kind == "reschedule":
+        request = session.get(RescheduleRow, subject.id)
+        if request is None:
+            raise NotFound(f"there is no reschedule request {subject.id}")
+        return request.loan_id, request.status
+    require(subject.kind == "loan", f"the loans' votes are on no {subject.kind!r}")
+    status = loan_row(session, subject.id).status
+    return subject.id, status if status in ("pending", "rejected") else "approved"
+
+
+__all__ = ["Tally", "approvals", "cast", "outcome", "subject", "vote", "votes_of"]

@@ -15,7 +15,18 @@ from typing import Literal
 
 import phonenumbers
 from babel import Locale
-from sqlalchemy import Boolean, ForeignKey, Integer, LargeBinary, String, false, select
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    false,
+    func,
+    or_,
+    select,
+)
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
@@ -257,6 +268,29 @@ def member_facts(session: Session) -> dict[int, MemberFacts]:
                                   MemberRow.exited_on))
     return {member_id: MemberFacts(code, status, exited_on)
             for member_id, code, status, exited_on in rows}
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """Who joined and who left from `start` to `end`, and how many were members at its end."""
+
+    joined: int
+    exited: int
+    members_at_end: int
+
+
+def membership_between(session: Session, start: date, end: date) -> Membership:
+    """Members joined (by the day they joined, which may be before they were entered) and
+    exited from `start` to `end`, both days included; members at the end of `end`."""
+    def count(*where: ColumnElement[bool]) -> int:
+        return int(session.scalar(select(func.count()).select_from(MemberRow).where(*where))
+                   or 0)
+
+    return Membership(
+        joined=count(MemberRow.joined_on >= start, MemberRow.joined_on <= end),
+        exited=count(MemberRow.exited_on >= start, MemberRow.exited_on <= end),
+        members_at_end=count(MemberRow.joined_on <= end,
+                             or_(MemberRow.exited_on.is_(None), MemberRow.exited_on > end)))
 
 
 def list_members(

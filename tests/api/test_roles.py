@@ -116,6 +116,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/loans/{}/write-off/reversal"): roles("board"),  # issue 16: as the write-off
     ("POST", "/moratoria"): roles("board"),  # not in CONTRACT.md: the board
     ("GET", "/reports/board-loans"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
+    ("GET", "/reports/board-pack.pdf"): roles("admin", "board"),  # issue 18
     # Year-end and dividends
     ("POST", "/years/{}/close"): roles("admin"),
     ("POST", "/years/{}/reopening"): roles("admin"),  # issue 16
@@ -273,7 +274,7 @@ COUNTER = {
     ("POST", "/counter/dividends/{}/vote"): roles("board"),  # issue 18, as the API's
     ("POST", "/counter/dividends/{}/payment"): roles("admin", "clerk"),
     ("POST", "/counter/dividends/{}/cancellation"): roles("admin"),
-    ("GET", "/counter/audit"): roles("admin", "auditor"),
+    ("GET", "/counter/audit"): roles("admin", "board", "auditor"),  # issue 18: the board too
     ("GET", "/counter/tills"): roles("admin", "clerk"),
     ("POST", "/counter/tills/open"): roles("admin", "clerk"),
     ("POST", "/counter/tills/{}/count"): roles("admin", "clerk"),
@@ -292,6 +293,9 @@ COUNTER = {
     ("POST", "/counter/members/{}/exit"): roles("admin", "board"),
     ("GET", "/counter/moratoria"): roles("board"),
     ("POST", "/counter/moratoria"): roles("board"),
+    # issue 18: the board's meeting pack, as the API's
+    ("GET", "/counter/board-pack"): roles("admin", "board"),
+    ("GET", "/counter/board-pack.pdf"): roles("admin", "board"),
 }
 
 

@@ -50,7 +50,7 @@ DECLARATION_STATUSES = {"pending", "declared", "paid", "cancelled", "rejected"}
 DYNAMIC: dict[tuple[str, str], set[str]] = {
     # (file, the argument given to tr) -> the msgids it can be
     ("coop/api/counter/templates/base.html", "page.principal.role.value"): ROLES,
-    ("coop/api/counter/templates/board.html", "other.status"): LOAN_STATUSES,
+    ("coop/api/counter/templates/board.html", "earlier.loan.status"): LOAN_STATUSES,
     ("coop/api/counter/templates/dividends.html", "declared.status"): DECLARATION_STATUSES,
     ("coop/api/counter/dividends.py", "declared.status"): DECLARATION_STATUSES,
     ("coop/api/counter/templates/member.html", "member.status"): MEMBER_STATUSES,

@@ -164,7 +164,9 @@ class DividendsController(Controller):
     def votes(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Page[VoteOut]:
         """Every board vote on the year's declaration, in the order cast."""
         state = app_state(request)
-        return state.db.read(lambda s: votes_out(dividends.declaration_votes(s, fy)))
+        notes = current_principal(request).role is B  # the notes to board members only
+        return state.db.read(lambda s: votes_out(dividends.declaration_votes(s, fy),
+                                                 notes=notes))
 
     @post("/{fy:int}/payment", opt=allow(A, C), sync_to_thread=True)
     def pay(self, request: Request[Any, Any, Any], fy: FiscalYearName) -> Response[PaymentOut]:

@@ -256,12 +256,13 @@ class LoansController(Controller):
         reschedule: Annotated[int, QueryParameter(ge=0, le=2**31 - 1)] = 0,
     ) -> Page[VoteOut]:
         """Every vote on the application (or on reschedule `?reschedule=ID`): who, when, how,
-        and her note."""
+        and (to a board member only; null to others) her note."""
         state = app_state(request)
+        board_member = current_principal(request).role is B
 
         def read(session: Session) -> Page[VoteOut]:
             loans.get_loan(session, loan_id)  # 404 for a loan that does not exist
-            return votes_out(loans.votes_of(session, loan_id, reschedule))
+            return votes_out(loans.votes_of(session, loan_id, reschedule), notes=board_member)
 
         return state.db.read(read)
 

@@ -10,6 +10,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from coop.api.counter.board import BoardController
+from coop.api.counter.board_pack import BoardPackPages
 from coop.api.counter.clerk import CounterController
 from coop.api.counter.corrections import CorrectionPages
 from coop.api.counter.dividends import DividendPages
@@ -32,7 +33,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 
-__all__ = ["BoardController", "CorrectionPages", "CounterController", "DividendPages",
-           "LoanApplicationController", "MoratoriumController", "PapersPages", "PasswordFirst",
+__all__ = ["BoardController", "BoardPackPages", "CorrectionPages", "CounterController",
+           "DividendPages", "LoanApplicationController", "MoratoriumController", "PapersPages",
+           "PasswordFirst",
            "RequestsController", "SearchController", "TillsPages", "UsersController",
            "password_first", "template_config", "to_password_page"]

@@ -1,10 +1,15 @@
 """The board's and the auditor's counter pages.
 
 Board: the loan applications and reschedule requests waiting for votes, each with what the
-board weighs (her savings, shares, earlier loans, the quote: installment, interest, APR) and a
-vote with a note (the year's dividend has its own pages, coop.api.counter.dividends).
-Auditor: the trial balance as of a date, verify with the chain head, the portfolio at risk.
-Numbers only: neither page shows a name.
+board weighs (her savings, shares, the quote: installment, interest, APR, and her earlier
+loans installment by installment: on time, late by how many days, overdue), the votes cast
+so far (who voted how and, to the board only, their notes), her own vote once she has voted,
+or the vote with a note; a refused vote is said at the top of the page, where she is when
+the page opens again, and on the card.
+(The year's dividend has its own pages, coop.api.counter.dividends.)
+The books (auditor, admin, board): the trial balance as of a date, the portfolio at risk and
+the arrears loan by loan with days past due; verify with the chain head (not the board: as
+in the API). A dividend preview and its CSV. Numbers only: no page shows a name.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from coop import loans, members, savings
+from coop import board, loans, members, savings
 from coop.api.counter.clerk import CounterController
-from coop.api.counter.web import Form, LoanId, page, write
+from coop.api.counter.web import Form, LoanId, Page, page, write
 from coop.api.deps import AppState, app_state
 from coop.api.security import allow
 from coop.auth import Role
@@ -32,41 +37,61 @@ from coop.savings import shares
 B, D, A = Role.BOARD, Role.AUDITOR, Role.ADMIN
 
 
-def _applications(session: Session) -> list[dict[str, Any]]:
+def _ballot(session: Session, voter: str | None, votes: list[board.VoteRow],
+            borrower: str, guarantors: list[str]) -> dict[str, Any]:
+    """The votes cast so far, hers among them, and why she may not vote ("own" loan, or one
+    she "guarantees"), if she may not."""
+    voter_id = members.get_member(session, voter).id if voter else None
+    barred = "own" if voter == borrower else "guarantees" if voter in guarantors else None
+    return {"votes": votes, "mine": next((v for v in votes if v.voter_member_id == voter_id),
+                                         None), "barred": barred,
+            "approvals": sum(v.decision == "approve" for v in votes),
+            "rejections": sum(v.decision == "reject" for v in votes)}
+
+
+def _applications(session: Session, voter: str | None, today: date) -> list[dict[str, Any]]:
     applications, _ = loans.pending(session)
     result = []
     for loan in applications:
         schedule = build(loan.terms)
-        earlier = [other for other in loans.loans_of(session, loan.member_code)
-                   if other.id != loan.id]
-        votes = loans.votes_of(session, loan.id)
         member = members.get_member(session, loan.member_code)
+        guarantors = [code for code, _, _ in loans.guarantors_of(session, loan.id)]
         result.append({
             "loan": loan, "member": member,
             # joined long before she was entered: from the paper register, worth a look
             "backdated": (member.created_at.date() - member.joined_on).days > 30,
             "savings": savings.balances(session, loan.member_code),
             "holding": shares.holding(session, loan.member_code),
-            "earlier": earlier, "installment": schedule.installments[0].total,
+            "earlier": loans.repayment_records(session, loan.member_code, as_of=today,
+                                               exclude=loan.id),
+            "installment": schedule.installments[0].total,
             "interest": sum(i.interest for i in schedule.installments), "apr": schedule.apr,
-            "approvals": sum(v.decision == "approve" for v in votes),
-            "rejections": sum(v.decision == "reject" for v in votes)})
+            **_ballot(session, voter, loans.votes_of(session, loan.id), loan.member_code,
+                      guarantors)})
     return result
 
 
-def _reschedules(session: Session, today: date) -> list[dict[str, Any]]:
+def _reschedules(session: Session, voter: str | None, today: date) -> list[dict[str, Any]]:
     _, requests = loans.pending(session)
     result = []
     for request in requests:
         standing = loans.standing(session, request.loan_id, as_of=today)
+        guarantors = [code for code, _, _ in loans.guarantors_of(session, request.loan_id)]
         result.append({"request": request, "loan": standing.loan,
-                       "position": standing.position})
+                       "position": standing.position,
+                       **_ballot(session, voter, loans.votes_of(
+                           session, request.loan_id, request.id), standing.loan.member_code,
+                           guarantors)})
     return result
 
 
-def _board_view(state: AppState, session: Session) -> dict[str, Any]:
-    return {"applications": _applications(session),
-            "reschedules": _reschedules(session, state.clock.today())}
+def _board_view(state: AppState, session: Session, view: Page) -> dict[str, Any]:
+    """What the board's page shows; the votes' notes only to the board (`notes`)."""
+    voter = view.principal.member_code if view.principal else None
+    today = state.clock.today()
+    return {"applications": _applications(session, voter, today),
+            "reschedules": _reschedules(session, voter, today),
+            "notes": view.principal is not None and view.principal.role is B}
 
 
 class BoardController(Controller):
@@ -77,8 +102,8 @@ class BoardController(Controller):
     def board(self, request: Request[Any, Any, Any]) -> Template:
         view, state = page(request), app_state(request)
         view.notice = request.query_params.get("done")
-        data = state.db.read(lambda s: _board_view(state, s))
-        return Template("board.html", context=view.context(**data))
+        data = state.db.read(lambda s: _board_view(state, s, view))
+        return Template("board.html", context=view.context(refusal=None, **data))
 
     @post("/loans/{loan_id:int}/vote", opt=allow(B), sync_to_thread=True, status_code=303)
     def vote(self, request: Request[Any, Any, Any], loan_id: LoanId,
@@ -88,7 +113,8 @@ class BoardController(Controller):
         principal = view.principal
         decision = "approve" if data.get("decision") == "approve" else "reject"
         note = str(data.get("note", "")).strip() or None
-        reschedule = int(str(data.get("reschedule", "0")) or "0")
+        sent = str(data.get("reschedule", "") or "")
+        reschedule = int(sent) if sent.isdigit() and len(sent) < 10 else 0
         try:
             def work(session: Session) -> loans.Tally:
                 if reschedule:
@@ -101,10 +127,15 @@ class BoardController(Controller):
                                   note=note, society=view.society, clock=state.clock)
             tally = write(request, work)
         except CoopError as error:
+            # said at the top of the page, where she is when it opens, and on the card
+            card = f"reschedule-{reschedule}" if reschedule else f"application-{loan_id}"
             view.errors = {f"vote_{loan_id}": error}
-            data_view = state.db.read(lambda s: _board_view(state, s))
+            refusal = {"card": card, "text": view.tr(
+                "Your vote on loan {loan} was not recorded: {reason}", loan=loan_id,
+                reason=view.explain(error))}
+            data_view = state.db.read(lambda s: _board_view(state, s, view))
             return Template("board.html", status_code=409 if error.kind == "conflict" else 422,
-                            context=view.context(**data_view))
+                            context=view.context(refusal=refusal, **data_view))
         notice = view.tr("Loan {loan}: {approvals} of {required} approvals; {status}.",
                          loan=loan_id, approvals=tally.approvals, required=tally.required,
                          status=view.tr(tally.status))
@@ -112,10 +143,11 @@ class BoardController(Controller):
 
         return Redirect(f"/counter/board?done={quote(notice)}", status_code=303)
 
-    @get("/audit", opt=allow(D, A), sync_to_thread=True)
+    @get("/audit", opt=allow(B, D, A), sync_to_thread=True)
     def audit(self, request: Request[Any, Any, Any], as_of: FromQuery[str | None] = None,
               check: FromQuery[bool] = False) -> Template:
         view, state = page(request), app_state(request)
+        check = check and view.principal is not None and view.principal.role is not B
         try:
             day = date.fromisoformat(as_of) if as_of else state.clock.today()
         except ValueError:
@@ -125,6 +157,7 @@ class BoardController(Controller):
         def read(session: Session) -> dict[str, Any]:
             return {"trial": queries.trial_balance(session, as_of=day),
                     "portfolio": loans.portfolio(session, as_of=day),
+                    "arrears": loans.arrears(session, as_of=day),
                     "report": verify(session) if check else None,
                     "book": queries.book(session)}
 

@@ -149,9 +149,12 @@ def tally_out(tally: loans.Tally) -> TallyOut:
                     rejections=tally.rejections, required=tally.required)
 
 
-def votes_out(votes: Iterable[board.VoteRow]) -> Page[VoteOut]:
+def votes_out(votes: Iterable[board.VoteRow], *, notes: bool) -> Page[VoteOut]:
+    """The votes; their notes only with `notes` (the board's own deliberation: issue 18
+    shows them to board members only, never to an admin, an auditor, a clerk or a member)."""
     return Page[VoteOut](items=[VoteOut(voter=v.voter_username, decision=v.decision,
-                                        note=v.note, voted_at=v.voted_at.isoformat())
+                                        note=v.note if notes else None,
+                                        voted_at=v.voted_at.isoformat())
                                 for v in votes], next_cursor=None)
 
 
