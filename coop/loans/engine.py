@@ -480,6 +480,9 @@ def installments(plan: Plan, payments: Sequence[Event], as_of: date,
     """
     state, _ = _replay(plan, payments, order)
     paid_so_far = state.paid_towards_plan
+    # paid off (early payments earn less interest than the plan's): every installment is
+    # settled, each asking only what was paid towards it
+    settled = not (state.balance or state.interest_due or state.penalty_due or state.fees_due)
     projected = state
     plan = state.plan
     periods = plan.periods
@@ -509,6 +512,8 @@ def installments(plan: Plan, payments: Sequence[Event], as_of: date,
         total = last_total if last else period.total
         paid = min(remaining, total)
         remaining -= paid
+        if settled:
+            total = paid
         before = lefts[index - 1] if index else plan.principal
         principal = min(total, before if last else period.principal)
         if paid >= total:
