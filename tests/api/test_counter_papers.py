@@ -34,9 +34,11 @@ def _member_with_a_year(api: Api) -> str:
             {"account": "1000", "debit": "500000.00"},
             {"account": "4200", "credit": "500000.00"}]}).status_code == 201
     assert api.post(f"{BASE}/years/2024/close", {}).status_code == 201
-    declared = api.post(f"{BASE}/dividends/2024/declaration",
-                        {"dividend_rate": "10", "resolution": "AGM 2025"}, role="board")
+    declared = api.post(f"{BASE}/dividends/2024/declaration", {
+        "dividend_rate": "10", "resolution": {"number": "AGM-2025/1", "date": "2025-06-28"}},
+        role="board")
     assert declared.status_code == 201, declared.text
+    assert declared.json()["status"] == "declared", declared.text  # one approval needed
     user = api.post(f"{BASE}/users", {"username": "asha1", "password": PASSWORD,
                                       "role": "member", "member_code": code})
     assert user.status_code == 201, user.text
