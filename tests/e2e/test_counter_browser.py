@@ -223,8 +223,8 @@ def test_a_loan_approved_in_two_board_sessions_paid_out_and_repaid_at_the_counte
     expect(application).to_contain_text("₹10,000.00")
     expect(application).to_contain_text("0 approve, 0 reject, 2 needed")
     shot(first, "12-board-waiting")
-    first.locator(f"#note-{loan_id}").fill("Savings and shares cover it")
-    first.locator(f"#note-{loan_id}").press("Enter")  # the form's first button: Approve
+    first.locator(f"#application-{loan_id}-note").fill("Savings and shares cover it")
+    first.locator(f"#application-{loan_id}-note").press("Enter")  # the form's first button: Approve
     first.wait_for_url(re.compile(r"/counter/board\?done="))
     expect(first.locator(f"#application-{loan_id}")).to_contain_text(
         "1 approve, 0 reject, 2 needed")
