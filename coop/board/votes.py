@@ -89,19 +89,21 @@ def cast_vote(
         raise VoteNotAllowed(excluded_member_ids[voter.id])
     sitting = seated_member_ids(session)
     if voter.id not in sitting:
-        raise VoteNotAllowed(f"{voter_code} does not hold a board seat")
+        raise VoteNotAllowed.said("{voter_code} does not hold a board seat", voter_code=voter_code)
     text = check_text(note, field="note", length_max=NOTE_LENGTH_MAX) if note else None
     if session.execute(select(VoteRow.id).where(
             VoteRow.subject_kind == subject.kind, VoteRow.subject_id == subject.id,
             VoteRow.voter_member_id == voter.id)).first():
-        raise AlreadyVoted(f"{voter_code} has voted on this already")
+        raise AlreadyVoted.said("{voter_code} has voted on this already", voter_code=voter_code)
     try:
         with session.begin_nested():
             session.add(VoteRow(subject_kind=subject.kind, subject_id=subject.id,
                                 voter_member_id=voter.id, voter_username=voter_username,
                                 decision=decision, note=text, voted_at=clock.now()))
     except IntegrityError:
-        raise AlreadyVoted(f"{voter_code} has voted on this already") from None
+        raise AlreadyVoted.said(
+            "{voter_code} has voted on this already",
+            voter_code=voter_code) from None
     counts = tally_of(session, subject)
     return decide(approvals=counts.approvals, rejections=counts.rejections, required=required,
                   seats=seats, seated_member_ids=sitting,

@@ -64,9 +64,10 @@ def parse_month(text: str | None, *, today: date) -> Month:
         raise InvalidInput("a month is written YYYY-MM, e.g. 2025-06", field="month")
     year, month = int(found.group(1)), int(found.group(2))
     if year < EARLIEST_YEAR or (year, month) > (today.year, today.month):
-        raise InvalidInput(f"the month is from {EARLIEST_YEAR}-01 to "
-                           f"{today.year:04d}-{today.month:02d} (the business date's)",
-                           field="month")
+        raise InvalidInput.said(
+            "the month is from {earliest_year}-01 to {year}-{month} (the business date's)",
+            earliest_year=EARLIEST_YEAR, year=format(today.year, "04d"),
+            month=format(today.month, "02d"), field="month")
     return _month_of(year, month, today)
 
 

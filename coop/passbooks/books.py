@@ -184,14 +184,17 @@ def confirm_printed(session: Session, code: str, *, serial: str, through: int,
                                                     BookRow.member_id == member.id))
         if done is not None and done.status == "full" and through == done.printed_lines:
             return now  # the confirmation that filled that book, again
-        raise PassbookStale(f"the open book of {code} is {book.serial}, not {serial[:40]}",
-                            field="book")
+        raise PassbookStale.said(
+            "the open book of {code} is {serial}, not {serial2}",
+            code=code, serial=book.serial, serial2=serial[:40], field="book")
     if through < book.printed_lines:
-        raise PassbookStale(f"book {serial} is already printed through line "
-                            f"{book.printed_lines}", field="through")
+        raise PassbookStale.said(
+            "book {serial} is already printed through line {printed_lines}",
+            serial=serial, printed_lines=book.printed_lines, field="through")
     if through > now.available:
-        raise InvalidInput(f"book {serial} has {now.available} lines to print, not {through}",
-                           field="through")
+        raise InvalidInput.said(
+            "book {serial} has {available} lines to print, not {through}",
+            serial=serial, available=now.available, through=through, field="through")
     if through == book.printed_lines and book.front_printed:
         return now  # the same confirmation again
     row = session.scalar(select(BookRow).where(BookRow.serial == serial))
@@ -218,11 +221,12 @@ def issue_duplicate(session: Session, code: str, *, because: Literal["lost", "da
     member = _lock(session, code)
     now = state(session, member, settings)
     if not now.issued:
-        raise Conflict(f"{code} has no book printed yet: print her first book instead",
-                       field="code")
+        raise Conflict.said(
+            "{code} has no book printed yet: print her first book instead",
+            code=code, field="code")
     row = session.scalar(select(BookRow).where(BookRow.serial == now.book.serial))
     if row is None:  # pragma: no cover - `issued` says it is there
-        raise Conflict(f"book {now.book.serial} is not on record")
+        raise Conflict.said("book {serial} is not on record", serial=now.book.serial)
     row.status, row.replaced_because = "lost", because
     copies = session.scalar(select(func.max(BookRow.copy)).where(
         BookRow.member_id == member.id, BookRow.number == row.number)) or 0

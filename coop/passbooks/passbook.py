@@ -292,8 +292,9 @@ def member_passbook(session: Session, code: str, *, printed_on: date,
         book = now.book
         plans = place(book, type_lines, book.printed_lines, now.available)
         if not plans and book.front_printed:
-            raise bookkeeping.PassbookUpToDate(
-                f"book {book.serial} is printed up to date ({book.printed_lines} lines)")
+            raise bookkeeping.PassbookUpToDate.said(
+                "book {serial} is printed up to date ({printed_lines} lines)",
+                serial=book.serial, printed_lines=book.printed_lines)
         pdf = render([Run(book, not book.front_printed, plans)], face, language=language,
                      locale=society.locale, exponent=exponent)
         if clock is not None:
@@ -307,7 +308,9 @@ def member_passbook(session: Session, code: str, *, printed_on: date,
     if mode == "book":
         chain = [book for book in chain if book.number == book_number]
         if not chain:
-            raise NotFound(f"{code} has no book {book_number}", field="book")
+            raise NotFound.said(
+                "{code} has no book {book_number}",
+                code=code, book_number=book_number, field="book")
     runs = [Run(book, True, place(book, type_lines, 0,
                                   max(0, min(book.capacity, count - book.first_line))))
             for book in chain]

@@ -71,7 +71,9 @@ def _slip(session: Session, code: str, entry_id: int, *, timezone: str,
     member = get_member(session, code)
     entry = queries.load_entry(session, entry_id)
     if entry is None or all(account_owner(p.account) != code for p in entry.postings):
-        raise NotFound(f"{code} has no entry {entry_id}", field="entry_id")
+        raise NotFound.said(
+            "{code} has no entry {entry_id}",
+            code=code, entry_id=entry_id, field="entry_id")
     ctx = context(session, member, language)
     tr, society = ctx.type.tr, ctx.society
     amount = _amount(entry, code)

@@ -84,9 +84,10 @@ def _register(directory: Path, family: str, weight: str) -> str:
     filename = f"Noto{family}-{weight}.ttf"
     path = directory / filename
     if not path.is_file():
-        raise FontsMissing(
-            f"the font {filename} is not in {directory}: install Debian's fonts-noto-core "
-            "or set COOP_FONT_DIR to a directory that has it")
+        raise FontsMissing.said(
+            "the font {filename} is not in {directory}: install Debian's fonts-noto-core or set "
+            "COOP_FONT_DIR to a directory that has it",
+            filename=filename, directory=directory)
     name = f"coop-Noto{family}-{weight}"
     pdfmetrics.registerFont(TTFont(name, str(path)))
     return name
