@@ -44,10 +44,9 @@ lint: setup
 	$(BIN)/ruff check coop tests bench migrations
 	$(BIN)/mypy --strict coop
 	$(BIN)/lint-imports
-	rm -f /tmp/coop-alembic-check.db
-	COOP_DATABASE_URL=sqlite:////tmp/coop-alembic-check.db $(BIN)/alembic upgrade head
-	COOP_DATABASE_URL=sqlite:////tmp/coop-alembic-check.db $(BIN)/alembic check
-	rm -f /tmp/coop-alembic-check.db*
+	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \
+	COOP_DATABASE_URL=sqlite:///$$d/check.db $(BIN)/alembic upgrade head && \
+	COOP_DATABASE_URL=sqlite:///$$d/check.db $(BIN)/alembic check
 
 bench: setup
 	$(BIN)/python bench/ledger.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/coop_bench
