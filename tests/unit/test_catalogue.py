@@ -367,3 +367,42 @@ def test_indian_scripts_use_their_own_letters_and_ascii_digits(code: str) -> Non
             wrong.append(f"{msgid!r} -> {text!r}")
     assert not wrong, f"{code}: Latin letters, native digits or no {code} text:\n" + \
         "\n".join(wrong)
+
+
+def _layout_faults(text: str) -> list[str]:
+    """Lines of a .po/.pot file a union merge can break: every `msgid` must be followed, after
+    its continuation strings, by its `msgstr`, with nothing (no comment, no blank line, no
+    second msgid) in between; and no msgid may appear twice."""
+    faults: list[str] = []
+    seen: set[str] = set()
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
+        if not line.startswith("msgid "):
+            continue
+        following = number
+        while following < len(lines) and lines[following].startswith('"'):
+            following += 1
+        if following >= len(lines) or not lines[following].startswith("msgstr "):
+            faults.append(f"line {number}: {line} is not followed by its msgstr")
+        whole = line + "".join(lines[number:following])
+        if whole in seen and whole != 'msgid ""':
+            faults.append(f"line {number}: {line} appears twice")
+        seen.add(whole)
+    return faults
+
+
+@pytest.mark.parametrize("path", [LOCALES / "coop.pot",
+                                  *(LOCALES / code / "LC_MESSAGES" / "coop.po"
+                                    for code in TRANSLATED)],
+                         ids=lambda path: path.parts[-3] if path.suffix == ".po" else "pot")
+def test_each_catalogue_file_is_well_formed(path: Path) -> None:
+    faults = _layout_faults(path.read_text(encoding="utf-8"))
+    assert not faults, f"{path}:\n" + "\n".join(faults)
+
+
+def test_the_layout_check_finds_what_a_union_merge_breaks() -> None:
+    good = 'msgid "Cash"\nmsgstr "ನಗದು"\n\nmsgid "Bank"\nmsgstr "ಬ್ಯಾಂಕ್"\n'
+    assert _layout_faults(good) == []
+    assert _layout_faults('msgid "Cash"\n# a comment\nmsgstr "ನಗದು"\n')
+    assert _layout_faults('msgid "Cash"\nmsgid "Bank"\nmsgstr "ಬ್ಯಾಂಕ್"\n')
+    assert _layout_faults(good + good)
