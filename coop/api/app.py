@@ -42,6 +42,7 @@ from coop.api.controllers.members import (
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
+from coop.api.controllers.statements import STATEMENT_HANDLERS
 from coop.api.controllers.tills import TillsController
 from coop.api.counter import (
     BoardController,
@@ -105,7 +106,8 @@ def create_app(
                         LoanProductsController, LoansController, MoratoriaController,
                         ReportsController, BoardPackController, YearsController,
                         DividendsController,
-                        PassbooksController, PassbookChecksController, TillsController],
+                        PassbooksController, PassbookChecksController, TillsController,
+                        *STATEMENT_HANDLERS],
     )
 
     def on_startup() -> None:
