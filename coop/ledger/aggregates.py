@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.orm import Session
 
 from coop.ledger.orm import account_table, entry_table, posting_table
@@ -59,16 +59,18 @@ def balances_on(session: Session, days: Sequence[date]) -> dict[date, dict[str, 
     return result
 
 
-def _not_closing() -> ColumnElement[bool]:
-    closing = select(entry_table.c.id).where(entry_table.c.kind.in_(CLOSING_KINDS))
-    excluded = select(entry_table.c.id).where(or_(entry_table.c.kind.in_(CLOSING_KINDS),
+def _not_closing(kinds: Sequence[str]) -> ColumnElement[bool]:
+    if not kinds:
+        return true()
+    closing = select(entry_table.c.id).where(entry_table.c.kind.in_(kinds))
+    excluded = select(entry_table.c.id).where(or_(entry_table.c.kind.in_(kinds),
                                                   entry_table.c.reversal_of.in_(closing)))
     return posting_table.c.entry_id.not_in(excluded)
 
 
 def movements_in(session: Session, periods: Sequence[tuple[date, date]], *,
                  types: Sequence[str] = ("income", "expense"),
-                 ) -> list[dict[str, int]]:
+                 leave_out: Sequence[str] = CLOSING_KINDS) -> list[dict[str, int]]:
     """For each (first, last) period, each general-ledger account of `types` with its net
     movement (debits minus credits) from the postings dated within it, both days included.
     A year's closing entry, and a reversal of one (a year reopened), are left out: they move
@@ -85,7 +87,7 @@ def movements_in(session: Session, periods: Sequence[tuple[date, date]], *,
             .join(account_table, account_table.c.id == posting_table.c.account_id)
             .where(posting_table.c.value_date >= min(p[0] for p in periods),
                    posting_table.c.value_date <= max(p[1] for p in periods),
-                   account_table.c.type.in_(types), _not_closing())
+                   account_table.c.type.in_(types), _not_closing(leave_out))
             .group_by(_ROOT)):
         for index, value in enumerate(sums):
             found[index][roots[int(root)][0]] += int(value or 0)
