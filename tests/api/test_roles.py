@@ -280,6 +280,8 @@ COUNTER = {
     ("POST", "/counter/dividends/{}/payment"): roles("admin", "clerk"),
     ("POST", "/counter/dividends/{}/cancellation"): roles("admin"),
     ("GET", "/counter/audit"): roles("admin", "board", "auditor"),  # issue 18: the board too
+    ("GET", "/counter/accounts"): roles("admin", "board", "auditor"),  # issue 19
+    ("GET", "/counter/accounts/files/{}"): roles("admin", "board", "auditor"),
     ("GET", "/counter/tills"): roles("admin", "clerk"),
     ("POST", "/counter/tills/open"): roles("admin", "clerk"),
     ("POST", "/counter/tills/{}/count"): roles("admin", "clerk"),
