@@ -66,7 +66,8 @@ class Tick:
 
     @property
     def text(self) -> str:
-        return f"{self.value:g}"
+        """Plain digits, never an exponent: 80, 2.5, 0.2."""
+        return format(self.value.normalize(), "f") if self.value else "0"
 
 
 @dataclass(frozen=True)
@@ -169,12 +170,12 @@ def amount_chart(points: Sequence[tuple[str, Sequence[Decimal]]], *, width: floa
     scaled = [[v / unit for v in series] for series in values]
     top, step = nice_scale(max((v for series in scaled for v in series), default=Decimal(0)))
     left, bottom = 4 * text, 2 * text + 12
-    plot_width = width - left - RIGHT
+    plot_width = width - left - 2 * text  # room for the last bar's figure
     plot_height = height - bottom - (text + 7)
     slot = plot_width / len(points)
     ticks, tick = [], Decimal(0)
     while tick <= top:
-        ticks.append(Tick(tick.normalize(), round(bottom + float(tick / top) * plot_height, 2)))
+        ticks.append(Tick(tick, round(bottom + float(tick / top) * plot_height, 2)))
         tick += step
     bars = []
     for index, ((name, _), series) in enumerate(zip(points, scaled, strict=True)):

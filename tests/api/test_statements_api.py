@@ -27,6 +27,10 @@ COSTS = {"narration": "Rent", "postings": [{"account": "5100", "debit": "1200.00
 
 @pytest.fixture
 def books(api: Api) -> Api:
+    return seed(api)
+
+
+def seed(api: Api) -> Api:
     """The business date is 30 June 2025 (fiscal year 2025 began 1 April): a member saves
     100000.00 and buys 5 shares; a grant of 5000.00 to the bank; 1200.00 of rent in cash."""
     code = api.member_codes["member"]
