@@ -42,8 +42,10 @@ from coop.api.controllers.members import (
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
 from coop.api.controllers.society import SocietyController
+from coop.api.controllers.statements import STATEMENT_HANDLERS
 from coop.api.controllers.tills import TillsController
 from coop.api.counter import (
+    AccountsPages,
     BoardController,
     BoardPackPages,
     CorrectionPages,
@@ -105,7 +107,8 @@ def create_app(
                         LoanProductsController, LoansController, MoratoriaController,
                         ReportsController, BoardPackController, YearsController,
                         DividendsController,
-                        PassbooksController, PassbookChecksController, TillsController],
+                        PassbooksController, PassbookChecksController, TillsController,
+                        *STATEMENT_HANDLERS],
     )
 
     def on_startup() -> None:
@@ -124,7 +127,7 @@ def create_app(
                         BoardPackPages,
                         CorrectionPages, TillsPages, SearchController, UsersController,
                         LoanApplicationController, RequestsController, MoratoriumController,
-                        DividendPages, PapersPages],
+                        DividendPages, PapersPages, AccountsPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,

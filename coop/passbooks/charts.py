@@ -26,6 +26,9 @@ SCALES = ((Decimal(5), Decimal(1)), (Decimal(10), Decimal(2)), (Decimal(20), Dec
           (Decimal(25), Decimal(5)), (Decimal(50), Decimal(10)), (Decimal(100), Decimal(20)))
 """(top of the scale, step between gridlines), the smallest that holds the largest value."""
 RIGHT = 6.0
+SERIES_FILLS = ("#000000", "#8c8c8c")
+UNITS = (Decimal(1), Decimal(1000), Decimal(1000) ** 2, Decimal(1000) ** 3)
+"""Amount charts count in units, thousands, millions or billions: at most three digits a bar."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,14 +39,23 @@ class Bar:
     x: float
     width: float
     height: float
+    series: int = 0  # which of a month's bars (income 0, expenditure 1)
+    label: str | None = None  # the value as written over the bar, when not a percent
 
     @property
     def centre(self) -> float:
         return self.x + self.width / 2
 
     @property
+    def fill(self) -> str:
+        """Black for the first series, a grey that prints as grey for the second."""
+        return SERIES_FILLS[self.series % len(SERIES_FILLS)]
+
+    @property
     def text(self) -> str:
         """The value over the bar, one decimal ("57.9"); a full bar says "100"."""
+        if self.label is not None:
+            return self.label
         return "100" if self.value == 100 else f"{self.value:.1f}"
 
 
@@ -54,7 +66,8 @@ class Tick:
 
     @property
     def text(self) -> str:
-        return f"{self.value:g}"
+        """Plain digits, never an exponent: 80, 2.5, 0.2."""
+        return format(self.value.normalize(), "f") if self.value else "0"
 
 
 @dataclass(frozen=True)
@@ -115,6 +128,69 @@ def bar_chart(points: Sequence[tuple[str, Decimal]], *, width: float, height: fl
                     tuple(ticks), tuple(bars))
 
 
+def nice_scale(largest: Decimal) -> tuple[Decimal, Decimal]:
+    """(top, step) for any non-negative value: the smallest of 1, 2, 2.5 and 5 times a power
+    of ten that holds it, in four or five steps."""
+    power = Decimal(1)
+    while True:
+        for top, step in ((1, Decimal("0.2")), (2, Decimal("0.5")), (Decimal("2.5"),
+                          Decimal("0.5")), (5, 1)):
+            if largest <= top * power:
+                return top * power, step * power
+        power *= 10
+
+
+def unit_for(largest: Decimal) -> Decimal:
+    """The unit an amount chart counts in: the largest of UNITS that leaves a value of at
+    least one, so no bar needs more than three digits before the point."""
+    chosen = UNITS[0]
+    for unit in UNITS:
+        if largest >= unit:
+            chosen = unit
+    return chosen
+
+
+def short(value: Decimal) -> str:
+    """Three significant digits: 123, 12.3, 1.23, 0 for nothing."""
+    if value == 0:
+        return "0"
+    if value >= 100:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+
+
+def amount_chart(points: Sequence[tuple[str, Sequence[Decimal]]], *, width: float,
+                 height: float, text: float = 9) -> tuple[BarChart, Decimal]:
+    """Bars of amounts (major units, one or more series a month, e.g. income beside
+    expenditure) and the unit they are counted in (1, 1000, ...). Negative figures are drawn
+    as nothing: these charts show balances and flows that are not below zero."""
+    require(bool(points), "a chart has at least one bar")
+    values = [[max(v, Decimal(0)) for v in series] for _, series in points]
+    unit = unit_for(max((v for series in values for v in series), default=Decimal(0)))
+    scaled = [[v / unit for v in series] for series in values]
+    top, step = nice_scale(max((v for series in scaled for v in series), default=Decimal(0)))
+    left, bottom = 4 * text, 2 * text + 12
+    plot_width = width - left - 2 * text  # room for the last bar's figure
+    plot_height = height - bottom - (text + 7)
+    slot = plot_width / len(points)
+    ticks, tick = [], Decimal(0)
+    while tick <= top:
+        ticks.append(Tick(tick, round(bottom + float(tick / top) * plot_height, 2)))
+        tick += step
+    bars = []
+    for index, ((name, _), series) in enumerate(zip(points, scaled, strict=True)):
+        year, month = name.split("-")
+        each = slot * 0.8 / max(len(series), 1)
+        for number, value in enumerate(series):
+            bars.append(Bar(month, year if (index == 0 or month == "01") and number == 0
+                            else "", value,
+                            round(left + index * slot + slot * 0.1 + number * each, 2),
+                            round(each * 0.9, 2), round(float(value / top) * plot_height, 2),
+                            series=number, label=short(value)))
+    return BarChart(width, height, text, left, bottom, plot_width, plot_height, top,
+                    tuple(ticks), tuple(bars)), unit
+
+
 def drawing(chart: BarChart, *, font: str = "Helvetica") -> Drawing:
     """The chart as a ReportLab Drawing (a flowable: it goes into a story as it is)."""
     picture = Drawing(chart.width, chart.height)
@@ -126,12 +202,13 @@ def drawing(chart: BarChart, *, font: str = "Helvetica") -> Drawing:
         picture.add(String(chart.left - 4, tick.y - size / 3, tick.text, fontName=font,
                            fontSize=size, textAnchor="end"))
     for bar in chart.bars:
-        picture.add(Rect(bar.x, chart.bottom, bar.width, bar.height, fillColor=colors.black,
-                         strokeColor=None))
+        picture.add(Rect(bar.x, chart.bottom, bar.width, bar.height,
+                         fillColor=colors.HexColor(bar.fill), strokeColor=None))
         picture.add(String(bar.centre, chart.bottom + bar.height + 3, bar.text, fontName=font,
                            fontSize=chart.value_text, textAnchor="middle"))
-        picture.add(String(bar.centre, chart.bottom - size - 2, bar.month, fontName=font,
-                           fontSize=size, textAnchor="middle"))
+        if bar.series == 0:
+            picture.add(String(bar.centre, chart.bottom - size - 2, bar.month, fontName=font,
+                               fontSize=size, textAnchor="middle"))
         if bar.year:
             picture.add(String(bar.centre, chart.bottom - 2 * size - 4, bar.year,
                                fontName=font, fontSize=size, textAnchor="middle"))
@@ -140,4 +217,5 @@ def drawing(chart: BarChart, *, font: str = "Helvetica") -> Drawing:
     return picture
 
 
-__all__ = ["Bar", "BarChart", "Tick", "bar_chart", "drawing", "scale_for"]
+__all__ = ["Bar", "BarChart", "Tick", "amount_chart", "bar_chart", "drawing", "nice_scale",
+           "scale_for", "short", "unit_for"]

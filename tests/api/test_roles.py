@@ -117,6 +117,11 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/moratoria"): roles("board"),  # not in CONTRACT.md: the board
     ("GET", "/reports/board-loans"): roles("admin", "board", "auditor"),  # not in CONTRACT.md
     ("GET", "/reports/board-pack.pdf"): roles("admin", "board"),  # issue 18
+    # Annual accounts and reports (issue 19): each statement and schedule, and its files
+    **{("GET", f"/reports/{name}{suffix}"): roles("admin", "board", "auditor")
+       for name in ("balance-sheet", "income-expenditure", "receipts-payments",
+                    "schedules/savings", "schedules/share-capital")
+       for suffix in ("", ".csv", ".xlsx", ".pdf")},
     # Year-end and dividends
     ("POST", "/years/{}/close"): roles("admin"),
     ("POST", "/years/{}/reopening"): roles("admin"),  # issue 16
@@ -275,6 +280,8 @@ COUNTER = {
     ("POST", "/counter/dividends/{}/payment"): roles("admin", "clerk"),
     ("POST", "/counter/dividends/{}/cancellation"): roles("admin"),
     ("GET", "/counter/audit"): roles("admin", "board", "auditor"),  # issue 18: the board too
+    ("GET", "/counter/accounts"): roles("admin", "board", "auditor"),  # issue 19
+    ("GET", "/counter/accounts/files/{}"): roles("admin", "board", "auditor"),
     ("GET", "/counter/tills"): roles("admin", "clerk"),
     ("POST", "/counter/tills/open"): roles("admin", "clerk"),
     ("POST", "/counter/tills/{}/count"): roles("admin", "clerk"),
