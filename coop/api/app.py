@@ -24,6 +24,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 
 from coop import __version__
+from coop.api.controllers.audit import AuditController
 from coop.api.controllers.auth import AuthController, UserController
 from coop.api.controllers.board_pack import BoardPackController
 from coop.api.controllers.corrections import CorrectionsController
@@ -105,7 +106,8 @@ def create_app(
                         LoanProductsController, LoansController, MoratoriaController,
                         ReportsController, BoardPackController, YearsController,
                         DividendsController,
-                        PassbooksController, PassbookChecksController, TillsController],
+                        PassbooksController, PassbookChecksController, TillsController,
+                        AuditController],
     )
 
     def on_startup() -> None:

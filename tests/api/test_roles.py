@@ -139,6 +139,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/tills/{}/close"): roles("admin", "clerk"),  # the till's user, or an admin
     ("POST", "/tills/{}/variance-approval"): roles("admin", "board"),
     ("GET", "/tills"): roles("admin", "board", "auditor"),  # not in CONTRACT.md: the day's
+    # issue 19: the audit trail (an auditor's lines without their free text)
+    ("GET", "/audit-events"): roles("admin", "auditor"),
 }
 # The sections this part of the app implements: each of their rows must be served.
 REQUIRED_PREFIXES = ("/auth/", "/users", "/society", "/ledger/")
