@@ -45,6 +45,7 @@ from coop.api.controllers.passbooks import PassbookChecksController, PassbooksCo
 from coop.api.controllers.society import SocietyController
 from coop.api.controllers.tills import TillsController
 from coop.api.counter import (
+    AuditTrailPages,
     BoardController,
     BoardPackPages,
     CorrectionPages,
@@ -126,7 +127,7 @@ def create_app(
                         BoardPackPages,
                         CorrectionPages, TillsPages, SearchController, UsersController,
                         LoanApplicationController, RequestsController, MoratoriumController,
-                        DividendPages, PapersPages],
+                        DividendPages, PapersPages, AuditTrailPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,

@@ -277,6 +277,7 @@ COUNTER = {
     ("POST", "/counter/dividends/{}/payment"): roles("admin", "clerk"),
     ("POST", "/counter/dividends/{}/cancellation"): roles("admin"),
     ("GET", "/counter/audit"): roles("admin", "board", "auditor"),  # issue 18: the board too
+    ("GET", "/counter/audit-trail"): roles("admin", "auditor"),  # issue 19, as the API's
     ("GET", "/counter/tills"): roles("admin", "clerk"),
     ("POST", "/counter/tills/open"): roles("admin", "clerk"),
     ("POST", "/counter/tills/{}/count"): roles("admin", "clerk"),

@@ -9,6 +9,7 @@ from pathlib import Path
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
+from coop.api.counter.audit_trail import AuditTrailPages
 from coop.api.counter.board import BoardController
 from coop.api.counter.board_pack import BoardPackPages
 from coop.api.counter.clerk import CounterController
@@ -33,7 +34,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 
-__all__ = ["BoardController", "BoardPackPages", "CorrectionPages", "CounterController",
+__all__ = ["AuditTrailPages", "BoardController", "BoardPackPages", "CorrectionPages",
+           "CounterController",
            "DividendPages", "LoanApplicationController", "MoratoriumController", "PapersPages",
            "PasswordFirst",
            "RequestsController", "SearchController", "TillsPages", "UsersController",
