@@ -25,6 +25,7 @@ from litestar.router import Router
 
 from coop import __version__
 from coop.api.controllers.audit import AuditController
+from coop.api.controllers.audit_pack import AuditPackController
 from coop.api.controllers.auth import AuthController, UserController
 from coop.api.controllers.board_pack import BoardPackController
 from coop.api.controllers.corrections import CorrectionsController
@@ -108,7 +109,7 @@ def create_app(
                         ReportsController, BoardPackController, YearsController,
                         DividendsController,
                         PassbooksController, PassbookChecksController, TillsController,
-                        AuditController],
+                        AuditController, AuditPackController],
     )
 
     def on_startup() -> None:

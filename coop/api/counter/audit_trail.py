@@ -3,7 +3,8 @@ newest first, 50 lines a page, filtered as GET /audit-events is (a user, the sta
 action, the first and last day, in the society's days), with a link to the older lines.
 Times are shown in the society's time zone. An auditor's lines are shown without their
 free-text detail, as the API gives them; a date that is not a date is said in words next to
-its box, and nothing is listed until it is put right."""
+its box, and nothing is listed until it is put right. The auditor's pack is downloaded here
+too (the button is on the books' page)."""
 
 from __future__ import annotations
 
@@ -14,15 +15,16 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Request, get
-from litestar.response import Template
+from litestar.response import File, Template
 
 from coop.api.controllers.audit import audit_cursor, audit_filter
+from coop.api.controllers.audit_pack import pack_download
 from coop.api.counter.clerk import CounterController
 from coop.api.counter.web import page
 from coop.api.deps import app_state
 from coop.api.security import allow
 from coop.auth import AuditEvent, Role, list_audit_events
-from coop.errors import CoopError
+from coop.errors import CoopError, InvalidInput
 
 A, D = Role.ADMIN, Role.AUDITOR
 PAGE_LINES = 50
@@ -77,6 +79,16 @@ class AuditTrailPages(Controller):
                             asked=asked, older=older, paged=bool(cursor),
                             detail=view.principal is not None and view.principal.role is A,
                             lines=[(e, e.at.astimezone(zone), _parts(e.action)) for e in events]))
+
+    @get("/audit-pack.zip", opt=allow(A, D), sync_to_thread=True)
+    def audit_pack(self, request: Request[Any, Any, Any]) -> File:
+        """The auditor's pack of the year asked for on the books' page (a year not begun,
+        or before the book, is a page in words)."""
+        sent = str(request.query_params.get("fy", "")).strip()
+        if not (sent.isdigit() and len(sent) == 4):
+            raise InvalidInput("a fiscal year is named by the year it starts in, e.g. 2025",
+                               field="fy")
+        return pack_download(request, int(sent))
 
 
 AuditTrailPages.exception_handlers = CounterController.exception_handlers
