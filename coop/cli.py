@@ -33,6 +33,7 @@ from coop.cli_admin import (
     restore_command,
     users_app,
 )
+from coop.cli_auditpack import audit_pack_command
 from coop.cli_dividends import dividends_app
 from coop.clock import Clock
 from coop.config import Settings
@@ -76,6 +77,7 @@ app.add_typer(users_app, name="users")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.command("reindex")(reindex_command)
+app.command("audit-pack")(audit_pack_command)
 out = Console()
 err = Console(stderr=True)
 

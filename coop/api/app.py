@@ -24,6 +24,8 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.router import Router
 
 from coop import __version__
+from coop.api.controllers.audit import AuditController
+from coop.api.controllers.audit_pack import AuditPackController
 from coop.api.controllers.auth import AuthController, UserController
 from coop.api.controllers.board_pack import BoardPackController
 from coop.api.controllers.corrections import CorrectionsController
@@ -46,6 +48,7 @@ from coop.api.controllers.statements import STATEMENT_HANDLERS
 from coop.api.controllers.tills import TillsController
 from coop.api.counter import (
     AccountsPages,
+    AuditTrailPages,
     BoardController,
     BoardPackPages,
     CorrectionPages,
@@ -108,7 +111,7 @@ def create_app(
                         ReportsController, BoardPackController, YearsController,
                         DividendsController,
                         PassbooksController, PassbookChecksController, TillsController,
-                        *STATEMENT_HANDLERS],
+                        *STATEMENT_HANDLERS, AuditController, AuditPackController],
     )
 
     def on_startup() -> None:
@@ -127,7 +130,7 @@ def create_app(
                         BoardPackPages,
                         CorrectionPages, TillsPages, SearchController, UsersController,
                         LoanApplicationController, RequestsController, MoratoriumController,
-                        DividendPages, PapersPages, AccountsPages],
+                        DividendPages, PapersPages, AccountsPages, AuditTrailPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,

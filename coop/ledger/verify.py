@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import rfc8785
@@ -33,6 +34,7 @@ from coop.ledger.model import (
 from coop.ledger.orm import account_table, book_table
 
 PROBLEMS_MAX = 100
+PROGRESS_EVERY = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,9 @@ class VerifyReport:
             self.problems.append(problem)
 
 
-def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> VerifyReport:
+def verify(session: Session, *, checkpoint: tuple[int, str] | None = None,
+           progress: Callable[[int], None] | None = None) -> VerifyReport:
+    """`progress`, if given, is told how many entries are checked every few thousand."""
     report = VerifyReport()
     codes = {
         r.id: r.code for r in session.execute(select(account_table.c.id, account_table.c.code))
@@ -98,6 +102,8 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None) -> Ve
         running_hash = facts.hash
         expected_seq = seq + 1
         report.entries_checked += 1
+        if progress is not None and report.entries_checked % PROGRESS_EVERY == 0:
+            progress(report.entries_checked)
     report.head_seq, report.head_hash = expected_seq - 1, running_hash
     if not checkpoint_seen:
         report.add(Problem(None, None, "the witnessed checkpoint is beyond the journal's end"))

@@ -35,7 +35,7 @@ def summary_pdf(preview: Preview, *, society_name: str, currency: str, locale: s
     pdf = SimpleDocTemplate(buffer, pagesize=A4, leftMargin=18 * mm, rightMargin=18 * mm,
                             topMargin=18 * mm, bottomMargin=18 * mm,
                             title=f"Dividend {preview.fiscal_year}", author=society_name,
-                            initialFontName=latin[False])
+                            initialFontName=latin[False], invariant=1)
 
     def money(amount_minor: int) -> str:
         return amount_text(format_minor(amount_minor, currency), locale)

@@ -144,6 +144,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/tills/{}/close"): roles("admin", "clerk"),  # the till's user, or an admin
     ("POST", "/tills/{}/variance-approval"): roles("admin", "board"),
     ("GET", "/tills"): roles("admin", "board", "auditor"),  # not in CONTRACT.md: the day's
+    # issue 19: the audit trail (an auditor's lines without their free text)
+    ("GET", "/audit-events"): roles("admin", "auditor"),
+    ("GET", "/reports/audit-pack.zip"): roles("admin", "auditor"),  # issue 19
 }
 # The sections this part of the app implements: each of their rows must be served.
 REQUIRED_PREFIXES = ("/auth/", "/users", "/society", "/ledger/")
@@ -282,6 +285,8 @@ COUNTER = {
     ("GET", "/counter/audit"): roles("admin", "board", "auditor"),  # issue 18: the board too
     ("GET", "/counter/accounts"): roles("admin", "board", "auditor"),  # issue 19
     ("GET", "/counter/accounts/files/{}"): roles("admin", "board", "auditor"),
+    ("GET", "/counter/audit-trail"): roles("admin", "auditor"),  # issue 19, as the API's
+    ("GET", "/counter/audit-pack.zip"): roles("admin", "auditor"),  # issue 19, as the API's
     ("GET", "/counter/tills"): roles("admin", "clerk"),
     ("POST", "/counter/tills/open"): roles("admin", "clerk"),
     ("POST", "/counter/tills/{}/count"): roles("admin", "clerk"),

@@ -55,6 +55,7 @@ DYNAMIC: dict[tuple[str, str], set[str]] = {
     ("coop/api/counter/dividends.py", "declared.status"): DECLARATION_STATUSES,
     ("coop/api/counter/templates/member.html", "member.status"): MEMBER_STATUSES,
     ("coop/api/counter/templates/users.html", "user.role"): ROLES,
+    ("coop/api/counter/templates/audit_trail.html", "event.role"): ROLES,
     ("coop/api/counter/templates/users.html", "role"): ROLES,
     ("coop/api/counter/templates/user.html", "user.role"): ROLES,
     ("coop/api/counter/board.py", "tally.status"): VOTE_TALLIES,

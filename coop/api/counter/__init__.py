@@ -10,6 +10,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.template.config import TemplateConfig
 
 from coop.api.counter.accounts import AccountsPages
+from coop.api.counter.audit_trail import AuditTrailPages
 from coop.api.counter.board import BoardController
 from coop.api.counter.board_pack import BoardPackPages
 from coop.api.counter.clerk import CounterController
@@ -34,7 +35,8 @@ def template_config() -> TemplateConfig[JinjaTemplateEngine]:
     return TemplateConfig(directory=TEMPLATES, engine=JinjaTemplateEngine)
 
 
-__all__ = ["AccountsPages", "BoardController", "BoardPackPages", "CorrectionPages",
+__all__ = ["AccountsPages", "AuditTrailPages", "BoardController", "BoardPackPages",
+           "CorrectionPages",
            "CounterController",
            "DividendPages", "LoanApplicationController", "MoratoriumController", "PapersPages",
            "PasswordFirst",

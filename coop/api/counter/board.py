@@ -22,7 +22,7 @@ from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
-from coop import board, loans, members, savings
+from coop import board, dividends, loans, members, savings
 from coop.api.counter.clerk import CounterController
 from coop.api.counter.web import Form, LoanId, Page, page, write
 from coop.api.deps import AppState, app_state
@@ -159,7 +159,8 @@ class BoardController(Controller):
                     "portfolio": loans.portfolio(session, as_of=day),
                     "arrears": loans.arrears(session, as_of=day),
                     "report": verify(session) if check else None,
-                    "book": queries.book(session)}
+                    "book": queries.book(session),
+                    "closed_years": dividends.closed_years(session)}
 
         return Template("audit.html", context=view.context(day=day, **state.db.read(read)))
 

@@ -1,0 +1,96 @@
+"""The audit trail on the counter (admin and auditor, issue 19): who did what and when,
+newest first, 50 lines a page, filtered as GET /audit-events is (a user, the start of an
+action, the first and last day, in the society's days), with a link to the older lines.
+Times are shown in the society's time zone. An auditor's lines are shown without their
+free-text detail, as the API gives them; a date that is not a date is said in words next to
+its box, and nothing is listed until it is put right. The auditor's pack is downloaded here
+too (the button is on the books' page)."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+from zoneinfo import ZoneInfo
+
+from litestar import Controller, Request, get
+from litestar.response import File, Template
+
+from coop.api.controllers.audit import audit_cursor, audit_filter
+from coop.api.controllers.audit_pack import pack_download
+from coop.api.counter.clerk import CounterController
+from coop.api.counter.web import page
+from coop.api.deps import app_state
+from coop.api.security import allow
+from coop.auth import AuditEvent, Role, list_audit_events
+from coop.errors import CoopError, InvalidInput
+
+A, D = Role.ADMIN, Role.AUDITOR
+PAGE_LINES = 50
+FIELD_MAX = {"user": 32, "action": 120, "from": 10, "to": 10, "cursor": 20}
+
+
+def _parts(action: str) -> list[str]:
+    """The action cut after each "/", so a phone may wrap a long path there (<wbr>)."""
+    return re.findall(r"[^/]*/?", action)[:-1] or [action]
+
+
+def _day(text: str) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+class AuditTrailPages(Controller):
+    path = "/counter"
+    include_in_schema = False
+
+    @get("/audit-trail", opt=allow(A, D), sync_to_thread=True)
+    def audit_trail(self, request: Request[Any, Any, Any]) -> Template:
+        view, state = page(request), app_state(request)
+        sent = {name: str(request.query_params.get(name, "")).strip() for name in FIELD_MAX}
+        cursor = sent.pop("cursor")
+        asked = sent
+        errors: dict[str, Any] = {name: view.tr("At most {count} characters.", count=most)
+                                  for name, most in FIELD_MAX.items()
+                                  if len(asked.get(name, cursor)) > most}
+        days: dict[str, date | None] = {}
+        for name in ("from", "to"):
+            try:
+                days[name] = _day(asked[name])
+            except ValueError:
+                errors.setdefault(name, view.tr("A date is written YYYY-MM-DD."))
+        events: list[AuditEvent] = []
+        if not errors:
+            try:
+                wanted = audit_filter(user=asked["user"], action=asked["action"],
+                                      from_on=days["from"], to_on=days["to"],
+                                      timezone=state.settings.timezone)
+                before = audit_cursor(cursor)
+                events = state.db.read(lambda s: list_audit_events(
+                    s, wanted, before_id=before, limit=PAGE_LINES))
+            except CoopError as error:
+                errors[error.field or "to"] = error
+        view.errors = errors
+        older = (f"/counter/audit-trail?{urlencode({**asked, 'cursor': events[-1].id})}"
+                 if len(events) == PAGE_LINES else None)
+        zone = ZoneInfo(state.settings.timezone)
+        return Template("audit_trail.html", status_code=422 if errors else 200,
+                        context=view.context(
+                            asked=asked, older=older, paged=bool(cursor),
+                            detail=view.principal is not None and view.principal.role is A,
+                            lines=[(e, e.at.astimezone(zone), _parts(e.action)) for e in events]))
+
+    @get("/audit-pack.zip", opt=allow(A, D), sync_to_thread=True)
+    def audit_pack(self, request: Request[Any, Any, Any]) -> File:
+        """The auditor's pack of the year asked for on the books' page (a year not begun,
+        or before the book, is a page in words)."""
+        sent = str(request.query_params.get("fy", "")).strip()
+        if not (sent.isdigit() and len(sent) == 4):
+            raise InvalidInput("a fiscal year is named by the year it starts in, e.g. 2025",
+                               field="fy")
+        return pack_download(request, int(sent))
+
+
+AuditTrailPages.exception_handlers = CounterController.exception_handlers
+
+__all__ = ["AuditTrailPages"]
