@@ -41,6 +41,7 @@ from coop.api.controllers.members import (
     SharesController,
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
+from coop.api.controllers.provisioning import LossMarksController, ProvisioningController
 from coop.api.controllers.society import SocietyController
 from coop.api.controllers.tills import TillsController
 from coop.api.counter import (
@@ -53,6 +54,7 @@ from coop.api.counter import (
     MoratoriumController,
     PapersPages,
     PasswordFirst,
+    ProvisioningPages,
     RequestsController,
     SearchController,
     TillsPages,
@@ -103,7 +105,8 @@ def create_app(
                         CorrectionsController,
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,
-                        ReportsController, BoardPackController, YearsController,
+                        ReportsController, ProvisioningController, LossMarksController,
+                        BoardPackController, YearsController,
                         DividendsController,
                         PassbooksController, PassbookChecksController, TillsController],
     )
@@ -124,7 +127,7 @@ def create_app(
                         BoardPackPages,
                         CorrectionPages, TillsPages, SearchController, UsersController,
                         LoanApplicationController, RequestsController, MoratoriumController,
-                        DividendPages, PapersPages],
+                        DividendPages, PapersPages, ProvisioningPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,
