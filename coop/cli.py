@@ -43,6 +43,7 @@ from coop.dividends.reopening import reopen_year
 from coop.errors import CoopError
 from coop.ledger import export, queries, verify
 from coop.ledger.chart import CASH
+from coop.loans import provisioning
 from coop.members import vault
 from coop.money import display, parse_minor
 from coop.passbooks import books, verification
@@ -474,6 +475,42 @@ def year_close(fy: Annotated[int, typer.Argument(help="The year it starts in, e.
         db.dispose()
     out.print(f"Fiscal year {fy} ({closed.start} to {closed.end}) closed: net surplus "
               f"{surplus}; chain head {closed.chain_head_seq}:{closed.chain_head_hash}")
+
+
+@app.command("provision")
+def provision(
+    as_of: Annotated[str, typer.Option("--as-of", help="The day, YYYY-MM-DD (the year's last "
+                                       "day, before the year close).")],
+) -> None:
+    """Book the provision for bad and doubtful debts the loans require on a day: one entry of
+    the change between 5210 and 1190 (the same day again books nothing)."""
+    try:
+        day = date.fromisoformat(as_of)
+    except ValueError as exc:
+        raise CoopError(f"--as-of is a date written YYYY-MM-DD, not {as_of!r}") from exc
+    settings = Settings.from_env()
+    db = _database(settings)
+    try:
+        run = db.write(lambda s: provisioning.run_provisioning(
+            s, as_of=day, actor="admin", clock=settings.clock()))
+        society = db.read(require_society)
+    finally:
+        db.dispose()
+
+    def shown(minor: int) -> str:
+        return display(minor, society.currency, society.locale)
+
+    if run.replayed:
+        out.print(f"The provision as of {day} was booked already: {shown(run.required_minor)}"
+                  f" (entry {run.entry_id or 'none'}).")
+    elif run.change_minor:
+        verb = "raised" if run.change_minor > 0 else "lowered"
+        out.print(f"Provision as of {day}: {shown(run.required_minor)}, {verb} by "
+                  f"{shown(abs(run.change_minor))} from {shown(run.previous_minor)} "
+                  f"(entry {run.entry_id}).")
+    else:
+        out.print(f"Provision as of {day}: {shown(run.required_minor)}, as before; nothing "
+                  "to book.")
 
 
 def _passbook_work(work: Callable[[Session, SocietySettings, Clock], books.BookState],

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from coop import loans, savings
 from coop.dividends import reconcile as dividends
+from coop.loans import provisioning
 from coop.savings import interest_run, shares
 from coop.tills import reconcile as tills
 
@@ -26,6 +27,7 @@ CHECKS: tuple[tuple[str, Check], ...] = (
     ("interest runs", interest_run.reconcile),
     ("dividend declarations", dividends.reconcile),
     ("tills", tills.reconcile),
+    ("loan provision", provisioning.reconcile),
 )
 
 

@@ -43,6 +43,7 @@ from coop.api.controllers.members import (
     SharesController,
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
+from coop.api.controllers.provisioning import LossMarksController, ProvisioningController
 from coop.api.controllers.society import SocietyController
 from coop.api.controllers.statements import STATEMENT_HANDLERS
 from coop.api.controllers.tills import TillsController
@@ -58,6 +59,7 @@ from coop.api.counter import (
     MoratoriumController,
     PapersPages,
     PasswordFirst,
+    ProvisioningPages,
     RequestsController,
     SearchController,
     TillsPages,
@@ -108,7 +110,8 @@ def create_app(
                         CorrectionsController,
                         MembersController, SavingsController, SharesController,
                         LoanProductsController, LoansController, MoratoriaController,
-                        ReportsController, BoardPackController, YearsController,
+                        ReportsController, ProvisioningController, LossMarksController,
+                        BoardPackController, YearsController,
                         DividendsController,
                         PassbooksController, PassbookChecksController, TillsController,
                         *STATEMENT_HANDLERS, AuditController, AuditPackController],
@@ -130,7 +133,8 @@ def create_app(
                         BoardPackPages,
                         CorrectionPages, TillsPages, SearchController, UsersController,
                         LoanApplicationController, RequestsController, MoratoriumController,
-                        DividendPages, PapersPages, AccountsPages, AuditTrailPages],
+                        DividendPages, PapersPages, AccountsPages, AuditTrailPages,
+                        ProvisioningPages],
         template_config=template_config(),
         guards=[authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,

@@ -91,9 +91,12 @@ def respond(
     work: Callable[[Session], Out],
     *,
     status: int = 201,
+    status_of: Callable[[], int] | None = None,
 ) -> Response[Any]:
     """Run `work` as this request's one transaction. It returns the output model (built by a
-    presenter, so validated); it is serialised once, for the reply and the stored copy."""
+    presenter, so validated); it is serialised once, for the reply and the stored copy.
+    `status_of`, when given, is asked for the status once `work` has run (an operation that
+    answers 201 when it acts and 200 when it finds itself done already)."""
     state = request.app.state.coop
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= KEY_LENGTH_MAX:
@@ -103,21 +106,22 @@ def respond(
     digest = fingerprint(method, path, body, vault=state.identity_vault()) if key else ""
     sweep = key is not None and time.monotonic() - _last_sweep[0] > _SWEEP_EVERY
 
-    def transaction(session: Session) -> bytes:
+    def transaction(session: Session) -> tuple[bytes, int]:
         if sweep:
             forget_old_requests(session, clock=state.clock)
         row = _claim(session, principal, key, digest, state.clock) if key else None
         content = encode(work(session))
+        code = status_of() if status_of is not None else status
         if row is not None:
             session.connection().execute(_STORE_RESPONSE, {
-                "row_id": row, "status": status, "body": content, "media_type": JSON,
+                "row_id": row, "status": code, "body": content, "media_type": JSON,
                 "member_code": _member_of(request, content)})
-        record_audit(session, principal, action=f"{method} {path}", status=status,
+        record_audit(session, principal, action=f"{method} {path}", status=code,
                      clock=state.clock)
-        return content
+        return content, code
 
     try:
-        content = state.db.write(transaction)
+        content, status = state.db.write(transaction)
         if sweep:
             _last_sweep[0] = time.monotonic()
     except _KeyTaken:

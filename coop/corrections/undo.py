@@ -5,8 +5,8 @@ kind. Plain entries (a manual journal entry, a deposit, a withdrawal) are revers
 stand. A share purchase or redemption moves the share register back too; a loan's
 disbursement, repayment or recovery is undone by the loans room, which replays the loan. An
 entry that belongs to a larger operation (an interest run, a year close, a dividend, a
-write-off) is refused with 409 naming the operation that undoes it as a whole, and so is a
-kind this module does not know: refusing is safe, guessing is not.
+write-off, a provisioning run) is refused with 409 naming the operation that undoes it as a
+whole, and so is a kind this module does not know: refusing is safe, guessing is not.
 
 The reversal's narration names what was corrected ("Correction of entry 12 (deposit of
 2026-12-05)"): the staff's reason stays in the correction's row and the audit trail, never
@@ -73,6 +73,9 @@ OWN_OPERATION: dict[str, str] = {
     "dividend_payment": "a dividend payment is undone for every member at once: "
                         "POST /dividends/{fy}/payment/reversal (admin)",
     "loan_write_off": "a write-off is undone by the board: POST /loans/{id}/write-off/reversal",
+    "loan_provisioning": "a provisioning run stands as posted; the next run, on a later day, "
+                         "posts whatever change the provision needs: POST "
+                         "/reports/provisioning-runs (admin)",
     "loan_reallocation": "it re-allocated a later payment when a repayment was corrected; it "
                          "stands with that correction",
     "reversal": "a correction is not itself corrected: post a new entry instead",

@@ -7,6 +7,14 @@ sub-accounts, so the member sub-ledger and the general ledger reconcile by const
 1000 Cash on hand is a control account that also holds postings of its own (the safe's cash):
 each open till is a sub-account of it (`1000:T-<till id>`, coop.tills), so its balance is all
 the cash in the building, safe and tills together.
+
+1190 Provision for bad and doubtful debts is a contra-asset: an asset-type account (so the
+balance sheet shows it under 1100 and the beancount export under Assets) whose balance is a
+credit. Its normal side stays the asset's debit, like every asset's (`open_account` takes the
+side from the type), with `may_go_negative=True`: its signed balance is negative, and the
+loans net of the provision are 1100 + 1190. Only the provisioning run (coop.loans.provisioning)
+posts to it, against 5210 Provisioning for bad and doubtful debts (an expense, closed into the
+surplus at the year close like every expense); `coop verify` checks 1190 against the runs.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ CASH = "1000"
 BANK = "1010"
 LOANS = "1100"
 INTEREST_RECEIVABLE = "1110"
+PROVISION_FOR_BAD_DEBTS = "1190"
 SAVINGS = "2000"
 DIVIDENDS_PAYABLE = "2100"
 INTEREST_PAYABLE = "2110"
@@ -54,6 +63,7 @@ CASH_OVERAGES = "4400"
 SAVINGS_INTEREST_EXPENSE = "5000"
 OPERATING_EXPENSES = "5100"
 LOAN_LOSSES = "5200"
+PROVISIONING_EXPENSE = "5210"
 CASH_SHORTAGES = "5400"
 
 HOLDS_OWN_POSTINGS = frozenset({CASH})
@@ -64,6 +74,8 @@ DEFAULT_CHART: tuple[ChartAccount, ...] = (
     ChartAccount(BANK, "Bank", A),
     ChartAccount(LOANS, "Loans to members", A, is_control=True),
     ChartAccount(INTEREST_RECEIVABLE, "Interest receivable", A),
+    ChartAccount(PROVISION_FOR_BAD_DEBTS, "Provision for bad and doubtful debts", A,
+                 may_go_negative=True),
     ChartAccount(SAVINGS, "Members' savings", L, is_control=True),
     ChartAccount(DIVIDENDS_PAYABLE, "Dividends payable", L),
     ChartAccount(INTEREST_PAYABLE, "Interest payable on savings", L),
@@ -81,5 +93,7 @@ DEFAULT_CHART: tuple[ChartAccount, ...] = (
     ChartAccount(SAVINGS_INTEREST_EXPENSE, "Interest on savings", X, may_go_negative=True),
     ChartAccount(OPERATING_EXPENSES, "Operating expenses", X, may_go_negative=True),
     ChartAccount(LOAN_LOSSES, "Loan losses", X, may_go_negative=True),
+    ChartAccount(PROVISIONING_EXPENSE, "Provisioning for bad and doubtful debts", X,
+                 may_go_negative=True),
     ChartAccount(CASH_SHORTAGES, "Cash shortages", X, may_go_negative=True),
 )

@@ -17,7 +17,9 @@ else is imported from its module.
   month's loan activity, a member's repayment record, the board's and the counter's lists,
   reconciliation with the journal, the interest each member paid in a period;
   `risk` (pure) portfolio at risk: days past due, buckets, PAR30; `punctuality` (pure) each
-  installment on time, late or overdue.
+  installment on time, late or overdue; `classification` (pure) the loan classes and their
+  provision; `losses` the board's loss marks; `provisioning` the loans by class on a day,
+  the provisioning run and the member-wise schedule of loans outstanding.
 """
 
 from __future__ import annotations

@@ -7,13 +7,16 @@ from datetime import date, datetime
 from typing import Literal
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -152,5 +155,56 @@ class MoratoriumRow(Base):
     loans_affected: Mapped[int]
 
 
+class LossMarkRow(Base):
+    """The board marked a loan a loss (class `loss` whatever its days overdue) from
+    `marked_on`; a reversal ends the mark from `reversed_on`. No money moves: the provision
+    follows at the next provisioning run. A loan has at most one mark standing."""
+
+    __tablename__ = "loan_loss_mark"
+    __table_args__ = (
+        CheckConstraint("reversed_on IS NULL OR reversed_on >= marked_on",
+                        name="reversed_after_marked"),
+        Index("uq_loan_loss_mark_standing", "loan_id", unique=True,
+              sqlite_where=text("reversed_on IS NULL"),
+              postgresql_where=text("reversed_on IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    loan_id: Mapped[int] = mapped_column(ForeignKey("loan.id"), index=True)
+    marked_on: Mapped[date]
+    reason: Mapped[str] = mapped_column(String(NOTE_LENGTH_MAX))
+    marked_by: Mapped[str] = mapped_column(String(32))
+    marked_at: Mapped[datetime]
+    reversed_on: Mapped[date | None]
+    reversal_reason: Mapped[str | None] = mapped_column(String(NOTE_LENGTH_MAX))
+    reversed_by: Mapped[str | None] = mapped_column(String(32))
+    reversed_at: Mapped[datetime | None]
+
+
+class ProvisioningRunRow(Base):
+    """A provisioning run (coop.loans.provisioning): the provision the loans required on
+    `as_of`, the provision standing before, and the entry that moved 1190 by the change (none
+    when nothing changed). One run per day; runs only move forward in time."""
+
+    __tablename__ = "loan_provisioning_run"
+    __table_args__ = (
+        CheckConstraint("required_minor >= 0 AND previous_minor >= 0", name="not_negative"),
+        CheckConstraint("change_minor = required_minor - previous_minor", name="change_adds_up"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    as_of: Mapped[date] = mapped_column(unique=True)
+    required_minor: Mapped[int] = mapped_column(BigInteger)
+    previous_minor: Mapped[int] = mapped_column(BigInteger)
+    change_minor: Mapped[int] = mapped_column(BigInteger)
+    entry_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), ForeignKey("ledger_entry.id"))
+    classes_json: Mapped[str] = mapped_column(Text)
+    """The classification it posted: [[class, loans, outstanding, percent, provision], ...]."""
+    posted_by: Mapped[str] = mapped_column(String(32))
+    posted_at: Mapped[datetime]
+
+
 __all__ = ["NOTE_LENGTH_MAX", "OPEN_STATUSES", "PURPOSES", "EventRow", "GuarantorRow",
-           "LoanRow", "MoratoriumRow", "PlanRow", "ProductRow", "RescheduleRow", "Status"]
+           "LoanRow", "LossMarkRow", "MoratoriumRow", "PlanRow", "ProductRow",
+           "ProvisioningRunRow", "RescheduleRow", "Status"]

@@ -28,6 +28,8 @@ from coop.society.limits import check_counter_amount
 
 PERCENT_PATTERN = r"^(100|[0-9]{1,2})(\.[0-9]{1,4})?$"
 PASSBOOK_LINES_MAX = {"A5": 16, "A6": 11}
+PROVISION_PERCENT_PATTERN = r"^(100(\.0{1,2})?|[0-9]{1,2}(\.[0-9]{1,2})?)$"
+"""A loan class's provision percent: 0 to 100, at most two decimals (coop.loans.classification)."""
 
 
 class SocietySettings(BaseModel):
@@ -78,7 +80,14 @@ class SocietySettings(BaseModel):
     """Counter money requests above this are refused whatever the body says."""
     require_open_till: bool = False
     """On: a user with no open till who takes or pays cash is refused (`till-not-open`)."""
-
+    provision_standard_percent: str = Field(default="0.40", pattern=PROVISION_PERCENT_PATTERN)
+    provision_sub_standard_percent: str = Field(default="10", pattern=PROVISION_PERCENT_PATTERN)
+    provision_doubtful_1_percent: str = Field(default="20", pattern=PROVISION_PERCENT_PATTERN)
+    provision_doubtful_2_percent: str = Field(default="30", pattern=PROVISION_PERCENT_PATTERN)
+    provision_doubtful_3_percent: str = Field(default="100", pattern=PROVISION_PERCENT_PATTERN)
+    provision_loss_percent: str = Field(default="100", pattern=PROVISION_PERCENT_PATTERN)
+    """The provision each loan class asks for, percent of the principal outstanding (the
+    RBI/NABARD classification; coop.loans.classification)."""
 
     @model_validator(mode="after")
     def _statutory_minimums(self) -> SocietySettings:

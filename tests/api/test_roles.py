@@ -122,6 +122,13 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
        for name in ("balance-sheet", "income-expenditure", "receipts-payments",
                     "schedules/savings", "schedules/share-capital")
        for suffix in ("", ".csv", ".xlsx", ".pdf")},
+    # issue 19: loan classification and provisioning
+    ("GET", "/reports/loan-classification"): roles("admin", "board", "auditor"),
+    ("POST", "/reports/provisioning-runs"): roles("admin"),
+    ("GET", "/reports/provisioning-runs"): roles("admin", "board", "auditor"),
+    ("GET", "/reports/schedules/loans"): roles("admin", "board", "auditor"),
+    ("POST", "/loans/{}/loss-mark"): roles("admin", "board"),
+    ("POST", "/loans/{}/loss-mark/reversal"): roles("admin", "board"),
     # Year-end and dividends
     ("POST", "/years/{}/close"): roles("admin"),
     ("POST", "/years/{}/reopening"): roles("admin"),  # issue 16
@@ -308,6 +315,8 @@ COUNTER = {
     # issue 18: the board's meeting pack, as the API's
     ("GET", "/counter/board-pack"): roles("admin", "board"),
     ("GET", "/counter/board-pack.pdf"): roles("admin", "board"),
+    ("GET", "/counter/loan-classification"): roles("admin", "board", "auditor"),
+    ("POST", "/counter/provisioning-runs"): roles("admin"),
 }
 
 

@@ -19,6 +19,7 @@ from coop.api.counter.dividends import DividendPages
 from coop.api.counter.forms import MoratoriumController, RequestsController
 from coop.api.counter.loans import LoanApplicationController
 from coop.api.counter.papers import PapersPages
+from coop.api.counter.provisioning import ProvisioningPages
 from coop.api.counter.search import SearchController
 from coop.api.counter.tills import TillsPages
 from coop.api.counter.users import (
@@ -39,6 +40,6 @@ __all__ = ["AccountsPages", "AuditTrailPages", "BoardController", "BoardPackPage
            "CorrectionPages",
            "CounterController",
            "DividendPages", "LoanApplicationController", "MoratoriumController", "PapersPages",
-           "PasswordFirst",
+           "PasswordFirst", "ProvisioningPages",
            "RequestsController", "SearchController", "TillsPages", "UsersController",
            "password_first", "template_config", "to_password_page"]
