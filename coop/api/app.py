@@ -43,7 +43,11 @@ from coop.api.controllers.members import (
     SharesController,
 )
 from coop.api.controllers.passbooks import PassbookChecksController, PassbooksController
-from coop.api.controllers.provisioning import LossMarksController, ProvisioningController
+from coop.api.controllers.provisioning import (
+    PROVISIONING_FILE_HANDLERS,
+    LossMarksController,
+    ProvisioningController,
+)
 from coop.api.controllers.society import SocietyController
 from coop.api.controllers.statements import STATEMENT_HANDLERS
 from coop.api.controllers.tills import TillsController
@@ -114,7 +118,8 @@ def create_app(
                         BoardPackController, YearsController,
                         DividendsController,
                         PassbooksController, PassbookChecksController, TillsController,
-                        *STATEMENT_HANDLERS, AuditController, AuditPackController],
+                        *STATEMENT_HANDLERS, AuditController, AuditPackController,
+                        *PROVISIONING_FILE_HANDLERS],
     )
 
     def on_startup() -> None:

@@ -8,7 +8,7 @@ its accounts). Members are named by number unless the schedule was asked with na
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Literal
@@ -22,6 +22,8 @@ from coop import loans, statements
 from coop.i18n import Translator
 from coop.ledger import queries
 from coop.loans import MonthPar
+from coop.loans.classification import Classification
+from coop.loans.provisioning import ScheduleLine
 from coop.money import minor_digits, to_decimal
 from coop.passbooks import charts
 from coop.passbooks.sheet import BODY, Context, context_of
@@ -138,6 +140,68 @@ def schedule_doc(found: Schedule, tr: Translator, society: Society) -> TableDoc:
                     tuple(headings), tuple(rows), widths)
 
 
+
+def class_name(tr: Translator, klass: str) -> str:
+    """A loan class in words (the counter's "Loans by class" page uses the same)."""
+    return {"standard": tr("Standard"), "sub_standard": tr("Sub-standard"),
+            "doubtful_1": tr("Doubtful 1"), "doubtful_2": tr("Doubtful 2"),
+            "doubtful_3": tr("Doubtful 3"), "loss": tr("Loss")}[klass]
+
+
+def loans_schedule_doc(as_of: date, lines: Sequence[ScheduleLine], tr: Translator,
+                       society: Society, names: Mapping[str, str] | None = None) -> TableDoc:
+    """Member-wise loans outstanding: the total is the balance sheet's loans before the
+    provision, and the provisions add up to the classification's."""
+    named = names is not None
+    headings = ([tr("Member")] + ([tr("Name")] if named else [])
+                + [tr("Loan"), tr("Product"), tr("Paid out on"), tr("Outstanding principal"),
+                   tr("Days overdue"), tr("Class"), tr("Provision")])
+    rows = [TableRow(tuple([line.member_code]
+                           + ([(names or {}).get(line.member_code, "")] if named else [])
+                           + [str(line.loan_id), line.product,
+                              day_text(line.disbursed_on) if line.disbursed_on else "",
+                              line.outstanding_minor, str(line.days_overdue),
+                              class_name(tr, line.klass), line.provision_minor]))
+            for line in lines]
+    blanks = [""] * (3 + (1 if named else 0))
+    rows.append(TableRow((tr("Total, {count} loans", count=len(lines)), *blanks,
+                          sum(line.outstanding_minor for line in lines), "", "",
+                          sum(line.provision_minor for line in lines)), "total"))
+    widths = (22, *([30] if named else []), 12, 18, 22, 28, 16, 22, 22)
+    return TableDoc(tr("Schedule of loans outstanding"), (
+        tr("As at {date}", date=day_text(as_of)),
+        tr("Amounts in {currency}", currency=society.currency)),
+        tuple(headings), tuple(rows), widths)
+
+
+def classification_doc(found: Classification, tr: Translator,
+                       society: Society) -> TableDoc:
+    """Loans by class with the provision each requires at the society's percents."""
+    rows = [TableRow((class_name(tr, line.klass), str(line.loans), line.outstanding_minor,
+                      f"{line.percent.normalize():f} %", line.provision_minor))
+            for line in found.lines]
+    rows.append(TableRow((tr("Total"), str(sum(line.loans for line in found.lines)),
+                          found.outstanding_minor, "", found.total_provision_minor), "total"))
+    return TableDoc(tr("Loans by class and the provision they require"), (
+        tr("As at {date}", date=day_text(found.as_of)),
+        tr("Amounts in {currency}", currency=society.currency)),
+        (tr("Class"), tr("Loans"), tr("Outstanding principal"), tr("Provision percent"),
+         tr("Provision")), tuple(rows), (50, 20, 40, 30, 38))
+
+
+def trial_balance_doc(balance: queries.TrialBalance, as_of: date, tr: Translator,
+                      society: Society) -> TableDoc:
+    """Every general-ledger account with its debit or credit balance, and the totals."""
+    rows = [TableRow((row.account, row.name, row.type, row.debit_minor, row.credit_minor))
+            for row in balance.rows]
+    rows.append(TableRow((tr("Total"), "", "", balance.total_debit_minor,
+                          balance.total_credit_minor), "total"))
+    return TableDoc(tr("Trial balance"), (
+        tr("As at {date}", date=day_text(as_of)),
+        tr("Amounts in {currency}", currency=society.currency)),
+        (tr("Account"), tr("Name"), tr("Type"), tr("Debit"), tr("Credit")), tuple(rows),
+        (18, 80, 22, 29, 29))
+
 @dataclass(frozen=True)
 class Charts:
     """The months of the charts: savings, share capital, income and expenditure, and the
@@ -228,5 +292,6 @@ def render(fmt: Format, docs: Sequence[TableDoc], ctx: Context, *, printed_on: d
 
 
 __all__ = ["FORMATS", "MEDIA_TYPES", "ChartView", "Charts", "Format", "balance_sheet_doc",
-           "chart_views", "document_context", "gather_charts", "income_expenditure_doc",
-           "receipts_payments_doc", "render", "schedule_doc"]
+           "chart_views", "class_name", "classification_doc", "document_context",
+           "gather_charts", "income_expenditure_doc", "loans_schedule_doc",
+           "receipts_payments_doc", "render", "schedule_doc", "trial_balance_doc"]

@@ -10,6 +10,9 @@ Marked a loss by the board it asks 5000.00 x 100 % = 5000.00.
 
 from __future__ import annotations
 
+import csv
+import io
+import zipfile
 from datetime import date
 from typing import Any
 
@@ -20,6 +23,7 @@ from coop.members import AccessLogRow
 from tests.api.conftest import Api
 from tests.api.loan_helpers import BASE, product
 from tests.api.test_loans_api import at, is_problem
+from tests.helpers import pdf_text
 
 R = f"{BASE}/reports"
 OVERDUE_ON = date(2025, 10, 7)
@@ -222,3 +226,38 @@ def test_the_loans_schedule_by_member_number_and_names_only_for_some(api: Api) -
     for role in ("clerk", "member"):
         is_problem(api.get(path, role=role), 403)
     is_problem(api.get(path, params={"as_of": "2025-10-09"}), 422)
+
+
+def test_the_classification_and_the_loans_schedule_as_files(api: Api) -> None:
+    """The same figures as the JSON, as CSV (the society's format), XLSX (numbers an
+    auditor can add up) and PDF; names in the file only for admin and board, each read
+    logged; an auditor asking for names is refused."""
+    product(api)
+    loan_id, code = paid_out_loan(api, known_as="Asha")
+    at(api, date(2025, 10, 8))
+    day = {"as_of": OVERDUE_ON.isoformat()}
+    rows = list(csv.reader(io.StringIO(
+        api.get(f"{R}/loan-classification.csv", role="auditor", params=day).text)))
+    assert rows[0] == ["Class", "Loans", "Outstanding principal", "Provision percent",
+                       "Provision"]
+    assert ["Sub-standard", "1", "5,000.00", "10 %", "500.00"] in rows
+    assert rows[-1] == ["Total", "1", "5,000.00", "", "500.00"]
+    schedule = list(csv.reader(io.StringIO(
+        api.get(f"{R}/schedules/loans.csv", role="auditor", params=day).text)))
+    assert schedule[1] == [code, str(loan_id), "WEEKLY", "30-06-2025", "5,000.00", "92",
+                           "Sub-standard", "500.00"]
+    assert schedule[-1][0] == "Total, 1 loans" and schedule[-1][-1] == "500.00"
+    with zipfile.ZipFile(io.BytesIO(api.get(f"{R}/schedules/loans.xlsx", role="auditor",
+                                            params=day).content)) as book:
+        assert "<v>5000.00</v>" in book.read("xl/worksheets/sheet1.xml").decode()
+    text = pdf_text(api.get(f"{R}/loan-classification.pdf", params=day).content)
+    assert "Loans by class" in text and "500.00" in text
+    named = api.get(f"{R}/schedules/loans.pdf", role="board",
+                    params={**day, "names": "true"})
+    assert named.status_code == 200 and "Asha" in pdf_text(named.content)
+    assert "Asha" not in pdf_text(api.get(f"{R}/schedules/loans.pdf", params=day).content)
+    is_problem(api.get(f"{R}/schedules/loans.csv", role="auditor",
+                       params={"names": "true"}), 403)
+    for role in ("clerk", "member"):
+        is_problem(api.get(f"{R}/loan-classification.xlsx", role=role), 403)
+    is_problem(api.get(f"{R}/loan-classification.pdf", params={"as_of": "2025-10-09"}), 422)

@@ -127,6 +127,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/reports/provisioning-runs"): roles("admin"),
     ("GET", "/reports/provisioning-runs"): roles("admin", "board", "auditor"),
     ("GET", "/reports/schedules/loans"): roles("admin", "board", "auditor"),
+    **{("GET", f"/reports/{name}.{fmt}"): roles("admin", "board", "auditor")
+       for name in ("loan-classification", "schedules/loans") for fmt in ("csv", "xlsx", "pdf")},
     ("POST", "/loans/{}/loss-mark"): roles("admin", "board"),
     ("POST", "/loans/{}/loss-mark/reversal"): roles("admin", "board"),
     # Year-end and dividends

@@ -8,11 +8,13 @@ from datetime import date
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody, PathParameter, QueryParameter
 from sqlalchemy.orm import Session
 
 from coop import members
-from coop.api.deps import AppState, app_state, currency
+from coop.api.controllers.statements import file_response
+from coop.api.deps import AppState, SocietyDep, app_state, currency
 from coop.api.idempotency import respond
 from coop.api.schemas.common import Page
 from coop.api.schemas.provisioning import (
@@ -32,6 +34,7 @@ from coop.api.security import allow, current_principal
 from coop.auth import Principal, Role
 from coop.errors import Forbidden, InvalidInput
 from coop.loans import losses, provisioning
+from coop.passbooks import accounts
 
 A, B, D = Role.ADMIN, Role.BOARD, Role.AUDITOR
 LoanId = Annotated[int, PathParameter(ge=1, le=2**31 - 1)]
@@ -149,4 +152,61 @@ class LossMarksController(Controller):
                                      actor=principal.username, clock=state.clock)))
 
 
-__all__ = ["LossMarksController", "ProvisioningController", "report_day"]
+# -- the same as files ---------------------------------------------------------------------
+# One handler per path (a sync handler on several paths answered 500), as the statements'.
+
+
+def _classification_file(fmt: accounts.Format) -> HTTPRouteHandler:
+    def classification_file(request: Request[Any, Any, Any], society: SocietyDep,
+                            as_of: AsOf = None) -> Response[bytes]:
+        state = app_state(request)
+        day = report_day(state, as_of)
+        found = state.db.read(lambda s: provisioning.classification_on(s, day))
+        return file_response(state, society, fmt, f"loan-classification-{day}",
+                             lambda tr: [accounts.classification_doc(found, tr, society)], None)
+
+    classification_file.__doc__ = f"The loans by class on a day as {fmt.upper()}."
+    return get(f"/reports/loan-classification.{fmt}", opt=allow(A, B, D), sync_to_thread=True,
+               tags=["reports"], media_type=accounts.MEDIA_TYPES[fmt],
+               name=f"loan-classification-{fmt}")(classification_file)
+
+
+def _loans_schedule_file(fmt: accounts.Format) -> HTTPRouteHandler:
+    def loans_schedule_file(
+        request: Request[Any, Any, Any], society: SocietyDep, as_of: AsOf = None,
+        names: Annotated[bool, QueryParameter(
+            description="Her known-as name beside her number (admin, board; each read is "
+                        "logged).")] = False,
+    ) -> Response[bytes]:
+        state = app_state(request)
+        principal = current_principal(request)
+        day = report_day(state, as_of)
+        if names and principal.role not in (A, B):
+            raise Forbidden("names are shown to the admin and the board only; the schedule "
+                            "is by member number")
+
+        def read(session: Session) -> tuple[list[provisioning.ScheduleLine],
+                                             dict[str, str] | None]:
+            lines = provisioning.loans_schedule(session, day)
+            if not names:
+                return lines, None
+            known = _names(state, session, principal, {x.member_code for x in lines})
+            return lines, {code: name or "" for code, name in known.items()}
+
+        lines, known = state.db.write(read) if names else state.db.read(read)
+        return file_response(state, society, fmt, f"schedule-loans-{day}", lambda tr: [
+            accounts.loans_schedule_doc(day, lines, tr, society, known)], None)
+
+    loans_schedule_file.__doc__ = f"The schedule of loans outstanding as {fmt.upper()}."
+    return get(f"/reports/schedules/loans.{fmt}", opt=allow(A, B, D), sync_to_thread=True,
+               tags=["reports"], media_type=accounts.MEDIA_TYPES[fmt],
+               name=f"schedule-loans-{fmt}")(loans_schedule_file)
+
+
+PROVISIONING_FILE_HANDLERS: list[HTTPRouteHandler] = [
+    *(_classification_file(fmt) for fmt in accounts.FORMATS),
+    *(_loans_schedule_file(fmt) for fmt in accounts.FORMATS),
+]
+
+__all__ = ["PROVISIONING_FILE_HANDLERS", "LossMarksController", "ProvisioningController",
+           "report_day"]
