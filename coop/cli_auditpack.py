@@ -52,8 +52,10 @@ def audit_pack_command(
     out_file: Annotated[Path, typer.Option("--out", help="The zip file to write.")],
     force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
 ) -> None:
-    """Write the auditor's pack of a fiscal year: trial balance, dividend report, verify with
-    the chain head, the book as beancount, and a manifest of SHA-256 digests."""
+    """Write the auditor's pack of a fiscal year: trial balance, the statements (balance
+    sheet, income and expenditure, receipts and payments), the member-wise schedules, the
+    loan classification, the dividend report, verify with the chain head, the book as
+    beancount, and a manifest of SHA-256 digests."""
     _check_out(out_file, force)
     settings = Settings.from_env()
     db = Database(settings.database_url, pool_size=2)

@@ -2,11 +2,17 @@
 and a manifest of SHA-256 digests by which every file in it can be checked.
 
 The pack is a list of sections, each a name and a function that reads the books (one
-consistent snapshot for the whole pack) and yields files; statements, schedules and the
-loan classification join as sections of their own. Today's sections:
+consistent snapshot for the whole pack) and yields files. The sections:
 
-- `trial-balance.csv` and `.xlsx`: every general-ledger account at the year's last day
-  (after the closing entry, when the year is closed: income and expense then stand at 0);
+- `trial-balance.csv`, `.xlsx` and `.pdf`: every general-ledger account at the year's last
+  day (after the closing entry, when the year is closed: income and expense then stand at 0);
+- `statements/balance-sheet`, `income-expenditure` and `receipts-payments`, each `.xlsx` and
+  `.pdf`, for the year (the balance sheet at its last day) beside the previous year; the
+  balance sheet's PDF ends with the year's charts;
+- `schedules/savings`, `share-capital` and `loans` (`.csv` and `.xlsx`): member-wise, by
+  member number, at the year's last day; the loans with their days overdue, class and
+  provision;
+- `loan-classification.xlsx` and `.pdf`: the loans by class and the provision required;
 - `dividend/report.csv` and `dividend/summary.pdf`: the year's dividend, if one was declared;
 - `verify.txt`: `coop verify` over the whole book and every register, the chain head, and the
   chain head witnessed when the year was closed, checked as a checkpoint;
@@ -16,7 +22,8 @@ loan classification join as sections of their own. Today's sections:
   `sha256sum -c MANIFEST.txt` in the unpacked folder checks the lot.
 
 Deterministic: entries in a fixed order, every zip entry dated the year's last day at 00:00,
-no time of building anywhere, PDFs in ReportLab's invariant mode, so two builds over the
+no time of building anywhere (the PDFs carry no printing date, only the chain head at the
+year's close), PDFs in ReportLab's invariant mode, so two builds over the
 same book give the same bytes. Files that cover the whole book (verify, beancount) change as
 the book grows; the year's own files do not once the year is closed.
 
@@ -39,8 +46,7 @@ from typing import IO
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from coop import registers
-from coop.auditpack.tables import Number, Row, csv_bytes, xlsx_bytes
+from coop import registers, statements
 from coop.db import Database
 from coop.dividends import YearClose, get_declaration, report_csv
 from coop.dividends.calc import FiscalYear
@@ -50,8 +56,12 @@ from coop.ledger import queries
 from coop.ledger.export import export_beancount
 from coop.ledger.orm import entry_table
 from coop.ledger.verify import Problem, verify
+from coop.loans import provisioning
 from coop.money import format_minor
+from coop.passbooks import accounts
 from coop.passbooks.dividend_report import summary_pdf
+from coop.passbooks.sheet import Context, context_of
+from coop.passbooks.tables import TableDoc
 from coop.society import Society, require_society
 
 Progress = Callable[[str, int, int | None], None]
@@ -75,6 +85,17 @@ class PackYear:
     year: FiscalYear
     close: YearClose | None
     progress: Progress
+    through: date  # the year's last day, or today while the year runs
+
+    def documents(self) -> Context:
+        """Documents in the society's language, under the chain head witnessed at the
+        year's close (the book's head while the year is open)."""
+        if self.close is not None and self.close.chain_head_seq:
+            head = (self.close.chain_head_seq, self.close.chain_head_hash)
+        else:
+            book = queries.book(self.session)
+            head = (book.head_seq, book.head_hash) if book else (0, "")
+        return context_of(self.society, self.society.settings.language, head)
 
     @property
     def date_time(self) -> tuple[int, int, int, int, int, int]:
@@ -95,16 +116,60 @@ def _nothing(_step: str, _done: int, _total: int | None) -> None:
 # --- the sections ---------------------------------------------------------------------------
 
 
+def _table_files(pack: PackYear, name: str, docs: Sequence[TableDoc],
+                 formats: Sequence[accounts.Format] = ("xlsx", "pdf"),
+                 charts: accounts.Charts | None = None) -> Iterator[PackFile]:
+    ctx = pack.documents()
+    for fmt in formats:
+        yield PackFile(f"{name}.{fmt}", [accounts.render(fmt, docs, ctx, printed_on=None,
+                                                         found=charts, created=pack.year.end)])
+
+
 def trial_balance_files(pack: PackYear) -> Iterator[PackFile]:
-    balance = queries.trial_balance(pack.session, as_of=pack.year.end)
-    rows: list[Row] = [["account", "name", "type", "debit", "credit"]]
-    rows += [[r.account, r.name, r.type, Number(pack.money(r.debit_minor)),
-              Number(pack.money(r.credit_minor))] for r in balance.rows]
-    rows.append(["total", "", "", Number(pack.money(balance.total_debit_minor)),
-                 Number(pack.money(balance.total_credit_minor))])
-    yield PackFile("trial-balance.csv", [csv_bytes(rows)])
-    yield PackFile("trial-balance.xlsx", [xlsx_bytes(
-        rows, sheet=f"Trial balance {pack.year.end.isoformat()}", date_time=pack.date_time)])
+    balance = queries.trial_balance(pack.session, as_of=pack.through)
+    doc = accounts.trial_balance_doc(balance, pack.through, pack.documents().type.tr,
+                                     pack.society)
+    yield from _table_files(pack, "trial-balance", [doc], ("csv", "xlsx", "pdf"))
+
+
+def statement_files(pack: PackYear) -> Iterator[PackFile]:
+    """The three statements for the year (the balance sheet at its last day), each beside
+    the previous year, as XLSX and PDF; the balance sheet's PDF ends with the charts."""
+    tr, society, first, last = pack.documents().type.tr, pack.society, pack.year.start, \
+        pack.through
+    sheet = statements.balance_sheet(pack.session, society, as_of=last)
+    charts = accounts.gather_charts(pack.session, through=last)
+    yield from _table_files(pack, "statements/balance-sheet",
+                            [accounts.balance_sheet_doc(sheet, tr, society)], charts=charts)
+    account = statements.income_expenditure(pack.session, first=first, last=last)
+    yield from _table_files(pack, "statements/income-expenditure",
+                            [accounts.income_expenditure_doc(account, tr, society)])
+    cash = statements.receipts_payments(pack.session, first=first, last=last)
+    yield from _table_files(pack, "statements/receipts-payments",
+                            [accounts.receipts_payments_doc(cash, tr, society)])
+
+
+def schedule_files(pack: PackYear) -> Iterator[PackFile]:
+    """Member-wise savings, share capital and loans outstanding at the year's last day, by
+    member number (no names: the pack reads nothing from the identity vault), as CSV and
+    XLSX (twenty thousand members are a spreadsheet's work, not a printout's)."""
+    tr = pack.documents().type.tr
+    for name in statements.SCHEDULES:
+        found = statements.schedule(pack.session, name, as_of=pack.through,
+                                    face_value_minor=pack.society.share_face_value_minor)
+        yield from _table_files(pack, f"schedules/{name}",
+                                [accounts.schedule_doc(found, tr, pack.society)], ("csv", "xlsx"))
+    lines = provisioning.loans_schedule(pack.session, pack.through)
+    yield from _table_files(pack, "schedules/loans", [accounts.loans_schedule_doc(
+        pack.through, lines, tr, pack.society)], ("csv", "xlsx"))
+
+
+def classification_files(pack: PackYear) -> Iterator[PackFile]:
+    """The loans by class at the year's last day with the provision they require at the
+    society's percents (what the year's last provisioning run should have booked)."""
+    found = provisioning.classification_on(pack.session, pack.through)
+    yield from _table_files(pack, "loan-classification", [accounts.classification_doc(
+        found, pack.documents().type.tr, pack.society)])
 
 
 def dividend_files(pack: PackYear) -> Iterator[PackFile]:
@@ -172,6 +237,9 @@ def beancount_files(pack: PackYear) -> Iterator[PackFile]:
 
 SECTIONS: tuple[Section, ...] = (
     ("trial balance", trial_balance_files),
+    ("statements", statement_files),
+    ("schedules", schedule_files),
+    ("loan classification", classification_files),
     ("dividend", dividend_files),
     ("verify", verify_files),
     ("beancount", beancount_files),
@@ -253,7 +321,7 @@ def write_pack(session: Session, name: int, handle: IO[bytes], *, today_on: date
     """Write the pack of fiscal year `name` to a seekable binary file `handle`."""
     society, year = _year_of(session, name, today_on=today_on)
     close = get_close(session, name) if closed_row(session, name) is not None else None
-    pack = PackYear(session, society, year, close, progress)
+    pack = PackYear(session, society, year, close, progress, min(year.end, today_on))
     with zipfile.ZipFile(handle, "w", zipfile.ZIP_DEFLATED) as archive:
         writer = _Writer(archive, pack.date_time)
         made: dict[str, list[str]] = {}
@@ -301,5 +369,6 @@ def build_pack(db: Database, fiscal_year: int, out_path: Path, progress: Progres
 
 
 __all__ = ["SECTIONS", "PackFile", "PackResult", "PackYear", "Progress", "Section",
-           "beancount_files", "build_pack", "dividend_files", "trial_balance_files",
-           "verify_files", "write_pack"]
+           "beancount_files", "build_pack", "classification_files", "dividend_files",
+           "schedule_files", "statement_files", "trial_balance_files", "verify_files",
+           "write_pack"]

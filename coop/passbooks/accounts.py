@@ -279,14 +279,14 @@ def document_context(session: Session, society: Society) -> Context:
     return context_of(society, society.settings.language, head)
 
 
-def render(fmt: Format, docs: Sequence[TableDoc], ctx: Context, *, printed_on: date,
-           found: Charts | None = None) -> bytes:
+def render(fmt: Format, docs: Sequence[TableDoc], ctx: Context, *, printed_on: date | None,
+           found: Charts | None = None, created: date | None = None) -> bytes:
     """The tables as one file: CSV and XLSX hold the first table (a statement is one), the
     PDF every table, with the charts on a page of their own when `found` is given."""
     if fmt == "csv":
         return csv_bytes(docs[0], ctx.money)
     if fmt == "xlsx":
-        return xlsx_bytes(docs[0], exponent=minor_digits(ctx.society.currency))
+        return xlsx_bytes(docs[0], exponent=minor_digits(ctx.society.currency), created=created)
     extra = chart_flowables(ctx, found) if found is not None else []
     return pdf_bytes(ctx, docs, printed_on=printed_on, extra=extra)
 

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -63,11 +64,14 @@ def csv_bytes(doc: TableDoc, money: Callable[[int], str]) -> bytes:
     return buffer.getvalue().encode("utf-8")
 
 
-def xlsx_bytes(doc: TableDoc, *, exponent: int) -> bytes:
+def xlsx_bytes(doc: TableDoc, *, exponent: int, created: date | None = None) -> bytes:
     """One worksheet: the title and its lines, the headings, the rows; amounts as numbers
-    (exact decimals of the minor units) formatted with `exponent` places."""
+    (exact decimals of the minor units) formatted with `exponent` places. With `created`
+    the workbook says it was made then (00:00), not now: the same table, the same bytes."""
     buffer = io.BytesIO()
     book = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    if created is not None:
+        book.set_properties({"created": datetime.combine(created, time())})
     sheet = book.add_worksheet(doc.title[:31].replace("/", "-") or "Sheet1")
     places = "0." + "0" * exponent if exponent else "0"
     styles = {
@@ -100,9 +104,11 @@ def xlsx_bytes(doc: TableDoc, *, exponent: int) -> bytes:
     return buffer.getvalue()
 
 
-def _footer_canvas(ctx: Context, title: str, printed_on: date) -> type[Canvas]:
+def _footer_canvas(ctx: Context, title: str, printed_on: date | None) -> type[Canvas]:
     """A canvas that writes "title   Page n of m" and the printing date at each page's foot
-    once the number of pages is known (the pages are kept until the document is saved)."""
+    once the number of pages is known (the pages are kept until the document is saved); with
+    no printing date (the auditor's pack: the same bytes whenever it is built) the chain head
+    alone."""
     tr = ctx.type.tr
     seq, digest = ctx.head
 
@@ -122,22 +128,35 @@ def _footer_canvas(ctx: Context, title: str, printed_on: date) -> type[Canvas]:
                 ctx.type.draw(self, f"{title}   " + tr("Page {page} of {pages}", page=number,
                                                        pages=total),
                               MARGIN, 10 * mm + 11, BODY - 2, bold=True)
-                ctx.type.draw(self, tr("Printed {date}", date=printed_on.strftime("%d-%m-%Y"))
-                              + f"   #{seq} {digest[:16]}", MARGIN, 10 * mm, BODY - 3)
+                printed = ("" if printed_on is None else
+                           tr("Printed {date}", date=printed_on.strftime("%d-%m-%Y")) + "   ")
+                ctx.type.draw(self, printed + f"#{seq} {digest[:16]}", MARGIN, 10 * mm,
+                              BODY - 3)
                 super().showPage()
             super().save()
 
     return Numbered
 
 
+def textual_columns(doc: TableDoc) -> frozenset[int]:
+    """The columns of words (the first always; any other whose lines hold text that is not
+    a figure, such as an account's name or a member's), set left; figures are set right."""
+    figure = re.compile(r"[\d.,%\s-]*")
+    return frozenset({0} | {column for row in doc.rows if row.kind == "line"
+                            for column, cell in enumerate(row.cells)
+                            if isinstance(cell, str) and not figure.fullmatch(cell)})
+
+
 def table_flowable(ctx: Context, doc: TableDoc, width_mm: int) -> Table:
     """The rows as a ReportLab table: headings bold and repeated on each page, amounts in the
-    society's format right-aligned, section headings bold, totals bold and ruled above."""
+    society's format right-aligned, words left-aligned and shaped in their own script,
+    section headings bold, totals bold and ruled above."""
     type_, size = ctx.type, BODY - 1
+    words = textual_columns(doc)
     widths = list(doc.widths_mm) or [width_mm - 40 * (doc.columns() - 1)] + [40] * (
         doc.columns() - 1)
     cells: list[list[Any]] = [[type_.paragraph(text, size, bold=True,
-                                               align="left" if column == 0 else "right")
+                                               align="left" if column in words else "right")
                                for column, text in enumerate(doc.headings)]]
     style: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"), ("FONT", (0, 0), (-1, -1), type_.latin[False], size),
@@ -146,7 +165,7 @@ def table_flowable(ctx: Context, doc: TableDoc, width_mm: int) -> Table:
     for number, row in enumerate(doc.rows, start=1):
         bold = row.kind != "line"
         cells.append([ctx.money(cell) if isinstance(cell, int) else
-                      type_.paragraph(cell, size, bold=bold) if column == 0 else cell
+                      type_.paragraph(cell, size, bold=bold) if column in words else cell
                       for column, cell in enumerate(row.cells)])
         if bold:
             style.append(("FONT", (1, number), (-1, number), type_.latin[True], size))
@@ -159,7 +178,7 @@ def table_flowable(ctx: Context, doc: TableDoc, width_mm: int) -> Table:
     return table
 
 
-def pdf_bytes(ctx: Context, docs: Sequence[TableDoc], *, printed_on: date,
+def pdf_bytes(ctx: Context, docs: Sequence[TableDoc], *, printed_on: date | None,
               extra: Sequence[Flowable] = ()) -> bytes:
     """The tables on A4, each under the society's name, its title and its lines, a new page
     for each; `extra` (charts) after them on a page of their own."""

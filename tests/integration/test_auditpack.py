@@ -37,13 +37,20 @@ from coop.ledger import EntryDraft, credit, debit, post, queries
 from coop.members import Identity, register_member
 from coop.members.vault import Vault
 from coop.society import require_society
+from tests.helpers import pdf_text
 from tests.integration.test_dividends_service import year  # noqa: F401 (the fixture)
 
 FY = 2024
 TODAY = date(2025, 6, 30)
 VAULT = Vault(b"p" * 32)
-NAMES = ["trial-balance.csv", "trial-balance.xlsx", "dividend/report.csv",
-         "dividend/summary.pdf", "verify.txt", "book.beancount", "manifest.json",
+YEARS_OWN = ["trial-balance.csv", "trial-balance.xlsx", "trial-balance.pdf",
+             *(f"statements/{name}.{fmt}" for name in ("balance-sheet", "income-expenditure",
+                                                      "receipts-payments")
+               for fmt in ("xlsx", "pdf")),
+             *(f"schedules/{name}.{fmt}" for name in ("savings", "share-capital", "loans")
+               for fmt in ("csv", "xlsx")),
+             "loan-classification.xlsx", "loan-classification.pdf", "dividend/report.csv"]
+NAMES = [*YEARS_OWN, "dividend/summary.pdf", "verify.txt", "book.beancount", "manifest.json",
          "MANIFEST.txt"]
 
 
@@ -77,23 +84,33 @@ def test_the_pack_holds_the_years_files_and_their_digests(
     assert {info.date_time for info in pack.infolist()} == {(2025, 3, 31, 0, 0, 0)}
 
     rows = list(csv.reader(io.StringIO(pack.read("trial-balance.csv").decode())))
-    assert rows[0] == ["account", "name", "type", "debit", "credit"]
+    assert rows[0] == ["Account", "Name", "Type", "Debit", "Credit"]
     by_code = {row[0]: row[3:] for row in rows[1:]}
-    assert by_code["1000"] == ["301000.00", "0.00"]
-    assert by_code["3000"] == ["0.00", "201000.00"]
-    assert by_code["3900"] == ["0.00", "100000.00"]
+    assert by_code["1000"] == ["3,01,000.00", "0.00"]  # the society's format (en_IN)
+    assert by_code["3000"] == ["0.00", "2,01,000.00"]
+    assert by_code["3900"] == ["0.00", "1,00,000.00"]
     assert by_code["4200"] == by_code["5100"] == ["0.00", "0.00"]
-    assert by_code["total"] == ["301000.00", "301000.00"]
+    assert by_code["Total"] == ["3,01,000.00", "3,01,000.00"]
 
     sheet = zipfile.ZipFile(io.BytesIO(pack.read("trial-balance.xlsx")))
     xml = ElementTree.fromstring(sheet.read("xl/worksheets/sheet1.xml"))
     main = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-    cells = {c.get("r"): (c.findtext(f"{main}v") or c.findtext(f"{main}is/{main}t"))
-             for c in xml.iter(f"{main}c")}
-    total_row = len(rows)
-    assert (cells[f"A{total_row}"], cells[f"D{total_row}"], cells[f"E{total_row}"]) == (
-        "total", "301000.00", "301000.00")
-    assert b'name="Trial balance 2025-03-31"' in sheet.read("xl/workbook.xml")
+    numbers = {c.findtext(f"{main}v") for c in xml.iter(f"{main}c") if c.get("t") != "s"}
+    assert "301000.00" in numbers  # a number an auditor can add up, not text
+    assert b'name="Trial balance"' in sheet.read("xl/workbook.xml")
+    assert b"2025-03-31T00:00:00Z" in sheet.read("docProps/core.xml")  # made "then", not now
+
+    # the statements: the balance sheet at the year's end balances, the surplus is the close's
+    sheet_text = pdf_text(pack.read("statements/balance-sheet.pdf"))
+    assert "Balance sheet" in sheet_text and "As at 31-03-2025" in sheet_text
+    assert "Members' savings at each month's end" in sheet_text  # the charts page
+    income = pdf_text(pack.read("statements/income-expenditure.pdf"))
+    assert "1,00,000.00" in income  # the net surplus, as the close's
+    savings = list(csv.reader(io.StringIO(pack.read("schedules/savings.csv").decode())))
+    assert savings[0] == ["Member", "Amount"] and savings[-1][0].startswith("Total, ")
+    loans = list(csv.reader(io.StringIO(pack.read("schedules/loans.csv").decode())))
+    assert loans[0][:2] == ["Member", "Loan"]
+    assert "Loans by class" in pdf_text(pack.read("loan-classification.pdf"))
 
     dividend = pack.read("dividend/report.csv").decode().splitlines()
     assert dividend[0] == "member_code,basis_value,dividend,rebate,total"
@@ -112,7 +129,9 @@ def test_the_pack_holds_the_years_files_and_their_digests(
     assert "Assets:1000-Cash-on-hand" in bean and f"Equity:3000-Share-capital:{codes['asha']}" \
         in bean
 
-    everything = pack.read("manifest.json").decode() + verified + bean + dividend[1]
+    everything = (pack.read("manifest.json").decode() + verified + bean + dividend[1]
+                  + "".join(pack.read(f"schedules/{n}.csv").decode()
+                            for n in ("savings", "share-capital", "loans")))
     assert "Lakshmi" not in everything  # numbers, never names
 
 
@@ -133,7 +152,10 @@ def test_every_digest_in_the_manifests_is_the_files_own(
             len(content), hashlib.sha256(content).hexdigest())
     assert manifest["status"] == "closed" and manifest["close"]["net_surplus"] == "100000.00"
     assert manifest["sections"] == {
-        "trial balance": ["trial-balance.csv", "trial-balance.xlsx"],
+        "trial balance": ["trial-balance.csv", "trial-balance.xlsx", "trial-balance.pdf"],
+        "statements": [n for n in NAMES if n.startswith("statements/")],
+        "schedules": [n for n in NAMES if n.startswith("schedules/")],
+        "loan classification": ["loan-classification.xlsx", "loan-classification.pdf"],
         "dividend": ["dividend/report.csv", "dividend/summary.pdf"],
         "verify": ["verify.txt"], "beancount": ["book.beancount"]}
     # negative control: one byte changed in a file no longer matches its digest
@@ -160,7 +182,7 @@ def test_two_builds_of_a_closed_year_are_the_same_bytes(
     digests = [json.loads(zipfile.ZipFile(p).read("manifest.json"))["files"]
                for p in (first, third)]
     same = {a["name"] for a, b in zip(*digests, strict=True) if a["sha256"] == b["sha256"]}
-    assert same == {"trial-balance.csv", "trial-balance.xlsx", "dividend/report.csv"}
+    assert same == set(YEARS_OWN)
 
 
 def test_an_open_year_without_a_dividend(db: Database, clock: FixedClock, tmp_path: Path,
@@ -173,7 +195,7 @@ def test_an_open_year_without_a_dividend(db: Database, clock: FixedClock, tmp_pa
     assert "the year is not closed" in pack.read("verify.txt").decode()
     rows = {row[0]: row[3:] for row in csv.reader(io.StringIO(
         pack.read("trial-balance.csv").decode()))}
-    assert rows["4200"] == ["0.00", "120000.00"] and rows["5100"] == ["20000.00", "0.00"]
+    assert rows["4200"] == ["0.00", "1,20,000.00"] and rows["5100"] == ["20,000.00", "0.00"]
 
 
 def test_refusals_in_words(db: Database, clock: FixedClock, tmp_path: Path,
