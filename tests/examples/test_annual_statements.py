@@ -21,6 +21,7 @@ from coop.clock import FixedClock
 from coop.db import Database
 from coop.ledger import EntryDraft, credit, debit, post
 from coop.ledger.chart import BANK, CASH
+from coop.loans import losses, provisioning
 from coop.members import Identity, register_member
 from coop.members.vault import Vault
 from coop.savings import record_deposit, shares
@@ -198,3 +199,52 @@ def test_the_statements_of_a_small_cooperatives_year(db: Database, clock: FixedC
         (5, 5_000), (10, 10_000), (10, 10_000)]
     assert all(line.name is None for line in held.lines)
 
+
+
+def test_a_loan_going_bad_its_provision_and_the_statements(db: Database,
+                                                           clock: FixedClock) -> None:
+    """The same year, where neither borrower pays after her first installment: on 31 March
+    2026 Bina's loan is 211 days overdue (her second installment fell due on 1 September
+    2025), sub-standard; the board marks Chitra's a loss on 20 March. The provisioning run
+    on 31 March, before the close, books what they require, and the statements show it:
+    loans net of the provision, the provision an expense of the year."""
+    build_the_year(db, clock)
+    bina, chitra = 1, 2  # the loans, in the order they were applied for
+    clock.business_date = date(2026, 3, 20)
+    db.write(lambda s: losses.mark_loss(s, chitra, reason="She has left the town", on=None,
+                                        actor="asha", clock=clock))
+    clock.business_date = date(2026, 4, 1)
+    society = db.read(require_society)
+    year = (date(2025, 4, 1), date(2026, 3, 31))
+
+    found = db.read(lambda s: provisioning.classification_on(s, year[1]))
+    by_class = {line.klass: (line.loans, line.outstanding_minor, line.provision_minor)
+                for line in found.lines if line.loans}
+    # Bina: 6,000.00 - 473.09 = 5,526.91 outstanding, 211 days overdue (1 September 2025 to
+    #       31 March 2026): sub-standard, 10 %: 552.691 -> 552.69 (half-even, per loan)
+    # Chitra: 3,000.00 - 236.55 = 2,763.45 outstanding, marked a loss: 100 % = 2,763.45
+    assert by_class == {"sub_standard": (1, 552_691, 55_269), "loss": (1, 276_345, 276_345)}
+    assert {loan.loan_id: loan.days_overdue for loan in found.loans}[bina] == 211
+    run = db.write(lambda s: provisioning.run_provisioning(s, as_of=year[1], actor="admin",
+                                                           clock=clock))
+    assert (run.previous_minor, run.required_minor, run.change_minor) == (0, 331_614, 331_614)
+
+    # income 90.00 + 5,000.00 = 5,090.00; expenditure 1,200.00 + 3,316.14 = 4,516.14
+    account = db.read(lambda s: statements.income_expenditure(s, first=year[0], last=year[1]))
+    assert lines(account.expenditure) == {"5100": (120_000, 0), "5210": (331_614, 0)}
+    assert account.net_surplus_minor == 57_386  # 573.86
+    # loans 8,290.36 less the provision 3,316.14 = 4,974.22; assets 3,849.64 + 10,000.00 +
+    # 4,974.22 = 18,823.86 = savings 18,000.00 + shares 250.00 + the surplus 573.86
+    sheet = db.read(lambda s: statements.balance_sheet(s, society, as_of=year[1]))
+    assert lines(sheet.assets) == {CASH: (384_964, 0), BANK: (1_000_000, 0),
+                                   "1100": (497_422, 0)}  # net of 1190
+    assert sheet.total_assets_minor == sheet.total_liabilities_and_equity_minor == 1_882_386
+    assert lines(sheet.equity)["current-year-surplus"] == (57_386, 0)
+    # receipts and payments do not move: a provision is no cash
+    cash = db.read(lambda s: statements.receipts_payments(s, first=year[0], last=year[1]))
+    assert cash.closing_cash_minor == 1_384_964
+
+    clock.business_date = date(2026, 4, 2)
+    closed = db.write(lambda s: dividends.close_year(s, 2025, society=society, actor="admin",
+                                                     clock=clock))
+    assert closed.net_surplus_minor == 57_386
