@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 
+from coop.api.counter.audit_trail import WORDS, action_words
 from tests.api.conftest import Api
 from tests.api.test_audit_events_api import _record, _trail
 from tests.api.test_counter_pages import Counter, counter  # noqa: F401 (fixture)
@@ -75,3 +76,25 @@ def test_a_bad_date_is_said_in_words(api: Api, counter: Counter) -> None:  # noq
     long = auditor.get(PAGE, params={"user": "x" * 40})
     assert long.status_code == 422 and "At most 32 characters." in long.text
     assert auditor.get(PAGE, params={"cursor": "abc"}).status_code == 422
+
+
+def test_what_was_done_is_said_in_words_above_its_path(api: Api, counter: Counter) -> None:  # noqa: F811
+    _trail(api)
+    page = counter("admin").get(PAGE).text
+    assert re.search(r"<strong>Deposit</strong><br><code>POST /<wbr>counter/<wbr>", page)
+    assert "<strong>Shares bought</strong>" in page and "<strong>Withdrawal</strong>" in page
+    assert action_words("POST /api/v1/loans/7/repayments") == "Loan repayment"
+    assert action_words("POST /counter/loans/7/repayment") == "Loan repayment"
+    assert action_words("POST /api/v1/loans/7/reschedules/2/votes") == "Board vote"
+    assert action_words("POST /api/v1/ledger/entries") is None  # only the path is shown
+
+
+def test_every_pattern_of_words_names_a_route_of_the_app(api: Api) -> None:
+    """Words for an action no route answers would never show: each pattern matches at least
+    one of the app's own paths (with its parameters filled in)."""
+    paths = [f"{method} " + re.sub(r"\{(\w+):int\}", "7", re.sub(r"\{(\w+):str\}", "M-AAAAA",
+                                                                    route.path))
+             for route in api.app.routes for method in getattr(route, "methods", ())]
+    unused = [pattern.pattern for pattern, _ in WORDS
+              if not any(pattern.search(path) for path in paths)]
+    assert not unused

@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
+from coop.api.counter.audit_trail import WORDS
 from coop.auth import Role
 from coop.errors import CoopError
 from coop.i18n import LANGUAGE_CODES, LOCALES
@@ -56,6 +57,7 @@ DYNAMIC: dict[tuple[str, str], set[str]] = {
     ("coop/api/counter/templates/member.html", "member.status"): MEMBER_STATUSES,
     ("coop/api/counter/templates/users.html", "user.role"): ROLES,
     ("coop/api/counter/templates/audit_trail.html", "event.role"): ROLES,
+    ("coop/api/counter/templates/audit_trail.html", "words"): {words for _, words in WORDS},
     ("coop/api/counter/templates/users.html", "role"): ROLES,
     ("coop/api/counter/templates/user.html", "user.role"): ROLES,
     ("coop/api/counter/board.py", "tally.status"): VOTE_TALLIES,

@@ -31,6 +31,51 @@ PAGE_LINES = 50
 FIELD_MAX = {"user": 32, "action": 120, "from": 10, "to": 10, "cursor": 20}
 
 
+WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern), words) for pattern, words in (
+    (r"^POST /(api/v1|counter)/members/[^/]+/deposits?$", "Deposit"),
+    (r"^POST /(api/v1|counter)/members/[^/]+/withdrawals?$", "Withdrawal"),
+    (r"^POST /(api/v1|counter)/members/[^/]+/shares$", "Shares bought"),
+    (r"^POST /(api/v1|counter)/members/[^/]+/share-redemptions?$", "Shares given back"),
+    (r"^POST /(api/v1|counter)/members/[^/]+/holds$", "Hold on savings"),
+    (r"^POST /(api/v1|counter)/members/[^/]+/holds/\d+/release$", "Hold released"),
+    (r"^POST /(api/v1|counter)/members/[^/]+/exit$", "Member left"),
+    (r"^POST /(api/v1/members|counter/register)$", "Member registered"),
+    (r"^POST /(api/v1/members|counter)/(find|search)$", "Member looked up"),
+    (r"^POST /(api/v1|counter)/members/[^/]+/passbook/printed$", "Passbook printed"),
+    (r"^POST /(api/v1|counter/members/[^/]+)/loans?(-application)?$", "Loan applied for"),
+    (r"^POST /(api/v1|counter)/loans/\d+/disbursement$", "Loan paid out"),
+    (r"^POST /(api/v1|counter)/loans/\d+/repayments?$", "Loan repayment"),
+    (r"^POST /(api/v1|counter)/loans/\d+/(reschedules?)$", "Loan rescheduled"),
+    (r"^POST /(api/v1|counter)/loans/\d+/(votes?|reschedules/\d+/votes)$", "Board vote"),
+    (r"^POST /api/v1/loans/\d+/write-off$", "Loan written off"),
+    (r"^POST /api/v1/loans/\d+/loss-mark$", "Loan marked a loss"),
+    (r"^POST /(api/v1|counter)/moratori(a|um)$", "Moratorium"),
+    (r"^POST /(api/v1|counter)/corrections$", "Correction asked for"),
+    (r"^POST /(api/v1|counter)/corrections/\d+/approval$", "Correction approved"),
+    (r"^POST /(api/v1|counter)/corrections/\d+/refusal$", "Correction refused"),
+    (r"^POST /(api/v1|counter)/tills(/open)?$", "Till opened"),
+    (r"^POST /(api/v1|counter)/tills/\d+/(close|count)$", "Till counted and closed"),
+    (r"^POST /(api/v1|counter)/users$", "User created"),
+    (r"^POST /(api/v1/auth/token|counter/login)$", "Logged in"),
+    (r"^POST /(api/v1/auth|counter)/logout$", "Logged out"),
+    (r"^POST /(api/v1/auth|counter)/password$", "Password changed"),
+    (r"^POST /api/v1/years/\d+/close$", "Year closed"),
+    (r"^POST /(api/v1|counter)/dividends/\d+/(declaration|vote|declaration/votes)$",
+     "Dividend declared or voted"),
+    (r"^POST /(api/v1|counter)/dividends/\d+/payment$", "Dividend paid"),
+    (r"^POST /(api/v1|counter)/reports/provisioning-runs$|^POST /counter/provisioning-runs$",
+     "Provisioning run"),
+    (r"^GET /(api/v1/reports|counter)/audit-pack\.zip", "Auditor's pack downloaded"),
+))
+"""What an action was, in words, for the usual ones (the path is shown under them)."""
+
+
+def action_words(action: str) -> str | None:
+    """The words for an action ("POST /counter/members/M-AAAAA/deposit": "Deposit")."""
+    return next((words for pattern, words in WORDS if pattern.search(action)), None)
+
+
 def _parts(action: str) -> list[str]:
     """The action cut after each "/", so a phone may wrap a long path there (<wbr>)."""
     return re.findall(r"[^/]*/?", action)[:-1] or [action]
@@ -78,7 +123,8 @@ class AuditTrailPages(Controller):
                         context=view.context(
                             asked=asked, older=older, paged=bool(cursor),
                             detail=view.principal is not None and view.principal.role is A,
-                            lines=[(e, e.at.astimezone(zone), _parts(e.action)) for e in events]))
+                            lines=[(e, e.at.astimezone(zone), _parts(e.action),
+                                    action_words(e.action)) for e in events]))
 
     @get("/audit-pack.zip", opt=allow(A, D), sync_to_thread=True)
     def audit_pack(self, request: Request[Any, Any, Any]) -> File:
