@@ -111,7 +111,9 @@ def cash_flows(session: Session, cash: Sequence[str],
 
     Entry by entry, each other account's net credit is a receipt, its net debit a payment
     (gross across entries, net within one: a loan paid out in cash less a fee shows the loan
-    paid and the fee received). An entry between cash accounts only (safe to till, cash to
+    paid and the fee received). A reversal (a correction) takes its amount off the side the
+    entry it reverses was on: a deposit taken in error and reversed is no receipt and no
+    payment, not one of each. An entry between cash accounts only (safe to till, cash to
     bank) is neither. So opening cash + receipts - payments = closing cash, always."""
     if not periods:
         return []
@@ -126,19 +128,26 @@ def cash_flows(session: Session, cash: Sequence[str],
     per_entry = (
         select(posting_table.c.entry_id.label("entry_id"), _ROOT.label("root"),
                func.max(posting_table.c.value_date).label("on"),
+               func.max(case((entry_table.c.reversal_of.is_(None), 0), else_=1))
+               .label("reversal"),
                func.sum(-_NET).label("net"))  # credits minus debits: money received
         .join(account_table, account_table.c.id == posting_table.c.account_id)
+        .join(entry_table, entry_table.c.id == posting_table.c.entry_id)
         .where(in_span, posting_table.c.entry_id.in_(touching),
                posting_table.c.account_id.not_in(cash_ids))
         .group_by(posting_table.c.entry_id, _ROOT)
     ).subquery()
+    # a plain entry's net credit is received (its net debit paid); a reversal's net debit is
+    # taken off what was received (its net credit off what was paid)
+    received_side = or_(and_(per_entry.c.reversal == 0, per_entry.c.net > 0),
+                        and_(per_entry.c.reversal == 1, per_entry.c.net < 0))
+    paid_side = or_(and_(per_entry.c.reversal == 0, per_entry.c.net < 0),
+                    and_(per_entry.c.reversal == 1, per_entry.c.net > 0))
     columns = []
     for low, high in periods:
         inside = and_(per_entry.c.on >= low, per_entry.c.on <= high)
-        columns += [func.sum(case((and_(inside, per_entry.c.net > 0), per_entry.c.net),
-                                  else_=0)),
-                    func.sum(case((and_(inside, per_entry.c.net < 0), -per_entry.c.net),
-                                  else_=0))]
+        columns += [func.sum(case((and_(inside, received_side), per_entry.c.net), else_=0)),
+                    func.sum(case((and_(inside, paid_side), -per_entry.c.net), else_=0))]
     roots = _roots(session)
     found: list[list[CashFlow]] = [[] for _ in periods]
     for root, *sums in session.execute(select(per_entry.c.root, *columns)
