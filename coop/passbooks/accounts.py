@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from coop import loans, statements
 from coop.i18n import Translator
 from coop.ledger import queries
+from coop.ledger.chart import DEFAULT_CHART
 from coop.loans import MonthPar
 from coop.loans.classification import Classification
 from coop.loans.provisioning import ScheduleLine
@@ -52,10 +53,25 @@ def day_text(day: date) -> str:
     return day.strftime("%d-%m-%Y")
 
 
+CHART_NAMES = {account.code: account.name for account in DEFAULT_CHART}
+"""The chart's own names, which are translated; a name the society gave stays as it is."""
+
+
+def account_name(tr: Translator, code: str, name: str) -> str:
+    """An account's name in the reader's language where it is the chart's own."""
+    return tr(name) if CHART_NAMES.get(code) == name else name
+
+
+def account_words(tr: Translator, code: str, name: str) -> str:
+    """An account as a line of a statement: its code and its name ("1000 ನಗದು" in
+    Kannada)."""
+    return f"{code} {account_name(tr, code, name)}"
+
+
 def _name(tr: Translator, line: Line) -> str:
     if line.account == CURRENT_YEAR_SURPLUS_LINE:
         return tr("Surplus of the year not yet closed")
-    return f"{line.account} {line.name}"
+    return account_words(tr, line.account, line.name)
 
 
 def _section(tr: Translator, heading: str, total: str, section: Section) -> list[TableRow]:
@@ -192,8 +208,8 @@ def classification_doc(found: Classification, tr: Translator,
 def trial_balance_doc(balance: queries.TrialBalance, as_of: date, tr: Translator,
                       society: Society) -> TableDoc:
     """Every general-ledger account with its debit or credit balance, and the totals."""
-    rows = [TableRow((row.account, row.name, row.type, row.debit_minor, row.credit_minor))
-            for row in balance.rows]
+    rows = [TableRow((row.account, account_name(tr, row.account, row.name), row.type,
+                      row.debit_minor, row.credit_minor)) for row in balance.rows]
     rows.append(TableRow((tr("Total"), "", "", balance.total_debit_minor,
                           balance.total_credit_minor), "total"))
     return TableDoc(tr("Trial balance"), (
@@ -291,7 +307,24 @@ def render(fmt: Format, docs: Sequence[TableDoc], ctx: Context, *, printed_on: d
     return pdf_bytes(ctx, docs, printed_on=printed_on, extra=extra)
 
 
-__all__ = ["FORMATS", "MEDIA_TYPES", "ChartView", "Charts", "Format", "balance_sheet_doc",
-           "chart_views", "class_name", "classification_doc", "document_context",
-           "gather_charts", "income_expenditure_doc", "loans_schedule_doc",
-           "receipts_payments_doc", "render", "schedule_doc", "trial_balance_doc"]
+__all__ = [
+    "CHART_NAMES",
+    "FORMATS",
+    "MEDIA_TYPES",
+    "ChartView",
+    "Charts",
+    "Format",
+    "account_words",
+    "balance_sheet_doc",
+    "chart_views",
+    "class_name",
+    "classification_doc",
+    "document_context",
+    "gather_charts",
+    "income_expenditure_doc",
+    "loans_schedule_doc",
+    "receipts_payments_doc",
+    "render",
+    "schedule_doc",
+    "trial_balance_doc",
+]

@@ -33,6 +33,7 @@ from coop.api.counter.audit_trail import WORDS
 from coop.auth import Role
 from coop.errors import CoopError
 from coop.i18n import LANGUAGE_CODES, LOCALES
+from coop.ledger.chart import DEFAULT_CHART
 from coop.passbooks.loan_card import STATUS_WORDS
 from coop.passbooks.narrations import _CORRECTED, _COUNTED, _PLAIN
 
@@ -58,6 +59,7 @@ DYNAMIC: dict[tuple[str, str], set[str]] = {
     ("coop/api/counter/templates/users.html", "user.role"): ROLES,
     ("coop/api/counter/templates/audit_trail.html", "event.role"): ROLES,
     ("coop/api/counter/templates/audit_trail.html", "words"): {words for _, words in WORDS},
+    ("coop/passbooks/accounts.py", "name"): {account.name for account in DEFAULT_CHART},
     ("coop/api/counter/templates/users.html", "role"): ROLES,
     ("coop/api/counter/templates/user.html", "user.role"): ROLES,
     ("coop/api/counter/board.py", "tally.status"): VOTE_TALLIES,

@@ -109,6 +109,7 @@ class AccountsPages(Controller):
                  "to": str(wanted.last)}
         return Template("accounts.html", context=view.context(
             shown=shown, wanted=wanted, names=current_principal(request).role in (A, B),
+            account=lambda code, name: accounts.account_words(view.tr, code, name),
             files=STATEMENT_FILES, schedules=SCHEDULE_FILES, **figures))
 
     @get("/files/{file:str}", opt=allow(A, B, D), sync_to_thread=True)
