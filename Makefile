@@ -24,11 +24,12 @@ run: setup system-deps
 	$(BIN)/coop demo --if-empty
 	$(BIN)/coop serve --host 127.0.0.1 --port 8000
 
-# Two workers for everything but the kill -9 harness and the browser tests (they fork and
-# drive processes of their own), which run after them in one process.
+# Two workers for everything but the kill -9 harness (it forks, kills and times processes of
+# its own), which runs after them in one process. The browser tests share the two workers
+# (each worker its own Chromium, server and database).
 test: setup system-deps
-	$(BIN)/pytest -n 2 --ignore=tests/crash --ignore=tests/e2e
-	$(BIN)/pytest tests/crash tests/e2e
+	$(BIN)/pytest -n 2 --ignore=tests/crash
+	$(BIN)/pytest tests/crash
 
 # While you work: everything but the tests marked slow (concurrency, large books, stateful
 # fuzzing, schemathesis, restore drills), on two workers, with the time it took.
@@ -37,8 +38,8 @@ test-fast: setup system-deps
 	status=$$?; echo "test-fast: $$(( $$(date +%s) - start )) s"; exit $$status
 
 test-pg: setup system-deps
-	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -n 2 --ignore=tests/crash --ignore=tests/e2e
-	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest tests/crash tests/e2e
+	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest -n 2 --ignore=tests/crash
+	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest tests/crash
 
 lint: setup
 	$(BIN)/ruff check coop tests bench migrations
