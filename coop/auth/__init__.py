@@ -1,5 +1,5 @@
-"""Users, roles, passwords, bearer tokens, login throttling, idempotency records and the audit
-trail of state-changing requests.
+"""Users, roles, passwords, bearer tokens, login throttling, idempotency records, and (in
+coop.auth.audit) the audit trail of state-changing requests.
 
 - Passwords are hashed with argon2id (argon2-cffi; RFC 9106 low-memory profile by default) and
   rehashed on login when the parameters change.
@@ -42,13 +42,11 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
-    Text,
     UniqueConstraint,
     bindparam,
     delete,
     false,
     func,
-    insert,
     select,
     text,
     update,
@@ -57,6 +55,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from zxcvbn import zxcvbn
 
+from coop.auth.audit import AUDIT_PAGE_MAX as AUDIT_PAGE_MAX
+from coop.auth.audit import AuditEvent as AuditEvent
+from coop.auth.audit import AuditFilter as AuditFilter
+from coop.auth.audit import AuditRow as AuditRow
+from coop.auth.audit import list_audit_events as list_audit_events
+from coop.auth.audit import record_audit as record_audit
 from coop.auth.pins import check_pin, is_pin, login_name
 from coop.clock import Clock
 from coop.db import Base, Database
@@ -141,20 +145,6 @@ class IdempotencyRow(Base):
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
     media_type: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime]
-
-
-class AuditRow(Base):
-    """Who did what: one row per state-changing request that took effect."""
-
-    __tablename__ = "audit_event"
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    at: Mapped[datetime] = mapped_column(index=True)
-    username: Mapped[str] = mapped_column(String(32))
-    role: Mapped[str] = mapped_column(String(8))
-    action: Mapped[str] = mapped_column(String(120))
-    status: Mapped[int] = mapped_column(SmallInteger)
-    detail: Mapped[str | None] = mapped_column(Text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -598,9 +588,6 @@ def ensure_admin(
     return generated
 
 
-_INSERT_AUDIT = insert(cast(Table, AuditRow.__table__))
-
-
 IDEMPOTENCY_WINDOW = timedelta(hours=24)
 """How long a stored response answers a retry with the same key (as payment APIs keep
 theirs): long enough for any counter's lost answer, short enough that a copy of the database
@@ -619,64 +606,3 @@ def forget_member_requests(session: Session, member_code: str) -> int:
     result = session.execute(delete(IdempotencyRow).where(
         IdempotencyRow.member_code == member_code))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-def record_audit(
-    session: Session, principal: Principal, *, action: str, status: int, clock: Clock,
-    detail: str | None = None,
-) -> None:
-    session.connection().execute(_INSERT_AUDIT, {
-        "at": clock.now(), "username": principal.username, "role": str(principal.role),
-        "action": action[:120], "status": status, "detail": detail})
-
-
-AUDIT_PAGE_MAX = 500
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEvent:
-    """One line of the audit trail. `detail` is free text a writer may add (none does yet);
-    whoever shows the trail to an auditor leaves it out (coop.api.controllers.audit)."""
-
-    id: int
-    at: datetime
-    username: str
-    role: str
-    action: str
-    status: int
-    detail: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class AuditFilter:
-    """Which lines: one user's (exact username), actions starting with `action` (a method
-    and a path prefix such as "POST /api/v1/members"), and recorded from `since` (an
-    instant, included) to `until` (excluded)."""
-
-    username: str | None = None
-    action: str | None = None
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-def list_audit_events(session: Session, wanted: AuditFilter, *, before_id: int | None = None,
-                      limit: int = 50) -> list[AuditEvent]:
-    """The trail newest first (by the order the lines were written), `limit` at a time;
-    the next page starts below the last id of this one (`before_id`)."""
-    if not 1 <= limit <= AUDIT_PAGE_MAX:
-        raise InvalidInput.said("limit is 1 to {limit_max}", limit_max=AUDIT_PAGE_MAX,
-                                field="limit")
-    query = select(AuditRow.id, AuditRow.at, AuditRow.username, AuditRow.role,
-                   AuditRow.action, AuditRow.status, AuditRow.detail)
-    if wanted.username is not None:
-        query = query.where(AuditRow.username == wanted.username)
-    if wanted.action:
-        query = query.where(AuditRow.action.startswith(wanted.action, autoescape=True))
-    if wanted.since is not None:
-        query = query.where(AuditRow.at >= wanted.since)
-    if wanted.until is not None:
-        query = query.where(AuditRow.at < wanted.until)
-    if before_id is not None:
-        query = query.where(AuditRow.id < before_id)
-    rows = session.execute(query.order_by(AuditRow.id.desc()).limit(limit))
-    return [AuditEvent(*row) for row in rows]
