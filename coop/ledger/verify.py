@@ -25,15 +25,23 @@ recomputed wholesale after tampering no longer matches it.
 from __future__ import annotations
 
 import hashlib
+import logging
+import os
+import pickle
 import re
+import subprocess
+import sys
+import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
 import rfc8785
-from sqlalchemy import select
+from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from coop.ledger.model import (
     COUNTER_MINOR_NET_ABOVE,
@@ -44,6 +52,8 @@ from coop.ledger.model import (
     hash_body,
 )
 from coop.ledger.orm import account_table, book_table
+
+log = logging.getLogger(__name__)
 
 PROBLEMS_MAX = 100
 PROGRESS_EVERY = 5000
@@ -59,9 +69,11 @@ _JCS_ESCAPES = {chr(i): f"\\u{i:04x}" for i in range(0x20)} | {
 }
 
 _ENTRIES = ("SELECT id, value_date, posted_at, kind, narration, actor, reversal_of, prev_hash, "
-            "hash FROM ledger_entry WHERE id > {after} ORDER BY id LIMIT {limit}")
+            "hash FROM ledger_entry WHERE id > {after} AND id <= {upto} ORDER BY id "
+            "LIMIT {limit}")
 _POSTINGS = ("SELECT entry_id, account_id, side, amount_minor FROM ledger_posting "
-             "WHERE entry_id > {after}{upto} ORDER BY entry_id, line")
+             "WHERE entry_id > {after} AND entry_id <= {upto} ORDER BY entry_id, line")
+_SPLIT = "SELECT id, hash FROM ledger_entry WHERE id >= {at} ORDER BY id LIMIT 1"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,29 +165,117 @@ def _is_jcs_integer(value: object) -> bool:
 
 
 def verify(session: Session, *, checkpoint: tuple[int, str] | None = None,
-           progress: Callable[[int], None] | None = None) -> VerifyReport:
-    """`progress`, if given, is told how many entries are checked every few thousand."""
+           progress: Callable[[int], None] | None = None,
+           processes: int | None = None) -> VerifyReport:
+    """`progress`, if given, is told how many entries are checked every few thousand.
+
+    `processes`: 1 checks the journal here; 2 checks its second half in a process of its own
+    at the same time (a file or server database only); None (the default) takes 2 for a book
+    of more than `PARALLEL_ABOVE` entries on a machine with two cores or more."""
     report = VerifyReport()
     codes = {
         r.id: r.code for r in session.execute(select(account_table.c.id, account_table.c.code))
     }
-    # Each account's JCS prefix of a posting, written once: `{"account":"2000:M-7Q4K2",`
-    heads = {account_id: account_head(code) for account_id, code in codes.items()}
+    cursor = session.connection().connection.cursor()
+    try:
+        last_entry = _last(cursor, "SELECT max(id) FROM ledger_entry")
+        last_posting = max(last_entry, _last(cursor, "SELECT max(entry_id) FROM ledger_posting"))
+        split = _split(session, cursor, last_entry, processes)
+        if split is None:
+            stretches = [_check_stretch(cursor, codes, _Start(
+                0, last_entry, last_posting, GENESIS_HASH, 1, checkpoint, BATCH_ENTRIES),
+                progress)]
+        else:
+            stretches = _check_in_two(session, cursor, codes, split, _Start(
+                0, last_entry, last_posting, GENESIS_HASH, 1, checkpoint, BATCH_ENTRIES),
+                progress)
+    finally:
+        cursor.close()
     debits: dict[int, int] = dict.fromkeys(codes, 0)
     credits: dict[int, int] = dict.fromkeys(codes, 0)
+    for stretch in stretches:
+        for problem in stretch.problems:
+            report.add(problem)
+        for account_id, amount in stretch.debits.items():
+            debits[account_id] = debits.get(account_id, 0) + amount
+        for account_id, amount in stretch.credits.items():
+            credits[account_id] = credits.get(account_id, 0) + amount
+        report.entries_checked += stretch.checked
+    last = stretches[-1]
+    report.head_seq, report.head_hash = last.expected_seq - 1, last.running_hash
+    if checkpoint is not None and not any(stretch.checkpoint_seen for stretch in stretches):
+        report.add(Problem(None, None, "the witnessed checkpoint is beyond the journal's end"))
+    _check_book(session, report)
+    _check_accounts(session, report, {
+        account_id: [debits[account_id], credits.get(account_id, 0)]
+        for account_id in debits})
+    return report
+
+
+def _last(cursor: Any, sql: str) -> int:
+    cursor.execute(sql)
+    row = cursor.fetchone()
+    return int(row[0]) if row is not None and row[0] is not None else 0
+
+
+PARALLEL_ABOVE = 200_000
+"""A second process costs about a second to start: worth it only for a book this big."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Start:
+    """Where a stretch of the journal begins and ends, and the chain's state just before it:
+    the entries after `after` up to `last_entry`, the postings up to `last_posting`."""
+
+    after: int
+    last_entry: int
+    last_posting: int
+    running_hash: str
+    expected_seq: int
+    checkpoint: tuple[int, str] | None
+    batch_entries: int
+
+
+@dataclass
+class _Stretch:
+    """What one stretch of the journal showed: its problems in journal order, the postings'
+    sums by account, and the chain's state after its last entry."""
+
+    running_hash: str
+    expected_seq: int
+    problems: list[Problem] = field(default_factory=list)
+    debits: dict[int, int] = field(default_factory=dict)
+    credits: dict[int, int] = field(default_factory=dict)
+    checked: int = 0
+    checkpoint_seen: bool = False
+
+    def add(self, problem: Problem) -> None:
+        if len(self.problems) < PROBLEMS_MAX:
+            self.problems.append(problem)
+
+
+def _check_stretch(cursor: Any, codes: dict[int, str], start: _Start,
+                   progress: Callable[[int], None] | None) -> _Stretch:
+    """Check the entries of one stretch in order, exactly as if the journal before it had
+    been walked up to the chain state `start` names."""
+    # Each account's JCS prefix of a posting, written once: `{"account":"2000:M-7Q4K2",`
+    heads = {account_id: account_head(code) for account_id, code in codes.items()}
+    stretch = _Stretch(start.running_hash, start.expected_seq)
+    debits: dict[int, int] = dict.fromkeys(codes, 0)
+    credits: dict[int, int] = dict.fromkeys(codes, 0)
+    stretch.debits, stretch.credits = debits, credits
     sha256 = hashlib.sha256
-    running_hash = GENESIS_HASH
-    expected_seq = 1
-    checkpoint_seq, checkpoint_hash = checkpoint if checkpoint is not None else (None, None)
-    checkpoint_seen = checkpoint is None
+    running_hash = start.running_hash
+    expected_seq = start.expected_seq
+    checkpoint_seq, checkpoint_hash = start.checkpoint or (None, None)
     checked = 0
-    add = report.add
-    for entries, postings in _batches(session):
+    add = stretch.add
+    for entries, postings in _batches(cursor, start):
         p, p_end = 0, len(postings)
         for seq, value_date, posted_at, kind, narration, actor, reversal_of, prev_hash, \
                 stored_hash in entries:
             while p < p_end and postings[p][0] < seq:  # postings whose entry is gone
-                p = _orphans(report, postings, p, debits, credits)
+                p = _orphans(stretch, postings, p, debits, credits)
             legs: list[str] = []
             debit_minor = credit_minor = 0
             positive = True
@@ -221,7 +321,7 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None,
             if not positive:
                 add(Problem(seq, None, "has a posting that is not a positive amount"))
             if seq == checkpoint_seq:
-                checkpoint_seen = True
+                stretch.checkpoint_seen = True
                 if digest != checkpoint_hash:
                     add(Problem(seq, None, "the chain differs from the witnessed checkpoint"))
             running_hash = stored_hash
@@ -230,52 +330,195 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None,
             if progress is not None and checked % PROGRESS_EVERY == 0:
                 progress(checked)
         while p < p_end:
-            p = _orphans(report, postings, p, debits, credits)
-    report.entries_checked = checked
-    report.head_seq, report.head_hash = expected_seq - 1, running_hash
-    if not checkpoint_seen:
-        add(Problem(None, None, "the witnessed checkpoint is beyond the journal's end"))
-    _check_book(session, report)
-    _check_accounts(session, report, {
-        account_id: [debits[account_id], credits[account_id]] for account_id in debits})
-    return report
+            p = _orphans(stretch, postings, p, debits, credits)
+    stretch.running_hash, stretch.expected_seq, stretch.checked = (
+        running_hash, expected_seq, checked)
+    return stretch
 
 
-def _batches(session: Session) -> Iterator[tuple[Sequence[Any], Sequence[Any]]]:
-    """The journal a batch at a time, read with the driver's cursor in the session's own
-    transaction: each batch's entries in sequence order, and the postings from just after the
-    previous batch's last entry up to this batch's last (the last batch: all that remain), in
-    entry then line order, so postings whose entry row is gone are read as well."""
-    cursor = session.connection().connection.cursor()
-    try:
-        after = 0
-        while True:
-            cursor.execute(_ENTRIES.format(after=int(after), limit=BATCH_ENTRIES))
-            entries = cursor.fetchall()
-            upto = f" AND entry_id <= {int(entries[-1][0])}" if entries else ""
-            cursor.execute(_POSTINGS.format(after=int(after), upto=upto))
-            postings = cursor.fetchall()
-            if not entries:
-                if postings:
-                    yield [], postings
-                return
+def _batches(cursor: Any, start: _Start) -> Iterator[tuple[Sequence[Any], Sequence[Any]]]:
+    """A stretch of the journal a batch at a time, read with the driver's cursor: each
+    batch's entries in sequence order, and the postings from just after the previous batch's
+    last entry up to this batch's last (after the last batch: all that remain up to
+    `last_posting`), in entry then line order, so postings whose entry row is gone are read as
+    well."""
+    after = int(start.after)
+    while True:
+        cursor.execute(_ENTRIES.format(after=after, upto=int(start.last_entry),
+                                       limit=int(start.batch_entries)))
+        entries = cursor.fetchall()
+        upto = int(entries[-1][0]) if entries else int(start.last_posting)
+        cursor.execute(_POSTINGS.format(after=after, upto=upto))
+        postings = cursor.fetchall()
+        if entries or postings:
             yield entries, postings
-            after = entries[-1][0]
-    finally:
-        cursor.close()
+        if not entries:
+            return
+        after = upto
 
 
-def _orphans(report: VerifyReport, postings: Sequence[Any], p: int, debits: dict[int, int],
+def _orphans(stretch: _Stretch, postings: Sequence[Any], p: int, debits: dict[int, int],
              credits: dict[int, int]) -> int:
     """Postings of one entry whose entry row is gone: counted in the sums all the same (they
     are in the table), reported once; the index after them."""
     seq = postings[p][0]
     while p < len(postings) and postings[p][0] == seq:
         _, account_id, side, amount = postings[p]
-        (debits if side == "debit" else credits)[account_id] += amount
+        sums = debits if side == "debit" else credits
+        sums[account_id] = sums.get(account_id, 0) + amount
         p += 1
-    report.add(Problem(seq, None, "its postings remain but the entry itself is gone"))
+    stretch.add(Problem(seq, None, "its postings remain but the entry itself is gone"))
     return p
+
+
+def _split(session: Session, cursor: Any, last_entry: int,
+           processes: int | None) -> tuple[int, str] | None:
+    """The entry after which a second process takes over (its id and stored hash), or None
+    to check the journal here alone."""
+    if processes is None:
+        processes = 2 if last_entry > PARALLEL_ABOVE and _cores() >= 2 else 1
+    url = session.connection().engine.url
+    in_memory = url.get_backend_name() == "sqlite" and (
+        not url.database or url.database == ":memory:" or "mode=memory" in str(url))
+    if processes < 2 or in_memory or last_entry < 2:
+        return None
+    cursor.execute(_SPLIT.format(at=int(last_entry) // 2))
+    row = cursor.fetchone()
+    return (int(row[0]), str(row[1])) if row is not None else None
+
+
+def _cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _check_in_two(session: Session, cursor: Any, codes: dict[int, str],
+                  split: tuple[int, str], whole: _Start,
+                  progress: Callable[[int], None] | None) -> list[_Stretch]:
+    """Check the journal up to and including entry `split` here and the rest in a second
+    process (a fresh interpreter reading the same database on a connection of its own: the
+    entries up to `last_entry` are immutable, so it reads what this session reads), then
+    hand back both stretches in journal order. The second starts from the chain state right
+    after `split`, so every check at the seam is the one a single walk would make. Should
+    the second process fail, its stretch is checked here after all."""
+    boundary, boundary_hash = split
+    first = _Start(whole.after, boundary, boundary, whole.running_hash, whole.expected_seq,
+                   whole.checkpoint, whole.batch_entries)
+    second = _Start(boundary, whole.last_entry, whole.last_posting, boundary_hash,
+                    boundary + 1, whole.checkpoint, whole.batch_entries)
+    url = session.connection().engine.url.render_as_string(hide_password=False)
+    root = str(Path(__file__).resolve().parents[2])
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+        [root, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    errors = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+    try:
+        child: subprocess.Popen[bytes] | None = subprocess.Popen(
+            [sys.executable, "-m", "coop.ledger.verify"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=errors, env=env)
+        assert child is not None and child.stdin is not None and child.stdout is not None
+        child.stdin.write(pickle.dumps((url, codes, second)))
+        child.stdin.close()
+        there = _Heard(child.stdout)
+    except OSError:  # it could not start, or died at once: nothing to hear from it
+        child, there = None, _Heard(None)
+
+    def told(done: int) -> None:
+        if progress is not None:
+            progress(done + there.done(block=False))
+
+    here = _check_stretch(cursor, codes, first, told)
+    while there.done(block=True) >= 0 and not there.finished:
+        told(here.checked)
+    rest = there.result()
+    if child is not None:
+        child.wait()
+    if rest is None:
+        errors.seek(0)
+        log.warning("verify's second process failed (exit %s: %s); checking its half here",
+                    child.returncode if child is not None else "-",
+                    errors.read()[-500:].decode(errors="replace"))
+        rest = _check_stretch(cursor, codes, second,
+                              (lambda done: progress(here.checked + done)) if progress
+                              else None)
+    errors.close()
+    return [here, rest]
+
+
+class _Heard:
+    """What the second process says on its stdout: a line with its count of checked entries
+    every few thousand, then `done` and its stretch, pickled. Without a stream: nothing."""
+
+    def __init__(self, stream: IO[bytes] | None) -> None:
+        self.stream = stream
+        self.count = 0
+        self.finished = stream is None
+        self.pending = b""
+
+    def done(self, *, block: bool) -> int:
+        """The second process's latest count; with `block`, after waiting for its next word."""
+        if self.stream is None:
+            return self.count
+        fd = self.stream.fileno()
+        os.set_blocking(fd, block)
+        while not self.finished:
+            chunk = os.read(fd, 64) if block else self._try_read(fd)
+            if not chunk:
+                self.finished = block  # the end of the stream
+                break
+            self.pending += chunk
+            while b"\n" in self.pending and not self.finished:
+                line, self.pending = self.pending.split(b"\n", 1)
+                if line == b"done":
+                    self.finished = True
+                else:
+                    self.count = int(line)
+            if block:
+                break
+        return self.count
+
+    @staticmethod
+    def _try_read(fd: int) -> bytes:
+        try:
+            return os.read(fd, 4096)
+        except BlockingIOError:
+            return b""
+
+    def result(self) -> _Stretch | None:
+        if self.stream is None:
+            return None
+        os.set_blocking(self.stream.fileno(), True)
+        data = self.pending + self.stream.read() if self.finished else b""
+        self.stream.close()
+        try:
+            stretch = pickle.loads(data)  # noqa: S301 - our own child's answer
+        except (pickle.UnpicklingError, EOFError, ValueError):
+            return None
+        return stretch if isinstance(stretch, _Stretch) else None
+
+
+def _check_elsewhere(url: str, codes: dict[int, str], start: _Start) -> _Stretch:
+    """The second process's part: its stretch, on a connection of its own."""
+    engine = create_engine(url, poolclass=NullPool)
+    out = sys.stdout.buffer
+
+    def told(done: int) -> None:
+        out.write(b"%d\n" % done)
+        out.flush()
+
+    try:
+        with engine.connect() as connection:
+            return _check_stretch(connection.connection.cursor(), codes, start, told)
+    finally:
+        engine.dispose()
+
+
+def _second_process() -> None:
+    url, codes, start = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - from our parent
+    stretch = _check_elsewhere(url, codes, start)
+    sys.stdout.buffer.write(b"done\n" + pickle.dumps(stretch))
+    sys.stdout.buffer.flush()
 
 
 def _reference_jcs(seq: Any, value_date: Any, posted_at: Any, kind: Any, narration: Any,
@@ -330,3 +573,9 @@ def _check_accounts(
                     f"postings sum to {debits}/{credits}",
                 )
             )
+
+
+if __name__ == "__main__":  # `python -m coop.ledger.verify`: the second process
+    from coop.ledger import verify as _module  # its classes pickle under their own name
+
+    _module._second_process()

@@ -4,16 +4,19 @@ edge, or in postings left behind by a deleted entry is reported at its entry, ex
 The book: 2,000 entries posted in bulk for 40 members (entry n pays n minor units into member
 n mod 40's savings, or every seventh takes n / 10 out), with narrations in Kannada, Hindi, an
 astral character and a backslash, so the encoder's every path is walked. Each fault is checked
-with the default batch (the whole book in one) and with batches of 7 entries, so a batch
-boundary falls everywhere.
+with the default batch (the whole book in one), with batches of 7 entries (so a batch boundary
+falls everywhere), and with the book split between two processes at entry 1,000 (every fault
+but one falls in the second process's half; the seam is tested on its own).
 Tampering goes behind the service, as tests/integration/test_tamper.py does.
 """
 
 from __future__ import annotations
 
 import sqlite3
+import sys
 from contextlib import closing
 from datetime import date
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -34,14 +37,34 @@ MEMBERS = 40
 NARRATIONS = ("Deposit", "ಠೇವಣಿ ₹", "जमा \"नकद\"", "Withdrawal 𝄞", "back\\slash / ok")
 
 
+def in_two_processes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """Make verify split any book between two processes; the list fills with each walk's
+    (last entry checked here, last entry of the book)."""
+    monkeypatch.setattr(verify_module, "PARALLEL_ABOVE", 0)
+    monkeypatch.setattr(verify_module, "_cores", lambda: 2)
+    splits: list[tuple[int, int]] = []
+    real = verify_module._check_in_two
+
+    def spy(*args: Any) -> Any:
+        splits.append((args[3][0], args[4].last_entry))
+        return real(*args)
+
+    monkeypatch.setattr(verify_module, "_check_in_two", spy)
+    return splits
+
+
 def member(n: int) -> str:
     return f"2000:M-{n % MEMBERS:04d}"
 
 
-@pytest.fixture(params=[verify_module.BATCH_ENTRIES, 7], ids=["one batch", "batches of 7"])
+@pytest.fixture(params=[(verify_module.BATCH_ENTRIES, False), (7, False), (7, True)],
+                ids=["one batch", "batches of 7", "two processes"])
 def big_book(request: pytest.FixtureRequest, db: Database, clock: FixedClock,
              monkeypatch: pytest.MonkeyPatch) -> Database:
-    monkeypatch.setattr(verify_module, "BATCH_ENTRIES", request.param)
+    batch, in_two = request.param
+    monkeypatch.setattr(verify_module, "BATCH_ENTRIES", batch)
+    if in_two:  # the second process takes entries 1,001 to 2,000 (the split is at half)
+        in_two_processes(monkeypatch)
     for n in range(MEMBERS):
         open_savings(db, clock, f"M-{n:04d}")
     drafts = []
@@ -144,3 +167,39 @@ def test_a_shrunk_amount_and_a_lost_leg_deep_in_the_book(big_book: Database) -> 
         Problem(1334, None, HASH_MISMATCH),
         Problem(1334, None, "does not balance: debits 5, credits 1334"),
     ]
+
+
+@pytest.mark.parametrize("seq", [1_000, 1_001])
+def test_a_fault_at_the_seam_between_the_two_processes(
+    db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, seq: int
+) -> None:
+    """Entry 1,000 is the first process's last, 1,001 the second's first: a stored hash
+    changed on either side of the seam is seen by the link check on the other side of it."""
+    splits = in_two_processes(monkeypatch)
+    open_savings(db, clock, "M-0000")
+    drafts = [EntryDraft(value_date=date(2025, 6, 30), narration="Deposit", kind="deposit",
+                         postings=(debit(CASH, n), credit(member(0), n)), actor="clerk")
+              for n in range(1, 2_001)]
+    db.write(lambda s: post_many(s, drafts, clock=clock))
+    assert db.read(verify).ok
+    tamper(db, "UPDATE ledger_entry SET hash = '" + "cd" * 32 + f"' WHERE id = {seq}")
+    report = db.read(lambda s: verify(s, checkpoint=(2_000, "0" * 64)))
+    assert report.problems == [
+        Problem(seq, None, HASH_MISMATCH),
+        Problem(seq + 1, None, "does not name the hash of the entry before it"),
+        Problem(seq + 1, None, HASH_MISMATCH),
+        Problem(2_000, None, "the chain differs from the witnessed checkpoint"),
+    ]
+    assert report.entries_checked == 2_000
+    assert splits == [(1_000, 2_000)] * 2  # the sound book's walk and the tampered one's
+
+
+def test_when_the_second_process_cannot_start_its_half_is_checked_here(
+    big_book: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    in_two_processes(monkeypatch)
+    monkeypatch.setattr(sys, "executable", "/bin/false")
+    tamper(big_book, "UPDATE ledger_entry SET narration = 'Deposit.' WHERE id = 1500")
+    report = big_book.read(verify)
+    assert report.problems == [Problem(1500, None, HASH_MISMATCH)]
+    assert (report.entries_checked, report.head_seq) == (ENTRIES, ENTRIES)
