@@ -17,7 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -502,3 +502,50 @@ def walk_entries(
                 yield WalkedEntry(entry_id, date.min, "", "", None, tuple(postings),
                                   missing=True)
         after = last
+
+
+JOURNAL_BATCH_ENTRIES = 20_000
+"""Entries read per batch by `journal_batches` (with their postings: a few megabytes)."""
+_JOURNAL_ENTRIES = ("SELECT {columns} FROM ledger_entry WHERE id > {after} AND id <= {upto} "
+                    "ORDER BY id LIMIT {limit}")
+_JOURNAL_POSTINGS = ("SELECT entry_id, account_id, side, amount_minor FROM ledger_posting "
+                     "WHERE entry_id > {after} AND entry_id <= {upto} ORDER BY entry_id, line")
+
+
+def driver_cursor(session: Session) -> Any:
+    """A cursor of the database driver itself on the session's connection, in its transaction:
+    rows as plain tuples, dates and instants as the driver gives them (SQLite: the stored
+    text), for reading the whole journal quickly."""
+    return session.connection().connection.cursor()
+
+
+def journal_bounds(cursor: Any) -> tuple[int, int]:
+    """The last entry's id and the last id any posting names (at least the former)."""
+    cursor.execute("SELECT max(id) FROM ledger_entry")
+    last_entry = cursor.fetchone()[0] or 0
+    cursor.execute("SELECT max(entry_id) FROM ledger_posting")
+    return int(last_entry), int(max(last_entry, cursor.fetchone()[0] or 0))
+
+
+def journal_batches(
+    cursor: Any, entry_columns: str, *, after: int, last_entry: int, last_posting: int,
+    batch_entries: int = JOURNAL_BATCH_ENTRIES,
+) -> Iterator[tuple[Sequence[Any], Sequence[Any]]]:
+    """The journal after entry `after` a batch at a time, read with a driver cursor: each
+    batch's entries (`entry_columns`, id first) in sequence order up to `last_entry`, and
+    the postings (entry id, account id, side, amount) from just after the previous batch's
+    last entry up to this batch's last (after the last batch: all that remain up to
+    `last_posting`), in entry then line order, so postings whose entry row is gone come too."""
+    after = int(after)
+    while True:
+        cursor.execute(_JOURNAL_ENTRIES.format(columns=entry_columns, after=after,
+                                               upto=int(last_entry), limit=int(batch_entries)))
+        entries = cursor.fetchall()
+        upto = int(entries[-1][0]) if entries else int(last_posting)
+        cursor.execute(_JOURNAL_POSTINGS.format(after=after, upto=upto))
+        postings = cursor.fetchall()
+        if entries or postings:
+            yield entries, postings
+        if not entries:
+            return
+        after = upto

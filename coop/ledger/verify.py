@@ -32,7 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -43,6 +43,7 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import NullPool
 
+from coop.ledger import queries
 from coop.ledger.model import (
     COUNTER_MINOR_NET_ABOVE,
     GENESIS_HASH,
@@ -57,8 +58,7 @@ log = logging.getLogger(__name__)
 
 PROBLEMS_MAX = 100
 PROGRESS_EVERY = 5000
-BATCH_ENTRIES = 20_000
-"""Entries read per batch (their postings come with them): a batch is a few megabytes."""
+BATCH_ENTRIES = queries.JOURNAL_BATCH_ENTRIES
 
 JCS_INTEGER_MAX = 2**53 - 1
 """RFC 8785 writes integers as IEEE doubles: beyond this the reference refuses them."""
@@ -68,11 +68,7 @@ _JCS_ESCAPES = {chr(i): f"\\u{i:04x}" for i in range(0x20)} | {
     '"': '\\"', "\\": "\\\\", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
 }
 
-_ENTRIES = ("SELECT id, value_date, posted_at, kind, narration, actor, reversal_of, prev_hash, "
-            "hash FROM ledger_entry WHERE id > {after} AND id <= {upto} ORDER BY id "
-            "LIMIT {limit}")
-_POSTINGS = ("SELECT entry_id, account_id, side, amount_minor FROM ledger_posting "
-             "WHERE entry_id > {after} AND entry_id <= {upto} ORDER BY entry_id, line")
+_ENTRY_COLUMNS = "id, value_date, posted_at, kind, narration, actor, reversal_of, prev_hash, hash"
 _SPLIT = "SELECT id, hash FROM ledger_entry WHERE id >= {at} ORDER BY id LIMIT 1"
 
 
@@ -176,10 +172,9 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None,
     codes = {
         r.id: r.code for r in session.execute(select(account_table.c.id, account_table.c.code))
     }
-    cursor = session.connection().connection.cursor()
+    cursor = queries.driver_cursor(session)
     try:
-        last_entry = _last(cursor, "SELECT max(id) FROM ledger_entry")
-        last_posting = max(last_entry, _last(cursor, "SELECT max(entry_id) FROM ledger_posting"))
+        last_entry, last_posting = queries.journal_bounds(cursor)
         split = _split(session, cursor, last_entry, processes)
         if split is None:
             stretches = [_check_stretch(cursor, codes, _Start(
@@ -210,12 +205,6 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None,
         account_id: [debits[account_id], credits.get(account_id, 0)]
         for account_id in debits})
     return report
-
-
-def _last(cursor: Any, sql: str) -> int:
-    cursor.execute(sql)
-    row = cursor.fetchone()
-    return int(row[0]) if row is not None and row[0] is not None else 0
 
 
 PARALLEL_ABOVE = 200_000
@@ -270,7 +259,9 @@ def _check_stretch(cursor: Any, codes: dict[int, str], start: _Start,
     checkpoint_seq, checkpoint_hash = start.checkpoint or (None, None)
     checked = 0
     add = stretch.add
-    for entries, postings in _batches(cursor, start):
+    for entries, postings in queries.journal_batches(
+            cursor, _ENTRY_COLUMNS, after=start.after, last_entry=start.last_entry,
+            last_posting=start.last_posting, batch_entries=start.batch_entries):
         p, p_end = 0, len(postings)
         for seq, value_date, posted_at, kind, narration, actor, reversal_of, prev_hash, \
                 stored_hash in entries:
@@ -334,27 +325,6 @@ def _check_stretch(cursor: Any, codes: dict[int, str], start: _Start,
     stretch.running_hash, stretch.expected_seq, stretch.checked = (
         running_hash, expected_seq, checked)
     return stretch
-
-
-def _batches(cursor: Any, start: _Start) -> Iterator[tuple[Sequence[Any], Sequence[Any]]]:
-    """A stretch of the journal a batch at a time, read with the driver's cursor: each
-    batch's entries in sequence order, and the postings from just after the previous batch's
-    last entry up to this batch's last (after the last batch: all that remain up to
-    `last_posting`), in entry then line order, so postings whose entry row is gone are read as
-    well."""
-    after = int(start.after)
-    while True:
-        cursor.execute(_ENTRIES.format(after=after, upto=int(start.last_entry),
-                                       limit=int(start.batch_entries)))
-        entries = cursor.fetchall()
-        upto = int(entries[-1][0]) if entries else int(start.last_posting)
-        cursor.execute(_POSTINGS.format(after=after, upto=upto))
-        postings = cursor.fetchall()
-        if entries or postings:
-            yield entries, postings
-        if not entries:
-            return
-        after = upto
 
 
 def _orphans(stretch: _Stretch, postings: Sequence[Any], p: int, debits: dict[int, int],
