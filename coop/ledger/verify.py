@@ -167,7 +167,7 @@ def verify(session: Session, *, checkpoint: tuple[int, str] | None = None,
 
     `processes`: 1 checks the journal here; 2 checks its second half in a process of its own
     at the same time (a file or server database only); None (the default) takes 2 for a book
-    of more than `PARALLEL_ABOVE` entries on a machine with two cores or more."""
+    of more than `PARALLEL_ABOVE` entries when a second core is idle."""
     report = VerifyReport()
     codes = {
         r.id: r.code for r in session.execute(select(account_table.c.id, account_table.c.code))
@@ -346,7 +346,7 @@ def _split(session: Session, cursor: Any, last_entry: int,
     """The entry after which a second process takes over (its id and stored hash), or None
     to check the journal here alone."""
     if processes is None:
-        processes = 2 if last_entry > PARALLEL_ABOVE and _cores() >= 2 else 1
+        processes = 2 if last_entry > PARALLEL_ABOVE and _spare_core() else 1
     url = session.connection().engine.url
     in_memory = url.get_backend_name() == "sqlite" and (
         not url.database or url.database == ":memory:" or "mode=memory" in str(url))
@@ -357,11 +357,16 @@ def _split(session: Session, cursor: Any, last_entry: int,
     return (int(row[0]), str(row[1])) if row is not None else None
 
 
-def _cores() -> int:
+def _spare_core() -> bool:
+    """Whether a second core is likely idle: two or more to run on, and the last minute's
+    load (this process included) below their number less one. On cores kept busy by other
+    work a second process only competes with this one."""
     try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
+        cores = len(os.sched_getaffinity(0))
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return False
+    return cores >= 2 and load <= cores - 1
 
 
 def _check_in_two(session: Session, cursor: Any, codes: dict[int, str],

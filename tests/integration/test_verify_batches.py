@@ -41,7 +41,7 @@ def in_two_processes(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Make verify split any book between two processes; the list fills with each walk's
     (last entry checked here, last entry of the book)."""
     monkeypatch.setattr(verify_module, "PARALLEL_ABOVE", 0)
-    monkeypatch.setattr(verify_module, "_cores", lambda: 2)
+    monkeypatch.setattr(verify_module, "_spare_core", lambda: True)
     splits: list[tuple[int, int]] = []
     real = verify_module._check_in_two
 
