@@ -7,8 +7,9 @@ The trial balance reads the general-ledger account rows (control accounts includ
 members' sub-accounts), not the postings.
 
 Two walks over the postings, each written once: `account_lines` (one account's postings with
-the running balance after each, for statements and passbooks) and `walk_entries` (every entry
-with its postings in sequence order, a batch at a time, for `verify` and the export).
+the running balance after each, for statements and passbooks) and `journal_batches` (every
+entry with its postings in sequence order, a batch at a time, read with the driver's cursor,
+for `verify` and the export).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, or_, select
@@ -32,7 +33,6 @@ from coop.ledger.model import (
 from coop.ledger.orm import account_table, book_table, entry_table, posting_table
 
 ENTRIES_PAGE_MAX = 500
-WALK_BATCH_ENTRIES = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -429,79 +429,6 @@ def account_lines(
         lines.append(AccountLine(entry_id, on, kind, narration, debit_minor, credit_minor,
                                  running))
     return AccountLines(account, brought_forward, tuple(lines))
-
-
-@dataclass(frozen=True, slots=True)
-class ChainFacts:
-    """What the hash chain covers beyond an entry's date, kind and postings."""
-
-    posted_at: datetime
-    actor: str
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True, slots=True)
-class WalkedEntry:
-    """An entry as stored, with its postings as (account id, side, amount) in line order, and
-    its chain facts when they were asked for. `missing` marks postings whose entry row is gone
-    (deleted behind the ledger's back): the other fields are then placeholders, and only
-    `verify` asks for such entries."""
-
-    id: int
-    value_date: date
-    kind: str
-    narration: str
-    reversal_of: int | None
-    postings: tuple[tuple[int, str, int], ...]
-    chain: ChainFacts | None = None
-    missing: bool = False
-
-
-_WALK_ENTRY_COLUMNS = (entry_table.c.id, entry_table.c.value_date, entry_table.c.kind,
-                       entry_table.c.narration, entry_table.c.reversal_of)
-_WALK_CHAIN_COLUMNS = (entry_table.c.posted_at, entry_table.c.actor, entry_table.c.prev_hash,
-                       entry_table.c.hash)
-
-
-def walk_entries(
-    session: Session, *, chain: bool = False, include_missing: bool = False,
-    batch_entries: int = WALK_BATCH_ENTRIES,
-) -> Iterator[WalkedEntry]:
-    """Every entry with its postings, in sequence order, read `batch_entries` at a time (two
-    range queries a batch, so a book of millions streams in constant memory). `chain` adds
-    each entry's chain facts (for `verify`; the export does without them). With
-    `include_missing`, postings of a batch's range whose entry row is gone follow the batch."""
-    columns = _WALK_ENTRY_COLUMNS + (_WALK_CHAIN_COLUMNS if chain else ())
-    after = 0
-    while True:
-        rows = session.execute(
-            select(*columns).where(entry_table.c.id > after).order_by(entry_table.c.id)
-            .limit(batch_entries)
-        ).all()
-        if not rows:
-            return
-        last = rows[-1][0]
-        legs: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
-        for entry_id, account_id, side, amount in session.execute(
-            select(
-                posting_table.c.entry_id, posting_table.c.account_id, posting_table.c.side,
-                posting_table.c.amount_minor,
-            )
-            .where(posting_table.c.entry_id > after, posting_table.c.entry_id <= last)
-            .order_by(posting_table.c.entry_id, posting_table.c.line)
-        ):
-            legs[entry_id].append((account_id, side, amount))
-        for row in rows:
-            entry_id = row[0]
-            yield WalkedEntry(entry_id, row[1], row[2], row[3], row[4],
-                              tuple(legs.pop(entry_id, ())),
-                              ChainFacts(row[5], row[6], row[7], row[8]) if chain else None)
-        if include_missing:
-            for entry_id, postings in legs.items():
-                yield WalkedEntry(entry_id, date.min, "", "", None, tuple(postings),
-                                  missing=True)
-        after = last
 
 
 JOURNAL_BATCH_ENTRIES = 20_000
