@@ -15,7 +15,12 @@ test holds the two equal byte for byte on any facts, including astral characters
 characters and the largest numbers.
 
 The journal is read with the driver's own cursor, a batch of entries and their postings at a
-time, merged in order: a million entries cost a few seconds, not a minute.
+time, merged in order: a million entries cost a few seconds, not a minute. A book of more than
+`PARALLEL_ABOVE` entries, with a second core idle, is checked in two stretches at once: the
+second half in a second process (`python -m coop.ledger.verify`, on a connection of its own)
+that starts from the chain state at the seam (the stored hash of the entry before it and the
+number after it), so it makes exactly the checks a single walk would; the halves' problems,
+in journal order, and their sums are then put together.
 
 Problems are reported in journal order, so the first one is the first fault. A checkpoint
 (`seq`, `hash`) witnessed earlier, e.g. printed in board minutes, is checked as well: a chain
