@@ -169,10 +169,25 @@ def verify_command(
     """Recompute the hash chain and every balance. Exit 0 when all is well, 1 otherwise."""
     witnessed = _parse_checkpoint(checkpoint) if checkpoint else None
     db = _database(Settings.from_env())
+    columns = (TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
     try:
-        report = db.read(lambda s: verify.verify(s, checkpoint=witnessed))
-        for account, message in db.read(registers.reconcile_registers):
-            report.add(verify.Problem(None, account, message))
+        # On stderr, and only on a terminal: stdout stays the report, a pipe gets no bar.
+        with Progress(*columns, console=err, transient=True,
+                      disable=not err.is_terminal) as bar:
+            def check(session: Session) -> verify.VerifyReport:
+                book = queries.book(session)
+                task = bar.add_task("entries", total=book.head_seq if book else None)
+                report = verify.verify(session, checkpoint=witnessed,
+                                       progress=lambda done: bar.update(task, completed=done))
+                bar.update(task, completed=report.entries_checked)
+                return report
+
+            report = db.read(check)
+            task = bar.add_task("registers", total=len(registers.CHECKS))
+            for account, message in db.read(lambda s: registers.reconcile_registers(
+                    s, progress=lambda done: bar.update(task, completed=done))):
+                report.add(verify.Problem(None, account, message))
     finally:
         db.dispose()
     out.print(f"entries checked: {report.entries_checked}")

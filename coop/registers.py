@@ -31,9 +31,14 @@ CHECKS: tuple[tuple[str, Check], ...] = (
 )
 
 
-def reconcile_registers(session: Session) -> list[tuple[str | None, str]]:
-    """Every register's problems, register by register in the order of `CHECKS`."""
+def reconcile_registers(
+    session: Session, *, progress: Callable[[int], None] | None = None
+) -> list[tuple[str | None, str]]:
+    """Every register's problems, register by register in the order of `CHECKS`; `progress`,
+    if given, is told how many registers are checked after each."""
     problems: list[tuple[str | None, str]] = []
-    for _name, check in CHECKS:
+    for done, (_name, check) in enumerate(CHECKS, start=1):
         problems.extend(check(session))
+        if progress is not None:
+            progress(done)
     return problems

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from coop.ledger import queries
 from coop.ledger.model import Side
 from coop.ledger.orm import account_table, book_table, entry_table
-from coop.money import format_minor
+from coop.money import format_minor, minor_digits
 
 ROOTS = {
     "asset": "Assets",
@@ -91,19 +91,46 @@ def export_beancount(session: Session) -> Iterator[str]:
 
 
 def _entries(session: Session, names: dict[int, str], currency: str) -> Iterator[str]:
-    chunk: list[str] = []
+    """Every entry as a beancount transaction, `CHUNK_ENTRIES` to a chunk, read with the
+    driver's cursor a batch at a time (a million entries in seconds)."""
+    digits = minor_digits(currency)
+    scale = 10**digits
+    # Each account's posting line up to its amount, and what follows the amount.
+    heads = {account_id: f"  {name}  " for account_id, name in names.items()}
+    tail = f" {currency}\n"
     debit = str(Side.DEBIT)
-    for e in queries.walk_entries(session):
-        meta = f'  seq: {e.id}\n  kind: "{e.kind}"\n'
-        if e.reversal_of is not None:
-            meta += f"  reversal_of: {e.reversal_of}\n"
-        lines = "".join([
-            f"  {names[a]}  {format_minor(amount if side == debit else -amount, currency)}"
-            f" {currency}\n" for a, side, amount in e.postings
-        ])
-        chunk.append(f"{e.value_date.isoformat()} * {_quote(e.narration)}\n{meta}{lines}\n")
-        if len(chunk) == CHUNK_ENTRIES:
-            yield "".join(chunk)
-            chunk = []
+    chunk: list[str] = []
+    cursor = queries.driver_cursor(session)
+    try:
+        last_entry, last_posting = queries.journal_bounds(cursor)
+        for entries, postings in queries.journal_batches(
+                cursor, "id, value_date, kind, narration, reversal_of", after=0,
+                last_entry=last_entry, last_posting=last_posting):
+            p, p_end = 0, len(postings)
+            for seq, value_date, kind, narration, reversal_of in entries:
+                while p < p_end and postings[p][0] < seq:  # no entry: nothing to export
+                    p += 1
+                lines = []
+                while p < p_end and postings[p][0] == seq:
+                    _, account_id, side, amount = postings[p]
+                    p += 1
+                    signed = amount if side == debit else -amount
+                    if type(signed) is not int:
+                        format_minor(signed, currency)  # refuses it, as it always has
+                    whole, fraction = divmod(-signed if signed < 0 else signed, scale)
+                    sign = "-" if signed < 0 else ""
+                    lines.append(f"{heads[account_id]}{sign}{whole}.{fraction:0{digits}d}{tail}"
+                                 if digits else f"{heads[account_id]}{sign}{whole}{tail}")
+                on = value_date if type(value_date) is str else value_date.isoformat()
+                reversal = "" if reversal_of is None else f"  reversal_of: {reversal_of}\n"
+                said = (_quote(narration) if '"' in narration or "\\" in narration
+                        else f'"{narration}"')
+                chunk.append(f'{on} * {said}\n  seq: {seq}\n  kind: "{kind}"\n'
+                             f'{reversal}{"".join(lines)}\n')
+                if len(chunk) == CHUNK_ENTRIES:
+                    yield "".join(chunk)
+                    chunk = []
+    finally:
+        cursor.close()
     if chunk:
         yield "".join(chunk)

@@ -7,8 +7,9 @@ The trial balance reads the general-ledger account rows (control accounts includ
 members' sub-accounts), not the postings.
 
 Two walks over the postings, each written once: `account_lines` (one account's postings with
-the running balance after each, for statements and passbooks) and `walk_entries` (every entry
-with its postings in sequence order, a batch at a time, for `verify` and the export).
+the running balance after each, for statements and passbooks) and `journal_batches` (every
+entry with its postings in sequence order, a batch at a time, read with the driver's cursor,
+for `verify` and the export).
 """
 
 from __future__ import annotations
@@ -16,8 +17,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from typing import Literal
+from datetime import date, timedelta
+from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -32,7 +33,6 @@ from coop.ledger.model import (
 from coop.ledger.orm import account_table, book_table, entry_table, posting_table
 
 ENTRIES_PAGE_MAX = 500
-WALK_BATCH_ENTRIES = 5000
 
 
 @dataclass(frozen=True, slots=True)
@@ -431,74 +431,48 @@ def account_lines(
     return AccountLines(account, brought_forward, tuple(lines))
 
 
-@dataclass(frozen=True, slots=True)
-class ChainFacts:
-    """What the hash chain covers beyond an entry's date, kind and postings."""
-
-    posted_at: datetime
-    actor: str
-    prev_hash: str
-    hash: str
+JOURNAL_BATCH_ENTRIES = 20_000
+"""Entries read per batch by `journal_batches` (with their postings: a few megabytes)."""
+_JOURNAL_ENTRIES = ("SELECT {columns} FROM ledger_entry WHERE id > {after} AND id <= {upto} "
+                    "ORDER BY id LIMIT {limit}")
+_JOURNAL_POSTINGS = ("SELECT entry_id, account_id, side, amount_minor FROM ledger_posting "
+                     "WHERE entry_id > {after} AND entry_id <= {upto} ORDER BY entry_id, line")
 
 
-@dataclass(frozen=True, slots=True)
-class WalkedEntry:
-    """An entry as stored, with its postings as (account id, side, amount) in line order, and
-    its chain facts when they were asked for. `missing` marks postings whose entry row is gone
-    (deleted behind the ledger's back): the other fields are then placeholders, and only
-    `verify` asks for such entries."""
-
-    id: int
-    value_date: date
-    kind: str
-    narration: str
-    reversal_of: int | None
-    postings: tuple[tuple[int, str, int], ...]
-    chain: ChainFacts | None = None
-    missing: bool = False
+def driver_cursor(session: Session) -> Any:
+    """A cursor of the database driver itself on the session's connection, in its transaction:
+    rows as plain tuples, dates and instants as the driver gives them (SQLite: the stored
+    text), for reading the whole journal quickly."""
+    return session.connection().connection.cursor()
 
 
-_WALK_ENTRY_COLUMNS = (entry_table.c.id, entry_table.c.value_date, entry_table.c.kind,
-                       entry_table.c.narration, entry_table.c.reversal_of)
-_WALK_CHAIN_COLUMNS = (entry_table.c.posted_at, entry_table.c.actor, entry_table.c.prev_hash,
-                       entry_table.c.hash)
+def journal_bounds(cursor: Any) -> tuple[int, int]:
+    """The last entry's id and the last id any posting names (at least the former)."""
+    cursor.execute("SELECT max(id) FROM ledger_entry")
+    last_entry = cursor.fetchone()[0] or 0
+    cursor.execute("SELECT max(entry_id) FROM ledger_posting")
+    return int(last_entry), int(max(last_entry, cursor.fetchone()[0] or 0))
 
 
-def walk_entries(
-    session: Session, *, chain: bool = False, include_missing: bool = False,
-    batch_entries: int = WALK_BATCH_ENTRIES,
-) -> Iterator[WalkedEntry]:
-    """Every entry with its postings, in sequence order, read `batch_entries` at a time (two
-    range queries a batch, so a book of millions streams in constant memory). `chain` adds
-    each entry's chain facts (for `verify`; the export does without them). With
-    `include_missing`, postings of a batch's range whose entry row is gone follow the batch."""
-    columns = _WALK_ENTRY_COLUMNS + (_WALK_CHAIN_COLUMNS if chain else ())
-    after = 0
+def journal_batches(
+    cursor: Any, entry_columns: str, *, after: int, last_entry: int, last_posting: int,
+    batch_entries: int = JOURNAL_BATCH_ENTRIES,
+) -> Iterator[tuple[Sequence[Any], Sequence[Any]]]:
+    """The journal after entry `after` a batch at a time, read with a driver cursor: each
+    batch's entries (`entry_columns`, id first) in sequence order up to `last_entry`, and
+    the postings (entry id, account id, side, amount) from just after the previous batch's
+    last entry up to this batch's last (after the last batch: all that remain up to
+    `last_posting`), in entry then line order, so postings whose entry row is gone come too."""
+    after = int(after)
     while True:
-        rows = session.execute(
-            select(*columns).where(entry_table.c.id > after).order_by(entry_table.c.id)
-            .limit(batch_entries)
-        ).all()
-        if not rows:
+        cursor.execute(_JOURNAL_ENTRIES.format(columns=entry_columns, after=after,
+                                               upto=int(last_entry), limit=int(batch_entries)))
+        entries = cursor.fetchall()
+        upto = int(entries[-1][0]) if entries else int(last_posting)
+        cursor.execute(_JOURNAL_POSTINGS.format(after=after, upto=upto))
+        postings = cursor.fetchall()
+        if entries or postings:
+            yield entries, postings
+        if not entries:
             return
-        last = rows[-1][0]
-        legs: dict[int, list[tuple[int, str, int]]] = defaultdict(list)
-        for entry_id, account_id, side, amount in session.execute(
-            select(
-                posting_table.c.entry_id, posting_table.c.account_id, posting_table.c.side,
-                posting_table.c.amount_minor,
-            )
-            .where(posting_table.c.entry_id > after, posting_table.c.entry_id <= last)
-            .order_by(posting_table.c.entry_id, posting_table.c.line)
-        ):
-            legs[entry_id].append((account_id, side, amount))
-        for row in rows:
-            entry_id = row[0]
-            yield WalkedEntry(entry_id, row[1], row[2], row[3], row[4],
-                              tuple(legs.pop(entry_id, ())),
-                              ChainFacts(row[5], row[6], row[7], row[8]) if chain else None)
-        if include_missing:
-            for entry_id, postings in legs.items():
-                yield WalkedEntry(entry_id, date.min, "", "", None, tuple(postings),
-                                  missing=True)
-        after = last
+        after = upto
