@@ -42,7 +42,7 @@ test-pg: setup system-deps
 	COOP_TEST_DATABASE_URL=$${COOP_TEST_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test} $(BIN)/pytest tests/crash
 
 lint: setup
-	$(BIN)/ruff check coop tests bench migrations
+	$(BIN)/ruff check coop tests bench
 	$(BIN)/mypy --strict coop
 	$(BIN)/lint-imports
 	d=$$(mktemp -d) && trap 'rm -rf "$$d"' EXIT && \

@@ -1,19 +1,25 @@
-"""Run the Alembic migrations from code (for `coop init` and the tests)."""
+"""Run the Alembic migrations from code (for `coop init` and the tests).
+
+The migrations live inside the package (coop/migrations: env.py, script.py.mako and
+versions/), found with importlib.resources, so an installed wheel migrates its database as a
+checkout does; alembic.ini at the checkout's root (for the `alembic` command while
+developing) points at the same folder.
+"""
 
 from __future__ import annotations
 
+from importlib.resources import files
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy.engine import Engine
 
-ROOT = Path(__file__).resolve().parent.parent
-
 
 def alembic_config() -> Config:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config()
+    folder = Path(str(files("coop") / "migrations"))  # installed from a wheel: a real folder
+    config.set_main_option("script_location", str(folder))
     return config
 
 
