@@ -160,9 +160,15 @@ def _tool(name: str) -> str:
     return path
 
 
-def _libpq(url: URL) -> str:
-    """The URL as pg_dump and pg_restore take it."""
-    return url.set(drivername="postgresql").render_as_string(hide_password=False)
+def _libpq(url: URL) -> tuple[str, dict[str, str]]:
+    """The URL as pg_dump and pg_restore take it, without its password, and the environment
+    to run them in: the password goes as PGPASSWORD, never on a command line, where every
+    user of the machine could read it in the process list."""
+    env = dict(os.environ)
+    if url.password is not None:
+        env["PGPASSWORD"] = str(url.password)
+    bare = url.set(drivername="postgresql")._replace(password=None)  # set() keeps a None
+    return bare.render_as_string(hide_password=False), env
 
 
 def _sqlite_snapshot(source: Path, target: Path) -> tuple[int, str, int, str | None]:
@@ -197,9 +203,10 @@ def _postgres_snapshot(url: URL, target: Path) -> tuple[int, str, int, str | Non
             revision = connection.exec_driver_sql(
                 "SELECT version_num FROM alembic_version").scalar()
             # the dump reads the same snapshot while this transaction keeps it alive
+            where, env = _libpq(url)
             subprocess.run([_tool("pg_dump"), "--format=custom", "--no-owner",  # noqa: S603
                             "--no-privileges", f"--snapshot={snapshot}", f"--file={target}",
-                            _libpq(url)], check=True, capture_output=True)
+                            where], check=True, capture_output=True, env=env)
             connection.exec_driver_sql("ROLLBACK")
     except subprocess.CalledProcessError as error:
         raise InvalidInput(f"pg_dump failed: {error.stderr.decode()[-300:]}") from error
@@ -329,9 +336,10 @@ def _restore_postgres(payload: Path, url: URL) -> None:
     finally:
         engine.dispose()
     try:
+        where, env = _libpq(url)
         subprocess.run([_tool("pg_restore"), "--no-owner", "--no-privileges",  # noqa: S603
-                        "--exit-on-error", f"--dbname={_libpq(url)}", str(payload)],
-                       check=True, capture_output=True)
+                        "--exit-on-error", f"--dbname={where}", str(payload)],
+                       check=True, capture_output=True, env=env)
     except subprocess.CalledProcessError as error:
         raise InvalidInput(f"pg_restore failed: {error.stderr.decode()[-300:]}") from error
 

@@ -5,6 +5,7 @@ unless told to; a damaged backup is refused."""
 
 from __future__ import annotations
 
+import subprocess
 import threading
 import time
 import zipfile
@@ -184,3 +185,32 @@ def test_chunks_cut_from_a_backup_are_caught(db: Database, clock: FixedClock,
         copy.writestr(manifest.payload, payload[:-100])
     with pytest.raises(InvalidInput, match="damaged"):
         backup.restore(cut, target_url, key=KEY)
+
+
+def test_the_database_password_never_goes_on_a_command_line(
+        db: Database, clock: FixedClock, database_url: str, target_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """pg_dump and pg_restore get the password as PGPASSWORD in their environment, never in
+    their arguments (which every user of the machine can read in the process list). The
+    test's PostgreSQL trusts local connections, so any password is accepted."""
+    if not is_postgres():
+        pytest.skip("pg_dump and pg_restore run only for PostgreSQL")
+    _members(db, clock)
+    calls: list[tuple[list[str], dict[str, str]]] = []
+    real_run = subprocess.run
+
+    def recording_run(args: list[str], **kw: object) -> object:
+        calls.append((list(args), dict(kw.get("env") or {})))  # type: ignore[call-overload]
+        return real_run(args, **kw)  # type: ignore[call-overload]
+
+    monkeypatch.setattr(subprocess, "run", recording_run)
+    secret = "s3cret-Passw0rd"
+    with_password = make_url(database_url).set(password=secret).render_as_string(
+        hide_password=False)
+    target = make_url(target_url).set(password=secret).render_as_string(hide_password=False)
+    backup.create(with_password, tmp_path / "books.zip", key=KEY)
+    backup.restore(tmp_path / "books.zip", target, key=KEY)
+    assert [Path(args[0]).name for args, _ in calls] == ["pg_dump", "pg_restore"]
+    for args, env in calls:
+        assert not any(secret in arg for arg in args), args
+        assert env["PGPASSWORD"] == secret
