@@ -32,6 +32,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
 import shutil
 import sqlite3
@@ -221,6 +222,30 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+ROTATED = re.compile(r"^coop-backup-\d{8}T\d{6}Z\.zip$")
+"""The backups `coop backup --out FOLDER` names, the only files `rotate` may remove."""
+
+
+def rotated_name(now: datetime) -> str:
+    """coop-backup-20261207T013000Z.zip: the UTC time, so names sort as the backups were
+    made."""
+    return f"coop-backup-{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}.zip"
+
+
+def rotate(folder: Path, keep: int) -> list[Path]:
+    """Remove all but the newest `keep` backups in `folder` (only files named as
+    `rotated_name` names them; anything else there is left alone); the removed, oldest
+    first."""
+    if keep < 1:
+        raise InvalidInput("keep at least one backup", field="keep")
+    ours = sorted(path for path in folder.iterdir()
+                  if path.is_file() and ROTATED.match(path.name))
+    removed = ours[:-keep]
+    for path in removed:
+        path.unlink()
+    return removed
 
 
 def create(database_url: str, out: Path, *, key: bytes) -> Manifest:

@@ -180,12 +180,24 @@ def _backup_key(settings: Settings, *, create: bool) -> bytes:
 
 
 def backup_command(
-    out_file: Annotated[Path, typer.Option("--out", help="The backup file to write (.zip).")],
+    out_file: Annotated[Path, typer.Option(
+        "--out", help="The backup file to write (.zip), or a folder: the backup is then "
+                      "named by the time (coop-backup-YYYYMMDDTHHMMSSZ.zip).")],
+    keep: Annotated[int | None, typer.Option(
+        "--keep", help="With a folder: keep only the newest N backups there (others named "
+                       "as coop names them are removed once this one is written).")] = None,
 ) -> None:
     """A consistent copy of the books while the server keeps working (SQLite VACUUM INTO,
     PostgreSQL pg_dump on one snapshot), encrypted with the backup key, with the chain head
     recorded in its manifest."""
     settings = Settings.from_env()
+    folder = out_file if out_file.is_dir() else None
+    if keep is not None and folder is None:
+        raise CoopError(f"--keep rotates the backups in a folder: {out_file} is not a folder")
+    if keep is not None and keep < 1:
+        raise CoopError("--keep is the number of backups to keep: at least 1")
+    if folder is not None:
+        out_file = folder / backup.rotated_name(settings.clock().now())
     key = _backup_key(settings, create=True)
     started = time.perf_counter()
     manifest = backup.create(settings.database_url, out_file, key=key)
@@ -195,6 +207,10 @@ def backup_command(
               f"chain head {manifest.head_seq}:{manifest.head_hash}")
     out.print("Neither key file is in it: keep COOP_DATA_KEY_FILE and COOP_BACKUP_KEY_FILE "
               "backed up separately.")
+    if folder is not None and keep is not None:
+        removed = backup.rotate(folder, keep)
+        out.print(f"Kept the newest {keep} backups in {folder}; removed {len(removed)}"
+                  + (": " + ", ".join(path.name for path in removed) if removed else "."))
 
 
 def restore_command(
