@@ -47,7 +47,7 @@ from typing import BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import create_engine, inspect, literal, select, table
+from sqlalchemy import create_engine, inspect, literal, select, table, text
 from sqlalchemy.engine import URL, make_url
 
 from coop.db import Database
@@ -334,39 +334,82 @@ def restore(backup: Path, database_url: str, *, key: bytes, force: bool = False)
         if _sha256(payload) != manifest.payload_sha256:
             raise InvalidInput(f"{backup} is damaged: its database does not match its manifest")
         if engine == "sqlite":
-            _restore_sqlite(payload, Path(url.database or ""))
-        else:
-            _restore_postgres(payload, url)
-    return _prove(manifest, database_url, started)
+            return _restore_sqlite(payload, Path(url.database or ""), manifest, started)
+        return _restore_postgres(payload, url, manifest, started)
 
 
-def _restore_sqlite(payload: Path, target: Path) -> None:
+def _restore_sqlite(payload: Path, target: Path, manifest: Manifest,
+                    started: float) -> Restored:
+    """All or nothing: the copy is written beside the target and proven there (verify, the
+    manifest's chain head); only then does it replace the target, in one rename."""
     target.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     staged = target.with_name(target.name + ".restoring")
-    with payload.open("rb") as source, _private_file(staged) as handle:
-        shutil.copyfileobj(source, handle)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with payload.open("rb") as source, _private_file(staged) as handle:
+            shutil.copyfileobj(source, handle)
+            handle.flush()
+            os.fsync(handle.fileno())
+        proven = _prove(manifest, f"sqlite:///{staged}", started)
+    except BaseException:
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            Path(str(staged) + suffix).unlink(missing_ok=True)
+        raise
     for suffix in ("-wal", "-shm", "-journal"):
         Path(str(target) + suffix).unlink(missing_ok=True)
+        Path(str(staged) + suffix).unlink(missing_ok=True)
     staged.replace(target)
+    return proven
 
 
-def _restore_postgres(payload: Path, url: URL) -> None:
-    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+def _restore_postgres(payload: Path, url: URL, manifest: Manifest,
+                      started: float) -> Restored:
+    """All or nothing: pg_restore into a new database beside the target (`<name>_restoring`),
+    proven there (verify, the manifest's chain head); only then are the names switched (the
+    target's open connections are ended: restoring replaces its books) and the old books
+    dropped. A restore that fails on the way drops the new database and leaves the target as
+    it was."""
+    name = str(url.database or "")
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    quote = admin.dialect.identifier_preparer.quote
+    staging, replaced = quote(f"{name[:50]}_restoring"), quote(f"{name[:50]}_replaced")
+    target = quote(name)
+    staged = url.set(database=f"{name[:50]}_restoring")
     try:
-        with engine.connect() as connection:
-            connection.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE")
-            connection.exec_driver_sql("CREATE SCHEMA public")
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {staging} WITH (FORCE)")
+            connection.exec_driver_sql(f"CREATE DATABASE {staging}")
+        try:
+            where, env = _libpq(staged)
+            subprocess.run([_tool("pg_restore"), "--no-owner", "--no-privileges",  # noqa: S603
+                            "--exit-on-error", f"--dbname={where}", str(payload)],
+                           check=True, capture_output=True, env=env)
+            proven = _prove(manifest, staged.render_as_string(hide_password=False), started)
+        except BaseException as error:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {staging} WITH (FORCE)")
+            if isinstance(error, subprocess.CalledProcessError):
+                raise InvalidInput("pg_restore failed (the database was left as it was): "
+                                   f"{error.stderr.decode()[-300:]}") from error
+            raise
+        with admin.connect() as connection:
+            try:
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {replaced} WITH (FORCE)")
+                connection.execute(text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :name AND pid <> pg_backend_pid()"), {"name": name})
+                connection.exec_driver_sql(f"ALTER DATABASE {target} RENAME TO {replaced}")
+                try:
+                    connection.exec_driver_sql(f"ALTER DATABASE {staging} RENAME TO {target}")
+                except BaseException:
+                    connection.exec_driver_sql(f"ALTER DATABASE {replaced} RENAME TO {target}")
+                    raise
+            except BaseException:  # the target keeps its name and its books
+                connection.exec_driver_sql(f"DROP DATABASE IF EXISTS {staging} WITH (FORCE)")
+                raise
+            connection.exec_driver_sql(f"DROP DATABASE {replaced} WITH (FORCE)")
     finally:
-        engine.dispose()
-    try:
-        where, env = _libpq(url)
-        subprocess.run([_tool("pg_restore"), "--no-owner", "--no-privileges",  # noqa: S603
-                        "--exit-on-error", f"--dbname={where}", str(payload)],
-                       check=True, capture_output=True, env=env)
-    except subprocess.CalledProcessError as error:
-        raise InvalidInput(f"pg_restore failed: {error.stderr.decode()[-300:]}") from error
+        admin.dispose()
+    return proven
 
 
 def _prove(manifest: Manifest, database_url: str, started: float) -> Restored:

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 from coop import backup
 from coop.clock import FixedClock
 from coop.db import Database
-from coop.errors import InvalidInput
+from coop.errors import Conflict, InvalidInput
 from coop.ledger.orm import account_table, entry_table, posting_table
 from coop.members import Identity, register_member
 from coop.members.vault import Vault
@@ -214,3 +214,64 @@ def test_the_database_password_never_goes_on_a_command_line(
     for args, env in calls:
         assert not any(secret in arg for arg in args), args
         assert env["PGPASSWORD"] == secret
+
+
+@pytest.mark.parametrize("fault", ["the tool fails half-way", "the copy does not verify"])
+def test_a_restore_that_fails_half_way_leaves_the_old_books_untouched(
+        db: Database, clock: FixedClock, database_url: str, target_url: str, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, fault: str) -> None:
+    """All or nothing: the copy is restored beside the target and proven there; when the
+    restore fails on the way (pg_restore dies after writing part of it; or the copy does not
+    verify), the target still holds its own books, whole, and nothing is left beside it."""
+    codes = _members(db, clock)
+    _deposit(db, clock, codes[0], 700)
+    backup.create(database_url, tmp_path / "books.zip", key=KEY)
+    # the target holds other books: a society restored earlier, then worked on
+    backup.restore(tmp_path / "books.zip", target_url, key=KEY)
+    before = Database(target_url, pool_size=2)
+    try:
+        _deposit(before, clock, codes[0], 300)
+        head = before.read(lambda s: s.scalar(select(func.max(entry_table.c.id))))
+        balances = _balances_through(before, head)
+    finally:
+        before.dispose()
+
+    if fault == "the tool fails half-way":
+        real_run = subprocess.run
+
+        def dies_after_writing(args: list[str], **kw: object) -> object:
+            real_run(args, **kw)  # type: ignore[call-overload]
+            raise subprocess.CalledProcessError(1, args, stderr=b"connection lost")
+
+        monkeypatch.setattr(subprocess, "run", dies_after_writing)
+        if not is_postgres():
+            pytest.skip("SQLite's restore runs no tool")
+        with pytest.raises(InvalidInput, match="left as it was"):
+            backup.restore(tmp_path / "books.zip", target_url, key=KEY, force=True)
+    else:
+        def refuses(*_args: object) -> None:
+            raise Conflict("the restored books do not verify: entry 3: tampered")
+
+        monkeypatch.setattr(backup, "_prove", refuses)
+        with pytest.raises(Conflict):
+            backup.restore(tmp_path / "books.zip", target_url, key=KEY, force=True)
+
+    after = Database(target_url, pool_size=2)
+    try:
+        assert after.read(lambda s: s.scalar(select(func.max(entry_table.c.id)))) == head
+        assert _balances_through(after, head) == balances
+    finally:
+        after.dispose()
+    if is_postgres():
+        url = make_url(target_url)
+        admin = create_engine(url.set(database="postgres"))
+        try:
+            with admin.connect() as connection:
+                left = connection.exec_driver_sql(
+                    "SELECT datname FROM pg_database WHERE datname LIKE %s",
+                    (f"{url.database}_%",)).scalars().all()
+        finally:
+            admin.dispose()
+        assert left == []
+    else:
+        assert not Path(str(make_url(target_url).database) + ".restoring").exists()
