@@ -30,6 +30,8 @@ def test_serve_warns_at_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: started.append(app))
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 40, 1))
     monkeypatch.setenv("COOP_DATABASE_URL", f"sqlite:///{tmp_path / 'coop.db'}")
+    # no data key: whatever keys the machine's own ~/.config/coop holds are not this test's
+    monkeypatch.setenv("COOP_DATA_KEY_FILE", str(tmp_path / "no" / "data.key"))
     result = CliRunner().invoke(cli.app, ["serve"])
     assert result.exit_code == 0, result.output
     assert "WAL-reset bug" in result.output and started

@@ -23,6 +23,7 @@ from coop.api.schemas.common import Page
 from coop.api.security import allow, current_principal
 from coop.auth import AUDIT_PAGE_MAX, AuditFilter, Role, list_audit_events
 from coop.errors import InvalidInput
+from coop.statements.periods import EARLIEST
 
 A, D = Role.ADMIN, Role.AUDITOR
 CURSOR_DIGITS_MAX = 18
@@ -34,6 +35,10 @@ def audit_filter(*, user: str | None, action: str | None, from_on: date | None,
     if from_on is not None and to_on is not None and to_on < from_on:
         raise InvalidInput.said("the last day {to_on} is before the first day {from_on}",
                                 to_on=to_on, from_on=from_on, field="to")
+    for day, field in ((from_on, "from"), (to_on, "to")):
+        if day is not None and day < EARLIEST:  # nothing was recorded before; and year 1 in
+            raise InvalidInput.said(  # India is year 0 in UTC, which no calendar holds
+                "a date before {earliest} is not in the books", earliest=EARLIEST, field=field)
     zone = ZoneInfo(timezone)
 
     def start_of(day: date) -> datetime:
@@ -42,7 +47,8 @@ def audit_filter(*, user: str | None, action: str | None, from_on: date | None,
     return AuditFilter(
         username=user or None, action=action or None,
         since=start_of(from_on) if from_on is not None else None,
-        until=start_of(to_on + timedelta(days=1)) if to_on is not None else None)
+        until=start_of(to_on + timedelta(days=1)) if to_on is not None and to_on < date.max
+        else None)
 
 
 def audit_cursor(text: str | None) -> int | None:

@@ -63,6 +63,7 @@ def period_asked(state: AppState, society: Society, first: date | None,
                  last: date | None) -> tuple[date, date]:
     today = state.clock.today()
     end = last or today
+    statements.check_day(end, today=today, field="to")  # before its fiscal year is sought
     start = first or statements.fiscal_year_of(end, society.fiscal_year_start)[0]
     statements.check_period(start, end, today=today)
     return start, end

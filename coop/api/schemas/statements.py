@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from pydantic import ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
+from pydantic import Field, create_model
 
 from coop.api.schemas.common import MoneyText, Out, money
 from coop.statements import (
@@ -48,24 +48,18 @@ class BalanceSheetOut(Out):
     previous_total_liabilities_and_equity: MoneyText
 
 
-class _Period(Out):
-    """`from` and `to` are Python words: the fields are `first` and `last`, written as
-    `from` and `to` however the model is dumped (Litestar dumps by field name)."""
+_PERIOD_FIELDS: dict[str, Any] = {
+    "from": (date, Field(description="The period's first day")),
+    "to": (date, Field(description="The period's last day")),
+}
+_FromTo = create_model("_FromTo", __base__=Out, **_PERIOD_FIELDS)
+"""A body with fields named `from` and `to` (Python words, so not class attributes): built
+by name, the JSON and the OpenAPI document both say `from` and `to`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True,
-                              serialize_by_alias=True)
 
-    first: date = Field(alias="from")
-    last: date = Field(alias="to")
-    previous_from: date
-    previous_to: date
-
-    @model_serializer(mode="wrap")
-    def _from_and_to(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        data: dict[str, Any] = handler(self)
-        named = {"from": data.pop("first", data.pop("from", None)),
-                 "to": data.pop("last", data.pop("to", None))}
-        return named | data
+class _Period(_FromTo):
+    previous_from: date = Field(description="The same days a year before: the first")
+    previous_to: date = Field(description="... and the last")
 
 
 class IncomeExpenditureOut(_Period):
@@ -137,7 +131,7 @@ def balance_sheet_out(sheet: BalanceSheet, currency: str) -> BalanceSheetOut:
 
 def income_expenditure_out(account: IncomeExpenditure, currency: str) -> IncomeExpenditureOut:
     return IncomeExpenditureOut(
-        first=account.first, last=account.last, previous_from=account.previous_first,
+        **{"from": account.first, "to": account.last}, previous_from=account.previous_first,
         previous_to=account.previous_last, income=_lines(account.income, currency),
         expenditure=_lines(account.expenditure, currency),
         total_income=money(account.income.total_minor, currency),
@@ -150,7 +144,7 @@ def income_expenditure_out(account: IncomeExpenditure, currency: str) -> IncomeE
 
 def receipts_payments_out(account: ReceiptsPayments, currency: str) -> ReceiptsPaymentsOut:
     return ReceiptsPaymentsOut(
-        first=account.first, last=account.last, previous_from=account.previous_first,
+        **{"from": account.first, "to": account.last}, previous_from=account.previous_first,
         previous_to=account.previous_last,
         opening_cash=money(account.opening_cash_minor, currency),
         receipts=_lines(account.receipts, currency), payments=_lines(account.payments, currency),
