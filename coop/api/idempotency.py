@@ -34,6 +34,7 @@ from coop.auth import (
     forget_old_requests,
     record_audit,
 )
+from coop.db import Prepared
 from coop.errors import Conflict, InvalidInput
 from coop.members.vault import Vault
 
@@ -113,7 +114,7 @@ def respond(
         content = encode(work(session))
         code = status_of() if status_of is not None else status
         if row is not None:
-            session.connection().execute(_STORE_RESPONSE, {
+            _STORE_RESPONSE.execute(session, {
                 "row_id": row, "status": code, "body": content, "media_type": JSON,
                 "member_code": _member_of(request, content)})
         record_audit(session, principal, action=f"{method} {path}", status=code,
@@ -130,11 +131,11 @@ def respond(
 
 
 _IDEMPOTENCY = cast(Table, IdempotencyRow.__table__)
-_INSERT_KEY = insert(_IDEMPOTENCY)
-_EXPIRE_KEY = delete(_IDEMPOTENCY).where(
+_INSERT_KEY = Prepared(insert(_IDEMPOTENCY).returning(_IDEMPOTENCY.c.id))
+_EXPIRE_KEY = Prepared(delete(_IDEMPOTENCY).where(
     _IDEMPOTENCY.c.user_id == bindparam("user_id"), _IDEMPOTENCY.c.key == bindparam("key"),
-    _IDEMPOTENCY.c.created_at < bindparam("before"))
-_STORE_RESPONSE = (
+    _IDEMPOTENCY.c.created_at < bindparam("before")))
+_STORE_RESPONSE = Prepared(
     update(_IDEMPOTENCY).where(_IDEMPOTENCY.c.id == bindparam("row_id"))
     .values(status=bindparam("status"), body=bindparam("body"),
             media_type=bindparam("media_type"), member_code=bindparam("member_code"))
@@ -142,15 +143,15 @@ _STORE_RESPONSE = (
 
 
 def _claim(session: Session, principal: Principal, key: str, digest: str, clock: Any) -> int:
-    session.connection().execute(_EXPIRE_KEY, {  # an old use of the key answers no more
+    _EXPIRE_KEY.execute(session, {  # an old use of the key answers no more
         "user_id": principal.user_id, "key": key, "before": clock.now() - IDEMPOTENCY_WINDOW})
     try:
-        result = session.connection().execute(_INSERT_KEY, {
+        row = _INSERT_KEY.execute(session, {
             "user_id": principal.user_id, "key": key, "request_hash": digest,
-            "created_at": clock.now()})
+            "created_at": clock.now()}).fetchone()
     except IntegrityError as exc:  # the whole transaction rolls back on the way out
         raise _KeyTaken from exc
-    return int(result.inserted_primary_key[0])  # type: ignore[index]
+    return int(row[0])
 
 
 def _replay(db: Any, principal: Principal, key: str, digest: str) -> Response[Any]:

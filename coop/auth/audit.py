@@ -13,7 +13,7 @@ from sqlalchemy import Integer, SmallInteger, String, Table, Text, insert, selec
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
-from coop.db import Base
+from coop.db import Base, Prepared
 from coop.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -34,14 +34,14 @@ class AuditRow(Base):
     detail: Mapped[str | None] = mapped_column(Text)
 
 
-_INSERT_AUDIT = insert(cast(Table, AuditRow.__table__))
+_INSERT_AUDIT = Prepared(insert(cast(Table, AuditRow.__table__)))
 
 
 def record_audit(
     session: Session, principal: Principal, *, action: str, status: int, clock: Clock,
     detail: str | None = None,
 ) -> None:
-    session.connection().execute(_INSERT_AUDIT, {
+    _INSERT_AUDIT.execute(session, {
         "at": clock.now(), "username": principal.username, "role": str(principal.role),
         "action": action[:120], "status": status, "detail": detail})
 

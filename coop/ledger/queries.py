@@ -23,6 +23,7 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from coop.db import Prepared
 from coop.ledger.model import (
     IdempotencyKeyReused,
     PostedEntry,
@@ -89,13 +90,12 @@ _ACCOUNT_SELECT = select(
 )
 
 
+_BOOK = select(book_table.c.currency, book_table.c.head_seq, book_table.c.head_hash,
+               book_table.c.closed_through)
+
+
 def book(session: Session) -> BookView | None:
-    row = session.execute(
-        select(
-            book_table.c.currency, book_table.c.head_seq, book_table.c.head_hash,
-            book_table.c.closed_through,
-        )
-    ).first()
+    row = session.connection().execute(_BOOK).first()
     return None if row is None else BookView(*row)
 
 
@@ -117,10 +117,17 @@ def list_accounts(session: Session, *, owner: str | None = None) -> list[Account
     return [AccountView(*row) for row in session.execute(query)]
 
 
+_BALANCE_BY_CODE = Prepared(select(
+    account_table.c.normal_side, account_table.c.debits_posted, account_table.c.credits_posted,
+).where(account_table.c.code == bindparam("code")))
+
+
 def balance(session: Session, code: str) -> int | None:
     """The account's balance now, signed by its normal side, in minor units (O(1))."""
-    account = get_account(session, code)
-    return None if account is None else account.balance_minor
+    row = _BALANCE_BY_CODE.execute(session, {"code": code}).fetchone()
+    if row is None:
+        return None
+    return signed_balance(row[0], debits_minor=int(row[1]), credits_minor=int(row[2]))
 
 
 def balance_as_of(session: Session, code: str, on: date) -> int | None:

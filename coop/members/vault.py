@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
@@ -56,9 +56,14 @@ def create_key_file(path: Path) -> bool:
     return True
 
 
+DERIVED_KEYS_MAX = 64
+
+
 @dataclass(frozen=True)
 class Vault:
     master_key: bytes
+    _keys: dict[bytes, bytes] = field(default_factory=dict, compare=False, repr=False)
+    """Keys derived for a purpose, kept once derived (a handful of fixed purposes)."""
 
     @classmethod
     def from_file(cls, path: Path) -> Vault:
@@ -102,8 +107,13 @@ class Vault:
         return mac.finalize().hex()
 
     def _derived(self, info: bytes) -> bytes:
-        return HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
-                    info=info).derive(self.master_key)
+        key = self._keys.get(info)
+        if key is None:
+            key = HKDF(algorithm=hashes.SHA256(), length=KEY_BYTES, salt=None,
+                       info=info).derive(self.master_key)
+            if len(self._keys) < DERIVED_KEYS_MAX:
+                self._keys[info] = key
+        return key
 
     def _unwrap(self, wrapped_key: bytes, member_code: str) -> bytes:
         return self._open(self.master_key, wrapped_key, _aad("dek", member_code))

@@ -17,7 +17,7 @@ from sqlalchemy import ForeignKey, Integer, String, Table, bindparam, case, func
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
-from coop.db import Base
+from coop.db import Base, Prepared
 from coop.errors import Conflict, InvalidInput, NotFound
 from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
 from coop.ledger.chart import SAVINGS
@@ -38,8 +38,8 @@ from coop.tills import cash_account
 
 NARRATION_LENGTH_MAX = 120
 member_table = cast(Table, MemberRow.__table__)
-_MEMBER_BY_CODE = select(member_table.c.id, member_table.c.status).where(
-    member_table.c.code == bindparam("code"))
+_MEMBER_BY_CODE = Prepared(select(member_table.c.id, member_table.c.status).where(
+    member_table.c.code == bindparam("code")))
 
 
 class HoldRow(Base):
@@ -78,12 +78,12 @@ def _active(session: Session, code: str) -> int:
     """The id of the active member with this number (one indexed Core lookup)."""
     if not is_valid(code):
         raise MemberNotFound.said("there is no member {code}", code=repr(code[:20]), field="code")
-    row = session.connection().execute(_MEMBER_BY_CODE, {"code": code}).first()
+    row = _MEMBER_BY_CODE.execute(session, {"code": code}).fetchone()
     if row is None:
         raise MemberNotFound.said("there is no member {code}", code=code, field="code")
-    if row.status != "active":
+    if row[1] != "active":
         raise MemberNotActive.said("{code} has exited", code=code)
-    return int(row.id)
+    return int(row[0])
 
 
 def money_text(session: Session, amount_minor: int) -> str:
@@ -92,13 +92,13 @@ def money_text(session: Session, amount_minor: int) -> str:
 
 
 _hold_table = cast(Table, HoldRow.__table__)
-_HELD = select(func.coalesce(func.sum(_hold_table.c.amount_minor), 0)).where(
-    _hold_table.c.member_id == bindparam("member_id"), _hold_table.c.released_at.is_(None))
+_HELD = Prepared(select(func.coalesce(func.sum(_hold_table.c.amount_minor), 0)).where(
+    _hold_table.c.member_id == bindparam("member_id"), _hold_table.c.released_at.is_(None)))
 
 
 def held(session: Session, member_id: int) -> int:
     """What is on hold on the member's savings (Core: every counter request asks)."""
-    return int(session.connection().execute(_HELD, {"member_id": member_id}).scalar_one())
+    return int(_HELD.execute(session, {"member_id": member_id}).fetchone()[0])
 
 
 def balances(session: Session, code: str) -> SavingsBalance:

@@ -11,18 +11,20 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from functools import lru_cache
+from typing import Any, Literal, cast
 
 from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
-from sqlalchemy import CheckConstraint, Integer, String, Text, select, update
+from sqlalchemy import CheckConstraint, Integer, String, Table, Text, select, update
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
-from coop.db import Base
+from coop.db import Base, Prepared
 from coop.errors import Conflict, InvalidInput
 from coop.ledger import queries, service
 from coop.ledger.chart import SHARE_CAPITAL
+from coop.ledger.orm import book_table
 from coop.money import format_minor, parse_minor
 from coop.society.limits import check_counter_amount
 
@@ -176,6 +178,7 @@ def set_share_face_value(session: Session, face_value_minor: int) -> None:
     if capital is not None and (capital.debits_minor or capital.credits_minor):
         raise SharesIssued("shares have been issued: their face value cannot change",
                            field="share_face_value")
+    _changed(session)
     session.execute(update(SocietyRow).where(SocietyRow.id == 1).values(
         share_face_value_minor=face_value_minor))
 
@@ -188,17 +191,41 @@ def _first_settings(locale: str) -> SocietySettings:
     return SocietySettings()
 
 
+_society_table = cast(Table, SocietyRow.__table__)
+_SOCIETY = Prepared(select(
+    _society_table.c.name, _society_table.c.locale, _society_table.c.fiscal_year_start,
+    _society_table.c.share_face_value_minor, _society_table.c.settings_json,
+    select(book_table.c.currency).scalar_subquery(),
+))
+_MEMO = "coop.society"
+
+
+@lru_cache(maxsize=8)
+def _parse_settings(settings_json: str) -> SocietySettings:
+    """The settings document parsed (frozen, so shared): a counter request reads the row
+    every time, but parses it only when it has changed."""
+    return SocietySettings.model_validate_json(settings_json)
+
+
 def get_society(session: Session) -> Society | None:
-    row = session.execute(select(SocietyRow)).scalar_one_or_none()
-    book = queries.book(session)
-    if row is None or book is None:
+    """The society as this transaction sees it: read once per transaction (one Core query;
+    the settings parsed once per version of them), forgotten when it changes here."""
+    memo = session.info.get(_MEMO)
+    if isinstance(memo, Society):
+        return memo
+    row = _SOCIETY.execute(session).fetchone()
+    if row is None or row[5] is None:
         return None
-    return Society(
-        name=row.name, currency=book.currency, locale=row.locale,
-        fiscal_year_start=row.fiscal_year_start,
-        share_face_value_minor=row.share_face_value_minor,
-        settings=SocietySettings.model_validate_json(row.settings_json),
+    society = Society(
+        name=row[0], currency=row[5], locale=row[1], fiscal_year_start=row[2],
+        share_face_value_minor=int(row[3]), settings=_parse_settings(row[4]),
     )
+    session.info[_MEMO] = society
+    return society
+
+
+def _changed(session: Session) -> None:
+    session.info.pop(_MEMO, None)
 
 
 class SocietyNotSetUp(InvalidInput):
@@ -240,6 +267,7 @@ def update_settings(session: Session, changes: dict[str, Any]) -> SocietySetting
     for name in ("counter_confirm_above", "counter_max_amount"):
         parse_minor(getattr(merged, name), currency, field=f"settings.{name}", allow_zero=True,
                     maximum=10**18)
+    _changed(session)
     session.execute(
         update(SocietyRow).where(SocietyRow.id == 1).values(settings_json=merged.model_dump_json())
     )
@@ -260,6 +288,7 @@ def rename(session: Session, *, name: str | None, locale: str | None) -> None:
                 locale=repr(locale), field="locale") from exc
         changes["locale"] = locale
     if changes:
+        _changed(session)
         session.execute(update(SocietyRow).where(SocietyRow.id == 1).values(**changes))
 
 

@@ -23,11 +23,12 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from coop.auth import get_user
 from coop.clock import Clock
+from coop.db import Prepared
 from coop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from coop.ledger import queries
 from coop.ledger.chart import CASH, CASH_OVERAGES, CASH_SHORTAGES
@@ -133,14 +134,19 @@ def closed_accounts(session: Session, codes: Sequence[str]) -> set[str]:
         TillRow.account_code.in_(list(codes)), TillRow.status != "open")))
 
 
+_OPEN_TILL_ACCOUNT = Prepared(select(till_table.c.account_code).where(
+    till_table.c.username == bindparam("username"), till_table.c.status == "open",
+).with_for_update())
+
+
 def cash_account(session: Session, username: str) -> str:
     """The cash account that `username`'s cash movement posts to: her open till's sub-account,
     else 1000 (the safe). The till row is locked, so a close of it waits for this movement
     (or this movement sees it closed). With the society's `require_open_till` on, a user with
     no open till is refused (422 till-not-open)."""
-    till = open_till_of(session, username, lock=True)
-    if till is not None:
-        return till.account_code
+    row = _OPEN_TILL_ACCOUNT.execute(session, {"username": username}).fetchone()
+    if row is not None:
+        return str(row[0])
     if require_society(session).settings.require_open_till:
         raise TillNotOpen.said(
             "{username} has no open till: open a till first to take or pay cash",
