@@ -136,15 +136,27 @@ def init(
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    workers: Annotated[int, typer.Option(
+        min=1, max=64, help="Server processes: PostgreSQL, or SQLite through APSW's SQLite "
+        "(3.51.3 or later).")] = 1,
 ) -> None:
     """Run the HTTP API (OpenAPI at /schema)."""
+    import os
+
     import uvicorn
 
     from coop.api import create_app
-    from coop.api.server import server_options
+    from coop.api.server import prepare_workers, server_options, workers_refusal
 
     settings = Settings.from_env()
-    warning = sqlite_version_warning() if settings.database_url.startswith("sqlite") else None
+    refusal = workers_refusal(workers, database_url=settings.database_url,
+                              driver=os.environ.get("COOP_SQLITE_DRIVER"))
+    if refusal:
+        err.print(f"[red]refused[/]: {refusal}")
+        raise typer.Exit(2)
+    prepare_workers(workers, settings)
+    warning = (sqlite_version_warning() if settings.database_url.startswith("sqlite")
+               and os.environ.get("COOP_SQLITE_DRIVER", "sqlite3") == "sqlite3" else None)
     if warning:
         err.print(f"[yellow]warning[/]: {warning}")
     db = _database(settings)
@@ -156,7 +168,11 @@ def serve(
         out.print(f"Indexed {indexed:,} members for the search by name and phone.")
     out.print(f"coop serving on http://{host}:{port}  (API /api/v1, docs /schema; "
               "log in with POST /api/v1/auth/token as admin)")
-    uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
+    if workers > 1:
+        uvicorn.run("coop.api.server:app_from_env", factory=True, workers=workers, host=host,
+                    port=port, **server_options(settings))
+    else:
+        uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
 
 
 @app.command(name="verify")
