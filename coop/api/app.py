@@ -130,6 +130,7 @@ def create_app(
         limiter.total_tokens = settings.worker_threads
 
     def on_shutdown() -> None:
+        state.verify_jobs.wait()  # its snapshot's connection back before the pool closes
         if db is None:
             database.dispose()
 

@@ -11,6 +11,7 @@ from litestar import Request
 from litestar.di import NamedDependency, Provide
 
 from coop.api.security import PrincipalCache
+from coop.api.verify_jobs import VerifyJobs
 from coop.auth import Passwords, UserRow
 from coop.auth import log_in as auth_log_in
 from coop.clock import Clock
@@ -30,6 +31,8 @@ class AppState:
     principals: PrincipalCache = field(default_factory=PrincipalCache)
     currency: str | None = None
     vault: Vault | None = None
+    verify_jobs: VerifyJobs = field(default_factory=VerifyJobs)
+    """The app's checks of the books running or done lately (coop.api.verify_jobs)."""
 
     def identity_vault(self) -> Vault:
         """The vault, its master key read from COOP_DATA_KEY_FILE on first use."""

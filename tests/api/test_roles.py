@@ -66,6 +66,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str] | str] = {
     ("POST", "/corrections/{}/refusal"): roles("admin", "board"),
     ("GET", "/ledger/trial-balance"): roles("admin", "board", "auditor"),
     ("GET", "/ledger/verify"): roles("admin", "auditor"),
+    ("POST", "/ledger/verify-jobs"): roles("admin", "auditor"),  # issue 20: verify as a job
+    ("GET", "/ledger/verify-jobs/{}"): roles("admin", "auditor"),  # issue 20
     ("GET", "/ledger/export"): roles("admin", "auditor"),
     # Members, shares, savings
     ("POST", "/members"): roles("admin", "clerk"),
@@ -162,7 +164,7 @@ REQUIRED_PREFIXES = ("/auth/", "/users", "/society", "/ledger/")
 # POSTs that change nothing in the books: an auditor may call them (CONTRACT.md), and any role
 # manages her own session.
 NOT_WRITES = {("POST", "/loans/quote"), ("POST", "/dividends/{}/preview"),
-              ("POST", "/passbook-checks"),
+              ("POST", "/passbook-checks"), ("POST", "/ledger/verify-jobs"),
               ("POST", "/auth/token"), ("POST", "/auth/logout"), ("POST", "/auth/password")}
 OUTSIDE_API_PUBLIC = {("GET", "/health")}
 
@@ -319,6 +321,8 @@ COUNTER = {
     ("GET", "/counter/board-pack.pdf"): roles("admin", "board"),
     ("GET", "/counter/loan-classification"): roles("admin", "board", "auditor"),
     ("POST", "/counter/provisioning-runs"): roles("admin"),
+    ("POST", "/counter/verify-jobs"): roles("admin", "auditor"),  # issue 20, as the API's
+    ("GET", "/counter/verify-jobs/{}"): roles("admin", "auditor"),
 }
 
 

@@ -1,18 +1,21 @@
 """The ledger endpoints of CONTRACT.md: accounts, entries, reversals, trial balance, verify,
-export. Handlers parse, authorize, call one service function and shape the response."""
+export; and verify as a background job with its progress, or as a stream of progress lines
+(coop.api.verify_jobs). Handlers parse, authorize, call one service function and shape the
+response."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import NotFoundException
+from litestar.openapi import ResponseSpec
 from litestar.params import FromQuery, JSONBody, PathParameter, QueryParameter
 from litestar.response import Stream
 
-from coop import corrections, registers
+from coop import auth, corrections
 from coop.api.deps import app_state, currency, parse_money
 from coop.api.idempotency import respond
 from coop.api.schemas.common import Page
@@ -23,24 +26,26 @@ from coop.api.schemas.ledger import (
     EntryOut,
     ReversalIn,
     TrialBalanceOut,
+    VerifyJobOut,
     VerifyOut,
     account_out,
     entry_out,
     trial_balance_out,
-    verify_out,
+    verify_job_out,
 )
 from coop.api.security import allow, current_principal
+from coop.api.verify_jobs import NDJSON, check_books, verify_lines
 from coop.auth import Role
 from coop.errors import InvalidInput, require
 from coop.ledger import EntryDraft, PostingDraft, Side
 from coop.ledger import export as ledger_export
 from coop.ledger import queries as q
 from coop.ledger import service as ledger
-from coop.ledger.verify import Problem, verify
 
 A, B, C, D = Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR
 Limit = Annotated[int, QueryParameter(ge=1, le=500)]
 EntryId = Annotated[int, PathParameter(ge=1, le=2**63 - 1)]
+JobId = Annotated[str, PathParameter(min_length=1, max_length=64)]
 
 
 def _cursor(text: str | None) -> int | None:
@@ -166,12 +171,51 @@ class LedgerController(Controller):
 
     @get("/verify", opt=allow(A, D), sync_to_thread=True)
     def verify(self, request: Request[Any, Any, Any]) -> VerifyOut:
-        """Recompute the hash chain and every balance from the postings."""
-        db = app_state(request).db
-        report = db.read(verify)
-        for account, message in db.read(registers.reconcile_registers):
-            report.add(Problem(None, account, message))
-        return verify_out(report)
+        """Recompute the hash chain and every balance from the postings, and check every
+        register against the ledger. With `Accept: application/x-ndjson`: lines of progress
+        `{"entries_checked", "entries_total"}` while it runs, this answer as the last line
+        (or `{"state": "failed", "message"}`)."""
+        state = app_state(request)
+        wanted = request.accept.best_match(["application/json", NDJSON],
+                                           default="application/json")
+        if wanted == NDJSON:
+            # Litestar sends a Response a handler returns as it is; the annotation documents
+            # the JSON answer. Its media type is also a header: Stream would take the
+            # handler's (JSON) instead. No proxy buffering: the lines are the point.
+            return cast("VerifyOut", Stream(
+                verify_lines(state.db, state.clock), media_type=NDJSON,
+                headers={"Content-Type": NDJSON, "X-Accel-Buffering": "no"}))
+        return check_books(state.db)
+
+    @post("/verify-jobs", opt=allow(A, D), sync_to_thread=True, status_code=202,
+          responses={200: ResponseSpec(VerifyJobOut, description=(
+              "A check was running already: that one (nothing else starts)"))})
+    def start_verify_job(self, request: Request[Any, Any, Any]) -> Response[VerifyJobOut]:
+        """Check the books in the background, as GET /ledger/verify does: 202 with the job
+        (`Location` says where to follow it); while a check runs, that one (200). Written in
+        the audit trail."""
+        state = app_state(request)
+        principal = current_principal(request)
+        action = f"{request.method} {request.url.path}"
+
+        def record() -> None:
+            state.db.write(lambda s: auth.record_audit(s, principal, action=action,
+                                                       status=202, clock=state.clock))
+
+        job, fresh = state.verify_jobs.start_or_join(state.db, state.clock, record=record)
+        return Response(verify_job_out(job), status_code=202 if fresh else 200,
+                        headers={"Location": f"{request.url.path.rstrip('/')}/{job.id}"})
+
+    @get("/verify-jobs/{job_id:str}", opt=allow(A, D), sync_to_thread=False)
+    def verify_job(self, request: Request[Any, Any, Any], job_id: JobId) -> VerifyJobOut:
+        """A check of the books: running (entries checked of the book's, a whole percent),
+        done (`result`: the answer of GET /ledger/verify) or failed (`message`). The last
+        ten are kept, in this server's memory; another id is 404."""
+        job = app_state(request).verify_jobs.get(job_id)
+        if job is None:
+            raise NotFoundException("no such check of the books here: the last ten are kept, "
+                                    "until the server restarts")
+        return verify_job_out(job.view())
 
     @get("/export", opt=allow(A, D), sync_to_thread=True, media_type="text/plain")
     def export(

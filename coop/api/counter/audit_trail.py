@@ -67,6 +67,7 @@ WORDS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (r"^POST /(api/v1|counter)/reports/provisioning-runs$|^POST /counter/provisioning-runs$",
      "Provisioning run"),
     (r"^GET /(api/v1/reports|counter)/audit-pack\.zip", "Auditor's pack downloaded"),
+    (r"^POST /(api/v1/ledger|counter)/verify-jobs$", "Check of the books started"),
 ))
 """What an action was, in words, for the usual ones (the path is shown under them)."""
 

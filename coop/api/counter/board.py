@@ -8,17 +8,21 @@ or the vote with a note; a refused vote is said at the top of the page, where sh
 the page opens again, and on the card.
 (The year's dividend has its own pages, coop.api.counter.dividends.)
 The books (auditor, admin, board): the trial balance as of a date, the portfolio at risk and
-the arrears loan by loan with days past due; verify with the chain head (not the board: as
-in the API). A dividend preview and its CSV. Numbers only: no page shows a name.
+the arrears loan by loan with days past due. "Verify the books" (not the board: as in the API)
+starts the API's background check (coop.api.verify_jobs; the one running, if one is) and opens
+its small page, which shows how far it is and reloads itself every second (a meta refresh: the
+counter runs no scripts) until it shows the result with the chain head. A dividend preview and
+its CSV. Numbers only: no page shows a name.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
-from litestar.params import FromQuery
+from litestar.exceptions import NotFoundException
+from litestar.params import FromQuery, PathParameter
 from litestar.response import Redirect, Template
 from sqlalchemy.orm import Session
 
@@ -30,11 +34,11 @@ from coop.api.security import allow
 from coop.auth import Role
 from coop.errors import CoopError
 from coop.ledger import queries
-from coop.ledger.verify import verify
 from coop.loans.schedule import build
 from coop.savings import shares
 
 B, D, A = Role.BOARD, Role.AUDITOR, Role.ADMIN
+JobId = Annotated[str, PathParameter(min_length=1, max_length=64)]
 
 
 def _ballot(session: Session, voter: str | None, votes: list[board.VoteRow],
@@ -144,10 +148,9 @@ class BoardController(Controller):
         return Redirect(f"/counter/board?done={quote(notice)}", status_code=303)
 
     @get("/audit", opt=allow(B, D, A), sync_to_thread=True)
-    def audit(self, request: Request[Any, Any, Any], as_of: FromQuery[str | None] = None,
-              check: FromQuery[bool] = False) -> Template:
+    def audit(self, request: Request[Any, Any, Any],
+              as_of: FromQuery[str | None] = None) -> Template:
         view, state = page(request), app_state(request)
-        check = check and view.principal is not None and view.principal.role is not B
         try:
             day = date.fromisoformat(as_of) if as_of else state.clock.today()
         except ValueError:
@@ -158,11 +161,28 @@ class BoardController(Controller):
             return {"trial": queries.trial_balance(session, as_of=day),
                     "portfolio": loans.portfolio(session, as_of=day),
                     "arrears": loans.arrears(session, as_of=day),
-                    "report": verify(session) if check else None,
                     "book": queries.book(session),
                     "closed_years": dividends.closed_years(session)}
 
         return Template("audit.html", context=view.context(day=day, **state.db.read(read)))
+
+    @post("/verify-jobs", opt=allow(D, A), sync_to_thread=True, status_code=303)
+    def start_verify_job(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        """Verify the books in the background (written in the audit trail), or follow the
+        check already running: its page."""
+        state = app_state(request)
+        job, _ = state.verify_jobs.start_or_join(
+            state.db, state.clock, record=lambda: write(request, lambda session: None))
+        return Redirect(f"/counter/verify-jobs/{job.id}", status_code=303)
+
+    @get("/verify-jobs/{job_id:str}", opt=allow(D, A), sync_to_thread=True)
+    def verify_job(self, request: Request[Any, Any, Any], job_id: JobId) -> Template:
+        """How far the check is (the page reloads itself while it runs), then its result."""
+        view, state = page(request), app_state(request)
+        job = state.verify_jobs.get(job_id)
+        if job is None:
+            raise NotFoundException()
+        return Template("verify_job.html", context=view.context(job=job.view()))
 
 
 BoardController.exception_handlers = CounterController.exception_handlers

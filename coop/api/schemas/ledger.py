@@ -4,7 +4,7 @@ presenters."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     Field,
@@ -26,6 +26,9 @@ from coop.api.schemas.common import (
 from coop.ledger import queries
 from coop.ledger.model import PostedEntry, Side
 from coop.ledger.verify import VerifyReport
+
+if TYPE_CHECKING:
+    from coop.api.verify_jobs import JobView
 
 
 class AccountIn(In):
@@ -121,6 +124,20 @@ class VerifyOut(Out):
     problems: list[ProblemItemOut]
 
 
+class VerifyJobOut(Out):
+    """A check of the books running in the background (coop.api.verify_jobs)."""
+
+    id: str
+    state: Literal["running", "done", "failed"]
+    entries_checked: int
+    entries_total: int
+    percent: int = Field(ge=0, le=100, description="whole percent; 100 only once done")
+    started_at: str
+    finished_at: str | None
+    result: VerifyOut | None = Field(description="once done: the answer of GET /ledger/verify")
+    message: str | None = Field(description="once failed: why, in plain words")
+
+
 def account_out(account: queries.AccountView, *, parent: str | None,
                 currency: str) -> AccountOut:
     return AccountOut(code=account.code, name=account.name,
@@ -160,3 +177,12 @@ def verify_out(report: VerifyReport) -> VerifyOut:
         chain_head=ChainHeadOut(seq=report.head_seq, hash=report.head_hash),
         problems=[ProblemItemOut(seq=p.seq, account=p.account, message=p.message)
                   for p in report.problems])
+
+
+def verify_job_out(view: JobView) -> VerifyJobOut:
+    return VerifyJobOut(
+        id=view.id, state=view.state, entries_checked=view.entries_checked,
+        entries_total=view.entries_total, percent=view.percent,
+        started_at=utc_text(view.started_at),
+        finished_at=utc_text(view.finished_at) if view.finished_at is not None else None,
+        result=view.result, message=view.message)
