@@ -27,7 +27,7 @@ import sqlite3
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -35,7 +35,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import BigInteger, Date, DateTime, Dialect, MetaData, create_engine, event
 from sqlalchemy.engine import URL, Engine, make_url
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
@@ -194,6 +194,15 @@ def sqlite_version_warning() -> str | None:
     )
 
 
+def _ends_transaction(exc: BaseException) -> bool:
+    """A database error that may have rolled the whole transaction back (SQLite does for a
+    full disk, an I/O error, a busy or out-of-memory one), not only the statement: anything
+    from the driver but a constraint."""
+    if isinstance(exc, DBAPIError):
+        return not isinstance(exc, IntegrityError)
+    return isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError)
+
+
 def is_retryable(exc: BaseException) -> bool:
     """True for a PostgreSQL deadlock or serialization failure, which a rerun may clear."""
     if not isinstance(exc, DBAPIError):
@@ -326,6 +335,39 @@ class Database:
                 log.info("write rerun after %s (attempt %d)", exc, attempt)
                 time.sleep(random.uniform(0.001, 0.01) * attempt)  # noqa: S311 - jitter only
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def write_batch(self, works: Sequence[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
+        """Several writers' works in one transaction and one commit (group commit): one
+        fsync for all, each work in its own savepoint. For each work, (True, its result) or
+        (False, the exception it raised); none is reported before the commit is durable.
+
+        A work that raises a refusal of its own (a domain error, a constraint) is undone alone
+        and the others commit. Any other database error (disk full, I/O) may have ended the
+        whole transaction, so the batch is undone and each work runs again in a transaction
+        of its own, exactly as `write` runs it: the same outcome as without grouping."""
+        if len(works) == 1:
+            return [self._outcome(works[0])]
+        results: list[tuple[bool, Any]] = []
+        try:
+            with self.writing() as session:
+                for work in works:
+                    try:
+                        with session.begin_nested():
+                            results.append((True, work(session)))
+                    except Exception as exc:
+                        if _ends_transaction(exc):
+                            raise
+                        results.append((False, exc))
+        except Exception as exc:
+            log.info("group commit undone (%s): each write on its own", type(exc).__name__)
+            return [self._outcome(work) for work in works]
+        return results
+
+    def _outcome(self, work: Callable[[Session], Any]) -> tuple[bool, Any]:
+        try:
+            return True, self.write(work)
+        except Exception as exc:
+            return False, exc
 
     def read(self, work: Callable[[Session], T]) -> T:
         with self.reading() as session:

@@ -12,6 +12,7 @@ from litestar.di import NamedDependency, Provide
 
 from coop.api.security import PrincipalCache
 from coop.api.verify_jobs import VerifyJobs
+from coop.api.writes import Writes, writes_for
 from coop.auth import Passwords, UserRow
 from coop.auth import log_in as auth_log_in
 from coop.clock import Clock
@@ -33,6 +34,13 @@ class AppState:
     vault: Vault | None = None
     verify_jobs: VerifyJobs = field(default_factory=VerifyJobs)
     """The app's checks of the books running or done lately (coop.api.verify_jobs)."""
+    writes: Writes | None = None
+
+    def writer(self) -> Writes:
+        """How counter requests run their write (coop.api.writes): grouped on SQLite."""
+        if self.writes is None:
+            self.writes = writes_for(self.db)
+        return self.writes
 
     def identity_vault(self) -> Vault:
         """The vault, its master key read from COOP_DATA_KEY_FILE on first use."""

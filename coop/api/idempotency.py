@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+import anyio.to_thread
 from litestar import Request, Response
 from pydantic import BaseModel
 from sqlalchemy import Table, bindparam, delete, insert, select, update
@@ -99,6 +100,49 @@ def respond(
     `status_of`, when given, is asked for the status once `work` has run (an operation that
     answers 201 when it acts and 200 when it finds itself done already)."""
     state = request.app.state.coop
+    transaction, key, digest, sweep = _plan(request, principal, body, work, status, status_of)
+    try:
+        content, status = state.db.write(transaction)
+    except _KeyTaken:
+        return _replay(state.db, principal, key or "", digest)
+    return _answer(content, status, sweep)
+
+
+async def respond_async(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    body: BaseModel | None,
+    work: Callable[[Session], Out],
+    *,
+    status: int = 201,
+    status_of: Callable[[], int] | None = None,
+) -> Response[Any]:
+    """`respond` for an async handler: the transaction runs through the app's writes
+    (coop.api.writes: on SQLite grouped with others' on the event loop, one commit for all;
+    on PostgreSQL in a worker thread). Answered only once its commit is durable."""
+    state = request.app.state.coop
+    transaction, key, digest, sweep = _plan(request, principal, body, work, status, status_of)
+    try:
+        content, status = await state.writer().run(transaction)
+    except _KeyTaken:
+        return await anyio.to_thread.run_sync(
+            lambda: _replay(state.db, principal, key or "", digest))
+    return _answer(content, status, sweep)
+
+
+def _answer(content: bytes, status: int, sweep: bool) -> Response[Any]:
+    if sweep:
+        _last_sweep[0] = time.monotonic()
+    return Response(content=content, status_code=status, media_type=JSON)
+
+
+def _plan(
+    request: Request[Any, Any, Any], principal: Principal, body: BaseModel | None,
+    work: Callable[[Session], Out], status: int, status_of: Callable[[], int] | None,
+) -> tuple[Callable[[Session], tuple[bytes, int]], str | None, str, bool]:
+    """The request's transaction (its key claimed, the work, the answer stored, the audit
+    row), with the key, the request's digest and whether old keys are swept this time."""
+    state = request.app.state.coop
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= KEY_LENGTH_MAX:
         raise InvalidInput(f"an Idempotency-Key has 1 to {KEY_LENGTH_MAX} characters",
@@ -121,13 +165,7 @@ def respond(
                      clock=state.clock)
         return content, code
 
-    try:
-        content, status = state.db.write(transaction)
-        if sweep:
-            _last_sweep[0] = time.monotonic()
-    except _KeyTaken:
-        return _replay(state.db, principal, key or "", digest)
-    return Response(content=content, status_code=status, media_type=JSON)
+    return transaction, key, digest, sweep
 
 
 _IDEMPOTENCY = cast(Table, IdempotencyRow.__table__)

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from coop import auth, loans, members, savings
 from coop.api.deps import AppState, SocietyDep, app_state, currency, parse_money
-from coop.api.idempotency import respond
+from coop.api.idempotency import respond, respond_async
 from coop.api.schemas.common import LanguageCode, Page
 from coop.api.schemas.members import (
     CashIn,
@@ -74,7 +74,7 @@ def _summary(state: AppState, session: Session, principal: Principal,
                               loans=loans.loans_of(session, code), currency=currency(state))
 
 
-def _counter_cash(
+async def _counter_cash(
     request: Request[Any, Any, Any], code: str, data: CashIn, service: Callable[..., Any]
 ) -> Response[Any]:
     """A deposit or a withdrawal: parse the amount, run the service in the request's one
@@ -91,7 +91,7 @@ def _counter_cash(
             clock=state.clock, narration=data.narration, confirmed=data.confirm_large_amount)
         return cash_out(entry.id, balance, cur)
 
-    return respond(request, principal, data, work)
+    return await respond_async(request, principal, data, work)
 
 
 def _member_pdf(request: Request[Any, Any, Any], code: str, filename: str,
@@ -271,19 +271,19 @@ class MembersController(Controller):
                            lambda s, today: dividend_statement(s, fy, code, printed_on=today,
                                                                language=language))
 
-    @post("/{code:str}/deposits", opt=allow(A, C), sync_to_thread=True)
-    def deposit(
+    @post("/{code:str}/deposits", opt=allow(A, C))
+    async def deposit(
         self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
     ) -> Response[CashOut]:
         """Cash paid in at the counter, of any size."""
-        return _counter_cash(request, code, data, savings.record_deposit)
+        return await _counter_cash(request, code, data, savings.record_deposit)
 
-    @post("/{code:str}/withdrawals", opt=allow(A, C), sync_to_thread=True)
-    def withdraw(
+    @post("/{code:str}/withdrawals", opt=allow(A, C))
+    async def withdraw(
         self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
     ) -> Response[CashOut]:
         """Cash paid out, never more than the available balance (422 otherwise)."""
-        return _counter_cash(request, code, data, savings.record_withdrawal)
+        return await _counter_cash(request, code, data, savings.record_withdrawal)
 
     @get("/{code:str}/savings/transactions", opt=allow(STAFF, M), sync_to_thread=True)
     def transactions(
