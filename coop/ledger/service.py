@@ -23,7 +23,8 @@ transaction, all or nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from typing import Any
@@ -85,8 +86,24 @@ class _Raw:
         self.pg = connection.dialect.name == "postgresql"
         driver = connection.connection.driver_connection
         require(driver is not None, "a live DBAPI connection")
+        self.driver: Any = driver
         self.cursor: Any = driver.cursor()  # type: ignore[union-attr]
         self.for_update = " FOR UPDATE" if self.pg else ""
+
+    @contextmanager
+    def pipeline(self) -> Iterator[None]:
+        """On PostgreSQL, the statements inside go to the server without waiting for each
+        other's answers (psycopg's pipeline mode): the server still runs them one after the
+        other, in order, each seeing what the one before did, so nothing changes but the
+        round trips. A fetch inside waits for the answers so far."""
+        if not self.pg:
+            yield
+            return
+        with self.driver.pipeline():
+            yield
+
+    def new_cursor(self) -> Any:
+        return self.driver.cursor()
 
     def sql(self, statement: str) -> str:
         return statement.replace("?", "%s") if self.pg else statement
@@ -463,16 +480,20 @@ def _lock_book(raw: _Raw, key: str) -> tuple[_Book, int | None]:
     statement's snapshot before it waits for a row lock, so a lookup folded into the locking
     SELECT would not see an entry committed by the writer it waited for.
     """
-    row = raw.execute(
+    book_sql = raw.sql(
         f"SELECT head_seq, head_hash, closed_through, currency FROM ledger_book WHERE id = 1"
-        f"{raw.for_update}"
-    ).fetchone()
+        f"{raw.for_update}")
+    with raw.pipeline():  # the lookup still runs after the lock is held (see above)
+        book_cursor = raw.new_cursor()
+        book_cursor.execute(book_sql)
+        hit = None
+        if key:
+            hit = raw.new_cursor()
+            hit.execute(raw.sql("SELECT id FROM ledger_entry WHERE idempotency_key = ?"), [key])
+        row = book_cursor.fetchone()
+        found = hit.fetchone() if hit is not None else None
     if row is None:
         raise BookNotInitialised("the book has not been set up")
-    found = None
-    if key:
-        hit = raw.execute("SELECT id FROM ledger_entry WHERE idempotency_key = ?", [key])
-        found = hit.fetchone()
     return _Book(row[0], row[1], raw.read_date(row[2]), row[3]), found[0] if found else None
 
 
@@ -602,11 +623,12 @@ def _insert(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account]
             (e.id, line, accounts[p.account].id, p.side.value, p.amount_minor, on)
             for line, p in enumerate(e.postings, start=1)
         )
-    raw.executemany(_INSERT_ENTRY, entry_rows)
-    raw.executemany(_INSERT_POSTING, posting_rows)
-    raw.executemany(_ADD_TO_ACCOUNT, [
-        (a.debit_added - a.netted, a.credit_added - a.netted, a.id)
-        for a in accounts.values() if a.debit_added or a.credit_added
-    ])
     last = entries[-1]
-    raw.execute(_MOVE_HEAD, [last.id, last.hash])
+    with raw.pipeline():  # four writes, one round trip on PostgreSQL
+        raw.executemany(_INSERT_ENTRY, entry_rows)
+        raw.executemany(_INSERT_POSTING, posting_rows)
+        raw.executemany(_ADD_TO_ACCOUNT, [
+            (a.debit_added - a.netted, a.credit_added - a.netted, a.id)
+            for a in accounts.values() if a.debit_added or a.credit_added
+        ])
+        raw.execute(_MOVE_HEAD, [last.id, last.hash])
