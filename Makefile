@@ -49,8 +49,17 @@ lint: setup
 	COOP_DATABASE_URL=sqlite:///$$d/check.db $(BIN)/alembic upgrade head && \
 	COOP_DATABASE_URL=sqlite:///$$d/check.db $(BIN)/alembic check
 
+# Issue 20's figures, each beside its same-run reference and the ratio: post() against plain
+# sqlite3 and plain psycopg; deposits through the API under wrk against a plain reference
+# server; verify of a million entries against plain sqlite3 + sha256; the 10-minute soak's
+# memory. About 25 minutes; needs wrk (Debian package) and the PostgreSQL server.
+BENCH_PG ?= postgresql+psycopg://postgres@127.0.0.1:5432/coop_bench
 bench: setup
-	$(BIN)/python bench/ledger.py --pg postgresql+psycopg://postgres@127.0.0.1:5432/coop_bench
+	@command -v wrk >/dev/null || { echo "bench needs wrk: apt-get install wrk"; exit 1; }
+	$(BIN)/python bench/ledger.py --pg $(BENCH_PG)
+	$(BIN)/python bench/deposits.py --pg $(BENCH_PG)
+	$(BIN)/python bench/verify.py
+	$(BIN)/python bench/soak.py --minutes 10
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -2,8 +2,9 @@
 
 Measures, on an SQLite file and (with --pg) on PostgreSQL, medians of:
 - entries/s through `post()`, one transaction per entry (the counter's path);
-- the same workload through plain `sqlite3` (WAL, synchronous=FULL, one transaction per entry):
-  the physical limit on this machine, measured in the same run;
+- the same workload through plain `sqlite3` (WAL, synchronous=FULL, one transaction per entry),
+  or on PostgreSQL through plain psycopg (one transaction per entry): the physical limit on
+  this machine, measured in the same run, and post()'s ratio to it (the target is 0.5);
 - entries/s through the bulk path `post_many()` (many entries per transaction, same checks);
 - `balance()` latency (a read transaction and one indexed row) at ~10k and at ~1M postings;
 - trial balance time at ~1M postings (it reads account rows, not postings);
@@ -200,6 +201,37 @@ def bench_plain_sqlite(path: Path, count: int, tmp: Path, chunk: int = 500) -> f
     return statistics.median(rates)
 
 
+def bench_plain_pg(url: str, path: Path, count: int, chunk: int = 500) -> float:
+    """The same entries through plain psycopg: one transaction per entry (INSERT the entry,
+    executemany its postings, COMMIT), in a scratch database."""
+    import psycopg
+
+    fresh_database(url, "plain", Path()).dispose()
+    conn = psycopg.connect(url.replace("+psycopg", ""), autocommit=False)
+    with conn.transaction():
+        conn.execute("CREATE TABLE entry (id BIGINT PRIMARY KEY, value_date TEXT, "
+                     "narration TEXT, kind TEXT)")
+        conn.execute("CREATE TABLE posting (entry_id BIGINT, line INTEGER, account TEXT, "
+                     "amount BIGINT, PRIMARY KEY (entry_id, line))")
+    rows = []
+    with path.open() as handle:
+        for n, line in zip(range(count), handle, strict=False):
+            rows.append((n + 1, json.loads(line)))
+    rates = []
+    for start in range(0, len(rows) - chunk + 1, chunk):
+        started = time.perf_counter()
+        for entry_id, raw in rows[start : start + chunk]:
+            with conn.transaction(), conn.cursor() as cursor:
+                cursor.execute("INSERT INTO entry VALUES (%s, %s, %s, %s)",
+                               (entry_id, raw["date"], raw["description"], raw["kind"]))
+                cursor.executemany("INSERT INTO posting VALUES (%s, %s, %s, %s)",
+                                   [(entry_id, i, p["account"], p["amount"])
+                                    for i, p in enumerate(raw["postings"])])
+        rates.append(rate(chunk, time.perf_counter() - started))
+    conn.close()
+    return statistics.median(rates)
+
+
 def postings(db: Database) -> int:
     return db.read(lambda s: s.execute(text("SELECT COUNT(*) FROM ledger_posting")).scalar_one())
 
@@ -243,6 +275,10 @@ def run(url: str | None, args: argparse.Namespace, tmp: Path) -> dict[str, float
     db.dispose()
     if url is None:
         results["plain_sqlite_per_s"] = bench_plain_sqlite(small, args.single, tmp)
+        results["post_ratio_to_plain"] = results["post_per_s"] / results["plain_sqlite_per_s"]
+    else:
+        results["plain_psycopg_per_s"] = bench_plain_pg(url, small, args.single)
+        results["post_ratio_to_plain"] = results["post_per_s"] / results["plain_psycopg_per_s"]
     return results
 
 
