@@ -194,6 +194,11 @@ def sqlite_version_warning() -> str | None:
     )
 
 
+class _Ungroupable(Exception):
+    """A grouped work failed after changing the session's ORM state: the batch is undone and
+    each work runs on its own."""
+
+
 def _ends_transaction(exc: BaseException) -> bool:
     """A database error that may have rolled the whole transaction back (SQLite does for a
     full disk, an I/O error, a busy or out-of-memory one), not only the statement: anything
@@ -350,14 +355,25 @@ class Database:
         results: list[tuple[bool, Any]] = []
         try:
             with self.writing() as session:
+                _, cursor = driver_cursor(session)
                 for work in works:
+                    cursor.execute("SAVEPOINT coop_write")
                     try:
-                        with session.begin_nested():
-                            results.append((True, work(session)))
+                        result = work(session)
+                        if session.new or session.dirty or session.deleted:
+                            session.flush()
                     except Exception as exc:
                         if _ends_transaction(exc):
                             raise
+                        cursor.execute("ROLLBACK TO SAVEPOINT coop_write")
+                        cursor.execute("RELEASE SAVEPOINT coop_write")
+                        if len(session.identity_map) or session.new or session.deleted:
+                            # ORM state the savepoint's rollback cannot take back
+                            raise _Ungroupable from exc
                         results.append((False, exc))
+                    else:
+                        cursor.execute("RELEASE SAVEPOINT coop_write")
+                        results.append((True, result))
         except Exception as exc:
             log.info("group commit undone (%s): each write on its own", type(exc).__name__)
             return [self._outcome(work) for work in works]
@@ -401,20 +417,11 @@ class Prepared:
     def execute(self, session: Session, params: dict[str, Any] | None = None) -> Any:
         """The DBAPI cursor, executed (fetch from it)."""
         values = params or {}
-        connection = session.connection()
-        dialect = connection.dialect
+        dialect, cursor = driver_cursor(session)
         key = (dialect.name, tuple(sorted(values)))
         form = self._forms.get(key)
         if form is None:
             form = self._forms[key] = _Form.of(self.statement, dialect, key[1])
-        cursor = session.info.get(_CURSOR)
-        if cursor is None or session.info.get(_CURSOR_OF) is not connection:
-            driver = connection.connection.driver_connection
-            if driver is None:  # pragma: no cover - a live session always has one
-                raise CoopError("the session has no live database connection")
-            cursor = driver.cursor()
-            session.info[_CURSOR] = cursor
-            session.info[_CURSOR_OF] = connection
         try:
             cursor.execute(form.sql, form.bind(values))
         except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would raise it
@@ -424,7 +431,22 @@ class Prepared:
 
 
 _CURSOR = "coop.db.cursor"
-_CURSOR_OF = "coop.db.cursor_of"
+
+
+def driver_cursor(session: Session) -> tuple[Dialect, Any]:
+    """The dialect and a DBAPI cursor of the session's connection, in its transaction (begun
+    if it was not), kept for the session: a service owns one transaction, in a session of its
+    own (Database.writing), so the connection does not change under it."""
+    kept = session.info.get(_CURSOR)
+    if kept is not None:
+        return kept  # type: ignore[no-any-return]
+    connection = session.connection()
+    driver = connection.connection.driver_connection
+    if driver is None:  # pragma: no cover - a live session always has one
+        raise CoopError("the session has no live database connection")
+    kept = (connection.dialect, driver.cursor())
+    session.info[_CURSOR] = kept
+    return kept
 
 
 class _Form:

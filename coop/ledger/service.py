@@ -33,6 +33,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from coop.clock import Clock
+from coop.db import driver_cursor
 from coop.errors import InvalidInput, require
 from coop.ledger.chart import DEFAULT_CHART, HOLDS_OWN_POSTINGS
 from coop.ledger.model import (
@@ -82,12 +83,10 @@ class _Raw:
     """
 
     def __init__(self, session: Session) -> None:
-        connection = session.connection()
-        self.pg = connection.dialect.name == "postgresql"
-        driver = connection.connection.driver_connection
-        require(driver is not None, "a live DBAPI connection")
-        self.driver: Any = driver
-        self.cursor: Any = driver.cursor()  # type: ignore[union-attr]
+        dialect, shared = driver_cursor(session)
+        self.pg = dialect.name == "postgresql"
+        self.driver: Any = shared.connection
+        self.cursor: Any = self.driver.cursor()
         self.for_update = " FOR UPDATE" if self.pg else ""
 
     @contextmanager
