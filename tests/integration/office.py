@@ -105,6 +105,7 @@ def make_office(root: Path, *, names: tuple[str, ...] = ("localhost",),
     for name in ("COOP_TEST_DATABASE_URL", "COOP_TLS_CERT", "COOP_TLS_KEY", "COOP_HTTPS_ONLY",
                  "COOP_TRUSTED_PROXIES"):
         env.pop(name, None)
+    root.mkdir(parents=True, exist_ok=True)
     office = Office(root, env)
     office.coop("init")
     args = ["tls", "init", "--out", str(office.tls_dir)]
