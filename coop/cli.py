@@ -158,24 +158,17 @@ def serve(
     from coop.api.server import (
         is_loopback,
         prepare_workers,
+        serve_settings,
         server_options,
         tls_refusal,
         workers_refusal,
     )
 
-    # the environment too: `--workers N` processes read their settings from it
-    if tls_cert is not None:
-        os.environ["COOP_TLS_CERT"] = str(tls_cert)
-    if tls_key is not None:
-        os.environ["COOP_TLS_KEY"] = str(tls_key)
-    os.environ.setdefault("COOP_HTTPS_ONLY", "1")
-    settings = Settings.from_env()
-    refusal = tls_refusal(settings)
-    if refusal:
-        err.print(f"[red]refused[/]: {refusal}")
-        raise typer.Exit(2)
-    refusal = workers_refusal(workers, database_url=settings.database_url,
-                              driver=os.environ.get("COOP_SQLITE_DRIVER"))
+    settings = serve_settings(Settings.from_env(), os.environ, tls_cert=tls_cert,
+                              tls_key=tls_key)
+    refusal = tls_refusal(settings) or workers_refusal(
+        workers, database_url=settings.database_url,
+        driver=os.environ.get("COOP_SQLITE_DRIVER"))
     if refusal:
         err.print(f"[red]refused[/]: {refusal}")
         raise typer.Exit(2)

@@ -17,6 +17,9 @@ from __future__ import annotations
 import ipaddress
 import os
 import sqlite3
+from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from litestar import Litestar
@@ -92,11 +95,28 @@ def workers_refusal(workers: int, *, database_url: str, driver: str | None) -> s
             "(leave out --workers), or unset COOP_SQLITE_DRIVER to use APSW's SQLite")
 
 
+def serve_settings(settings: Settings, environ: Mapping[str, str], *,
+                   tls_cert: Path | None, tls_key: Path | None) -> Settings:
+    """The settings `coop serve` runs with: its --tls-cert/--tls-key over COOP_TLS_*, and
+    plain HTTP only for the machine itself unless COOP_HTTPS_ONLY says otherwise."""
+    return replace(
+        settings,
+        tls_cert=tls_cert or settings.tls_cert, tls_key=tls_key or settings.tls_key,
+        https_only=settings.https_only if "COOP_HTTPS_ONLY" in environ else True)
+
+
 def prepare_workers(workers: int, settings: Settings) -> None:
-    """Before uvicorn starts N > 1 processes on SQLite: they all use APSW's SQLite (the
-    environment is what the spawned processes read their settings from)."""
-    if workers > 1 and settings.database_url.startswith("sqlite"):
+    """Before uvicorn starts N > 1 processes: the environment is what the spawned processes
+    read their settings from, so `coop serve`'s own settings go there; on SQLite they all use
+    APSW's SQLite."""
+    if workers <= 1:
+        return
+    if settings.database_url.startswith("sqlite"):
         os.environ.setdefault("COOP_SQLITE_DRIVER", "apsw")
+    os.environ["COOP_HTTPS_ONLY"] = "1" if settings.https_only else "0"
+    if settings.tls_cert is not None and settings.tls_key is not None:
+        os.environ["COOP_TLS_CERT"] = str(settings.tls_cert)
+        os.environ["COOP_TLS_KEY"] = str(settings.tls_key)
 
 
 def app_from_env() -> Litestar:

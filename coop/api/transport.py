@@ -70,7 +70,7 @@ def https_required(request: Request[Any, Any, Any], error: HttpsRequired) -> Res
     address = str(error.detail)
     if is_counter(request.scope["path"]):
         view = page(request, anonymous=True)
-        message = view.tr("This counter works only over a secure connection (https), so that "
+        message = view.tr("This counter works only over a secure connection, so that "
                           "passwords and members' details cannot be read on the network. "
                           "Open {address} instead. If that does not open, ask whoever looks "
                           "after the server.").format(address=address)

@@ -182,3 +182,39 @@ def test_tls_settings_reach_uvicorn(tmp_path: Path) -> None:
     ("0.0.0.0", False), ("::", False), ("testclient", False), (None, False)])
 def test_loopback(host: str | None, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_coop_serve_with_tls(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import os
+
+    import uvicorn
+
+    started: list[dict[str, object]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **options: started.append(
+        {"app": app, **options}))
+    monkeypatch.setenv("COOP_DATABASE_URL", f"sqlite:///{tmp_path / 'coop.db'}")
+    monkeypatch.setenv("COOP_DATA_KEY_FILE", str(tmp_path / "no" / "data.key"))
+    for name in ("COOP_HTTPS_ONLY", "COOP_TLS_CERT", "COOP_TLS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    written = tls.write_office_tls(tmp_path / "tls", names=["localhost"], ips=[])
+    before = dict(os.environ)
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0", "--tls-cert",
+                                      str(written.cert), "--tls-key", str(written.key)])
+    assert result.exit_code == 0, result.output
+    assert "coop serving on https://0.0.0.0:8000" in result.output
+    options = started[0]
+    assert options["ssl_certfile"] == str(written.cert)
+    assert options["ssl_keyfile"] == str(written.key)
+    assert options["app"].state.coop.settings.https_only  # type: ignore[attr-defined]
+    assert dict(os.environ) == before  # nothing leaks into later tests of this process
+
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert "only this machine is answered" in result.output
+    assert "ssl_certfile" not in started[1]
+    monkeypatch.setenv("COOP_HTTPS_ONLY", "0")
+    CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert not started[2]["app"].state.coop.settings.https_only  # type: ignore[attr-defined]
+
+    refused = CliRunner().invoke(app, ["serve", "--tls-cert", str(written.cert)])
+    assert refused.exit_code == 2 and "both" in refused.output
+    assert len(started) == 3
