@@ -35,6 +35,7 @@ from coop.cli_admin import (
 )
 from coop.cli_auditpack import audit_pack_command
 from coop.cli_dividends import dividends_app
+from coop.cli_tls import tls_app
 from coop.clock import Clock
 from coop.config import Settings
 from coop.db import Database, sqlite_version_warning
@@ -75,6 +76,7 @@ year_app = typer.Typer(help="The fiscal year.", no_args_is_help=True)
 app.add_typer(year_app, name="year")
 app.add_typer(dividends_app, name="dividends")
 app.add_typer(users_app, name="users")
+app.add_typer(tls_app, name="tls")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.command("reindex")(reindex_command)
@@ -139,18 +141,34 @@ def serve(
     workers: Annotated[int, typer.Option(
         min=1, max=64, help="Server processes: PostgreSQL, or SQLite through APSW's SQLite "
         "(3.51.3 or later).")] = 1,
+    tls_cert: Annotated[Path | None, typer.Option(
+        help="Speak HTTPS with this certificate chain (PEM, from `coop tls init`; "
+             "or COOP_TLS_CERT).")] = None,
+    tls_key: Annotated[Path | None, typer.Option(
+        help="... and this private key (or COOP_TLS_KEY).")] = None,
 ) -> None:
-    """Run the HTTP API (OpenAPI at /schema)."""
+    """Run the HTTP API (OpenAPI at /schema) and the counter. Plain HTTP is answered only to
+    this machine itself unless COOP_HTTPS_ONLY=0: serve HTTPS (--tls-cert, --tls-key) or run
+    behind a proxy that does (COOP_TRUSTED_PROXIES)."""
     import os
 
     import uvicorn
 
     from coop.api import create_app
-    from coop.api.server import prepare_workers, server_options, workers_refusal
+    from coop.api.server import (
+        is_loopback,
+        prepare_workers,
+        serve_settings,
+        server_options,
+        tls_refusal,
+        workers_refusal,
+    )
 
-    settings = Settings.from_env()
-    refusal = workers_refusal(workers, database_url=settings.database_url,
-                              driver=os.environ.get("COOP_SQLITE_DRIVER"))
+    settings = serve_settings(Settings.from_env(), os.environ, tls_cert=tls_cert,
+                              tls_key=tls_key)
+    refusal = tls_refusal(settings) or workers_refusal(
+        workers, database_url=settings.database_url,
+        driver=os.environ.get("COOP_SQLITE_DRIVER"))
     if refusal:
         err.print(f"[red]refused[/]: {refusal}")
         raise typer.Exit(2)
@@ -166,8 +184,13 @@ def serve(
         db.dispose()
     if indexed:
         out.print(f"Indexed {indexed:,} members for the search by name and phone.")
-    out.print(f"coop serving on http://{host}:{port}  (API /api/v1, docs /schema; "
-              "log in with POST /api/v1/auth/token as admin)")
+    scheme = "https" if settings.tls else "http"
+    out.print(f"coop serving on {scheme}://{host}:{port}  (counter /counter/, API /api/v1, "
+              "docs /schema; log in with POST /api/v1/auth/token as admin)")
+    if not settings.tls and settings.https_only and not is_loopback(host):
+        out.print("Plain HTTP: only this machine is answered; other machines are told to use "
+                  "https:// (serve with --tls-cert/--tls-key, see `coop tls init`, or behind a "
+                  "proxy set in COOP_TRUSTED_PROXIES).")
     if workers > 1:
         uvicorn.run("coop.api.server:app_from_env", factory=True, workers=workers, host=host,
                     port=port, **server_options(settings))

@@ -10,6 +10,14 @@
 | COOP_DB_POOL_SIZE | 40 | connection pool size (>= the server's worker threads) |
 | COOP_ARGON2_MEMORY_KIB | 65536 | argon2id memory cost of password hashes |
 | COOP_WORKER_THREADS | 8 | threads that run the server's database work |
+| COOP_TRUSTED_PROXIES | (none) | proxies whose X-Forwarded-For/-Proto are believed (a,b) |
+| COOP_TLS_CERT | (none) | `coop serve` speaks HTTPS: certificate chain (`coop tls init`) |
+| COOP_TLS_KEY | (none) | ... and its private key (PEM) |
+| COOP_HTTPS_ONLY | 1 (serve) | plain HTTP only from loopback; others: 403 "use https://" |
+
+COOP_HTTPS_ONLY is 1 under `coop serve` unless set: a request that came over plain HTTP (not
+through our TLS, nor forwarded as https by a trusted proxy) from any address but the machine
+itself is refused. 0 allows plain HTTP from anywhere (only on a network you trust entirely).
 """
 
 from __future__ import annotations
@@ -37,6 +45,11 @@ class Settings:
     trusted_proxies: tuple[str, ...] = ()
     """Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (COOP_TRUSTED_PROXIES,
     comma-separated; default none: the client's own address is the only one used)."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    https_only: bool = False
+    """Refuse plain HTTP from any client but loopback (COOP_HTTPS_ONLY; `coop serve` turns it
+    on unless it is set to 0). Behind a trusted proxy the forwarded scheme counts."""
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -65,10 +78,21 @@ class Settings:
             trusted_proxies=tuple(
                 part.strip() for part in env.get("COOP_TRUSTED_PROXIES", "").split(",")
                 if part.strip()),
+            tls_cert=_path(env.get("COOP_TLS_CERT")),
+            tls_key=_path(env.get("COOP_TLS_KEY")),
+            https_only=env.get("COOP_HTTPS_ONLY", "0").strip().lower() in ("1", "true", "yes"),
             argon2_memory_kib=int(
                 env.get("COOP_ARGON2_MEMORY_KIB", str(cls.argon2_memory_kib))
             ),
         )
 
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None and self.tls_key is not None
+
     def clock(self) -> SystemClock:
         return SystemClock(timezone=self.timezone, pinned_date=self.business_date)
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value else None

@@ -78,6 +78,8 @@ from coop.api.docs import PackagedSwagger, docs_asset
 from coop.api.openapi import document_problems
 from coop.api.problems import EXCEPTION_HANDLERS, require_json
 from coop.api.security import PUBLIC, authorize, security_headers
+from coop.api.transport import EXCEPTION_HANDLERS as TRANSPORT_HANDLERS
+from coop.api.transport import https_only
 from coop.auth import Passwords
 from coop.clock import Clock
 from coop.config import Settings
@@ -142,9 +144,10 @@ def create_app(
                         DividendPages, PapersPages, AccountsPages, AuditTrailPages,
                         ProvisioningPages],
         template_config=template_config(),
-        guards=[authorize, counter_csrf, password_first],
+        guards=[https_only, authorize, counter_csrf, password_first],
         dependencies=DEPENDENCIES,
-        exception_handlers={**EXCEPTION_HANDLERS, PasswordFirst: to_password_page},
+        exception_handlers={**EXCEPTION_HANDLERS, **TRANSPORT_HANDLERS,
+                            PasswordFirst: to_password_page},
         before_send=[security_headers],
         state=_state(state),
         on_startup=[on_startup],

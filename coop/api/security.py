@@ -154,10 +154,27 @@ COUNTER_HEADERS = (
 )
 
 
+HSTS = (b"strict-transport-security", b"max-age=31536000")
+
+
+def secure_cookie(value: bytes) -> bytes:
+    """A Set-Cookie value with the Secure attribute (added if it is missing)."""
+    attributes = [part.strip().lower() for part in value.split(b";")[1:]]
+    return value if b"secure" in attributes else value + b"; Secure"
+
+
 async def security_headers(message: Message, scope: Scope) -> None:
-    """A before-send hook: the security headers on every response, errors and 404s included."""
+    """A before-send hook: the security headers on every response, errors and 404s included.
+    On a response over HTTPS (our own TLS, or a trusted proxy's forwarded scheme): HSTS, and
+    every cookie `Secure`, whichever handler set it."""
     if message["type"] != "http.response.start":
         return
+    if scope.get("scheme") == "https":
+        message["headers"] = [
+            (name, secure_cookie(value) if name.lower() == b"set-cookie" else value)
+            for name, value in message.get("headers", [])]
+        if not any(name.lower() == HSTS[0] for name, _ in message["headers"]):
+            message["headers"] = [*message["headers"], HSTS]
     present = {name.lower() for name, _ in message.get("headers", [])}
     counter = is_counter(scope["path"])
     added: list[tuple[bytes, bytes]] = []

@@ -218,6 +218,7 @@ def python_sites() -> Iterator[Site]:
 REFUSALS_NOT_SHOWN = ("coop/cli", "coop/api/controllers/", "coop/api/idempotency.py",
                       "coop/members/vault.py", "coop/backup.py", "coop/config.py", "coop/db.py",
                       "coop/i18n/", "coop/errors.py",
+                      "coop/tls.py",  # `coop tls init` only
                       "coop/passbooks/typeset.py",  # fonts missing: the server's fault
                       "coop/migrations/")  # Alembic's scripts: run by Alembic, never imported
 """Where refusals are API-, CLI- or start-up-only (the counter never shows them)."""
