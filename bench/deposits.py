@@ -65,8 +65,8 @@ def run_wrk(base: str, token: str, codes: Path, seconds: float, connections: int
             run: str) -> dict[str, float]:
     env = {**os.environ, "COOP_TOKEN": token, "COOP_CODES": str(codes), "COOP_RUN": run}
     out = subprocess.run(
-        ["wrk", "-t2", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "10s", "-s", str(LUA),
-         base], env=env, capture_output=True, text=True, check=True).stdout
+        ["wrk", "-t2", f"-c{connections}", f"-d{round(seconds)}s", "--timeout", "10s",
+         "-s", str(LUA), base], env=env, capture_output=True, text=True, check=True).stdout
     figures = dict(re.findall(r"(\w+)=(\d+)", out.split("COOP", 1)[1]))
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     return {"rps": rps, "requests": int(figures["requests"]),
