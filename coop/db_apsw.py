@@ -127,6 +127,9 @@ def _convert(_cursor: Any, number: int, value: Any) -> Any:
         f"Error binding parameter {number}: type '{type(value).__name__}' is not supported")
 
 
+_UNREAD = object()  # no row read ahead yet
+
+
 class _Described:
     """The execution tracer of a cursor: it keeps the description of the statement about to
     run, which APSW forgets once the statement completes (a query without rows)."""
@@ -161,6 +164,7 @@ class Cursor:
         self._cursor.exec_trace = self._described
         self._description: tuple[tuple[Any, ...], ...] | None = None
         self._rows: Any = iter(())
+        self._ahead: Any = _UNREAD  # the row read ahead (None: none left)
         self._pending_changes = False  # a statement with RETURNING whose rows are unread
         self.rowcount = -1
         self.lastrowid: int | None = None
@@ -171,6 +175,7 @@ class Cursor:
         self._description = None
         self._pending_changes = False
         self._rows = iter(())
+        self._ahead = _UNREAD
         self.rowcount = -1
 
     def _run(self, sql: str, parameters: Any) -> Any:
@@ -233,13 +238,24 @@ class Cursor:
             self._pending_changes = False
             self.rowcount = self._db.changes()
 
-    def fetchone(self) -> Any:
+    def _step(self) -> Any:
+        """APSW's next row, or None once the statement has completed."""
         try:
             row = next(self._rows, None)
         except apsw.Error as exc:
             raise _translate(exc) from exc
         if row is None:
             self._completed()
+        return row
+
+    def fetchone(self) -> Any:
+        """The next row. As sqlite3, the statement steps past each row as it is handed out,
+        so it completes (and lets go of its read snapshot) with the last row: APSW would
+        step only when asked for the row after, and a statement left on its last row keeps
+        the connection's snapshot past COMMIT, so the next BEGIN IMMEDIATE after another
+        process's commit fails at once with SQLITE_BUSY_SNAPSHOT."""
+        row = self._step() if self._ahead is _UNREAD else self._ahead
+        self._ahead = None if row is None else self._step()
         return row
 
     def fetchmany(self, size: int | None = None) -> list[Any]:
@@ -253,12 +269,15 @@ class Cursor:
         return rows
 
     def fetchall(self) -> list[Any]:
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return []
         try:
             rows = list(self._rows)
         except apsw.Error as exc:
             raise _translate(exc) from exc
         self._completed()
-        return rows
+        return rows if ahead is _UNREAD else [ahead, *rows]
 
     def __iter__(self) -> Cursor:
         return self
@@ -271,6 +290,7 @@ class Cursor:
 
     def close(self) -> None:
         self._rows = iter(())
+        self._ahead = None
         self._cursor.close(True)
 
     def setinputsizes(self, sizes: Any) -> None:

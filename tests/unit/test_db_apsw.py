@@ -258,6 +258,38 @@ def test_a_locked_database_is_an_operational_error_with_its_code(driver: ModuleT
 
 
 @DRIVERS
+def test_reading_the_last_row_ends_the_statement_and_its_snapshot(driver: ModuleType,
+                                                                   tmp_path: Path) -> None:
+    """coop reads one row with fetchone() and commits (coop.db.Prepared, the ledger's cursor).
+    The statement must be over by then, or it keeps the connection's read snapshot past the
+    COMMIT, and once another process has committed, the next BEGIN IMMEDIATE fails at once
+    with SQLITE_BUSY_SNAPSHOT (no busy wait helps): two `coop serve` workers answered 500."""
+    path = str(tmp_path / "two.db")
+    mine, other = connect(driver, path), connect(driver, path)
+    mine.execute("PRAGMA journal_mode=WAL")
+    mine.execute("CREATE TABLE x (v INTEGER)")
+    mine.execute("INSERT INTO x VALUES (1), (2)")
+    cursor = mine.cursor()
+    for query in ("SELECT v FROM x WHERE v = 1", "SELECT count(*) FROM x",
+                  "INSERT INTO x VALUES (3) RETURNING v"):
+        mine.execute("BEGIN IMMEDIATE")
+        assert cursor.execute(query).fetchone() is not None  # one row: read, never asked for more
+        mine.commit()
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("INSERT INTO x VALUES (0)")
+        other.commit()
+        mine.execute("BEGIN IMMEDIATE")  # sees the other's commit: no stale snapshot
+        mine.rollback()
+    cursor.execute("SELECT v FROM x ORDER BY v")  # fetchone, fetchmany and fetchall together
+    assert cursor.fetchone() == (0,)
+    assert cursor.fetchmany(2) == [(0,), (0,)]
+    assert cursor.fetchall() == [(1,), (2,), (3,)]
+    assert cursor.fetchone() is None and cursor.fetchall() == []
+    mine.close()
+    other.close()
+
+
+@DRIVERS
 def test_create_function(driver: ModuleType) -> None:
     connection = connect(driver)
     connection.create_function("twice", 1, lambda value: value * 2, deterministic=True)
