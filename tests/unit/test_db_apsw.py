@@ -263,7 +263,9 @@ def test_reading_the_last_row_ends_the_statement_and_its_snapshot(driver: Module
     """coop reads one row with fetchone() and commits (coop.db.Prepared, the ledger's cursor).
     The statement must be over by then, or it keeps the connection's read snapshot past the
     COMMIT, and once another process has committed, the next BEGIN IMMEDIATE fails at once
-    with SQLITE_BUSY_SNAPSHOT (no busy wait helps): two `coop serve` workers answered 500."""
+    with SQLITE_BUSY_SNAPSHOT (no busy wait helps): two `coop serve` workers answered 500.
+    A write with RETURNING left on its row likewise refused the next SAVEPOINT (a 503 of
+    tests/api/test_loans_api.py on APSW)."""
     path = str(tmp_path / "two.db")
     mine, other = connect(driver, path), connect(driver, path)
     mine.execute("PRAGMA journal_mode=WAL")
@@ -280,10 +282,15 @@ def test_reading_the_last_row_ends_the_statement_and_its_snapshot(driver: Module
         other.commit()
         mine.execute("BEGIN IMMEDIATE")  # sees the other's commit: no stale snapshot
         mine.rollback()
+    mine.execute("BEGIN IMMEDIATE")
+    assert cursor.execute("INSERT INTO x VALUES (4) RETURNING v").fetchone() == (4,)
+    mine.execute("SAVEPOINT next")  # the insert is over: "SQL statements in progress" else
+    mine.execute("RELEASE next")
+    mine.commit()
     cursor.execute("SELECT v FROM x ORDER BY v")  # fetchone, fetchmany and fetchall together
     assert cursor.fetchone() == (0,)
     assert cursor.fetchmany(2) == [(0,), (0,)]
-    assert cursor.fetchall() == [(1,), (2,), (3,)]
+    assert cursor.fetchall() == [(1,), (2,), (3,), (4,)]
     assert cursor.fetchone() is None and cursor.fetchall() == []
     mine.close()
     other.close()
