@@ -78,13 +78,22 @@ class StorageUnavailable(CoopError):
     title = "The books cannot take writes just now"
 
 
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The driver's own exception in `exc`, or None when it is none of the drivers': the one
+    SQLAlchemy wrapped, or `exc` itself when it came straight from a DBAPI cursor (our own
+    BEGIN; the ledger's statements on the driver's cursor, coop.ledger.service._Raw), which
+    is sqlite3's (so coop.db_apsw's too) or carries a SQLSTATE (psycopg's)."""
+    if isinstance(exc, DBAPIError):
+        return exc.orig
+    if isinstance(exc, sqlite3.Error) or hasattr(exc, "sqlstate"):
+        return exc
+    return None
+
+
 def storage_problem(exc: BaseException) -> str | None:
     """What is wrong with the storage, if `exc` is the storage refusing a write."""
-    if isinstance(exc, DBAPIError):
-        original: BaseException | None = exc.orig
-    elif isinstance(exc, sqlite3.Error):  # raised by our own BEGIN, outside SQLAlchemy's wrap
-        original = exc
-    else:
+    original = _driver_error(exc)
+    if original is None:
         return None
     sqlstate = getattr(original, "sqlstate", None)
     if sqlstate in STORAGE_SQLSTATES:
@@ -209,10 +218,9 @@ def _ends_transaction(exc: BaseException) -> bool:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for a PostgreSQL deadlock or serialization failure, which a rerun may clear."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    """True for a PostgreSQL deadlock or serialization failure, which a rerun may clear,
+    whether SQLAlchemy wrapped it or the driver's cursor raised it straight."""
+    return getattr(_driver_error(exc), "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def _private_sqlite_file(database: str | None) -> None:
@@ -328,7 +336,9 @@ class Database:
             try:
                 with self.writing() as session:
                     return work(session)
-            except (DBAPIError, sqlite3.Error) as exc:
+            except Exception as exc:
+                if _driver_error(exc) is None:
+                    raise
                 problem = storage_problem(exc)
                 if problem is not None:
                     log.error("write refused by the storage: %s (%s)", problem, exc)
