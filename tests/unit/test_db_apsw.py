@@ -451,3 +451,33 @@ def test_an_orm_round_trip_through_database_on_apsw(tmp_path: Path) -> None:
         assert isinstance(refused.value.orig, sqlite3.IntegrityError)  # type: ignore[attr-defined]
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize("driver", ["sqlite3", "apsw"])
+def test_a_backup_opens_the_file_through_the_processs_own_sqlite(
+        driver: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Two SQLite libraries in one process drop each other's file locks (a backup through
+    Python's sqlite3 beside APSW's writer copied a torn book): the backup's VACUUM INTO goes
+    through the library COOP_SQLITE_DRIVER names, the one Database uses."""
+    from coop import backup, migrate
+    from coop.db import sqlite_module
+
+    monkeypatch.setenv("COOP_SQLITE_DRIVER", driver)
+    module = sqlite_module()
+    assert module is (db_apsw if driver == "apsw" else sqlite3)
+    assert sqlite_module("apsw") is db_apsw and sqlite_module("sqlite3") is sqlite3
+    opened: list[str] = []
+    connect = module.connect
+    monkeypatch.setattr(module, "connect", lambda path, *a, **k: opened.append(path)
+                        or connect(path, *a, **k))
+    url = f"sqlite:///{tmp_path / 'books.db'}"
+    database = Database(url, pool_size=1)
+    try:
+        migrate.upgrade(database.writer)
+        with database.writing() as session:
+            session.execute(text("INSERT INTO ledger_book (id, head_seq, head_hash, currency) "
+                                 "VALUES (1, 0, :h, 'INR')"), {"h": "0" * 64})
+        manifest = backup.create(url, tmp_path / "books.zip", key=bytes(32))
+    finally:
+        database.dispose()
+    assert str(tmp_path / "books.db") in opened and manifest.entries == 0
