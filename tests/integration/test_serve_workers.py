@@ -101,12 +101,14 @@ def test_without_a_driver_named_several_workers_use_apsw(
 def test_several_sqlite_workers_are_told_to_use_apsw(monkeypatch: pytest.MonkeyPatch,
                                                      tmp_path: Path) -> None:
     settings = Settings(database_url=f"sqlite:///{tmp_path / 'coop.db'}")
-    monkeypatch.delenv("COOP_SQLITE_DRIVER", raising=False)
+    # prepare_workers writes to os.environ: a copy of it here, so nothing leaks to other tests
+    environ = {k: v for k, v in os.environ.items() if k != "COOP_SQLITE_DRIVER"}
+    monkeypatch.setattr(os, "environ", environ)
     server.prepare_workers(1, settings)
     assert "COOP_SQLITE_DRIVER" not in os.environ
     server.prepare_workers(2, settings)
     assert os.environ["COOP_SQLITE_DRIVER"] == "apsw"
-    monkeypatch.setenv("COOP_SQLITE_DRIVER", "sqlite3")  # a choice is kept (and was checked)
+    environ["COOP_SQLITE_DRIVER"] = "sqlite3"  # a choice is kept (and was checked)
     server.prepare_workers(2, settings)
     assert os.environ["COOP_SQLITE_DRIVER"] == "sqlite3"
 
