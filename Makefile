@@ -24,12 +24,21 @@ run: setup system-deps
 	$(BIN)/coop demo --if-empty
 	$(BIN)/coop serve --host 127.0.0.1 --port 8000
 
+# The suites run again on the SQLite driver that `coop serve --workers N` uses (APSW's own
+# SQLite through coop.db_apsw, COOP_SQLITE_DRIVER=apsw): the adapter's tests, the ledger,
+# exactly-once, concurrency, members, immutability, backup and restore (about 20 s).
+APSW_SUITES := tests/unit/test_db_apsw.py tests/integration/test_ledger_examples.py \
+	tests/integration/test_exactly_once.py tests/integration/test_concurrency.py \
+	tests/api/test_members_api.py tests/integration/test_immutability.py \
+	tests/integration/test_backup_restore.py
+
 # Two workers for everything but the kill -9 harness (it forks, kills and times processes of
 # its own), which runs after them in one process. The browser tests share the two workers
-# (each worker its own Chromium, server and database).
+# (each worker its own Chromium, server and database). Then the APSW suites above.
 test: setup system-deps
 	$(BIN)/pytest -n 2 --ignore=tests/crash
 	$(BIN)/pytest tests/crash
+	COOP_TEST_DATABASE_URL= COOP_SQLITE_DRIVER=apsw $(BIN)/pytest -q $(APSW_SUITES)
 
 # While you work: everything but the tests marked slow (concurrency, large books, stateful
 # fuzzing, schemathesis, restore drills), on two workers, with the time it took.

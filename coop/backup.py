@@ -35,7 +35,6 @@ import os
 import re
 import secrets
 import shutil
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -43,14 +42,14 @@ import zipfile
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import create_engine, inspect, literal, select, table, text
 from sqlalchemy.engine import URL, make_url
 
-from coop.db import Database
+from coop.db import Database, sqlite_module
 from coop.errors import Conflict, InvalidInput
 from coop.ledger.verify import verify
 
@@ -173,16 +172,22 @@ def _libpq(url: URL) -> tuple[str, dict[str, str]]:
 
 
 def _sqlite_snapshot(source: Path, target: Path) -> tuple[int, str, int, str | None]:
-    with sqlite3.connect(source) as connection:
+    """VACUUM INTO through the SQLite library this process's Database uses (coop.db's
+    sqlite_module: never two libraries on one file in one process)."""
+    driver = sqlite_module()
+    connection = driver.connect(str(source))
+    try:
         connection.execute("VACUUM INTO ?", (str(target),))
-    copy = sqlite3.connect(target)
+    finally:
+        connection.close()
+    copy = driver.connect(str(target))
     try:
         return _read_facts(copy)
     finally:
         copy.close()
 
 
-def _read_facts(connection: sqlite3.Connection) -> tuple[int, str, int, str | None]:
+def _read_facts(connection: Any) -> tuple[int, str, int, str | None]:
     head = connection.execute("SELECT head_seq, head_hash FROM ledger_book WHERE id = 1")
     row = head.fetchone()
     if row is None:

@@ -70,6 +70,21 @@ SQLITE_STORAGE_CODES = {13: "the database's disk is full",  # SQLITE_FULL
                         10: "the database's disk could not be written"}  # SQLITE_IOERR
 
 
+def sqlite_module(driver: str | None = None) -> Any:
+    """The DB-API module of a COOP_SQLITE_DRIVER (None: the environment's, else sqlite3).
+
+    Whatever opens a database file outside SQLAlchemy (a backup's VACUUM INTO) opens it
+    through this, the SQLite library the process's Database uses: two copies of SQLite in one
+    process do not see each other's POSIX locks, and a file closed by one drops the other's
+    (sqlite.org/howtocorrupt.html, 2.2.1). A backup through Python's sqlite3 beside APSW's
+    writer in the same process copied a torn book (its head said 1,009 entries, it held 0)."""
+    if (driver or os.environ.get("COOP_SQLITE_DRIVER") or "sqlite3") == "apsw":
+        from coop import db_apsw
+
+        return db_apsw
+    return sqlite3
+
+
 class StorageUnavailable(CoopError):
     """503: the write could not be stored; the books are as they were before it."""
 
@@ -78,13 +93,22 @@ class StorageUnavailable(CoopError):
     title = "The books cannot take writes just now"
 
 
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The driver's own exception in `exc`, or None when it is none of the drivers': the one
+    SQLAlchemy wrapped, or `exc` itself when it came straight from a DBAPI cursor (our own
+    BEGIN; the ledger's statements on the driver's cursor, coop.ledger.service._Raw), which
+    is sqlite3's (so coop.db_apsw's too) or carries a SQLSTATE (psycopg's)."""
+    if isinstance(exc, DBAPIError):
+        return exc.orig
+    if isinstance(exc, sqlite3.Error) or hasattr(exc, "sqlstate"):
+        return exc
+    return None
+
+
 def storage_problem(exc: BaseException) -> str | None:
     """What is wrong with the storage, if `exc` is the storage refusing a write."""
-    if isinstance(exc, DBAPIError):
-        original: BaseException | None = exc.orig
-    elif isinstance(exc, sqlite3.Error):  # raised by our own BEGIN, outside SQLAlchemy's wrap
-        original = exc
-    else:
+    original = _driver_error(exc)
+    if original is None:
         return None
     sqlstate = getattr(original, "sqlstate", None)
     if sqlstate in STORAGE_SQLSTATES:
@@ -209,10 +233,9 @@ def _ends_transaction(exc: BaseException) -> bool:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for a PostgreSQL deadlock or serialization failure, which a rerun may clear."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    """True for a PostgreSQL deadlock or serialization failure, which a rerun may clear,
+    whether SQLAlchemy wrapped it or the driver's cursor raised it straight."""
+    return getattr(_driver_error(exc), "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def _private_sqlite_file(database: str | None) -> None:
@@ -286,9 +309,7 @@ class Database:
     def _sqlite_engine(self, *, pool_size: int, echo: bool) -> Engine:
         extra: dict[str, Any] = {}
         if self.sqlite_driver == "apsw":
-            from coop import db_apsw
-
-            extra["module"] = db_apsw
+            extra["module"] = sqlite_module("apsw")
         engine = create_engine(
             self.url,
             **extra,
@@ -328,7 +349,9 @@ class Database:
             try:
                 with self.writing() as session:
                     return work(session)
-            except (DBAPIError, sqlite3.Error) as exc:
+            except Exception as exc:
+                if _driver_error(exc) is None:
+                    raise
                 problem = storage_problem(exc)
                 if problem is not None:
                     log.error("write refused by the storage: %s (%s)", problem, exc)

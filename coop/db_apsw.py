@@ -14,12 +14,17 @@ Only what coop and SQLAlchemy's pysqlite dialect use is provided, with sqlite3's
 - errors are sqlite3's own exception classes (so `except sqlite3.Error` and SQLAlchemy's
   mapping work unchanged), with `sqlite_errorcode` and `sqlite_errorname` set;
 - a cursor's `description` is known even when a query returns no rows (APSW forgets it once a
-  statement completes, so the execution tracer keeps it), `rowcount` is the rows changed by
-  INSERT, UPDATE, DELETE (-1 for queries) and `lastrowid` SQLite's last insert rowid.
+  statement completes, so the execution tracer keeps it) and has sqlite3's shape (a name and
+  six Nones); `rowcount` and `lastrowid` as sqlite3 gives them (see Cursor): a trigger's
+  changes are not counted, nor another cursor's;
+- a date or an instant is bound as sqlite3's default adapters store it (Python 3.11).
+
+tests/unit/test_db_apsw.py holds it to sqlite3, a differential property among them.
 """
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
@@ -63,6 +68,11 @@ _KINDS: dict[type[BaseException], type[sqlite3.Error]] = {
     apsw.FormatError: DatabaseError,
     apsw.RangeError: InterfaceError,
 }
+# sqlite3's words for these (SQLAlchemy's SQLite dialect knows a lost connection by them)
+_MESSAGES: dict[type[BaseException], str] = {
+    apsw.CursorClosedError: "Cannot operate on a closed cursor.",
+    apsw.ConnectionClosedError: "Cannot operate on a closed database.",
+}
 
 
 def _translate(exc: BaseException) -> BaseException:
@@ -74,114 +84,182 @@ def _translate(exc: BaseException) -> BaseException:
         if isinstance(exc, apsw_kind):
             kind = dbapi_kind
             break
-    error = kind(str(exc))
+    error = kind(_MESSAGES.get(type(exc), str(exc)))
     extended = getattr(exc, "extendedresult", None)
     if extended is not None:
         error.sqlite_errorcode = extended
-        error.sqlite_errorname = str(apsw.mapping_result_codes.get(extended & 0xFF,
-                                                                   "SQLITE_ERROR"))
+        error.sqlite_errorname = str(
+            apsw.mapping_extended_result_codes.get(extended)
+            or apsw.mapping_result_codes.get(extended & 0xFF, "SQLITE_ERROR"))
     return error
 
 
 _CHANGING = ("insert", "update", "delete", "replace")
 
 
-def _adapt(value: Any) -> Any:
-    """sqlite3's default adapters (Python 3.11): an instant as "YYYY-MM-DD HH:MM:SS[.ffffff]",
-    a date as "YYYY-MM-DD"."""
+@functools.lru_cache(maxsize=512)
+def _is_dml(sql: str) -> bool:
+    """Whether sqlite3 (Python 3.11) counts this statement's changes in `rowcount`: it starts,
+    after blanks and comments, with INSERT, UPDATE, DELETE or REPLACE (a WITH ... DELETE does
+    not count, as in sqlite3)."""
+    rest = sql
+    while True:
+        rest = rest.lstrip()
+        if rest.startswith("--"):
+            _, _, rest = rest.partition("\n")
+        elif rest.startswith("/*"):
+            _, closed, rest = rest[2:].partition("*/")
+            if not closed:
+                return False
+        else:
+            return rest[:7].lower().startswith(_CHANGING)
+
+
+def _convert(_cursor: Any, number: int, value: Any) -> Any:
+    """APSW's hook for a value it cannot bind: sqlite3's default adapters (Python 3.11), an
+    instant as "YYYY-MM-DD HH:MM:SS[.ffffff]" and a date as "YYYY-MM-DD"; anything else is
+    refused as sqlite3 refuses it."""
     if isinstance(value, datetime):
         return value.isoformat(" ")
     if isinstance(value, date):
         return value.isoformat()
-    return value
+    raise ProgrammingError(
+        f"Error binding parameter {number}: type '{type(value).__name__}' is not supported")
 
 
-def _adapted(parameters: Any) -> Any:
-    if isinstance(parameters, dict):
-        return {name: _adapt(value) for name, value in parameters.items()}
-    return tuple(_adapt(value) for value in parameters)
+_UNREAD = object()  # no row read ahead yet
+
+
+class _Described:
+    """The execution tracer of a cursor: it keeps the description of the statement about to
+    run, which APSW forgets once the statement completes (a query without rows)."""
+
+    __slots__ = ("columns",)
+
+    def __init__(self) -> None:
+        self.columns: tuple[tuple[str, str | None], ...] = ()
+
+    def __call__(self, cursor: Any, _sql: str, _bindings: Any) -> bool:
+        self.columns = cursor.get_description()
+        return True
 
 
 class Cursor:
+    """sqlite3's cursor on an APSW one. `rowcount` is SQLite's changes() for the statement
+    (not counting a trigger's), taken when it completes: at once for INSERT, UPDATE, DELETE
+    and REPLACE, once its rows are all fetched for one with RETURNING (0 until then), summed
+    over the rows of `executemany`; -1 for anything else. `lastrowid` is the connection's last
+    insert rowid after `execute` (`executemany` leaves it), as sqlite3 does."""
+
     arraysize = 1
 
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
-        self._cursor = connection._db.cursor()
-        self._cursor.exec_trace = self._traced
+        self._db = connection._db
+        try:
+            self._cursor = self._db.cursor()
+        except apsw.Error as exc:
+            raise _translate(exc) from exc
+        self._described = _Described()
+        self._cursor.exec_trace = self._described
         self._description: tuple[tuple[Any, ...], ...] | None = None
         self._rows: Any = iter(())
-        self._changes_before = 0
-        self._changing = False
+        self._ahead: Any = _UNREAD  # the row read ahead (None: none left)
+        self._pending_changes = False  # a statement with RETURNING whose rows are unread
+        self.rowcount = -1
         self.lastrowid: int | None = None
 
-    def _traced(self, cursor: Any, sql: str, bindings: Any) -> bool:
-        description = cursor.description
-        self._description = description or None
-        return True
+    def _start(self) -> None:
+        """Forget the statement run before."""
+        self._described.columns = ()
+        self._description = None
+        self._pending_changes = False
+        self._rows = iter(())
+        self._ahead = _UNREAD
+        self.rowcount = -1
+
+    def _run(self, sql: str, parameters: Any) -> Any:
+        try:
+            return self._cursor.execute(sql, parameters)
+        except apsw.Error as exc:
+            raise _translate(exc) from exc
+        except TypeError as exc:  # parameters that are not a sequence or a mapping
+            raise ProgrammingError(str(exc)) from exc
 
     def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
-        db = self.connection._db
-        self._description = None
-        self._changing = sql.lstrip()[:7].lower().startswith(_CHANGING)
-        self._changes_before = db.total_changes()
-        try:
-            try:
-                self._rows = self._cursor.execute(sql, parameters)
-            except TypeError:  # a date or an instant: sqlite3's default adapters, then again
-                self._rows = self._cursor.execute(sql, _adapted(parameters))
-        except apsw.Error as exc:
-            raise _translate(exc) from exc
-        except TypeError as exc:
-            raise ProgrammingError(str(exc)) from exc
-        self.lastrowid = db.last_insert_rowid()
+        dml = _is_dml(sql)
+        self._start()
+        self._rows = self._run(sql, parameters)
+        self.lastrowid = self._db.last_insert_rowid()
+        if dml:
+            if not self._described.columns or not self._has_row():
+                self.rowcount = self._db.changes()
+            else:
+                self.rowcount = 0
+                self._pending_changes = True
         return self
 
-    def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> Cursor:
-        db = self.connection._db
-        self._description = None
-        self._changing = True
-        self._changes_before = db.total_changes()
-        rows = list(seq_of_parameters)
+    def _has_row(self) -> bool:
+        """Whether the statement just run has a row waiting (it has not completed)."""
         try:
-            if rows:
-                self._rows = self._cursor.executemany(sql, [_adapted(row) for row in rows])
-            else:
-                self._rows = iter(())
-        except apsw.Error as exc:
-            raise _translate(exc) from exc
-        except TypeError as exc:
-            raise ProgrammingError(str(exc)) from exc
-        self.lastrowid = db.last_insert_rowid()
+            self._cursor.has_vdbe  # noqa: B018 - APSW raises once the statement completed
+        except apsw.ExecutionCompleteError:
+            return False
+        return True
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> Cursor:
+        if not _is_dml(sql):
+            raise ProgrammingError("executemany() can only execute DML statements.")
+        self._start()
+        changes = 0
+        for parameters in seq_of_parameters:
+            for _ in self._run(sql, parameters):  # a RETURNING's rows are not kept (sqlite3)
+                pass
+            changes += self._db.changes()
+        self.rowcount = changes
         return self
 
     def executescript(self, script: str) -> Cursor:
-        try:
-            for _ in self._cursor.execute(script):
-                pass
-        except apsw.Error as exc:
-            raise _translate(exc) from exc
-        self._rows = iter(())
+        self._start()
+        for _ in self._run(script, ()):
+            pass
         return self
 
     @property
     def description(self) -> tuple[tuple[Any, ...], ...] | None:
+        """sqlite3's: each column's name and six Nones (APSW gives the declared type too)."""
+        if self._description is None and self._described.columns:
+            self._description = tuple((name, None, None, None, None, None, None)
+                                      for name, _ in self._described.columns)
         return self._description
 
-    @property
-    def rowcount(self) -> int:
-        if not self._changing:
-            return -1
-        return int(self.connection._db.total_changes() - self._changes_before)
+    def _completed(self) -> None:
+        if self._pending_changes:
+            self._pending_changes = False
+            self.rowcount = self._db.changes()
 
-    def fetchone(self) -> Any:
+    def _step(self) -> Any:
+        """APSW's next row, or None once the statement has completed."""
         try:
-            return next(self._rows, None)
+            row = next(self._rows, None)
         except apsw.Error as exc:
             raise _translate(exc) from exc
+        if row is None:
+            self._completed()
+        return row
+
+    def fetchone(self) -> Any:
+        """The next row. As sqlite3, the statement steps past each row as it is handed out,
+        so it completes (and lets go of its read snapshot) with the last row: APSW would
+        step only when asked for the row after, and a statement left on its last row keeps
+        the connection's snapshot past COMMIT, so the next BEGIN IMMEDIATE after another
+        process's commit fails at once with SQLITE_BUSY_SNAPSHOT."""
+        row = self._step() if self._ahead is _UNREAD else self._ahead
+        self._ahead = None if row is None else self._step()
+        return row
 
     def fetchmany(self, size: int | None = None) -> list[Any]:
-        wanted = size or self.arraysize
+        wanted = self.arraysize if size is None else size
         rows = []
         for _ in range(wanted):
             row = self.fetchone()
@@ -191,10 +269,15 @@ class Cursor:
         return rows
 
     def fetchall(self) -> list[Any]:
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return []
         try:
-            return list(self._rows)
+            rows = list(self._rows)
         except apsw.Error as exc:
             raise _translate(exc) from exc
+        self._completed()
+        return rows if ahead is _UNREAD else [ahead, *rows]
 
     def __iter__(self) -> Cursor:
         return self
@@ -207,6 +290,7 @@ class Cursor:
 
     def close(self) -> None:
         self._rows = iter(())
+        self._ahead = None
         self._cursor.close(True)
 
     def setinputsizes(self, sizes: Any) -> None:
@@ -226,6 +310,7 @@ class Connection:
         except apsw.Error as exc:
             raise _translate(exc) from exc
         self._db.set_busy_timeout(int(timeout * 1000))
+        self._db.convert_binding = _convert
         self.isolation_level: str | None = None
 
     @property
@@ -261,7 +346,14 @@ class Connection:
 
     def create_function(self, name: str, narg: int, func: Callable[..., Any], *,
                         deterministic: bool = False) -> None:
-        self._db.create_scalar_function(name, func, narg, deterministic=deterministic)
+        """As sqlite3: an exception in `func` fails the statement with OperationalError."""
+        def call(*args: Any) -> Any:
+            try:
+                return func(*args)
+            except Exception as exc:
+                raise OperationalError("user-defined function raised exception") from exc
+
+        self._db.create_scalar_function(name, call, narg, deterministic=deterministic)
 
     def interrupt(self) -> None:
         self._db.interrupt()

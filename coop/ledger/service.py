@@ -312,6 +312,21 @@ def lock_balance(session: Session, code: str) -> int:
     return signed_balance(row[0], debits_minor=row[1], credits_minor=row[2])
 
 
+def lock_balances(session: Session, codes: Iterable[str]) -> dict[str, int]:
+    """Lock the accounts named and their control accounts in ascending id order, the locks
+    `post` takes and in its order, and return each named account's balance (signed by its
+    normal side). A service that checks a balance and then posts locks all the entry's
+    accounts this way first: locking one alone (`lock_balance`) and the rest in `post`
+    takes them out of order, and on PostgreSQL a withdrawal then deadlocked with a deposit
+    to the same member (Dr cash first, then her savings) until its reruns ran out."""
+    named = list(codes)
+    accounts = _lock_accounts(_Raw(session), named)
+    return {code: signed_balance(accounts[code].normal_side,
+                                 debits_minor=accounts[code].debits_minor,
+                                 credits_minor=accounts[code].credits_minor)
+            for code in named}
+
+
 # -- posting ----------------------------------------------------------------------------------
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from coop.clock import Clock
 from coop.db import Base, Prepared
 from coop.errors import Conflict, InvalidInput, NotFound
-from coop.ledger import EntryDraft, credit, debit, lock_balance, post, queries
+from coop.ledger import EntryDraft, credit, debit, lock_balance, lock_balances, post, queries
 from coop.ledger.chart import SAVINGS
 from coop.ledger.model import InsufficientFunds, PostedEntry, check_text, signed_balance
 from coop.ledger.orm import account_table
@@ -144,7 +144,8 @@ def record_withdrawal(
     text = check_text(narration or "Withdrawal", field="narration",
                       length_max=NARRATION_LENGTH_MAX)
     account = savings_account(code)
-    balance = lock_balance(session, account)
+    cash = cash_account(session, actor)  # the till row first, as a deposit takes it
+    balance = lock_balances(session, (account, cash))[account]  # all in post's order
     on_hold = held(session, member_id)
     done = queries.replay_of(session, key, kind="withdrawal", amount_minor=amount_minor)
     if done is not None:
@@ -155,8 +156,7 @@ def record_withdrawal(
             amount=Amount(balance - on_hold, book_currency(session)), field="amount")
     entry = post(session, EntryDraft(
         value_date=value_date, narration=text, kind="withdrawal", actor=actor,
-        postings=(debit(account, amount_minor),
-                  credit(cash_account(session, actor), amount_minor)),
+        postings=(debit(account, amount_minor), credit(cash, amount_minor)),
         idempotency_key=key,
     ), clock=clock)
     return entry, SavingsBalance(balance - amount_minor, on_hold)

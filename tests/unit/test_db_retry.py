@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from coop.db import WRITE_ATTEMPTS_MAX, Database, is_retryable
+from coop.db import (
+    WRITE_ATTEMPTS_MAX,
+    Database,
+    StorageUnavailable,
+    is_retryable,
+    storage_problem,
+)
 
 
 class FakeDriverError(Exception):
@@ -64,3 +70,38 @@ def test_other_database_errors_are_not_rerun(db: Database) -> None:
         db.write(work)
     assert len(calls) == 1
     assert not is_retryable(ValueError("40P01"))
+
+
+def test_a_deadlock_raised_by_the_drivers_own_cursor_is_rerun_too(db: Database) -> None:
+    """The ledger runs its statements on the driver's cursor (psycopg's error, unwrapped):
+    a deadlock there was not rerun, and a withdrawal racing a deposit answered 500."""
+    calls = []
+
+    def work(_: object) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise FakeDriverError("40P01")
+        return "done"
+
+    assert is_retryable(FakeDriverError("40001"))
+    assert db.write(work) == "done" and len(calls) == 2
+    calls.clear()
+
+    def always(_: object) -> None:
+        calls.append(1)
+        raise FakeDriverError("40P01")
+
+    with pytest.raises(FakeDriverError):
+        db.write(always)
+    assert len(calls) == WRITE_ATTEMPTS_MAX
+
+
+def test_a_full_disk_raised_by_the_drivers_own_cursor_is_a_storage_refusal(
+        db: Database) -> None:
+    def work(_: object) -> None:
+        raise FakeDriverError("53100")
+
+    with pytest.raises(StorageUnavailable):
+        db.write(work)
+    assert storage_problem(FakeDriverError("53100")) == "the database's disk is full"
+    assert storage_problem(ValueError("53100")) is None

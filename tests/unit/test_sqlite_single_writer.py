@@ -29,6 +29,7 @@ def test_serve_warns_at_start_up(monkeypatch: pytest.MonkeyPatch, tmp_path: Path
     started: list[object] = []
     monkeypatch.setattr(uvicorn, "run", lambda app, **_: started.append(app))
     monkeypatch.setattr(sqlite3, "sqlite_version_info", (3, 40, 1))
+    monkeypatch.delenv("COOP_SQLITE_DRIVER", raising=False)  # Python's own sqlite3 warns
     monkeypatch.setenv("COOP_DATABASE_URL", f"sqlite:///{tmp_path / 'coop.db'}")
     # no data key: whatever keys the machine's own ~/.config/coop holds are not this test's
     monkeypatch.setenv("COOP_DATA_KEY_FILE", str(tmp_path / "no" / "data.key"))
