@@ -15,7 +15,15 @@ Only what coop and SQLAlchemy's pysqlite dialect use is provided, with sqlite3's
   mapping work unchanged), with `sqlite_errorcode` and `sqlite_errorname` set;
 - a cursor's `description` is known even when a query returns no rows (APSW forgets it once a
   statement completes, so the execution tracer keeps it), `rowcount` is the rows changed by
-  INSERT, UPDATE, DELETE (-1 for queries) and `lastrowid` SQLite's last insert rowid.
+  INSERT, UPDATE, DELETE (-1 for queries) and `lastrowid` SQLite's last insert rowid;
+- a fetch steps one row ahead, as sqlite3 does, so that the statement completes (and lets go of
+  its read snapshot) as soon as its last row is fetched. APSW steps only when asked for the
+  next row: a `fetchone()` of a one-row query left the statement running, its connection held
+  the snapshot after COMMIT, and that connection's next BEGIN IMMEDIATE failed at once with
+  SQLITE_BUSY_SNAPSHOT ("database is locked", no busy wait) whenever another process had
+  committed since: `coop serve --workers 2` answered 500 (found by
+  tests/crash/test_ack_durable.py; tests/unit/test_db_apsw.py). A reader connection kept an
+  old snapshot the same way.
 """
 
 from __future__ import annotations
@@ -84,6 +92,8 @@ def _translate(exc: BaseException) -> BaseException:
 
 
 _CHANGING = ("insert", "update", "delete", "replace")
+_UNREAD: Any = object()
+"""No row fetched ahead (`Cursor._ahead`); None there: the statement has no more rows."""
 
 
 def _adapt(value: Any) -> Any:
@@ -111,6 +121,7 @@ class Cursor:
         self._cursor.exec_trace = self._traced
         self._description: tuple[tuple[Any, ...], ...] | None = None
         self._rows: Any = iter(())
+        self._ahead: Any = _UNREAD
         self._changes_before = 0
         self._changing = False
         self.lastrowid: int | None = None
@@ -123,6 +134,7 @@ class Cursor:
     def execute(self, sql: str, parameters: Sequence[Any] | dict[str, Any] = ()) -> Cursor:
         db = self.connection._db
         self._description = None
+        self._ahead = _UNREAD
         self._changing = sql.lstrip()[:7].lower().startswith(_CHANGING)
         self._changes_before = db.total_changes()
         try:
@@ -140,6 +152,7 @@ class Cursor:
     def executemany(self, sql: str, seq_of_parameters: Iterable[Any]) -> Cursor:
         db = self.connection._db
         self._description = None
+        self._ahead = _UNREAD
         self._changing = True
         self._changes_before = db.total_changes()
         rows = list(seq_of_parameters)
@@ -162,6 +175,7 @@ class Cursor:
         except apsw.Error as exc:
             raise _translate(exc) from exc
         self._rows = iter(())
+        self._ahead = _UNREAD
         return self
 
     @property
@@ -176,7 +190,13 @@ class Cursor:
 
     def fetchone(self) -> Any:
         try:
-            return next(self._rows, None)
+            if self._ahead is _UNREAD:
+                row = next(self._rows, None)
+            else:
+                row, self._ahead = self._ahead, _UNREAD
+            if row is not None:
+                self._ahead = next(self._rows, None)  # past the last row: the statement is done
+            return row
         except apsw.Error as exc:
             raise _translate(exc) from exc
 
@@ -191,10 +211,14 @@ class Cursor:
         return rows
 
     def fetchall(self) -> list[Any]:
+        ahead, self._ahead = self._ahead, _UNREAD
+        if ahead is None:
+            return []
         try:
-            return list(self._rows)
+            rows = list(self._rows)
         except apsw.Error as exc:
             raise _translate(exc) from exc
+        return rows if ahead is _UNREAD else [ahead, *rows]
 
     def __iter__(self) -> Cursor:
         return self
@@ -207,6 +231,7 @@ class Cursor:
 
     def close(self) -> None:
         self._rows = iter(())
+        self._ahead = _UNREAD
         self._cursor.close(True)
 
     def setinputsizes(self, sizes: Any) -> None:
