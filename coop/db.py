@@ -78,14 +78,16 @@ class StorageUnavailable(CoopError):
     title = "The books cannot take writes just now"
 
 
+def _driver_error(exc: BaseException) -> BaseException | None:
+    """The driver's own exception behind `exc`: the one SQLAlchemy wrapped, or `exc` itself
+    when the driver raised it straight (our own BEGIN on SQLite; the hot path's statements on
+    the driver's cursor, coop.ledger.service._Raw, on both engines)."""
+    return exc.orig if isinstance(exc, DBAPIError) else exc
+
+
 def storage_problem(exc: BaseException) -> str | None:
     """What is wrong with the storage, if `exc` is the storage refusing a write."""
-    if isinstance(exc, DBAPIError):
-        original: BaseException | None = exc.orig
-    elif isinstance(exc, sqlite3.Error):  # raised by our own BEGIN, outside SQLAlchemy's wrap
-        original = exc
-    else:
-        return None
+    original = _driver_error(exc)
     sqlstate = getattr(original, "sqlstate", None)
     if sqlstate in STORAGE_SQLSTATES:
         return STORAGE_SQLSTATES[sqlstate]
@@ -204,10 +206,9 @@ def _ends_transaction(exc: BaseException) -> bool:
 
 
 def is_retryable(exc: BaseException) -> bool:
-    """True for a PostgreSQL deadlock or serialization failure, which a rerun may clear."""
-    if not isinstance(exc, DBAPIError):
-        return False
-    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    """True for a PostgreSQL deadlock or serialization failure, which a rerun may clear,
+    whether SQLAlchemy wrapped the driver's exception or the driver raised it straight."""
+    return getattr(_driver_error(exc), "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def _private_sqlite_file(database: str | None) -> None:
@@ -323,7 +324,7 @@ class Database:
             try:
                 with self.writing() as session:
                     return work(session)
-            except (DBAPIError, sqlite3.Error) as exc:
+            except Exception as exc:  # the driver's own errors too (see `_driver_error`)
                 problem = storage_problem(exc)
                 if problem is not None:
                     log.error("write refused by the storage: %s (%s)", problem, exc)

@@ -64,3 +64,19 @@ def test_other_database_errors_are_not_rerun(db: Database) -> None:
         db.write(work)
     assert len(calls) == 1
     assert not is_retryable(ValueError("40P01"))
+
+
+def test_a_deadlock_raised_straight_by_the_driver_is_rerun(db: Database) -> None:
+    """The hot path's statements run on the driver's own cursor (coop.ledger.service._Raw):
+    on PostgreSQL its deadlock is psycopg's exception, not SQLAlchemy's. It was not rerun."""
+    calls = []
+
+    def work(_: object) -> str:
+        calls.append(1)
+        if len(calls) == 1:
+            raise FakeDriverError("40P01")
+        return "done"
+
+    assert db.write(work) == "done"
+    assert len(calls) == 2
+    assert is_retryable(FakeDriverError("40001")) and not is_retryable(FakeDriverError("23505"))
