@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from coop.clock import FixedClock
 from coop.db import Database
@@ -38,7 +39,11 @@ from coop.ledger.model import (
     PostedPosting,
 )
 from coop.ledger.orm import entry_table, posting_table
+from coop.ledger.service import lock_balance
 from coop.ledger.verify import verify
+from coop.members import savings_account
+from coop.savings import record_deposit, record_withdrawal
+from tests.crash.harness import set_up
 from tests.helpers import deposit, open_savings, withdraw
 
 pytestmark = pytest.mark.slow  # real threads and processes against the database
@@ -467,3 +472,46 @@ def test_the_detector_flags_a_lost_update_and_passes_a_correct_run(tmp_path: Pat
         "overdrawn: the balance is -20",
         "the successful withdrawals exceed the deposits by 20",
     ]
+
+
+# -- a withdrawal and a deposit for one member --------------------------------------------------
+
+
+def test_a_withdrawal_and_a_deposit_for_one_member_are_rerun_after_a_deadlock(
+    db: Database, clock: FixedClock, reruns: _RerunCounter
+) -> None:
+    """`record_withdrawal` locks the member's savings row (`lock_balance`) before `post`
+    takes the book's and the cash rows; a deposit for her takes them in `post`'s order, her
+    row last. On PostgreSQL the two deadlock, and `Database.write` must rerun the one the
+    server picks. The deadlock surfaces from the driver's own cursor (the hot path's raw
+    statements, coop.ledger.service._Raw), not wrapped by SQLAlchemy: it was not rerun, and the
+    API answered 500 (found by tests/crash/test_ack_durable.py). On SQLite the single writer
+    runs them one after the other."""
+    books = set_up(db, clock)
+    code = books.codes[0]
+    before = balance(db, savings_account(code))
+    locked = threading.Event()
+
+    def withdrawal(session: Session) -> None:
+        lock_balance(session, savings_account(code))  # her row first, as the service takes it
+        locked.set()
+        time.sleep(0.5)  # the deposit is waiting for her row by now
+        record_withdrawal(session, code, amount_minor=1_000, value_date=clock.today(),
+                          actor="clerk", clock=clock)
+
+    def deposit_for_her(session: Session) -> None:
+        record_deposit(session, code, amount_minor=2_500, value_date=clock.today(),
+                       actor="clerk", clock=clock)
+
+    def clerk(index: int) -> None:
+        if index == 0:
+            db.write(withdrawal)
+        else:
+            assert locked.wait(30)
+            db.write(deposit_for_her)
+
+    run_threads(2, clerk)
+    assert balance(db, savings_account(code)) == before - 1_000 + 2_500
+    if not db.is_sqlite:
+        assert reruns.count >= 1, "no deadlock: the test no longer sets up the lock order"
+    assert db.read(verify).ok
