@@ -96,6 +96,12 @@ def shared_app(db: Database, clock: FixedClock) -> Litestar:
     return app
 
 
+def discard_shared_app() -> None:
+    """For a test that changes the app itself (registers a route): the test keeps its app,
+    and the next test builds a fresh one."""
+    _SHARED.pop("app", None)
+
+
 @pytest.fixture
 def api(db: Database, clock: FixedClock) -> Iterator[Api]:
     member_codes = make_users(db, clock)
