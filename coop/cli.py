@@ -141,9 +141,10 @@ def serve(
     import uvicorn
 
     from coop.api import create_app
-    from coop.api.server import server_options
+    from coop.api.server import server_options, tune_malloc
 
     settings = Settings.from_env()
+    tune_malloc(settings.malloc_arenas)  # first: before any thread starts
     warning = sqlite_version_warning() if settings.database_url.startswith("sqlite") else None
     if warning:
         err.print(f"[yellow]warning[/]: {warning}")

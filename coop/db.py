@@ -158,6 +158,15 @@ class FairLock:
         self.release()
 
 
+READER_CACHE_KIB = 512
+"""The page cache of each reading connection (SQLite's default is 2,000 KiB). A reader's
+cache is emptied whenever another connection has written since its last transaction, so
+under the counter's load it holds little more than one query's pages, and a long statement
+filled it up to the bound: some reader connections at 2 MiB each made `coop serve`'s memory
+creep up with the members' histories. The writer keeps the default: nothing else writes, so
+its cache stays warm."""
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
     cursor = dbapi_connection.cursor()
@@ -170,6 +179,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _sqlite_reader_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    _sqlite_on_connect(dbapi_connection, record)
+    dbapi_connection.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
 
 
 def _sqlite_on_begin(connection: Any) -> None:
@@ -221,7 +235,8 @@ class Database:
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         if self.is_sqlite:
             _private_sqlite_file(self.url.database)
-            self.reader = self._sqlite_engine(pool_size=pool_size, echo=echo)
+            self.reader = self._sqlite_engine(pool_size=pool_size, echo=echo,
+                                              on_connect=_sqlite_reader_on_connect)
             self.writer: Engine = self._sqlite_engine(pool_size=1, echo=echo).execution_options(
                 coop_begin="IMMEDIATE"
             )
@@ -237,7 +252,10 @@ class Database:
         self._write_sessions = sessionmaker(bind=self.writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.reader, expire_on_commit=False)
 
-    def _sqlite_engine(self, *, pool_size: int, echo: bool) -> Engine:
+    def _sqlite_engine(
+        self, *, pool_size: int, echo: bool,
+        on_connect: Callable[[Any, ConnectionPoolEntry], None] = _sqlite_on_connect,
+    ) -> Engine:
         engine = create_engine(
             self.url,
             connect_args={"check_same_thread": False, "timeout": 30},
@@ -249,7 +267,7 @@ class Database:
             pool_reset_on_return=None,
             echo=echo,
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
 
