@@ -12,6 +12,12 @@ Every write carries a fresh Idempotency-Key. It reports throughput, p50/p99 per 
 errors (anything but 2xx and the expected 422s), the server's memory (RSS) at the start and
 the end and at its highest, and `coop verify` on the books afterwards.
 
+Memory is sampled every 5 s. The server's caches fill mostly in the first minute of load
+(`--warm-up`), so besides the growth from the start it reports the growth after warm-up (the
+RSS at the end less the RSS when the warm-up ended), the slope fitted to the samples after it,
+and whether that growth meets issue 20's target (under 5 MiB in the 10-minute soak).
+`--rss-log FILE` writes the samples as CSV.
+
     .venv/bin/python bench/soak.py [--minutes 10] [--clients 20] [--members 500] [--pg URL]
 """
 
@@ -38,6 +44,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from api import BIN, PASSWORD, fresh_pg, serve  # noqa: E402
 
 API = "/api/v1"
+GROWTH_TARGET_MIB = 5
+SAMPLE_SECONDS = 5
 MIX = (("deposit", 30), ("withdrawal", 15), ("shares", 10), ("repayment", 15),
        ("summary", 20), ("statement", 5), ("loan", 5))
 
@@ -162,6 +170,38 @@ def drive(society: Society, base: str, clients: int, seconds: float,
     return latencies, outcomes, errors
 
 
+def slope_mib_per_min(samples: list[tuple[float, int]]) -> float:
+    """The least-squares slope of (seconds, KiB) samples, in MiB a minute."""
+    if len(samples) < 2:
+        return 0.0
+    mean_t = statistics.fmean(t for t, _ in samples)
+    mean_k = statistics.fmean(k for _, k in samples)
+    spread = sum((t - mean_t) ** 2 for t, _ in samples)
+    if not spread:
+        return 0.0
+    return sum((t - mean_t) * (k - mean_k) for t, k in samples) / spread * 60 / 1024
+
+
+def memory_report(samples: list[tuple[float, int]], warm_up: float) -> list[str]:
+    """The lines on the server's memory: from the start, and after warm-up against the target."""
+    kib = [k for _, k in samples]
+    first, last = kib[0], kib[-1]
+    lines = [f"server memory: {first / 1024:.0f} MiB at the start, {last / 1024:.0f} MiB "
+             f"at the end (highest {max(kib) / 1024:.0f} MiB, growth "
+             f"{(last - first) / 1024:+.0f} MiB)"]
+    after = [(t, k) for t, k in samples if t >= warm_up]
+    if len(after) < 2:
+        lines.append(f"after warm-up: the run is too short to tell (warm-up {warm_up:g} s)")
+        return lines
+    growth = (last - after[0][1]) / 1024
+    met = "met" if growth < GROWTH_TARGET_MIB else "NOT met"
+    lines.append(f"after warm-up ({after[0][0]:.0f} s): {after[0][1] / 1024:.1f} MiB, "
+                 f"{last / 1024:.1f} MiB at the end: growth {growth:+.1f} MiB, slope "
+                 f"{slope_mib_per_min(after):+.2f} MiB/min; target under "
+                 f"{GROWTH_TARGET_MIB} MiB: {met}")
+    return lines
+
+
 def percentile(values: list[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * share))]
@@ -176,6 +216,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--pg", help="a PostgreSQL URL to use (dropped and created)")
+    parser.add_argument("--warm-up", type=float, default=60,
+                        help="seconds of load after which the caches are taken as full")
+    parser.add_argument("--rss-log", type=Path, help="write the RSS samples here (CSV)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
         tmp = Path(work)
@@ -189,12 +232,13 @@ def main() -> None:
             society = Society(base, args.members, args.loans)
             print(f"set up {len(society.codes)} members and {len(society.loans)} loans through "
                   f"the API in {time.perf_counter() - started:.0f} s", flush=True)
-            memory = [rss_kib(server.pid)]
+            load_started = time.monotonic()
+            memory = [(0.0, rss_kib(server.pid))]
             sampling = threading.Event()
 
             def sample() -> None:
-                while not sampling.wait(5):
-                    memory.append(rss_kib(server.pid))
+                while not sampling.wait(SAMPLE_SECONDS):
+                    memory.append((time.monotonic() - load_started, rss_kib(server.pid)))
 
             sampler = threading.Thread(target=sample)
             sampler.start()
@@ -202,7 +246,7 @@ def main() -> None:
             latencies, outcomes, errors = drive(society, base, args.clients, seconds, args.seed)
             sampling.set()
             sampler.join()
-            memory.append(rss_kib(server.pid))
+            memory.append((time.monotonic() - load_started, rss_kib(server.pid)))
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -225,9 +269,11 @@ def main() -> None:
     print(f"errors: {outcomes['errors']} (expected 422s for too-large withdrawals: {expected})")
     for line in errors:
         print("  ", line)
-    print(f"server memory: {memory[0] / 1024:.0f} MiB at the start, {memory[-1] / 1024:.0f} MiB "
-          f"at the end (highest {max(memory) / 1024:.0f} MiB, growth "
-          f"{(memory[-1] - memory[0]) / 1024:+.0f} MiB)")
+    for line in memory_report(memory, args.warm_up):
+        print(line)
+    if args.rss_log:
+        args.rss_log.write_text("seconds,rss_kib\n" + "".join(
+            f"{t:.1f},{k}\n" for t, k in memory))
     print(f"coop verify: exit {verified.returncode}: {verified.stdout.strip()[-300:]}")
     if outcomes["errors"] or verified.returncode:
         sys.exit(1)

@@ -161,11 +161,13 @@ def serve(
         serve_settings,
         server_options,
         tls_refusal,
+        tune_malloc,
         workers_refusal,
     )
 
     settings = serve_settings(Settings.from_env(), os.environ, tls_cert=tls_cert,
                               tls_key=tls_key)
+    tune_malloc(settings.malloc_arenas)  # first: before any thread starts
     refusal = tls_refusal(settings) or workers_refusal(
         workers, database_url=settings.database_url,
         driver=os.environ.get("COOP_SQLITE_DRIVER"))

@@ -10,6 +10,7 @@
 | COOP_DB_POOL_SIZE | 40 | connection pool size (>= the server's worker threads) |
 | COOP_ARGON2_MEMORY_KIB | 65536 | argon2id memory cost of password hashes |
 | COOP_WORKER_THREADS | 8 | threads that run the server's database work |
+| COOP_MALLOC_ARENAS | 2 | malloc arenas of `coop serve` (0: as glibc sets it; coop.api.server) |
 | COOP_TRUSTED_PROXIES | (none) | proxies whose X-Forwarded-For/-Proto are believed (a,b) |
 | COOP_TLS_CERT | (none) | `coop serve` speaks HTTPS: certificate chain (`coop tls init`) |
 | COOP_TLS_KEY | (none) | ... and its private key (PEM) |
@@ -42,6 +43,7 @@ class Settings:
     pool_size: int = 40
     argon2_memory_kib: int = 65536
     worker_threads: int = 8
+    malloc_arenas: int = 2
     trusted_proxies: tuple[str, ...] = ()
     """Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (COOP_TRUSTED_PROXIES,
     comma-separated; default none: the client's own address is the only one used)."""
@@ -75,6 +77,7 @@ class Settings:
             business_date=business_date,
             pool_size=int(env.get("COOP_DB_POOL_SIZE", str(cls.pool_size))),
             worker_threads=int(env.get("COOP_WORKER_THREADS", str(cls.worker_threads))),
+            malloc_arenas=int(env.get("COOP_MALLOC_ARENAS", str(cls.malloc_arenas))),
             trusted_proxies=tuple(
                 part.strip() for part in env.get("COOP_TRUSTED_PROXIES", "").split(",")
                 if part.strip()),

@@ -186,6 +186,15 @@ class FairLock:
         self.release()
 
 
+READER_CACHE_KIB = 512
+"""The page cache of each reading connection (SQLite's default is 2,000 KiB). A reader's
+cache is emptied whenever another connection has written since its last transaction, so
+under the counter's load it holds little more than one query's pages, and a long statement
+filled it up to the bound: some reader connections at 2 MiB each made `coop serve`'s memory
+creep up with the members' histories. The writer keeps the default: nothing else writes, so
+its cache stays warm."""
+
+
 def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (see module docstring)
     cursor = dbapi_connection.cursor()
@@ -198,6 +207,11 @@ def _sqlite_on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> N
     ):
         cursor.execute(f"PRAGMA {pragma}")
     cursor.close()
+
+
+def _sqlite_reader_on_connect(dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
+    _sqlite_on_connect(dbapi_connection, record)
+    dbapi_connection.execute(f"PRAGMA cache_size=-{READER_CACHE_KIB}")
 
 
 def _sqlite_on_begin(connection: Any) -> None:
@@ -269,7 +283,8 @@ class Database:
                                 f"{', '.join(SQLITE_DRIVERS)}")
             _private_sqlite_file(self.url.database)
             self._lock_fd = self._writer_lock_file()
-            self.reader = self._sqlite_engine(pool_size=pool_size, echo=echo)
+            self.reader = self._sqlite_engine(pool_size=pool_size, echo=echo,
+                                              on_connect=_sqlite_reader_on_connect)
             self.writer: Engine = self._sqlite_engine(pool_size=1, echo=echo).execution_options(
                 coop_begin="IMMEDIATE"
             )
@@ -306,7 +321,10 @@ class Database:
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    def _sqlite_engine(self, *, pool_size: int, echo: bool) -> Engine:
+    def _sqlite_engine(
+        self, *, pool_size: int, echo: bool,
+        on_connect: Callable[[Any, ConnectionPoolEntry], None] = _sqlite_on_connect,
+    ) -> Engine:
         extra: dict[str, Any] = {}
         if self.sqlite_driver == "apsw":
             extra["module"] = sqlite_module("apsw")
@@ -322,7 +340,7 @@ class Database:
             pool_reset_on_return=None,
             echo=echo,
         )
-        event.listen(engine, "connect", _sqlite_on_connect)
+        event.listen(engine, "connect", on_connect)
         event.listen(engine, "begin", _sqlite_on_begin)
         return engine
 

@@ -4,7 +4,10 @@ events as the replay needs them (`History`), and the replay itself, remembered.
 The engine's replay is pure, so its answers are remembered keyed by everything it reads (the
 plans, the events, the day, the allocation order): the same question asked again (the counter
 previews a payment, then takes it, then shows her page) is answered without replaying the
-loan again, and a changed loan is a different question, never a stale answer.
+loan again, and a changed loan is a different question, never a stale answer. What is
+remembered is bounded by its size, not only by its count: an entry holds the loan's plan and
+every event (and its answer an allocation per payment), so a count alone let the memo grow
+with the loans' histories (512 entries of a daily loan of a year held some 30 MiB).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
@@ -167,30 +171,61 @@ def current_plan(hist: History) -> Plan:
 # --- the replay, remembered -----------------------------------------------------------------
 
 REMEMBERED_MAX = 512
-_remembered: OrderedDict[tuple[object, ...], object] = OrderedDict()
+"""Entries remembered at most."""
+REMEMBERED_WEIGHT_MAX = 8_192
+"""Plan periods and events held by all remembered entries together, at most (each about
+150 bytes with its share of the answer: some 1.2 MiB at the bound). A counter's repayment
+(preview, confirmation, her page) keeps three entries of its loan's periods and events each:
+the bound holds several at once even for daily loans of a year."""
+_remembered: OrderedDict[tuple[object, ...], tuple[object, int]] = OrderedDict()
+_remembered_weight = [0]
 _remembered_lock = threading.Lock()
+
+
+def _weight(plan: Plan, events: Iterable[engine.Event]) -> int:
+    """What an entry about `plan` and `events` holds: the periods of every plan in it and
+    one for each event."""
+    return len(plan.periods) + sum(
+        1 + len(event.plan.periods) if isinstance(event, Switch) else 1 for event in events)
 
 
 def _recall(key: tuple[object, ...]) -> object | None:
     with _remembered_lock:
         found = _remembered.get(key)
-        if found is not None:
-            _remembered.move_to_end(key)
-        return found
-
-
-def _keep(key: tuple[object, ...], value: object) -> None:
-    with _remembered_lock:
-        _remembered[key] = value
+        if found is None:
+            return None
         _remembered.move_to_end(key)
-        while len(_remembered) > REMEMBERED_MAX:
-            _remembered.popitem(last=False)
+        return found[0]
+
+
+def _keep(key: tuple[object, ...], value: object, size: int) -> None:
+    """Remember `value` under `key`, forgetting the least recently used entries beyond the
+    bounds; an entry heavier than the whole bound is not remembered."""
+    if size > REMEMBERED_WEIGHT_MAX:
+        return
+    with _remembered_lock:
+        previous = _remembered.pop(key, None)
+        if previous is not None:
+            _remembered_weight[0] -= previous[1]
+        _remembered[key] = (value, size)
+        _remembered_weight[0] += size
+        while (len(_remembered) > REMEMBERED_MAX
+               or _remembered_weight[0] > REMEMBERED_WEIGHT_MAX):
+            _, (_, dropped) = _remembered.popitem(last=False)
+            _remembered_weight[0] -= dropped
+
+
+def remembered() -> tuple[int, int]:
+    """(entries, weight) remembered now."""
+    with _remembered_lock:
+        return len(_remembered), _remembered_weight[0]
 
 
 def forget() -> None:
     """Drop every remembered replay (tests that count replays start from nothing)."""
     with _remembered_lock:
         _remembered.clear()
+        _remembered_weight[0] = 0
 
 
 def position(hist: History, as_of: date) -> engine.Position:
@@ -200,7 +235,7 @@ def position(hist: History, as_of: date) -> engine.Position:
     if isinstance(found, engine.Position):
         return found
     result = engine.position(hist.plan, hist.events, as_of, hist.order)
-    _keep(key, result)
+    _keep(key, result, _weight(hist.plan, hist.events))
     return result
 
 
@@ -213,9 +248,11 @@ def settle(hist: History, payment: Payment) -> engine.Settlement:
     if isinstance(found, engine.Settlement):
         return found
     result = engine.settle(hist.plan, events, payment, hist.order)
-    _keep(key, result)
-    _keep(("position", hist.plan, events, payment.on, hist.order), result.before)
-    _keep(("position", hist.plan, (*events, payment), payment.on, hist.order), result.after)
+    size = _weight(hist.plan, events) + 1
+    _keep(key, result, size)
+    _keep(("position", hist.plan, events, payment.on, hist.order), result.before, size - 1)
+    _keep(("position", hist.plan, (*events, payment), payment.on, hist.order), result.after,
+          size)
     return result
 
 
@@ -236,5 +273,6 @@ __all__ = [
     "plan_from",
     "plan_json",
     "position",
+    "remembered",
     "settle",
 ]
