@@ -41,14 +41,21 @@ def fresh_pg(url: str) -> None:
     admin.dispose()
 
 
-def serve(url: str, port: int, tmp: Path) -> subprocess.Popen[bytes]:
-    env = {**os.environ, "COOP_DATABASE_URL": url, "COOP_ADMIN_PASSWORD": PASSWORD,
-           "COOP_DATA_KEY_FILE": str(tmp / "data.key")}
+def coop_env(url: str, tmp: Path) -> dict[str, str]:
+    return {**os.environ, "COOP_DATABASE_URL": url, "COOP_ADMIN_PASSWORD": PASSWORD,
+            "COOP_DATA_KEY_FILE": str(tmp / "data.key")}
+
+
+def serve(url: str, port: int, tmp: Path, *options: str) -> subprocess.Popen[bytes]:
+    """`coop init` and `coop serve --port PORT [options]` on `url`, once it answers /health."""
+    env = coop_env(url, tmp)
     subprocess.run([str(BIN / "coop"), "init"], env=env, check=True, capture_output=True)
-    process = subprocess.Popen([str(BIN / "coop"), "serve", "--port", str(port)], env=env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
+    process = subprocess.Popen([str(BIN / "coop"), "serve", "--port", str(port), *options],
+                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited ({process.returncode})")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
                 return process

@@ -32,24 +32,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
 
-from api import BIN, PASSWORD, fresh_pg  # noqa: E402
+from api import BIN, PASSWORD, coop_env, fresh_pg, serve  # noqa: E402
 
 API = "/api/v1"
 LUA = ROOT / "bench" / "deposits.lua"
 PORT = 8767
-
-
-def wait_up(base: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited ({process.returncode})")
-        try:
-            if httpx.get(f"{base}/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise RuntimeError("the server did not start")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
@@ -75,16 +62,10 @@ def run_wrk(base: str, token: str, codes: Path, seconds: float, connections: int
 
 
 def coop_run(url: str, workers: int, args: argparse.Namespace, tmp: Path) -> dict[str, object]:
-    env = {**os.environ, "COOP_DATABASE_URL": url, "COOP_ADMIN_PASSWORD": PASSWORD,
-           "COOP_DATA_KEY_FILE": str(tmp / "data.key")}
-    env.pop("COOP_SQLITE_DRIVER", None)
-    subprocess.run([str(BIN / "coop"), "init"], env=env, check=True, capture_output=True)
+    env = coop_env(url, tmp)
     base = f"http://127.0.0.1:{PORT}"
-    process = subprocess.Popen(
-        [str(BIN / "coop"), "serve", "--port", str(PORT), "--workers", str(workers)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = serve(url, PORT, tmp, "--workers", str(workers))
     try:
-        wait_up(base, process)
         http = httpx.Client(base_url=base, timeout=30)
         token = http.post(f"{API}/auth/token", json={"username": "admin", "password": PASSWORD}
                           ).json()["access_token"]
