@@ -10,6 +10,7 @@
 | COOP_DB_POOL_SIZE | 40 | connection pool size (>= the server's worker threads) |
 | COOP_ARGON2_MEMORY_KIB | 65536 | argon2id memory cost of password hashes |
 | COOP_WORKER_THREADS | 8 | threads that run the server's database work |
+| COOP_GROUP_COMMIT | 1 | PostgreSQL: counter writes grouped in one transaction (coop.api.writes) |
 | COOP_MALLOC_ARENAS | 2 | malloc arenas of `coop serve` (0: as glibc sets it; coop.api.server) |
 | COOP_TRUSTED_PROXIES | (none) | proxies whose X-Forwarded-For/-Proto are believed (a,b) |
 | COOP_TLS_CERT | (none) | `coop serve` speaks HTTPS: certificate chain (`coop tls init`) |
@@ -44,6 +45,7 @@ class Settings:
     argon2_memory_kib: int = 65536
     worker_threads: int = 8
     malloc_arenas: int = 2
+    group_commit: bool = True
     trusted_proxies: tuple[str, ...] = ()
     """Addresses whose X-Forwarded-For / X-Forwarded-Proto are believed (COOP_TRUSTED_PROXIES,
     comma-separated; default none: the client's own address is the only one used)."""
@@ -78,6 +80,8 @@ class Settings:
             pool_size=int(env.get("COOP_DB_POOL_SIZE", str(cls.pool_size))),
             worker_threads=int(env.get("COOP_WORKER_THREADS", str(cls.worker_threads))),
             malloc_arenas=int(env.get("COOP_MALLOC_ARENAS", str(cls.malloc_arenas))),
+            group_commit=env.get("COOP_GROUP_COMMIT", "1").strip().lower()
+            not in ("0", "false", "no"),
             trusted_proxies=tuple(
                 part.strip() for part in env.get("COOP_TRUSTED_PROXIES", "").split(",")
                 if part.strip()),

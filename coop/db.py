@@ -40,6 +40,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
+from coop import db_pg
 from coop.errors import CoopError
 
 log = logging.getLogger(__name__)
@@ -96,7 +97,7 @@ class StorageUnavailable(CoopError):
 def _driver_error(exc: BaseException) -> BaseException | None:
     """The driver's own exception in `exc`, or None when it is none of the drivers': the one
     SQLAlchemy wrapped, or `exc` itself when it came straight from a DBAPI cursor (our own
-    BEGIN; the ledger's statements on the driver's cursor, coop.ledger.service._Raw), which
+    BEGIN; the ledger's statements on the driver's cursor, coop.ledger.rows._Raw), which
     is sqlite3's (so coop.db_apsw's too) or carries a SQLSTATE (psycopg's)."""
     if isinstance(exc, DBAPIError):
         return exc.orig
@@ -239,11 +240,15 @@ class _Ungroupable(Exception):
 
 def _ends_transaction(exc: BaseException) -> bool:
     """A database error that may have rolled the whole transaction back (SQLite does for a
-    full disk, an I/O error, a busy or out-of-memory one), not only the statement: anything
-    from the driver but a constraint."""
-    if isinstance(exc, DBAPIError):
-        return not isinstance(exc, IntegrityError)
-    return isinstance(exc, sqlite3.Error) and not isinstance(exc, sqlite3.IntegrityError)
+    full disk, an I/O error, a busy or out-of-memory one) or that a rerun of the work may clear
+    (a PostgreSQL deadlock), not only the statement: anything from a driver but a constraint
+    (SQLSTATE class 23 on PostgreSQL)."""
+    if isinstance(exc, IntegrityError | sqlite3.IntegrityError):
+        return False
+    original = _driver_error(exc)
+    if original is None:
+        return False
+    return not str(getattr(original, "sqlstate", None) or "").startswith("23")
 
 
 def is_retryable(exc: BaseException) -> bool:
@@ -290,8 +295,10 @@ class Database:
             )
         else:
             engine = create_engine(
-                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, echo=echo
+                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, echo=echo,
+                **db_pg.engine_options(),
             )
+            db_pg.listen(engine)
             self.writer = engine
             self.reader = engine.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
@@ -398,7 +405,7 @@ class Database:
             with self.writing() as session:
                 _, cursor = driver_cursor(session)
                 for work in works:
-                    cursor.execute("SAVEPOINT coop_write")
+                    db_pg.defer(session, "SAVEPOINT coop_write", [()])  # with its first
                     try:
                         result = work(session)
                         if session.new or session.dirty or session.deleted:
@@ -459,16 +466,28 @@ class Prepared:
         """The DBAPI cursor, executed (fetch from it)."""
         values = params or {}
         dialect, cursor = driver_cursor(session)
-        key = (dialect.name, tuple(sorted(values)))
-        form = self._forms.get(key)
-        if form is None:
-            form = self._forms[key] = _Form.of(self.statement, dialect, key[1])
+        form = self._form(dialect, values)
         try:
             cursor.execute(form.sql, form.bind(values))
         except dialect.loaded_dbapi.Error as exc:  # as SQLAlchemy would raise it
             raise DBAPIError.instance(form.sql, values, exc, dialect.loaded_dbapi.Error,
                                       dialect=dialect) from exc
         return cursor
+
+    def defer(self, session: Session, params: dict[str, Any] | None = None) -> None:
+        """A write whose answer nobody reads: on PostgreSQL it goes to the server with the
+        transaction's next statement or its commit (coop.db_pg), elsewhere at once."""
+        values = params or {}
+        dialect, _ = driver_cursor(session)
+        form = self._form(dialect, values)
+        db_pg.defer(session, form.sql, [form.bind(values)])
+
+    def _form(self, dialect: Dialect, values: dict[str, Any]) -> _Form:
+        key = (dialect.name, tuple(sorted(values)))
+        form = self._forms.get(key)
+        if form is None:
+            form = self._forms[key] = _Form.of(self.statement, dialect, key[1])
+        return form
 
 
 _CURSOR = "coop.db.cursor"

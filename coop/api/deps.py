@@ -37,9 +37,9 @@ class AppState:
     writes: Writes | None = None
 
     def writer(self) -> Writes:
-        """How counter requests run their write (coop.api.writes): grouped on SQLite."""
+        """How counter requests run their write (coop.api.writes): grouped."""
         if self.writes is None:
-            self.writes = writes_for(self.db)
+            self.writes = writes_for(self.db, grouped=self.settings.group_commit)
         return self.writes
 
     def identity_vault(self) -> Vault:

@@ -158,7 +158,7 @@ def _plan(
         content = encode(work(session))
         code = status_of() if status_of is not None else status
         if row is not None:
-            _STORE_RESPONSE.execute(session, {
+            _STORE_RESPONSE.defer(session, {
                 "row_id": row, "status": code, "body": content, "media_type": JSON,
                 "member_code": _member_of(request, content)})
         record_audit(session, principal, action=f"{method} {path}", status=code,
@@ -181,7 +181,7 @@ _STORE_RESPONSE = Prepared(
 
 
 def _claim(session: Session, principal: Principal, key: str, digest: str, clock: Any) -> int:
-    _EXPIRE_KEY.execute(session, {  # an old use of the key answers no more
+    _EXPIRE_KEY.defer(session, {  # an old use of the key answers no more
         "user_id": principal.user_id, "key": key, "before": clock.now() - IDEMPOTENCY_WINDOW})
     try:
         row = _INSERT_KEY.execute(session, {

@@ -41,7 +41,7 @@ def record_audit(
     session: Session, principal: Principal, *, action: str, status: int, clock: Clock,
     detail: str | None = None,
 ) -> None:
-    _INSERT_AUDIT.execute(session, {
+    _INSERT_AUDIT.defer(session, {
         "at": clock.now(), "username": principal.username, "role": str(principal.role),
         "action": action[:120], "status": status, "detail": detail})
 

@@ -23,19 +23,17 @@ transaction, all or nothing.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
-from datetime import UTC, date, datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
+from datetime import date
 from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from coop.clock import Clock
-from coop.db import driver_cursor
 from coop.errors import InvalidInput, require
-from coop.ledger.chart import DEFAULT_CHART, HOLDS_OWN_POSTINGS
+from coop.ledger.chart import DEFAULT_CHART
 from coop.ledger.model import (
     ACCOUNT_NAME_LENGTH_MAX,
     BALANCE_MINOR_MAX,
@@ -47,7 +45,6 @@ from coop.ledger.model import (
     AccountType,
     AlreadyReversed,
     BalanceLimit,
-    ControlAccountPosting,
     EntryDraft,
     EntryNotFound,
     FutureValueDate,
@@ -65,127 +62,20 @@ from coop.ledger.model import (
     signed_balance,
 )
 from coop.ledger.orm import account_table, book_table, entry_table
-from coop.ledger.queries import load_entry
+from coop.ledger.queries import balance, load_entry
+from coop.ledger.rows import (
+    _Account,
+    _Book,
+    _existing_keys,
+    _insert,
+    _lock_accounts,
+    _lock_book,
+    _lock_for_post,
+    _Raw,
+)
 from coop.money import Amount, minor_digits
 
 _FIND_REVERSAL = select(entry_table.c.id).where(entry_table.c.reversal_of == bindparam("of"))
-LOCK_CHUNK = 400
-
-
-class _Raw:
-    """The hot path's statements on the DBAPI cursor of the session's own connection.
-
-    SQLAlchemy Core costs some tens of microseconds a statement; a posting runs six, and the
-    counter target is half of what plain sqlite3 manages, so these six bypass it. The SQL is
-    the same on both engines but for the placeholder and FOR UPDATE, and values are stored in
-    exactly the representation SQLAlchemy's types use (dates as ISO text on SQLite, instants
-    as naive UTC text), so the ORM and the queries read them back unchanged.
-    """
-
-    def __init__(self, session: Session) -> None:
-        dialect, shared = driver_cursor(session)
-        self.pg = dialect.name == "postgresql"
-        self.driver: Any = shared.connection
-        self.cursor: Any = self.driver.cursor()
-        self.for_update = " FOR UPDATE" if self.pg else ""
-
-    @contextmanager
-    def pipeline(self) -> Iterator[None]:
-        """On PostgreSQL, the statements inside go to the server without waiting for each
-        other's answers (psycopg's pipeline mode): the server still runs them one after the
-        other, in order, each seeing what the one before did, so nothing changes but the
-        round trips. A fetch inside waits for the answers so far."""
-        if not self.pg:
-            yield
-            return
-        with self.driver.pipeline():
-            yield
-
-    def new_cursor(self) -> Any:
-        return self.driver.cursor()
-
-    def sql(self, statement: str) -> str:
-        return statement.replace("?", "%s") if self.pg else statement
-
-    def execute(self, statement: str, params: Sequence[object] = ()) -> Any:
-        return self.cursor.execute(self.sql(statement), params)
-
-    def execute_once(self, statement: str, params: Sequence[object]) -> Any:
-        """For statements whose shape varies (IN lists): never server-side prepared. psycopg
-        prepares a statement run five times, and a generic plan made while a table was small
-        (a fresh book being imported) stays a sequential scan as the table grows."""
-        if self.pg:
-            return self.cursor.execute(self.sql(statement), params, prepare=False)
-        return self.cursor.execute(statement, params)
-
-    def executemany(self, statement: str, rows: Sequence[Sequence[object]]) -> None:
-        self.cursor.executemany(self.sql(statement), rows)
-
-    def date_value(self, value: date) -> object:
-        return value if self.pg else value.isoformat()
-
-    def read_date(self, value: object) -> date | None:
-        if value is None or isinstance(value, date):
-            return value
-        return date.fromisoformat(str(value))
-
-    def instant_value(self, value: datetime) -> object:
-        if self.pg:
-            return value
-        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
-_ACCOUNT_FIELDS = (
-    "id, code, parent_id, normal_side, may_go_negative, is_control, debits_posted, "
-    "credits_posted"
-)
-_INSERT_ENTRY = (
-    "INSERT INTO ledger_entry (id, value_date, posted_at, kind, narration, actor, "
-    "idempotency_key, reversal_of, prev_hash, hash, hash_version) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1)"
-)
-_INSERT_POSTING = (
-    "INSERT INTO ledger_posting (entry_id, line, account_id, side, amount_minor, value_date) "
-    "VALUES (?, ?, ?, ?, ?, ?)"
-)
-_ADD_TO_ACCOUNT = (
-    "UPDATE ledger_account SET debits_posted = debits_posted + ?, "
-    "credits_posted = credits_posted + ? WHERE id = ?"
-)
-_MOVE_HEAD = "UPDATE ledger_book SET head_seq = ?, head_hash = ? WHERE id = 1"
-
-
-class BookNotInitialised(InvalidInput):
-    code = "book_not_initialised"
-    title = "The book has not been set up: run `coop init`"
-
-
-@dataclass
-class _Account:
-    """A locked account row and the running totals it will have after this write."""
-
-    id: int
-    code: str
-    parent_id: int | None
-    normal_side: str
-    may_go_negative: bool
-    is_control: bool
-    debits_minor: int
-    credits_minor: int
-    debit_added: int = 0
-    credit_added: int = 0
-    netted: int = 0  # taken off both counters, see COUNTER_MINOR_NET_ABOVE
-    parent: _Account | None = None
-
-
-@dataclass
-class _Book:
-    head_seq: int
-    head_hash: str
-    closed_through: date | None
-    currency: str = "INR"
-
-
 # -- setting up -------------------------------------------------------------------------------
 
 
@@ -338,20 +228,39 @@ def lock_book(session: Session) -> None:
 
 def post(session: Session, draft: EntryDraft, *, clock: Clock) -> PostedEntry:
     """Post one balanced entry (see the module docstring for every step)."""
+    return _post(session, draft, clock)[0]
+
+
+def post_and_balance(
+    session: Session, draft: EntryDraft, account: str, *, clock: Clock,
+) -> tuple[PostedEntry, int]:
+    """`post`, and the balance of `account` (one the draft posts to) right after it: from the
+    row locked for the post, so no statement of its own (a counter receipt shows it). A replay
+    reads the balance now."""
+    entry, accounts = _post(session, draft, clock)
+    locked = accounts.get(account) if accounts is not None else None
+    if locked is None:
+        return entry, balance(session, account) or 0
+    return entry, signed_balance(
+        locked.normal_side, debits_minor=locked.debits_minor + locked.debit_added,
+        credits_minor=locked.credits_minor + locked.credit_added)
+
+
+def _post(session: Session, draft: EntryDraft,
+          clock: Clock) -> tuple[PostedEntry, dict[str, _Account] | None]:
     draft = check_draft(draft)
     raw = _Raw(session)
-    accounts = _lock_accounts(raw, {p.account for p in draft.postings})
     key = draft.idempotency_key or uuid.uuid4().hex
-    book, existing = _lock_book(raw, key)
+    accounts, book, existing = _lock_for_post(raw, (p.account for p in draft.postings), key)
     if existing is not None:
-        return _replay(session, existing, draft)
+        return _replay(session, existing, draft), None
     _check_date(draft.value_date, book, today=clock.today())
     if draft.reversal_of is not None:
         _check_not_reversed(session, draft.reversal_of)
     _check_limits(_apply(draft, accounts), book.currency)
     entry = _entry(draft, key, book, clock)
     _insert(raw, [entry], accounts)
-    return entry
+    return entry, accounts
 
 
 def post_many(
@@ -436,92 +345,6 @@ def reverse(
 
 
 # -- the steps --------------------------------------------------------------------------------
-
-
-def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
-    """Lock the accounts named and their control accounts, in ascending id order."""
-    wanted = sorted(set(codes))
-    if len(wanted) <= LOCK_CHUNK:
-        marks = ", ".join("?" * len(wanted))
-        rows = raw.execute_once(
-            f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE code IN ({marks}) OR id IN "
-            f"(SELECT parent_id FROM ledger_account WHERE code IN ({marks})) "
-            f"ORDER BY id{raw.for_update}",
-            [*wanted, *wanted],
-        ).fetchall()
-    else:  # the bulk path: find the ids first, then lock them chunk by chunk in id order
-        ids: set[int] = set()
-        for start in range(0, len(wanted), LOCK_CHUNK):
-            chunk = wanted[start : start + LOCK_CHUNK]
-            found = raw.execute_once(
-                f"SELECT id, parent_id FROM ledger_account WHERE code IN "
-                f"({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall()
-            ids.update(i for row in found for i in row if i is not None)
-        ordered = sorted(ids)
-        rows = []
-        for start in range(0, len(ordered), LOCK_CHUNK):
-            chunk_ids = ordered[start : start + LOCK_CHUNK]
-            rows.extend(raw.execute_once(
-                f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE id IN "
-                f"({', '.join('?' * len(chunk_ids))}) ORDER BY id{raw.for_update}",
-                chunk_ids,
-            ).fetchall())
-    accounts = {row[1]: _Account(*row) for row in rows}
-    by_id = {a.id: a for a in accounts.values()}
-    for account in accounts.values():
-        if account.parent_id is not None:
-            account.parent = by_id[account.parent_id]
-    for code in wanted:
-        named = accounts.get(code)
-        if named is None:
-            raise UnknownAccount.said(
-                "there is no account {code}",
-                code=repr(code[:70]), field="postings")
-        if named.is_control and code not in HOLDS_OWN_POSTINGS:
-            raise ControlAccountPosting.said(
-                "account {code} sums its members' accounts; post to one of them",
-                code=code, field="postings")
-    return accounts
-
-
-def _lock_book(raw: _Raw, key: str) -> tuple[_Book, int | None]:
-    """Lock the book row, then look the idempotency key up under that lock: every writer
-    takes this lock, so a key not found now cannot be claimed by anyone else before commit.
-
-    The lookup is its own statement on purpose. At READ COMMITTED, PostgreSQL takes a
-    statement's snapshot before it waits for a row lock, so a lookup folded into the locking
-    SELECT would not see an entry committed by the writer it waited for.
-    """
-    book_sql = raw.sql(
-        f"SELECT head_seq, head_hash, closed_through, currency FROM ledger_book WHERE id = 1"
-        f"{raw.for_update}")
-    with raw.pipeline():  # the lookup still runs after the lock is held (see above)
-        book_cursor = raw.new_cursor()
-        book_cursor.execute(book_sql)
-        hit = None
-        if key:
-            hit = raw.new_cursor()
-            hit.execute(raw.sql("SELECT id FROM ledger_entry WHERE idempotency_key = ?"), [key])
-        row = book_cursor.fetchone()
-        found = hit.fetchone() if hit is not None else None
-    if row is None:
-        raise BookNotInitialised("the book has not been set up")
-    return _Book(row[0], row[1], raw.read_date(row[2]), row[3]), found[0] if found else None
-
-
-def _existing_keys(raw: _Raw, keys: list[str]) -> dict[str, int]:
-    found: dict[str, int] = {}
-    for start in range(0, len(keys), LOCK_CHUNK):
-        chunk = keys[start : start + LOCK_CHUNK]
-        rows = raw.execute_once(
-            "SELECT idempotency_key, id FROM ledger_entry WHERE idempotency_key IN "
-            f"({', '.join('?' * len(chunk))})",
-            chunk,
-        ).fetchall()
-        found.update({k: i for k, i in rows})
-    return found
 
 
 def _replay(session: Session, entry_id: int, draft: EntryDraft) -> PostedEntry:
@@ -622,27 +445,3 @@ def _entry(draft: EntryDraft, key: str, book: _Book, clock: Clock) -> PostedEntr
     )
     book.head_seq, book.head_hash = seq, digest
     return entry
-
-
-def _insert(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account]) -> None:
-    entry_rows: list[tuple[object, ...]] = []
-    posting_rows: list[tuple[object, ...]] = []
-    for e in entries:
-        on = raw.date_value(e.value_date)
-        entry_rows.append((
-            e.id, on, raw.instant_value(e.posted_at), e.kind, e.narration, e.actor,
-            e.idempotency_key, e.reversal_of, e.prev_hash, e.hash,
-        ))
-        posting_rows.extend(
-            (e.id, line, accounts[p.account].id, p.side.value, p.amount_minor, on)
-            for line, p in enumerate(e.postings, start=1)
-        )
-    last = entries[-1]
-    with raw.pipeline():  # four writes, one round trip on PostgreSQL
-        raw.executemany(_INSERT_ENTRY, entry_rows)
-        raw.executemany(_INSERT_POSTING, posting_rows)
-        raw.executemany(_ADD_TO_ACCOUNT, [
-            (a.debit_added - a.netted, a.credit_added - a.netted, a.id)
-            for a in accounts.values() if a.debit_added or a.credit_added
-        ])
-        raw.execute(_MOVE_HEAD, [last.id, last.hash])

@@ -19,7 +19,16 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 from coop.clock import Clock
 from coop.db import Base, Prepared
 from coop.errors import Conflict, InvalidInput, NotFound
-from coop.ledger import EntryDraft, credit, debit, lock_balance, lock_balances, post, queries
+from coop.ledger import (
+    EntryDraft,
+    credit,
+    debit,
+    lock_balance,
+    lock_balances,
+    post,
+    post_and_balance,
+    queries,
+)
 from coop.ledger.chart import SAVINGS
 from coop.ledger.model import InsufficientFunds, PostedEntry, check_text, signed_balance
 from coop.ledger.orm import account_table
@@ -76,14 +85,20 @@ class StatementLine:
 
 def _active(session: Session, code: str) -> int:
     """The id of the active member with this number (one indexed Core lookup)."""
+    return _active_and_held(session, code, _MEMBER_BY_CODE)[0]
+
+
+def _active_and_held(session: Session, code: str, lookup: Prepared) -> tuple[int, int]:
+    """The id of the active member with this number and, with `_MEMBER_AND_HELD`, what is on
+    hold on her savings (one statement)."""
     if not is_valid(code):
         raise MemberNotFound.said("there is no member {code}", code=repr(code[:20]), field="code")
-    row = _MEMBER_BY_CODE.execute(session, {"code": code}).fetchone()
+    row = lookup.execute(session, {"code": code}).fetchone()
     if row is None:
         raise MemberNotFound.said("there is no member {code}", code=code, field="code")
     if row[1] != "active":
         raise MemberNotActive.said("{code} has exited", code=code)
-    return int(row[0])
+    return int(row[0]), int(row[2]) if len(row) > 2 else 0
 
 
 def money_text(session: Session, amount_minor: int) -> str:
@@ -94,6 +109,14 @@ def money_text(session: Session, amount_minor: int) -> str:
 _hold_table = cast(Table, HoldRow.__table__)
 _HELD = Prepared(select(func.coalesce(func.sum(_hold_table.c.amount_minor), 0)).where(
     _hold_table.c.member_id == bindparam("member_id"), _hold_table.c.released_at.is_(None)))
+
+
+_MEMBER_AND_HELD = Prepared(select(
+    member_table.c.id, member_table.c.status,
+    select(func.coalesce(func.sum(_hold_table.c.amount_minor), 0))
+    .where(_hold_table.c.member_id == member_table.c.id, _hold_table.c.released_at.is_(None))
+    .scalar_subquery(),
+).where(member_table.c.code == bindparam("code")))
 
 
 def held(session: Session, member_id: int) -> int:
@@ -116,19 +139,18 @@ def record_deposit(
     it exactly-once: the same key again returns the first entry (`replayed`). A counter
     request passes `confirmed` (True or False) and meets the counter limits; None is not
     limited (internal callers)."""
-    member_id = _active(session, code)
+    _, on_hold = _active_and_held(session, code, _MEMBER_AND_HELD)
     check_counter_request(session, amount_minor, confirmed=confirmed)
     text = check_text(narration or "Deposit", field="narration",
                       length_max=NARRATION_LENGTH_MAX)
     account = savings_account(code)
-    entry = post(session, EntryDraft(
+    entry, balance = post_and_balance(session, EntryDraft(
         value_date=value_date, narration=text, kind="deposit", actor=actor,
         postings=(debit(cash_account(session, actor), amount_minor),
                   credit(account, amount_minor)),
         idempotency_key=key,
-    ), clock=clock)
-    return entry, SavingsBalance(queries.balance(session, account) or 0,
-                                 held(session, member_id))
+    ), account, clock=clock)
+    return entry, SavingsBalance(balance, on_hold)
 
 
 def record_withdrawal(

@@ -484,7 +484,7 @@ def test_a_withdrawal_and_a_deposit_for_one_member_are_rerun_after_a_deadlock(
     takes the book's and the cash rows; a deposit for her takes them in `post`'s order, her
     row last. On PostgreSQL the two deadlock, and `Database.write` must rerun the one the
     server picks. The deadlock surfaces from the driver's own cursor (the hot path's raw
-    statements, coop.ledger.service._Raw), not wrapped by SQLAlchemy: it was not rerun, and the
+    statements, coop.ledger.rows._Raw), not wrapped by SQLAlchemy: it was not rerun, and the
     API answered 500 (found by tests/crash/test_ack_durable.py). On SQLite the single writer
     runs them one after the other."""
     books = set_up(db, clock)

@@ -2,7 +2,8 @@
 works in one transaction and one commit, each in a savepoint. A refusal is undone alone; a
 database error that may end the transaction undoes the batch, which then runs one by one; a
 work that leaves ORM state behind when it fails does the same. Nothing is answered before the
-commit. On both engines (write_batch is engine-neutral; the API groups only on SQLite)."""
+commit. On both engines (write_batch is engine-neutral; the API groups on the event loop on
+SQLite, GroupCommit, and in a worker thread on PostgreSQL, ThreadGroupCommit)."""
 
 from __future__ import annotations
 
@@ -17,9 +18,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from coop.api.writes import GroupCommit
+from coop.api.writes import GroupCommit, ThreadGroupCommit
 from coop.clock import FixedClock
-from coop.db import Database, StorageUnavailable
+from coop.db import Database, StorageUnavailable, _ends_transaction
 from coop.errors import InvalidInput
 from coop.ledger import queries
 from coop.ledger.orm import entry_table
@@ -169,9 +170,14 @@ def test_grouping_changes_no_outcome(db: Database, clock: FixedClock,
 # GroupCommit: nothing is answered before the commit; a commit refused by the storage answers
 # every grouped request with the storage's problem and books nothing.
 
-def test_group_commit_answers_only_after_the_commit(db: Database, clock: FixedClock) -> None:
+GROUPS = pytest.mark.parametrize("grouping", [GroupCommit, ThreadGroupCommit])
+
+
+@GROUPS
+def test_group_commit_answers_only_after_the_commit(db: Database, clock: FixedClock,
+                                                    grouping: type[GroupCommit]) -> None:
     code = _member(db, clock)
-    group = GroupCommit(db)
+    group = grouping(db)
     committed: list[int] = []
     original = db.write_batch
 
@@ -193,10 +199,12 @@ def test_group_commit_answers_only_after_the_commit(db: Database, clock: FixedCl
     assert balance(db, code) == 8_00
 
 
+@GROUPS
 def test_a_refused_commit_answers_every_grouped_request_with_it(
-        db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+        db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch,
+        grouping: type[GroupCommit]) -> None:
     code = _member(db, clock)
-    group = GroupCommit(db)
+    group = grouping(db)
 
     def full_disk(work: Callable[[Session], Any]) -> Any:
         raise StorageUnavailable("the database's disk is full: nothing was written")
@@ -217,3 +225,84 @@ def test_a_refused_commit_answers_every_grouped_request_with_it(
     assert all(isinstance(a, StorageUnavailable) for a in answers)
     monkeypatch.setattr(db, "writing", real_writing)
     assert balance(db, code) == 0
+
+
+def test_requests_arriving_during_a_group_go_together_in_the_next(
+        db: Database, clock: FixedClock) -> None:
+    """ThreadGroupCommit: while one group's transaction runs in its thread, later requests
+    wait and then go as one group (3 groups for 1 + 6 + 6 here, not 13 transactions)."""
+    code = _member(db, clock)
+    group = ThreadGroupCommit(db)
+    started = 0
+    original = db.write_batch
+
+    def slow(works: Any) -> Any:
+        nonlocal started
+        started += 1
+        import time
+        time.sleep(0.2)  # requests keep arriving meanwhile
+        return original(works)
+
+    db.write_batch = slow  # type: ignore[method-assign]
+
+    async def main() -> list[Any]:
+        first = asyncio.ensure_future(group.run(deposit(code, 1_00, clock)))
+        await asyncio.sleep(0.05)
+        later = [asyncio.ensure_future(group.run(deposit(code, 1_00, clock)))
+                 for _ in range(6)]
+        await asyncio.sleep(0.3)
+        last = [asyncio.ensure_future(group.run(deposit(code, 1_00, clock)))
+                for _ in range(6)]
+        return await asyncio.gather(first, *later, *last)
+
+    ids = asyncio.run(main())
+    assert len(set(ids)) == 13
+    assert (group.batches, group.writes) == (3, 13)
+    assert balance(db, code) == 13_00
+    assert db.read(verify).ok
+
+
+def test_two_processes_groups_interleave_without_loss(db: Database, clock: FixedClock) -> None:
+    """Two servers' groups (two Database objects on one book, as `coop serve --workers 2`
+    runs them) contend for the same rows: every deposit and withdrawal lands exactly once."""
+    codes = [_member(db, clock) for _ in range(4)]
+    before = entries(db)
+    other = Database(db.url, pool_size=4)
+    try:
+        groups = [ThreadGroupCommit(db), ThreadGroupCommit(other)]
+
+        async def main() -> list[Any]:
+            runs = []
+            for n in range(120):
+                code = codes[n % 4]
+                work = deposit(code, 3_00, clock) if n % 3 else withdraw(code, 1_00, clock)
+                runs.append(groups[n % 2].run(work))
+            return await asyncio.gather(*runs, return_exceptions=True)
+
+        answers = asyncio.run(main())
+    finally:
+        other.dispose()
+    refused = [a for a in answers if isinstance(a, Exception)]
+    assert all("available balance" in str(a) for a in refused)
+    booked = [a for a in answers if isinstance(a, int)]
+    assert len(set(booked)) == len(booked) == entries(db) - before
+    assert sum(balance(db, c) for c in codes) == (
+        sum(3_00 for n in range(120) if n % 3) - 1_00 * (40 - len(refused)))
+    assert db.read(verify).ok
+
+
+def test_what_ends_a_grouped_transaction() -> None:
+    """A constraint is undone alone; a deadlock (rerun on its own) or a disk error undoes the
+    group; a refusal of the service's own is not the driver's."""
+    import sqlite3
+
+    import psycopg
+
+    assert not _ends_transaction(psycopg.errors.UniqueViolation())
+    assert not _ends_transaction(psycopg.errors.CheckViolation())
+    assert _ends_transaction(psycopg.errors.DeadlockDetected())
+    assert _ends_transaction(psycopg.errors.SerializationFailure())
+    assert _ends_transaction(psycopg.errors.DiskFull())
+    assert not _ends_transaction(sqlite3.IntegrityError())
+    assert _ends_transaction(sqlite3.OperationalError("disk I/O error"))
+    assert not _ends_transaction(InvalidInput("no", field="x"))

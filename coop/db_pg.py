@@ -1,0 +1,140 @@
+"""PostgreSQL: writes that need no answer go with the next statement, in one round trip.
+
+A counter deposit on PostgreSQL was a dozen round trips to the server, most of them while it
+held the rows every deposit needs (the book's chain head, the control accounts, the clerk's
+till); the rows' next holder waits for all of them. Many of those statements are writes whose
+answer nobody reads: the entry and its postings, the accounts' counters, the chain head, the
+stored answer of an Idempotency-Key, the audit row, a savepoint. `defer(session, sql, rows)`
+queues such a write on the session's connection instead of sending it; the connection's next
+statement, whatever sends it (the ledger, SQLAlchemy, a savepoint's release, a rollback to
+one), first sends the queue, in psycopg's pipeline mode with that statement, and the COMMIT
+sends it too. The server runs them in the order written, so every statement still sees every
+write before it; only the waiting for each answer is gone.
+
+What this changes and what it does not:
+- A queued write that fails (it cannot, short of a bug: its checks ran under the locks) fails
+  the statement it went with, so the transaction ends with an error as it would have.
+  Anything a caller catches (a unique key taken) is its own statement's failure, sent without
+  a queue ahead of it: `defer` is used only after those.
+- A rollback throws the queue away; so does a connection going back to the pool.
+- Only the engines `Database` builds have the cursor that sends the queue first
+  (`engine_options`); on any other connection `defer` runs the write at once, as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+_QUEUE = "_coop_queue"
+
+Rows = Sequence[Sequence[Any]] | Sequence[dict[str, Any]]
+
+
+@cache
+def _cursor_class() -> type[Any]:
+    import psycopg
+
+    class QueueFirstCursor(psycopg.Cursor[Any]):
+        """A cursor whose every statement sends its connection's queued writes first."""
+
+        def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
+            connection = self.connection
+            if not connection.__dict__.get(_QUEUE):
+                return super().execute(query, params, **options)
+            if connection.pgconn.pipeline_status:  # in a pipeline already: it syncs
+                _send(connection)
+                return super().execute(query, params, **options)
+            with connection.pipeline():
+                _send(connection)
+                super().execute(query, params, **options)
+            return self
+
+        def executemany(self, query: Any, params_seq: Any, **options: Any) -> None:
+            connection = self.connection
+            if not connection.__dict__.get(_QUEUE):
+                super().executemany(query, params_seq, **options)
+                return
+            if connection.pgconn.pipeline_status:
+                _send(connection)
+                super().executemany(query, params_seq, **options)
+                return
+            with connection.pipeline():
+                _send(connection)
+                super().executemany(query, params_seq, **options)
+
+    return QueueFirstCursor
+
+
+def _send(connection: Any) -> None:
+    """Send the queued writes (the caller is in pipeline mode: nothing waits for them)."""
+    queued = connection.__dict__.pop(_QUEUE)
+    cursor = connection.cursor()  # the queue is gone, so this one sends nothing first
+    for sql, rows in queued:
+        if len(rows) == 1:
+            cursor.execute(sql, rows[0])
+        else:
+            cursor.executemany(sql, rows)
+
+
+def engine_options() -> dict[str, Any]:
+    """`create_engine` arguments for a PostgreSQL engine whose connections can queue writes."""
+    return {"connect_args": {"cursor_factory": _cursor_class()}}
+
+
+def listen(engine: Engine) -> None:
+    """The COMMIT sends the queue with it; a rollback or a return to the pool drops it."""
+    event.listen(engine, "commit", _commit_with_queue)
+    event.listen(engine, "rollback", _drop_queue)
+    event.listen(engine.pool, "reset", lambda driver, record, state: _forget(driver))
+    event.listen(engine.pool, "checkout", lambda driver, record, proxy: _forget(driver))
+
+
+def _commit_with_queue(connection: Any) -> None:
+    driver = connection.connection.driver_connection
+    if driver is not None and driver.__dict__.get(_QUEUE):
+        with driver.pipeline():
+            _send(driver)
+            driver.commit()  # SQLAlchemy's own commit then finds nothing left to commit
+
+
+def _drop_queue(connection: Any) -> None:
+    driver = connection.connection.driver_connection
+    if driver is not None:
+        _forget(driver)
+
+
+def _forget(driver: Any) -> None:
+    driver.__dict__.pop(_QUEUE, None)
+
+
+def can_queue(driver: Any) -> bool:
+    """True for a connection of an engine built with `engine_options`."""
+    if not type(driver).__module__.startswith("psycopg"):
+        return False
+    return getattr(driver, "cursor_factory", None) is _cursor_class()
+
+
+def queue(driver: Any, sql: str, rows: Sequence[Any]) -> None:
+    """Queue `sql` with each of `rows` (positional tuples or name mappings) on `driver`."""
+    driver.__dict__.setdefault(_QUEUE, []).append((sql, rows))
+
+
+def defer(session: Session, sql: str, rows: Sequence[Any]) -> None:
+    """Run `sql` for each of `rows` in the session's transaction: queued on PostgreSQL's
+    connections that send a queue first, at once anywhere else."""
+    from coop.db import driver_cursor
+
+    _, cursor = driver_cursor(session)
+    driver = cursor.connection
+    if can_queue(driver):
+        queue(driver, sql, rows)
+    elif len(rows) == 1:
+        cursor.execute(sql, rows[0])
+    else:
+        cursor.executemany(sql, rows)

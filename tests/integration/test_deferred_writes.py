@@ -1,0 +1,176 @@
+"""Writes that need no answer go with the next statement (coop.db_pg), and `post_and_balance`.
+
+On PostgreSQL a queued write reaches the server with the transaction's next statement,
+whichever path sends it, or with its COMMIT; a rollback drops it. On SQLite `defer` runs the
+write at once. Either way a transaction sees its own writes and commits all or nothing."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.orm import Session
+
+from coop import db_pg
+from coop.clock import FixedClock
+from coop.db import Database, driver_cursor
+from coop.ledger import EntryDraft, credit, debit, post, post_and_balance, queries
+from coop.ledger.orm import entry_table
+from coop.ledger.verify import verify
+from coop.members import Identity, register_member, savings_account
+from coop.members.vault import Vault
+from coop.savings import record_deposit
+from tests.conftest import BUSINESS_DATE
+
+KEYS = Vault(b"d" * 32)
+
+
+
+def _member(db: Database, clock: FixedClock) -> str:
+    return db.write(lambda s: register_member(s, identity=Identity(), joined_on=date(2025, 1, 1),
+                                              vault=KEYS, clock=clock).code)
+
+
+def _draft(code: str, amount: int, *, key: str | None = None) -> EntryDraft:
+    return EntryDraft(value_date=BUSINESS_DATE, narration="Deposit", kind="deposit",
+                      actor="clerk", postings=(debit("1000", amount),
+                                               credit(savings_account(code), amount)),
+                      idempotency_key=key)
+
+
+def _entries(db: Database) -> int:
+    return int(db.read(lambda s: s.scalar(select(func.count()).select_from(entry_table))))
+
+
+def _queues(db: Database) -> bool:
+    return db.read(lambda s: db_pg.can_queue(driver_cursor(s)[1].connection))
+
+
+def test_only_postgresql_connections_of_a_database_queue(db: Database) -> None:
+    assert _queues(db) is (not db.is_sqlite)
+
+
+def test_a_transaction_reads_its_queued_writes_by_every_path(
+        db: Database, clock: FixedClock) -> None:
+    code = _member(db, clock)
+    before = _entries(db)
+
+    def work(session: Session) -> tuple[int, int, int]:
+        entry = post(session, _draft(code, 250_00), clock=clock)
+        orm = session.scalar(select(func.count()).select_from(entry_table))  # SQLAlchemy
+        _, cursor = driver_cursor(session)
+        cursor.execute("SELECT count(*) FROM ledger_posting WHERE entry_id = "
+                       + str(entry.id))  # the driver's own cursor
+        postings = cursor.fetchone()[0]
+        return int(orm or 0), int(postings), queries.balance(session, savings_account(code)) or 0
+
+    orm, postings, balance = db.write(work)
+    assert (orm, postings, balance) == (before + 1, 2, 250_00)
+    assert _entries(db) == before + 1
+    assert db.read(verify).ok
+
+
+def test_a_rollback_drops_the_queue(db: Database, clock: FixedClock) -> None:
+    code = _member(db, clock)
+    before = _entries(db)
+
+    def refused(session: Session) -> None:
+        post(session, _draft(code, 10_00), clock=clock)
+        raise RuntimeError("the clerk cancelled")
+
+    for _ in range(3):  # the same pooled connections again: nothing left queued on them
+        with pytest.raises(RuntimeError):
+            db.write(refused)
+        db.write(lambda s: s.execute(text("SELECT 1")))
+    assert _entries(db) == before
+    assert db.read(lambda s: queries.balance(s, savings_account(code))) == 0
+    assert db.read(verify).ok
+
+
+def test_a_savepoint_rolled_back_takes_its_queued_writes(
+        db: Database, clock: FixedClock) -> None:
+    code = _member(db, clock)
+
+    def work(session: Session) -> None:
+        post(session, _draft(code, 5_00), clock=clock)  # queued, then sent before SAVEPOINT
+        nested = session.begin_nested()
+        session.execute(text("SELECT 1"))  # SQLAlchemy emits the SAVEPOINT with a statement
+        post(session, _draft(code, 7_00), clock=clock)  # queued inside the savepoint
+        nested.rollback()
+
+    db.write(work)
+    assert db.read(lambda s: queries.balance(s, savings_account(code))) == 5_00
+    assert db.read(verify).ok
+
+
+def test_a_queued_write_that_fails_fails_the_commit_and_nothing_stays(
+        db: Database, clock: FixedClock) -> None:
+    """Negative control: the queue is really sent at COMMIT (a bad write there is an error)."""
+    code = _member(db, clock)
+    before = _entries(db)
+
+    def work(session: Session) -> None:
+        post(session, _draft(code, 3_00), clock=clock)
+        db_pg.defer(session, "INSERT INTO no_such_table VALUES (1)", [()])
+
+    with pytest.raises(Exception, match="no_such_table"):
+        db.write(work)
+    assert _entries(db) == before
+    assert db.read(verify).ok
+
+
+def test_a_plain_engine_runs_a_deferred_write_at_once(database_url: str) -> None:
+    """Any connection but a Database's: `defer` is an ordinary execute."""
+    engine = create_engine(database_url)
+    try:
+        with Session(engine) as session, session.begin():
+            session.execute(text("CREATE TABLE scratch_defer (n INTEGER)"))
+            _, cursor = driver_cursor(session)
+            assert not db_pg.can_queue(cursor.connection)
+            marker = "%s" if engine.dialect.name == "postgresql" else "?"
+            db_pg.defer(session, f"INSERT INTO scratch_defer VALUES ({marker})", [(1,), (2,)])
+        with engine.connect() as conn:
+            assert conn.execute(text("SELECT count(*) FROM scratch_defer")).scalar() == 2
+            conn.execute(text("DROP TABLE scratch_defer"))
+            conn.commit()
+    finally:
+        engine.dispose()
+
+
+@settings(max_examples=20, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(amounts=st.lists(st.integers(min_value=1, max_value=10**9), min_size=1, max_size=6),
+       replay=st.booleans())
+def test_post_and_balance_is_the_balance_after_the_post(
+        db: Database, clock: FixedClock, amounts: list[int], replay: bool) -> None:
+    code = _member(db, clock)
+    account = savings_account(code)
+    running = 0
+    for n, amount in enumerate(amounts):
+        key = f"{code}-{n}"
+        _, after = db.write(lambda s, a=amount, k=key: post_and_balance(
+            s, _draft(code, a, key=k), account, clock=clock))
+        running += amount
+        assert after == running == db.read(lambda s: queries.balance(s, account))
+        if replay:  # the same key again: the entry is not posted twice, the balance is now's
+            entry, again = db.write(lambda s, a=amount, k=key: post_and_balance(
+                s, _draft(code, a, key=k), account, clock=clock))
+            assert entry.replayed and again == running
+
+
+def test_a_deposit_answers_the_balance_and_holds_after_it(
+        db: Database, clock: FixedClock) -> None:
+    from coop.savings import place_hold
+
+    code = _member(db, clock)
+    db.write(lambda s: record_deposit(s, code, amount_minor=500_00, value_date=clock.today(),
+                                      actor="clerk", clock=clock))
+    db.write(lambda s: place_hold(s, code, amount_minor=120_00, reason="guarantee",
+                                  actor="admin", clock=clock))
+    _, balances = db.write(lambda s: record_deposit(
+        s, code, amount_minor=30_00, value_date=clock.today(), actor="clerk", clock=clock))
+    assert (balances.balance_minor, balances.held_minor) == (530_00, 120_00)
+
