@@ -27,6 +27,7 @@ from __future__ import annotations
 import ctypes
 import ipaddress
 import os
+import signal
 import sqlite3
 from collections.abc import Mapping
 from dataclasses import replace
@@ -138,7 +139,29 @@ def app_from_env() -> Litestar:
     """The app for each of uvicorn's worker processes (`--workers N`), from the environment."""
     from coop.api.app import create_app
 
+    die_with_parent()
     return create_app(Settings.from_env())
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> bool:
+    """Ask Linux to send this worker SIGTERM when the `coop serve` that started it dies, however
+    it dies: a supervisor killed with SIGKILL (an out-of-memory kill, `kill -9`) otherwise
+    leaves its workers serving on the port, on old code, with nobody to stop them. True if set
+    (Linux only)."""
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):  # not Linux
+        return False
+    parent = os.getppid()
+    if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        return False
+    if os.getppid() != parent:  # the parent died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
+    return True
+
 
 def tune_malloc(arenas: int) -> list[str]:
     """Cap glibc's malloc arenas for this process at `arenas` and fix its mmap threshold
