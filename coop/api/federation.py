@@ -52,7 +52,7 @@ PROBLEM_HEADERS = (
 )
 NOT_FOUND = json.dumps({
     "type": "urn:coop:problem:not-found", "title": "Not found", "status": 404,
-    "detail": "no society is served at this address"}).encode()
+    "detail": "no society is served at this address"}, separators=(",", ":")).encode()
 HEALTH = b'{"status":"ok"}'
 HTML_TARGET = re.compile(rb"""(\s(?:href|src|action|formaction)\s*=\s*)(["'])/(?!/)""",
                          re.IGNORECASE)

@@ -158,3 +158,17 @@ def test_a_society_that_cannot_start_stops_the_others_and_fails_the_start(
     anyio.run(federation, {"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
     assert [message["type"] for message in sent] == ["lifespan.startup.failed"]
     assert "unreachable" in sent[0]["message"] and events == ["stop north"]
+
+
+def test_each_society_sweeps_its_own_old_idempotency_keys(
+        client: TestClient[Any], federation: Federation) -> None:
+    """Old idempotency keys are swept at most every ten minutes: per society (a clock for the
+    whole process would let a busy society's sweep stand in for a quiet one's)."""
+    reach = Reach(client)
+    for member in federation.members:
+        name = member.config.name
+        token = reach.token(name, "admin", PASSWORDS[name]).json()["access_token"]
+        made = client.post(reach.url(name, "/api/v1/members"), json={"known_as": "Asha"},
+                           headers={**reach.headers(name, token), "Idempotency-Key": "k-1"})
+        assert made.status_code == 201, made.text
+    assert all(member.app.state.coop.swept_at > 0 for member in federation.members)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import httpx
@@ -77,6 +78,7 @@ def test_the_counter_under_a_prefix_keeps_links_redirects_and_cookie_there(
 
     home = client.get(done.headers["location"])
     assert home.status_code == 200 and 'name="code"' in home.text
+    assert "form-action 'self'" in home.headers["content-security-policy"]  # the counter's
     assert links_outside(home.text, "/s/north") == []
     code = societies["north"].member_code
     found = client.get(f"{NORTH}/find", params={"code": code}, follow_redirects=False)
@@ -156,3 +158,38 @@ def test_the_api_document_and_viewer_under_a_prefix(client: TestClient[Any]) -> 
     assets = re.findall(r"""(?:href|src)='([^']+)'""", viewer.text)
     assert assets and all(client.get(asset).status_code == 200 for asset in assets)
     assert client.get("/s/south/schema/openapi.json").json()["info"]["title"] == "coop"
+
+
+def test_plain_http_from_afar_is_told_the_societys_own_https_address(
+        societies: dict[str, Society], clock: FixedClock) -> None:
+    for society in societies.values():
+        society.config = replace(society.config,
+                                 settings=replace(society.config.settings, https_only=True))
+    with TestClient(app=federation_of(societies, clock)) as afar:  # not loopback
+        page = afar.get(f"{NORTH}/login")
+        assert page.status_code == 403
+        assert "https://testserver.local/s/north/counter/login" in page.text
+        problem = afar.get("/s/south/api/v1/me").json()
+        assert problem["detail"].endswith("use https://testserver.local/s/south/api/v1/me")
+
+
+def test_a_refused_deposit_under_a_prefix_comes_back_to_her_page(
+        client: TestClient[Any], societies: dict[str, Society]) -> None:
+    """The till offered on a refused deposit sends the clerk back to the member's page, under
+    the prefix (the form's `back` is the page's path within the society)."""
+    from coop.society import update_settings
+
+    north = societies["north"]
+    north.db.write(lambda s: update_settings(s, {"require_open_till": True}))
+    assert log_in(client, NORTH, "clerk1", CLERK_PASSWORD).status_code == 303
+    code = north.member_code
+    page = client.get(f"{NORTH}/members/{code}")
+    refused = client.post(f"{NORTH}/members/{code}/deposit",
+                          data={**fields(page.text, "deposit-form"), "amount": "50"})
+    assert refused.status_code == 422 and 'id="till-offer"' in refused.text
+    offer = fields(refused.text, "till-offer")
+    assert offer["back"] == f"/counter/members/{code}/deposit"
+    opened = client.post(f"{NORTH}/tills/open", data={**offer, "opening_float": "0"},
+                         follow_redirects=False)
+    assert opened.status_code == 303
+    assert opened.headers["location"].startswith(f"{NORTH}/members/{code}?done=")

@@ -191,3 +191,13 @@ def test_html_addresses_put_under_the_prefix() -> None:
         b'<a href="#top">t</a><a href="/s/north/counter/z">z</a>'
         b"<p>typed: see href=&#34;/counter/t&#34;</p>"  # text that people typed (escaped)
         b'<button formaction="/s/north/counter/b">b</button>')
+
+
+def test_the_example_file_in_deploy_is_a_good_societies_file() -> None:
+    example = Path(__file__).resolve().parents[2] / "deploy" / "societies.example.toml"
+    north, south, hill = load_societies(example, BASE)
+    assert [north.name, south.name, hill.name] == ["north", "south", "hill"]
+    assert north.hosts == ("north.coop.example",) and hill.hosts == ()
+    assert (south.currency, south.locale, south.settings.timezone) == ("KES", "sw_KE",
+                                                                      "Africa/Nairobi")
+    assert north.settings.backup_key_file == Path("/etc/coop/north/data-backup.key")
