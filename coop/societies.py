@@ -16,7 +16,9 @@ data_key_file = "/etc/coop/south/data.key"
 Nothing is shared between societies but the code: each has its own database (a PostgreSQL
 database of its own, or a SQLite file of its own) and its own master key for the identity
 vault, and the file is refused when two societies name the same database, the same key file
-or the same host. What is not a society's own comes from the environment as for one society
+or the same host. Relative paths (key files, SQLite files) are the file's folder's; a
+society's backup key is by default `<data key>-backup<suffix>` beside its data key. What is
+not a society's own comes from the environment as for one society
 (COOP_WORKER_THREADS, COOP_TRUSTED_PROXIES, TLS, COOP_HTTPS_ONLY, COOP_BUSINESS_DATE, ...).
 COOP_ADMIN_PASSWORD is not used for a federation: one password for every society's admin
 would be something shared (`coop init --societies` prints each admin's own password once).
