@@ -35,6 +35,7 @@ from coop.cli_admin import (
 )
 from coop.cli_auditpack import audit_pack_command
 from coop.cli_dividends import dividends_app
+from coop.cli_societies import SOCIETIES_HELP, load_or_exit, societies_app
 from coop.cli_tls import tls_app
 from coop.clock import Clock
 from coop.config import Settings
@@ -77,6 +78,7 @@ app.add_typer(year_app, name="year")
 app.add_typer(dividends_app, name="dividends")
 app.add_typer(users_app, name="users")
 app.add_typer(tls_app, name="tls")
+app.add_typer(societies_app, name="societies")
 app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.command("reindex")(reindex_command)
@@ -99,9 +101,25 @@ def init(
     share_face_value: Annotated[str | None, typer.Option(
         help="The face value of one share, e.g. 100 (default 10.00); only before the first "
              "share is issued.")] = None,
+    societies: Annotated[Path | None, typer.Option(envvar="COOP_SOCIETIES",
+                                                   help=SOCIETIES_HELP)] = None,
 ) -> None:
-    """Migrate the database to head and seed the chart of accounts and settings (safe twice)."""
-    settings = Settings.from_env()
+    """Migrate the database to head and seed the chart of accounts and settings (safe twice).
+    With --societies: every society of the file, each with the file's name, currency and
+    locale where it gives them, and an admin password of its own."""
+    if societies is None:
+        _set_up(Settings.from_env(), society_name=society_name, currency=currency,
+                locale=locale, share_face_value=share_face_value)
+        return
+    for each in load_or_exit(societies, Settings.from_env()):
+        out.print(f"[bold]{each.name}[/] ({each.prefix}/)", highlight=False)
+        _set_up(each.settings, society_name=each.society_name or society_name,
+                currency=each.currency or currency, locale=each.locale or locale,
+                share_face_value=each.share_face_value or share_face_value)
+
+
+def _set_up(settings: Settings, *, society_name: str, currency: str, locale: str,
+            share_face_value: str | None) -> None:
     if vault.create_key_file(settings.data_key_file):
         out.print(f"Created the identity vault's master key in {settings.data_key_file} "
                   "(mode 0600). Back it up apart from the database: without it, names and "
@@ -146,15 +164,19 @@ def serve(
              "or COOP_TLS_CERT).")] = None,
     tls_key: Annotated[Path | None, typer.Option(
         help="... and this private key (or COOP_TLS_KEY).")] = None,
+    societies: Annotated[Path | None, typer.Option(envvar="COOP_SOCIETIES",
+                                                   help=SOCIETIES_HELP)] = None,
 ) -> None:
     """Run the HTTP API (OpenAPI at /schema) and the counter. Plain HTTP is answered only to
     this machine itself unless COOP_HTTPS_ONLY=0: serve HTTPS (--tls-cert, --tls-key) or run
-    behind a proxy that does (COOP_TRUSTED_PROXIES)."""
+    behind a proxy that does (COOP_TRUSTED_PROXIES). With --societies: every society of the
+    file, each at /s/NAME/ and at its own host names (coop.api.federation)."""
     import os
 
     import uvicorn
 
     from coop.api import create_app
+    from coop.api.federation import create_federation
     from coop.api.server import (
         is_loopback,
         prepare_workers,
@@ -167,37 +189,45 @@ def serve(
 
     settings = serve_settings(Settings.from_env(), os.environ, tls_cert=tls_cert,
                               tls_key=tls_key)
-    tune_malloc(settings.malloc_arenas)  # first: before any thread starts
-    refusal = tls_refusal(settings) or workers_refusal(
-        workers, database_url=settings.database_url,
-        driver=os.environ.get("COOP_SQLITE_DRIVER"))
+    federation = load_or_exit(societies, settings) if societies else None
+    tune_malloc(settings.malloc_arenas)  # before any thread starts
+    each = [society.settings for society in federation] if federation else [settings]
+    refusal = tls_refusal(settings) or next(filter(None, (workers_refusal(
+        workers, database_url=one.database_url, driver=os.environ.get("COOP_SQLITE_DRIVER"))
+        for one in each)), None)
     if refusal:
         err.print(f"[red]refused[/]: {refusal}")
         raise typer.Exit(2)
-    prepare_workers(workers, settings)
-    warning = (sqlite_version_warning() if settings.database_url.startswith("sqlite")
+    prepare_workers(workers, settings, societies=societies)
+    warning = (sqlite_version_warning() if any(one.database_url.startswith("sqlite")
+                                               for one in each)
                and os.environ.get("COOP_SQLITE_DRIVER", "sqlite3") == "sqlite3" else None)
     if warning:
         err.print(f"[yellow]warning[/]: {warning}")
-    db = _database(settings)
-    try:
-        indexed = reindex_missing(db, settings)
-    finally:
-        db.dispose()
-    if indexed:
-        out.print(f"Indexed {indexed:,} members for the search by name and phone.")
+    for one in each:
+        db = _database(one)
+        try:
+            indexed = reindex_missing(db, one)
+        finally:
+            db.dispose()
+        if indexed:
+            out.print(f"Indexed {indexed:,} members for the search by name and phone.")
     scheme = "https" if settings.tls else "http"
     out.print(f"coop serving on {scheme}://{host}:{port}  (counter /counter/, API /api/v1, "
-              "docs /schema; log in with POST /api/v1/auth/token as admin)")
+              "docs /schema; log in with POST /api/v1/auth/token as admin)" if not federation
+              else f"coop serving {len(federation)} societies on {scheme}://{host}:{port}/s/"
+                   "NAME/ and on their host names (`coop societies list`)")
     if not settings.tls and settings.https_only and not is_loopback(host):
         out.print("Plain HTTP: only this machine is answered; other machines are told to use "
                   "https:// (serve with --tls-cert/--tls-key, see `coop tls init`, or behind a "
                   "proxy set in COOP_TRUSTED_PROXIES).")
     if workers > 1:
-        uvicorn.run("coop.api.server:app_from_env", factory=True, workers=workers, host=host,
-                    port=port, **server_options(settings))
+        uvicorn.run(f"coop.api.{'federation' if federation else 'server'}:app_from_env",
+                    factory=True, workers=workers, host=host, port=port,
+                    **server_options(settings))
     else:
-        uvicorn.run(create_app(settings), host=host, port=port, **server_options(settings))
+        uvicorn.run(create_federation(federation) if federation else create_app(settings),
+                    host=host, port=port, **server_options(settings))
 
 
 @app.command(name="verify")

@@ -35,6 +35,9 @@ class AppState:
     verify_jobs: VerifyJobs = field(default_factory=VerifyJobs)
     """The app's checks of the books running or done lately (coop.api.verify_jobs)."""
     writes: Writes | None = None
+    swept_at: float = 0.0
+    """When this app last swept its database's old idempotency keys (time.monotonic): each
+    society of a federation sweeps its own."""
 
     def writer(self) -> Writes:
         """How counter requests run their write (coop.api.writes): grouped."""

@@ -27,8 +27,10 @@ _ASSETS = {
     "swagger-ui.css": "text/css; charset=utf-8",
     "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
 }
-_START = b"""window.addEventListener("load", function () {
-  window.ui = SwaggerUIBundle({url: "/schema/openapi.json", dom_id: "#swagger-ui",
+# the document beside the page, wherever the app is mounted (a society's /s/<name> too)
+_START = rb"""window.addEventListener("load", function () {
+  var root = window.location.pathname.replace(/\/schema(\/[^\/]*)?\/?$/, "");
+  window.ui = SwaggerUIBundle({url: root + "/schema/openapi.json", dom_id: "#swagger-ui",
                                deepLinking: true});
 });
 """

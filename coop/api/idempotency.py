@@ -27,6 +27,7 @@ from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from coop.api.deps import AppState
 from coop.api.schemas.common import Out, dump
 from coop.auth import (
     IDEMPOTENCY_WINDOW,
@@ -78,7 +79,6 @@ def _member_of(request: Request[Any, Any, Any], content: bytes) -> str | None:
 
 _CODE_IN_ANSWER = re.compile(rb'"(?:member_)?code":"(M-[0-9A-Z]{1,14})"')
 _SWEEP_EVERY = 600.0
-_last_sweep = [0.0]
 
 
 def encode(payload: Out) -> bytes:
@@ -105,7 +105,7 @@ def respond(
         content, status = state.db.write(transaction)
     except _KeyTaken:
         return _replay(state.db, principal, key or "", digest)
-    return _answer(content, status, sweep)
+    return _answer(state, content, status, sweep)
 
 
 async def respond_async(
@@ -127,12 +127,12 @@ async def respond_async(
     except _KeyTaken:
         return await anyio.to_thread.run_sync(
             lambda: _replay(state.db, principal, key or "", digest))
-    return _answer(content, status, sweep)
+    return _answer(state, content, status, sweep)
 
 
-def _answer(content: bytes, status: int, sweep: bool) -> Response[Any]:
+def _answer(state: AppState, content: bytes, status: int, sweep: bool) -> Response[Any]:
     if sweep:
-        _last_sweep[0] = time.monotonic()
+        state.swept_at = time.monotonic()
     return Response(content=content, status_code=status, media_type=JSON)
 
 
@@ -149,7 +149,7 @@ def _plan(
                            field="Idempotency-Key")
     method, path = request.method, request.url.path
     digest = fingerprint(method, path, body, vault=state.identity_vault()) if key else ""
-    sweep = key is not None and time.monotonic() - _last_sweep[0] > _SWEEP_EVERY
+    sweep = key is not None and time.monotonic() - state.swept_at > _SWEEP_EVERY
 
     def transaction(session: Session) -> tuple[bytes, int]:
         if sweep:

@@ -121,14 +121,16 @@ def serve_settings(settings: Settings, environ: Mapping[str, str], *,
         https_only=settings.https_only if "COOP_HTTPS_ONLY" in environ else True)
 
 
-def prepare_workers(workers: int, settings: Settings) -> None:
+def prepare_workers(workers: int, settings: Settings, *, societies: Path | None = None) -> None:
     """Before uvicorn starts N > 1 processes: the environment is what the spawned processes
-    read their settings from, so `coop serve`'s own settings go there; on SQLite they all use
-    APSW's SQLite."""
+    read their settings from, so `coop serve`'s own settings (and its societies file) go
+    there; on SQLite they all use APSW's SQLite."""
     if workers <= 1:
         return
-    if settings.database_url.startswith("sqlite"):
+    if settings.database_url.startswith("sqlite") or societies is not None:
         os.environ.setdefault("COOP_SQLITE_DRIVER", "apsw")
+    if societies is not None:
+        os.environ["COOP_SOCIETIES"] = str(societies.resolve())
     os.environ["COOP_HTTPS_ONLY"] = "1" if settings.https_only else "0"
     if settings.tls_cert is not None and settings.tls_key is not None:
         os.environ["COOP_TLS_CERT"] = str(settings.tls_cert)

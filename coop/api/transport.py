@@ -42,13 +42,14 @@ class HttpsRequired(PermissionDeniedException):
 
 def https_address(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
     """https:// with the host the browser asked for (without its plain-HTTP port) and the
-    page's path."""
+    page's path (under the app's root path: a society's /s/<name> in a federation)."""
     host = connection.headers.get("host", "") or "this-server"
     if host.startswith("["):
         name = host[:host.index("]") + 1] if "]" in host else host
     else:
         name = host.rsplit(":", 1)[0]
-    return f"https://{name}{connection.scope['path']}"
+    scope = connection.scope
+    return f"https://{name}{scope.get('root_path', '')}{scope['path']}"
 
 
 async def https_only(connection: ASGIConnection[Any, Any, Any, Any],

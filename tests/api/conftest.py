@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -144,3 +145,11 @@ def live(api: Api) -> Iterator[LiveServer]:
     yield LiveServer(base_url=f"http://127.0.0.1:{port}", api=api)
     server.should_exit = True
     thread.join(timeout=10)
+
+
+@pytest.fixture
+def societies(template: str, tmp_path: Path, clock: FixedClock) -> Iterator[Any]:
+    """Two societies, North and South, each in its own database (tests.api.two_societies)."""
+    from tests.api.two_societies import two_societies
+
+    yield from two_societies(template, tmp_path, clock)
