@@ -64,15 +64,15 @@ JobState = Literal["running", "done", "failed"]
 def check_books(db: Database, *, progress: Callable[[int], None] | None = None) -> VerifyOut:
     """What GET /ledger/verify answers: the chain and every balance recomputed (`progress` is
     told the entries checked, every few thousand), then every register's problems."""
-    report = db.read(lambda session: verify(session, progress=progress))
-    for account, message in db.read(registers.reconcile_registers):
+    report = db.read_report(lambda session: verify(session, progress=progress))
+    for account, message in db.read_report(registers.reconcile_registers):
         report.add(Problem(None, account, message))
     return verify_out(report)
 
 
 def entries_total(db: Database) -> int:
     """The entries a check will go through: the chain head's number (read in O(1))."""
-    book = db.read(queries.book)
+    book = db.read_report(queries.book)
     return book.head_seq if book is not None else 0
 
 
