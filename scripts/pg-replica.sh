@@ -113,13 +113,12 @@ make_standby() {  # make_standby DIR PORT FROM_HOST FROM_PORT LISTEN
   write_conf "$data" \
     "# coop: synchronous standby (scripts/pg-replica.sh)" \
     "port = $port" "listen_addresses = '$listen'" "unix_socket_directories = '$run'" \
+    "# the primary knows its synchronous standby by this name: the walreceiver's" \
+    "# application_name, as primary_conninfo (written by pg_basebackup -R) names none" \
     "cluster_name = '$SLOT'" "hot_standby = on" \
     "# promoted, it has no standby of its own to wait for (the primary's setting came with" \
     "# pg_basebackup: kept, every COMMIT after a failover would wait for ever)" \
     "synchronous_standby_names = ''"
-  # the primary knows its synchronous standby by this name (synchronous_standby_names)
-  printf '%s\n' "primary_conninfo = 'host=$host port=$from_port user=$ROLE application_name=$SLOT'" \
-    | as_pg tee -a "$data/postgresql.auto.conf" >/dev/null
   as_pg "$BIN/pg_ctl" -D "$data" -l "$dir/standby.log" -w start >/dev/null
   echo "standby $data on port $port, streaming from $host:$from_port"
 }

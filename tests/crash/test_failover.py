@@ -53,7 +53,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from coop.clock import FixedClock
 from coop.db import Database
@@ -479,3 +480,48 @@ def _negative_controls(db: Database, books: Books, load: Load) -> None:
 
 def _balance(db: Database, code: str) -> int:
     return db.read(lambda s: balances(s, code).balance_minor)
+
+
+def test_the_script_makes_a_pair_the_two_machine_way(drill_folder: Path) -> None:
+    """`primary` on one machine, `standby --from` on the other (here both on this one), with
+    a replication password: the standby is synchronous, and with remote_apply a deposit's
+    COMMIT returns only once the standby shows it."""
+    primary_port, standby_port = _free_ports(2)
+    password = {"COOP_REPLICATION_PASSWORD": "a replication pass'word"}
+
+    def script(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["bash", str(SCRIPT), *args], capture_output=True, text=True,
+                              env={**os.environ, "PG_BIN": str(PG_BIN), **password},
+                              timeout=120, check=False)
+
+    machines = (drill_folder / "a", drill_folder / "b")
+    try:
+        made = script("primary", str(machines[0]), "--port", str(primary_port))
+        assert made.returncode == 0, made.stderr
+        made = script("standby", str(machines[1]), "--port", str(standby_port),
+                      "--from", f"127.0.0.1:{primary_port}")
+        assert made.returncode == 0, made.stderr
+        primary = Database(f"postgresql+psycopg://postgres@127.0.0.1:{primary_port}/coop",
+                           pool_size=1)
+        standby = Database(f"postgresql+psycopg://postgres@127.0.0.1:{standby_port}/coop",
+                           pool_size=1)
+        try:
+            deadline = time.monotonic() + 30
+            while primary.read(lambda s: s.execute(text(
+                    "SELECT sync_state FROM pg_stat_replication")).scalar()) != "sync":
+                assert time.monotonic() < deadline, "the standby never became synchronous"
+                time.sleep(0.1)
+            primary.write(lambda s: s.execute(text("CREATE TABLE drill (n int)")))
+            for n in range(20):  # each COMMIT waits for the standby to apply it
+                primary.write(lambda s, n=n: s.execute(text("INSERT INTO drill VALUES (:n)"),
+                                                       {"n": n}))
+                assert standby.read(lambda s: s.execute(text(
+                    "SELECT count(*) FROM drill")).scalar_one()) == n + 1
+            with pytest.raises(DBAPIError, match="during recovery"):
+                standby.write(lambda s: s.execute(text("INSERT INTO drill VALUES (99)")))
+        finally:
+            primary.dispose()
+            standby.dispose()
+    finally:
+        for machine in machines:
+            script("stop", str(machine))
