@@ -9,10 +9,12 @@
 #       on 127.0.0.1 only; waits until the standby is synchronous; creates the database;
 #       prints the multi-host COOP_DATABASE_URL and a COOP_REPLICA_URL.
 #   pg-replica.sh primary DIR --port P --listen ADDR --standby-from CIDR [--sync ...]
-#                             [--database coop]                          (machine A)
-#   pg-replica.sh standby DIR --port P --from HOST:PORT                  (machine B)
+#                             [--clients-from CIDR] [--database coop]    (machine A)
+#   pg-replica.sh standby DIR --port P --listen ADDR --from HOST:PORT    (machine B)
 #       The same on two machines. Set COOP_REPLICATION_PASSWORD on both: the replication role
 #       then logs in with scram-sha-256 from CIDR only (without it, only from 127.0.0.1).
+#       --clients-from: coop's server may log in from there (scram-sha-256: give its role a
+#       password); the standby gets the same pg_hba.conf, so it is reachable after a failover.
 #   pg-replica.sh start|stop|status DIR     the node(s) in DIR
 #   pg-replica.sh promote DIR               DIR/standby becomes the primary (after a failover)
 #   pg-replica.sh url DIR                   the URLs of a pair
@@ -73,8 +75,8 @@ write_conf() {  # write_conf DATADIR LINES...: appended to the node's postgresql
   printf '%s\n' "$@" | as_pg tee -a "$data/postgresql.conf" >/dev/null
 }
 
-make_primary() {  # make_primary DIR PORT LISTEN CIDR SYNC DATABASE
-  local dir=$1 port=$2 listen=$3 cidr=$4 sync=$5 database=$6
+make_primary() {  # make_primary DIR PORT LISTEN CIDR SYNC DATABASE [CLIENTS_CIDR]
+  local dir=$1 port=$2 listen=$3 cidr=$4 sync=$5 database=$6 clients=${7:-}
   local data="$dir/primary" run="$dir/run"
   [ -e "$data" ] && die "$data exists already"
   own_dir "$dir"; own_dir "$run"
@@ -89,9 +91,11 @@ make_primary() {  # make_primary DIR PORT LISTEN CIDR SYNC DATABASE
   local method=trust
   [ -n "${COOP_REPLICATION_PASSWORD:-}" ] && method=scram-sha-256
   printf '%s\n' "host replication $ROLE $cidr $method" | as_pg tee -a "$data/pg_hba.conf" >/dev/null
-  if [ "$listen" != 127.0.0.1 ] && [ "$listen" != localhost ]; then
-    echo "pg-replica: $data/pg_hba.conf trusts 127.0.0.1 only for coop's own connections:" \
-         "add the application server's address with scram-sha-256" >&2
+  if [ -n "$clients" ]; then
+    printf '%s\n' "host all all $clients scram-sha-256" | as_pg tee -a "$data/pg_hba.conf" >/dev/null
+  elif [ "$listen" != 127.0.0.1 ] && [ "$listen" != localhost ]; then
+    echo "pg-replica: only 127.0.0.1 may log in to the books: give coop's server's address" \
+         "with --clients-from CIDR" >&2
   fi
   as_pg "$BIN/pg_ctl" -D "$data" -l "$dir/primary.log" -w start >/dev/null
   local password=""
@@ -148,11 +152,11 @@ nodes() { for node in primary standby; do [ -d "$1/$node" ] && echo "$node"; don
 
 command=${1:-}; shift || true
 dir=${1:-}; shift || true
-[ -n "$command" ] && [ -n "$dir" ] || { sed -n '2,28p' "$0"; exit 2; }
+[ -n "$command" ] && [ -n "$dir" ] || { sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 2; }
 dir=$(realpath -m "$dir")
 
 primary_port=5441 standby_port=5442 sync=remote_apply database=coop
-listen=127.0.0.1 cidr=127.0.0.1/32 from=""
+listen=127.0.0.1 cidr=127.0.0.1/32 from="" clients=""
 while [ $# -gt 0 ]; do
   case $1 in
     --primary-port) primary_port=$2; shift 2 ;;
@@ -163,6 +167,7 @@ while [ $# -gt 0 ]; do
     --listen) listen=$2; shift 2 ;;
     --standby-from) cidr=$2; shift 2 ;;
     --from) from=$2; shift 2 ;;
+    --clients-from) clients=$2; shift 2 ;;
     *) die "unknown option $1" ;;
   esac
 done
@@ -177,7 +182,7 @@ case $command in
     echo "the standby is synchronous (synchronous_commit = $sync)"
     urls "$dir" ;;
   primary)
-    make_primary "$dir" "$primary_port" "$listen" "$cidr" "$sync" "$database"
+    make_primary "$dir" "$primary_port" "$listen" "$cidr" "$sync" "$database" "$clients"
     echo "now on the standby's machine: pg-replica.sh standby DIR --port P --from THIS_HOST:$primary_port" ;;
   standby)
     [ -n "$from" ] || die "standby needs --from HOST:PORT (the primary)"
