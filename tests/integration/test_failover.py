@@ -4,6 +4,7 @@ whose COMMIT was on its way is never rerun (OutcomeUnknown: the client sends it 
 the same Idempotency-Key); COOP_DATABASE_URL may list several hosts, libpq's way, and so may
 the backup's pg_dump and pg_restore.
 
+The backup's pg_dump and pg_restore with such a URL: tests/integration/test_backup_restore.py.
 The losses are real: a test ends its own transaction's backend with pg_terminate_backend,
 before a statement or right before the COMMIT. SQLite has no server to lose, so those run on
 PostgreSQL; what runs on both engines shows that nothing else is taken for a lost connection.
@@ -12,10 +13,9 @@ The failover itself (a primary killed, its standby promoted) is tests/crash/test
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,6 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import Session
 
-from coop import backup
 from coop.clock import FixedClock
 from coop.db import Database
 from coop.db_failover import BooksUnreachable, OutcomeUnknown, connection_lost, libpq_conninfo
@@ -33,10 +32,10 @@ from coop.members import Identity, register_member
 from coop.members.vault import Vault
 from coop.savings import record_deposit
 from tests.conftest import is_postgres
+from tests.helpers import closed_port, multi_host
 
 postgres_only = pytest.mark.skipif(
     not is_postgres(), reason="a lost connection is PostgreSQL's: SQLite has no server to lose")
-KEY = bytes(range(7, 39))
 
 
 class _Driver(Exception):
@@ -178,26 +177,10 @@ def test_a_connection_lost_during_the_commit_is_never_run_again(
     assert _entries(db, "lost-at-commit") == 1
 
 
-def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # nothing listens there once it is closed
-
-
-def multi_host(database_url: str, *, first_port: int) -> str:
-    """`database_url` with a host that answers nothing before its own (libpq's multi-host
-    form), for the server that takes writes."""
-    url = make_url(database_url)
-    hosts = (f"127.0.0.1:{first_port}", f"{url.host or '127.0.0.1'}:{url.port or 5432}")
-    return url._replace(host=None, port=None).update_query_dict(
-        {"host": hosts, "target_session_attrs": "read-write"}).render_as_string(
-        hide_password=False)
-
-
 @postgres_only
 def test_a_url_with_several_hosts_reaches_the_one_that_takes_writes(
         db: Database, clock: FixedClock, database_url: str) -> None:
-    url = multi_host(database_url, first_port=_closed_port())
+    url = multi_host(database_url, first_port=closed_port())
     assert "host=127.0.0.1%3A" in url  # both hosts in the query, as COOP_DATABASE_URL has them
     several = Database(url, pool_size=2)
     try:
@@ -218,7 +201,7 @@ def test_a_write_waits_for_a_primary_then_is_refused(clock: FixedClock,
                                                     database_url: str) -> None:
     """No host answers (the primary died, no standby promoted yet): the write tries again
     for COOP_FAILOVER_WAIT_S, then is refused as BooksUnreachable (nothing was written)."""
-    url = make_url(database_url).set(host="127.0.0.1", port=_closed_port())
+    url = make_url(database_url).set(host="127.0.0.1", port=closed_port())
     nowhere = Database(url, pool_size=1, failover_wait_s=0.6)
     tries = []
 
@@ -235,41 +218,3 @@ def test_a_write_waits_for_a_primary_then_is_refused(clock: FixedClock,
     waited = time.monotonic() - started
     assert 0.6 <= waited < 3, waited
     assert len(tries) >= 2  # it did try again meanwhile
-
-
-@pytest.fixture
-def target_url(database_url: str) -> Iterator[str]:
-    url = make_url(database_url)
-    name = f"{url.database}_multihost"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
-
-
-@postgres_only
-def test_backup_and_restore_take_a_url_with_several_hosts(
-        db: Database, clock: FixedClock, database_url: str, target_url: str,
-        tmp_path: Path) -> None:
-    """pg_dump and pg_restore are given libpq's own multi-host string (before, pg_dump was
-    handed the URL with `host=a:p&host=b:p`, which libpq does not read as two hosts)."""
-    code = _members(db, clock)[0]
-    db.write(lambda s: record_deposit(s, code, amount_minor=1234, value_date=clock.today(),
-                                      actor="clerk", clock=clock, key="backed-up"))
-    closed = _closed_port()
-    manifest = backup.create(multi_host(database_url, first_port=closed),
-                             tmp_path / "books.zip", key=KEY)
-    restored = backup.restore(tmp_path / "books.zip",
-                              multi_host(target_url, first_port=closed), key=KEY)
-    assert (restored.head_seq, restored.head_hash) == (manifest.head_seq, manifest.head_hash)
-    copy = Database(target_url, pool_size=1)
-    try:
-        assert _entries(copy, "backed-up") == 1
-    finally:
-        copy.dispose()
