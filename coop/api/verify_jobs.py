@@ -26,7 +26,9 @@ proxy sees nothing), so the same check can also run in the background and say ho
   `Accept: application/x-ndjson`.
 
 A job's thread holds one read snapshot while it runs; the app's shutdown waits for it (up to
-`SHUTDOWN_WAIT_SECONDS`) so its connection is back before the database is closed.
+`SHUTDOWN_WAIT_SECONDS`) so its connection is back before the database is closed. With
+COOP_REPLICA_URL the check reads the replica (`Database.read_report`): the books as the
+standby has them, a moment behind the primary at most.
 """
 
 from __future__ import annotations
