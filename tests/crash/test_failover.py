@@ -141,16 +141,18 @@ class Pair:
                 self.urls[name] = value
         assert set(self.urls) == {"COOP_DATABASE_URL", "COOP_REPLICA_URL"}, made.stdout
 
-    def kill_primary(self) -> int:
+    def kill_primary(self) -> tuple[float, float, int]:
         """The primary's machine dies: SIGSTOP to the postmaster (it forks no more), then
-        SIGKILL to it and to every process it started. The processes killed."""
+        SIGKILL to it and to every process it started. When it was stopped, when every
+        process had its SIGKILL (a request sent after that cannot reach it), how many."""
         postmaster = int((self.folder / "primary" / "postmaster.pid").read_text().split()[0])
+        stopped_at = time.monotonic()
         os.kill(postmaster, signal.SIGSTOP)
         children = [pid for pid in _pids() if _parent(pid) == postmaster]
         for pid in (postmaster, *children):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-        return 1 + len(children)
+        return stopped_at, time.monotonic(), 1 + len(children)
 
     def promote(self) -> None:
         promoted = _script("promote", str(self.folder))
@@ -253,6 +255,7 @@ class Load:
     books: Books
     run_seed: int
     killed_at: float | None = None
+    """When the old primary had its SIGKILLs: a request sent after it reached the new one."""
     stop: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
     ops: dict[str, Op] = field(default_factory=dict)
@@ -397,8 +400,7 @@ def test_the_standby_takes_over_and_nothing_acknowledged_is_lost(
         before = env_int("COOP_FAILOVER_BEFORE", 150)
         load.wait_for(lambda: len(load.acked) >= before, "the load before the kill", serve)
         acked_before = len(load.acked)
-        load.killed_at = killed_at = time.monotonic()
-        processes = pair.kill_primary()
+        killed_at, load.killed_at, processes = pair.kill_primary()
         pair.promote()
         promoted_s = time.monotonic() - killed_at
         after = env_int("COOP_FAILOVER_AFTER", 150)
