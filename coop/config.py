@@ -26,7 +26,8 @@ COOP_DATABASE_URL may name a primary and its standby, libpq's way:
 `postgresql+psycopg://coop@/coop?host=a:5432&host=b:5432&target_session_attrs=read-write`
 (coop.db_failover). COOP_REPLICA_URL (a hot standby; with `target_session_attrs=prefer-standby`
 and both hosts, the primary when no standby answers) takes the reads that may lag a moment:
-reports, the trial balance, the export and GET /ledger/verify. Writes never go there.
+the JSON reports (balance sheet, income and expenditure, receipts and payments, portfolio), the
+trial balance, the export and GET /ledger/verify. Writes never go there.
 """
 
 from __future__ import annotations
