@@ -50,6 +50,7 @@ from sqlalchemy import create_engine, inspect, literal, select, table, text
 from sqlalchemy.engine import URL, make_url
 
 from coop.db import Database, sqlite_module
+from coop.db_failover import libpq_conninfo
 from coop.errors import Conflict, InvalidInput
 from coop.ledger.verify import verify
 
@@ -161,14 +162,14 @@ def _tool(name: str) -> str:
 
 
 def _libpq(url: URL) -> tuple[str, dict[str, str]]:
-    """The URL as pg_dump and pg_restore take it, without its password, and the environment
-    to run them in: the password goes as PGPASSWORD, never on a command line, where every
-    user of the machine could read it in the process list."""
+    """The URL as pg_dump and pg_restore take it (libpq's `key=value` string: several hosts,
+    `host=a:5432&host=b:5432&target_session_attrs=read-write`, become libpq's lists), without
+    its password, and the environment to run them in: the password goes as PGPASSWORD, never
+    on a command line, where every user of the machine could read it in the process list."""
     env = dict(os.environ)
     if url.password is not None:
         env["PGPASSWORD"] = str(url.password)
-    bare = url.set(drivername="postgresql")._replace(password=None)  # set() keeps a None
-    return bare.render_as_string(hide_password=False), env
+    return libpq_conninfo(url), env
 
 
 def _sqlite_snapshot(source: Path, target: Path) -> tuple[int, str, int, str | None]:

@@ -88,7 +88,8 @@ err = Console(stderr=True)
 
 
 def _database(settings: Settings) -> Database:
-    return Database(settings.database_url, pool_size=4)
+    return Database(settings.database_url, pool_size=4,
+                    failover_wait_s=settings.failover_wait_s)
 
 
 @app.command()

@@ -3,6 +3,8 @@
 | variable | default | meaning |
 |---|---|---|
 | COOP_DATABASE_URL | sqlite:///coop.db | SQLAlchemy URL (sqlite:///FILE, postgresql+psycopg://) |
+| COOP_REPLICA_URL | (none) | a read-only replica for reports and the auditor's checks |
+| COOP_FAILOVER_WAIT_S | 10 | how long a write waits for a primary after a lost connection |
 | COOP_DATA_KEY_FILE | ~/.config/coop/data.key | master key for the identity vault (0600) |
 | COOP_ADMIN_PASSWORD | (generated) | password for user `admin` at `coop init` |
 | COOP_TIMEZONE | Asia/Kolkata | the society's time zone (it decides the business date) |
@@ -20,6 +22,13 @@
 COOP_HTTPS_ONLY is 1 under `coop serve` unless set: a request that came over plain HTTP (not
 through our TLS, nor forwarded as https by a trusted proxy) from any address but the machine
 itself is refused. 0 allows plain HTTP from anywhere (only on a network you trust entirely).
+
+COOP_DATABASE_URL may name a primary and its standby, libpq's way:
+`postgresql+psycopg://coop@/coop?host=a:5432&host=b:5432&target_session_attrs=read-write`
+(coop.db_failover). COOP_REPLICA_URL (a hot standby; with `target_session_attrs=prefer-standby`
+and both hosts, the primary when no standby answers) takes the reads that may lag a moment:
+the JSON reports (balance sheet, income and expenditure, receipts and payments, portfolio), the
+trial balance, the export and GET /ledger/verify. Writes never go there.
 """
 
 from __future__ import annotations
@@ -36,6 +45,8 @@ from coop.errors import InvalidInput
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///coop.db"
+    replica_url: str | None = None
+    failover_wait_s: float = 10.0
     data_key_file: Path = field(default_factory=lambda: Path("~/.config/coop/data.key"))
     backup_key_file: Path = field(default_factory=lambda: Path("~/.config/coop/backup.key"))
     admin_password: str | None = None
@@ -68,6 +79,8 @@ class Settings:
             ) from exc
         return cls(
             database_url=env.get("COOP_DATABASE_URL", cls.database_url),
+            replica_url=env.get("COOP_REPLICA_URL") or None,
+            failover_wait_s=_seconds(env, "COOP_FAILOVER_WAIT_S", cls.failover_wait_s),
             data_key_file=Path(
                 env.get("COOP_DATA_KEY_FILE", "~/.config/coop/data.key")
             ).expanduser(),
@@ -99,6 +112,20 @@ class Settings:
 
     def clock(self) -> SystemClock:
         return SystemClock(timezone=self.timezone, pinned_date=self.business_date)
+
+
+def _seconds(env: dict[str, str], name: str, default: float) -> float:
+    text = env.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 3600:
+        raise InvalidInput(f"{name} {text!r} is not a number of seconds (0 to 3600)",
+                           field=name)
+    return value
 
 
 def _path(value: str | None) -> Path | None:

@@ -11,6 +11,9 @@
   id order (see coop.ledger.service). A deadlock or serialization failure (SQLSTATE 40P01/40001)
   rolls the whole transaction back and `Database.write` runs it again, at most three times.
   Reads for reports run REPEATABLE READ READ ONLY so that a report never sees a torn state.
+- A lost PostgreSQL connection (a primary and its standby, coop.db_failover): a transaction
+  that never reached its COMMIT runs again once a primary answers; one lost during its COMMIT
+  never does (`OutcomeUnknown`). `read_report` reads on COOP_REPLICA_URL when there is one.
 
 A service function owns exactly one transaction: it is handed to `Database.write` (or runs
 inside `Database.writing()`), and nothing below it commits.
@@ -41,6 +44,15 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.types import TypeDecorator
 
 from coop import db_pg
+from coop.db_failover import (
+    FAILOVER_WAIT_S,
+    OutcomeUnknown,
+    Patience,
+    PoolReset,
+    books_unreachable,
+    connection_lost,
+    outcome_unknown,
+)
 from coop.errors import CoopError
 
 log = logging.getLogger(__name__)
@@ -277,10 +289,13 @@ class Database:
     """The engines of one society's database and the two ways into it: write and read."""
 
     def __init__(self, url: str | URL, *, pool_size: int = 40, echo: bool = False,
-                 sqlite_driver: str | None = None) -> None:
+                 sqlite_driver: str | None = None, replica_url: str | URL | None = None,
+                 failover_wait_s: float = FAILOVER_WAIT_S) -> None:
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.sqlite_driver = sqlite_driver or os.environ.get("COOP_SQLITE_DRIVER") or "sqlite3"
+        self.failover_wait_s = failover_wait_s
+        self._reset_pool = PoolReset()
         self._lock_fd: int | None = None
         if self.is_sqlite:
             if self.sqlite_driver not in SQLITE_DRIVERS:
@@ -288,11 +303,10 @@ class Database:
                                 f"{', '.join(SQLITE_DRIVERS)}")
             _private_sqlite_file(self.url.database)
             self._lock_fd = self._writer_lock_file()
-            self.reader = self._sqlite_engine(pool_size=pool_size, echo=echo,
+            self.reader = self._sqlite_engine(self.url, pool_size=pool_size, echo=echo,
                                               on_connect=_sqlite_reader_on_connect)
-            self.writer: Engine = self._sqlite_engine(pool_size=1, echo=echo).execution_options(
-                coop_begin="IMMEDIATE"
-            )
+            self.writer: Engine = self._sqlite_engine(
+                self.url, pool_size=1, echo=echo).execution_options(coop_begin="IMMEDIATE")
         else:
             engine = create_engine(
                 self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, echo=echo,
@@ -303,9 +317,25 @@ class Database:
             self.reader = engine.execution_options(
                 isolation_level="REPEATABLE READ", postgresql_readonly=True
             )
+        self.replica = self.reader if replica_url is None else \
+            self._replica_engine(make_url(replica_url), echo=echo)  # where read_report reads
         self._writer_turn = FairLock() if self.is_sqlite else None
         self._write_sessions = sessionmaker(bind=self.writer, expire_on_commit=False)
         self._read_sessions = sessionmaker(bind=self.reader, expire_on_commit=False)
+        self._report_sessions = sessionmaker(bind=self.replica, expire_on_commit=False)
+
+    def _replica_engine(self, url: URL, *, echo: bool) -> Engine:
+        """A read-only engine on COOP_REPLICA_URL (a hot standby), of the primary's kind."""
+        if (url.get_backend_name() == "sqlite") != self.is_sqlite:
+            raise CoopError(f"COOP_REPLICA_URL is a {url.get_backend_name()} database and "
+                            f"COOP_DATABASE_URL a {self.url.get_backend_name()} one: a "
+                            "replica is a copy of the primary, on the same engine")
+        if self.is_sqlite:
+            return self._sqlite_engine(url, pool_size=4, echo=echo,
+                                       on_connect=_sqlite_reader_on_connect)
+        return create_engine(url, pool_size=4, max_overflow=8, pool_pre_ping=True,
+                             echo=echo).execution_options(
+            isolation_level="REPEATABLE READ", postgresql_readonly=True)
 
     def _writer_lock_file(self) -> int | None:
         """With APSW (several server processes on one file), the file beside the database
@@ -329,14 +359,14 @@ class Database:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
     def _sqlite_engine(
-        self, *, pool_size: int, echo: bool,
+        self, url: URL, *, pool_size: int, echo: bool,
         on_connect: Callable[[Any, ConnectionPoolEntry], None] = _sqlite_on_connect,
     ) -> Engine:
         extra: dict[str, Any] = {}
         if self.sqlite_driver == "apsw":
             extra["module"] = sqlite_module("apsw")
         engine = create_engine(
-            self.url,
+            url,
             **extra,
             connect_args={"check_same_thread": False, "timeout": 30},
             pool_size=pool_size,
@@ -353,14 +383,24 @@ class Database:
 
     @contextmanager
     def writing(self) -> Iterator[Session]:
-        """One write transaction: commits when the block ends, rolls back on any exception."""
-        if self._writer_turn is None:
-            with self._write_sessions() as session, session.begin():
+        """One write transaction: commits when the block ends, rolls back on any exception.
+        A connection lost during the COMMIT itself is `OutcomeUnknown` (coop.db_failover)."""
+        committing = False
+        try:
+            if self._writer_turn is None:
+                with self._write_sessions() as session, session.begin():
+                    yield session
+                    session.flush()  # a failure here is before the COMMIT: nothing written
+                    committing = True
+                return
+            with self._writer_turn, self._file_turn(), self._write_sessions() as session, \
+                    session.begin():
                 yield session
-            return
-        with self._writer_turn, self._file_turn(), self._write_sessions() as session, \
-                session.begin():
-            yield session
+        except Exception as exc:
+            if committing and connection_lost(exc):  # only ever on PostgreSQL
+                log.error("connection lost during a COMMIT: its outcome is unknown (%s)", exc)
+                raise outcome_unknown() from exc
+            raise
 
     @contextmanager
     def reading(self) -> Iterator[Session]:
@@ -368,9 +408,27 @@ class Database:
         with self._read_sessions() as session, session.begin():
             yield session
 
+    @contextmanager
+    def reading_report(self) -> Iterator[Session]:
+        """`reading` on the replica (COOP_REPLICA_URL) if any: reports and the auditor's checks
+        may see the books as they were a moment ago; never a read a write depends on."""
+        with self._report_sessions() as session, session.begin():
+            yield session
+
+    def _lost(self, exc: BaseException) -> bool:
+        """A lost PostgreSQL connection: the pool's connections to that server go."""
+        if self.is_sqlite or not connection_lost(exc):
+            return False
+        self._reset_pool(self.writer, *([] if self.replica is self.reader else [self.replica]))
+        return True
+
     def write(self, work: Callable[[Session], T]) -> T:
-        """Run `work` in one write transaction, rerunning it after a deadlock (PostgreSQL)."""
-        for attempt in range(1, WRITE_ATTEMPTS_MAX + 1):
+        """Run `work` in one write transaction, rerunning it after a deadlock (PostgreSQL), or
+        after a connection lost before its COMMIT, until a primary answers (for up to
+        `failover_wait_s`; coop.db_failover)."""
+        attempt = 1
+        patience = Patience(self.failover_wait_s)
+        while True:
             try:
                 with self.writing() as session:
                     return work(session)
@@ -383,11 +441,15 @@ class Database:
                     raise StorageUnavailable(
                         f"{problem}: nothing was written; the books are as they were. "
                         "Tell the administrator; reading still works") from exc
-                if not is_retryable(exc) or attempt == WRITE_ATTEMPTS_MAX:
+                if self._lost(exc):  # never reached its COMMIT (writing()): nothing written
+                    if patience.another_try(exc):
+                        continue
+                    raise books_unreachable() from exc
+                if not is_retryable(exc) or attempt >= WRITE_ATTEMPTS_MAX:
                     raise
                 log.info("write rerun after %s (attempt %d)", exc, attempt)
                 time.sleep(random.uniform(0.001, 0.01) * attempt)  # noqa: S311 - jitter only
-        raise AssertionError("unreachable")  # pragma: no cover
+                attempt += 1
 
     def write_batch(self, works: Sequence[Callable[[Session], Any]]) -> list[tuple[bool, Any]]:
         """Several writers' works in one transaction and one commit (group commit): one
@@ -422,6 +484,8 @@ class Database:
                     else:
                         cursor.execute("RELEASE SAVEPOINT coop_write")
                         results.append((True, result))
+        except OutcomeUnknown:
+            raise  # committed or not: running the works again could record them twice
         except Exception as exc:
             log.info("group commit undone (%s): each write on its own", type(exc).__name__)
             return [self._outcome(work) for work in works]
@@ -434,12 +498,28 @@ class Database:
             return False, exc
 
     def read(self, work: Callable[[Session], T]) -> T:
-        with self.reading() as session:
-            return work(session)
+        return self._read(self.reading, work)
+
+    def read_report(self, work: Callable[[Session], T]) -> T:
+        """`read` on the replica when there is one (see `reading_report`)."""
+        return self._read(self.reading_report, work)
+
+    def _read(self, snapshot: Callable[[], contextlib.AbstractContextManager[Session]],
+              work: Callable[[Session], T]) -> T:
+        """Run again after a lost connection (a read changes nothing) while one may answer."""
+        patience = Patience(self.failover_wait_s)
+        while True:
+            try:
+                with snapshot() as session:
+                    return work(session)
+            except Exception as exc:
+                if not self._lost(exc) or not patience.another_try(exc):
+                    raise
 
     def dispose(self) -> None:
         self.writer.dispose()
         self.reader.dispose()
+        self.replica.dispose()
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None

@@ -7,6 +7,8 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+
 from coop.clock import Clock
 from coop.db import Database
 from coop.ledger import EntryDraft, credit, debit, open_account, post
@@ -110,3 +112,22 @@ def scratch_database(tmp_path: Path, name: str) -> Iterator[Database]:
             engine = Database(PG_URL, pool_size=1)
             migrate.upgrade(engine.writer)
             engine.dispose()
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (it was free a moment ago)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def multi_host(database_url: str, *, first_port: int) -> str:
+    """`database_url` in libpq's multi-host form, a host that answers nothing before its own:
+    a connection keeps the one that takes writes (`target_session_attrs=read-write`)."""
+    url = make_url(database_url)
+    hosts = (f"127.0.0.1:{first_port}", f"{url.host or '127.0.0.1'}:{url.port or 5432}")
+    return url._replace(host=None, port=None).update_query_dict(
+        {"host": hosts, "target_session_attrs": "read-write"}).render_as_string(
+        hide_password=False)

@@ -105,7 +105,9 @@ def create_app(
     cors_origins: list[str] | None = None,
 ) -> Litestar:
     """Build the app. Tests hand in their own database, clock and cheap password hashing."""
-    database = db or Database(settings.database_url, pool_size=settings.pool_size)
+    database = db or Database(settings.database_url, pool_size=settings.pool_size,
+                              replica_url=settings.replica_url,
+                              failover_wait_s=settings.failover_wait_s)
     state = AppState(settings=settings, db=database, clock=clock or settings.clock(),
                      passwords=passwords or Passwords(memory_kib=settings.argon2_memory_kib),
                      vault=vault)

@@ -78,6 +78,9 @@ def coop_error(_: Request[Any, Any, Any], exc: CoopError) -> Response[dict[str, 
     status = STATUS_BY_KIND[exc.kind]
     errors = [{"field": exc.field, "message": exc.detail}] if exc.field else None
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:  # a lost database (coop.db_failover): when to send it again
+        headers = {"Retry-After": str(retry_after)}
     return problem(status, exc.code, title=exc.title, detail=exc.detail, errors=errors,
                    headers=headers)
 

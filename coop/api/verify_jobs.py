@@ -26,7 +26,9 @@ proxy sees nothing), so the same check can also run in the background and say ho
   `Accept: application/x-ndjson`.
 
 A job's thread holds one read snapshot while it runs; the app's shutdown waits for it (up to
-`SHUTDOWN_WAIT_SECONDS`) so its connection is back before the database is closed.
+`SHUTDOWN_WAIT_SECONDS`) so its connection is back before the database is closed. With
+COOP_REPLICA_URL the check reads the replica (`Database.read_report`): the books as the
+standby has them, a moment behind the primary at most.
 """
 
 from __future__ import annotations
@@ -64,15 +66,15 @@ JobState = Literal["running", "done", "failed"]
 def check_books(db: Database, *, progress: Callable[[int], None] | None = None) -> VerifyOut:
     """What GET /ledger/verify answers: the chain and every balance recomputed (`progress` is
     told the entries checked, every few thousand), then every register's problems."""
-    report = db.read(lambda session: verify(session, progress=progress))
-    for account, message in db.read(registers.reconcile_registers):
+    report = db.read_report(lambda session: verify(session, progress=progress))
+    for account, message in db.read_report(registers.reconcile_registers):
         report.add(Problem(None, account, message))
     return verify_out(report)
 
 
 def entries_total(db: Database) -> int:
     """The entries a check will go through: the chain head's number (read in O(1))."""
-    book = db.read(queries.book)
+    book = db.read_report(queries.book)
     return book.head_seq if book is not None else 0
 
 

@@ -26,6 +26,7 @@ from coop.members import Identity, register_member
 from coop.members.vault import Vault
 from coop.savings import record_deposit
 from tests.conftest import is_postgres
+from tests.helpers import closed_port, multi_host
 
 KEY = bytes(range(100, 132))
 MEMBERS = 20
@@ -275,3 +276,27 @@ def test_a_restore_that_fails_half_way_leaves_the_old_books_untouched(
         assert left == []
     else:
         assert not Path(str(make_url(target_url).database) + ".restoring").exists()
+
+
+def test_backup_and_restore_take_a_url_with_several_hosts(
+        db: Database, clock: FixedClock, database_url: str, target_url: str,
+        tmp_path: Path) -> None:
+    """A primary and its standby in one URL (issue 21): pg_dump and pg_restore are given
+    libpq's own multi-host string (handed the URL with `host=a:p&host=b:p`, pg_dump took
+    "127.0.0.1:5432" for a host name and failed)."""
+    if not is_postgres():
+        pytest.skip("pg_dump and pg_restore run only for PostgreSQL")
+    codes = _members(db, clock)
+    _deposit(db, clock, codes[0], 1234)
+    closed = closed_port()
+    manifest = backup.create(multi_host(database_url, first_port=closed),
+                             tmp_path / "books.zip", key=KEY)
+    restored = backup.restore(tmp_path / "books.zip",
+                              multi_host(target_url, first_port=closed), key=KEY)
+    assert (restored.head_seq, restored.head_hash) == (manifest.head_seq, manifest.head_hash)
+    copy = Database(target_url, pool_size=1)
+    try:
+        assert _balances_through(copy, manifest.head_seq) == \
+            _balances_through(db, manifest.head_seq)
+    finally:
+        copy.dispose()

@@ -166,7 +166,7 @@ class LedgerController(Controller):
         on = as_of or state.clock.today()
         if on > state.clock.today():
             raise InvalidInput("as_of may not be after the business date", field="as_of")
-        tb = state.db.read(lambda s: q.trial_balance(s, as_of=on))
+        tb = state.db.read_report(lambda s: q.trial_balance(s, as_of=on))
         return trial_balance_out(tb, as_of=on, currency=currency(state))
 
     @get("/verify", opt=allow(A, D), sync_to_thread=True)
@@ -226,7 +226,7 @@ class LedgerController(Controller):
         state = app_state(request)
 
         def chunks() -> Iterator[str]:
-            with state.db.reading() as session:
+            with state.db.reading_report() as session:
                 yield from ledger_export.export_beancount(session)
 
         return Stream(chunks(), media_type="text/plain; charset=utf-8",

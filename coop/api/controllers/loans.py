@@ -394,7 +394,7 @@ class ReportsController(Controller):
         """Outstanding principal by days past due, and PAR30."""
         state = app_state(request)
         day = as_of or state.clock.today()
-        report = state.db.read(lambda s: loans.portfolio(s, as_of=day))
+        report = state.db.read_report(lambda s: loans.portfolio(s, as_of=day))
         return portfolio_out(report, as_of=day, currency=currency(state))
 
     @get("/board-loans", opt=allow(A, B, D), sync_to_thread=True)

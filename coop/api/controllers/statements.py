@@ -113,7 +113,7 @@ def balance_sheet(request: Request[Any, Any, Any], society: SocietyDep,
     fiscal year's closing figures; the two totals are always equal."""
     state = app_state(request)
     day = day_asked(state, as_of)
-    sheet = state.db.read(lambda s: statements.balance_sheet(s, society, as_of=day))
+    sheet = state.db.read_report(lambda s: statements.balance_sheet(s, society, as_of=day))
     return balance_sheet_out(sheet, currency(state))
 
 
@@ -124,7 +124,8 @@ def income_expenditure(request: Request[Any, Any, Any], society: SocietyDep,
     year's closing entry is neither."""
     state = app_state(request)
     start, end = period_asked(state, society, first, last)
-    account = state.db.read(lambda s: statements.income_expenditure(s, first=start, last=end))
+    account = state.db.read_report(
+        lambda s: statements.income_expenditure(s, first=start, last=end))
     return income_expenditure_out(account, currency(state))
 
 
@@ -135,7 +136,8 @@ def receipts_payments(request: Request[Any, Any, Any], society: SocietyDep,
     account on the other side, cash at the end."""
     state = app_state(request)
     start, end = period_asked(state, society, first, last)
-    account = state.db.read(lambda s: statements.receipts_payments(s, first=start, last=end))
+    account = state.db.read_report(
+        lambda s: statements.receipts_payments(s, first=start, last=end))
     return receipts_payments_out(account, currency(state))
 
 
