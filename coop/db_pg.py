@@ -104,6 +104,8 @@ def _commit_with_queue(connection: Any) -> None:
 
 
 def _drop_queue(connection: Any) -> None:
+    if connection.invalidated:  # a lost connection: it goes, and its queue with it
+        return
     driver = connection.connection.driver_connection
     if driver is not None:
         _forget(driver)
