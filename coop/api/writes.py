@@ -70,6 +70,9 @@ class ThreadGroupCommit:
                 try:
                     outcomes = await anyio.to_thread.run_sync(
                         self.db.write_batch, [work for work, _ in batch])
+                except Exception as exc:  # the group as a whole (its COMMIT's outcome unknown)
+                    _settle_all(batch, exc)  # each of its requests hears it; the next go on
+                    continue
                 except BaseException as exc:
                     _settle_all(batch, exc)
                     raise
@@ -103,7 +106,10 @@ class GroupCommit:
         self.writes += len(batch)
         try:
             outcomes = self.db.write_batch([work for work, _ in batch])
-        except BaseException as exc:  # write_batch reports each work's own failure
+        except Exception as exc:  # write_batch reports each work's own; this is the group's
+            _settle_all(batch, exc)
+            return
+        except BaseException as exc:
             _settle_all(batch, exc)
             raise
         _settle(batch, outcomes)

@@ -306,3 +306,37 @@ def test_what_ends_a_grouped_transaction() -> None:
     assert not _ends_transaction(sqlite3.IntegrityError())
     assert _ends_transaction(sqlite3.OperationalError("disk I/O error"))
     assert not _ends_transaction(InvalidInput("no", field="x"))
+
+
+def test_a_group_that_fails_whole_does_not_take_the_next_with_it(
+        db: Database, clock: FixedClock) -> None:
+    """ThreadGroupCommit: a group whose commit fails as a whole (a connection lost during its
+    COMMIT: outcome unknown) answers its own requests with that; those that arrived meanwhile
+    go on in the next group (they were cancelled, a 500 each, before)."""
+    code = _member(db, clock)
+    group = ThreadGroupCommit(db)
+    original = db.write_batch
+    calls = 0
+
+    def first_fails(works: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            import time
+            time.sleep(0.2)
+            raise StorageUnavailable("lost during the COMMIT")
+        return original(works)
+
+    db.write_batch = first_fails  # type: ignore[method-assign]
+
+    async def main() -> list[Any]:
+        first = asyncio.ensure_future(group.run(deposit(code, 1_00, clock)))
+        await asyncio.sleep(0.05)
+        later = [asyncio.ensure_future(group.run(deposit(code, 1_00, clock)))
+                 for _ in range(3)]
+        return await asyncio.gather(first, *later, return_exceptions=True)
+
+    answers = asyncio.run(main())
+    assert isinstance(answers[0], StorageUnavailable)
+    assert all(isinstance(a, int) for a in answers[1:]), answers
+    assert balance(db, code) == 3_00
