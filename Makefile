@@ -1,25 +1,56 @@
 # coop: `make run` and `make test` do all the set-up on a fresh machine.
+#
+# Installs come from the lock files only, every file checked against its hash:
+# requirements/run.txt (what running coop needs: the package's dependencies, the pg extra and
+# what coop is built with) and requirements/dev.txt (that, plus the tests' and the linters'),
+# both compiled by `make lock` from pyproject.toml for Python $(LOCK_PYTHON) on Linux x86_64.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.run-stamp
+DEV_STAMP := $(VENV)/.dev-stamp
+PIP := $(BIN)/python -m pip --quiet
+LOCK_PYTHON := 3.11
 export COOP_DATABASE_URL ?= sqlite:///coop.db
 
-.PHONY: setup system-deps run test test-fast test-pg lint bench clean
+.PHONY: setup setup-run system-deps run test test-fast test-pg lint lock bench clean
 
-$(STAMP): pyproject.toml
+$(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
 
-setup: $(STAMP)
+# A stamp is older than a lock or pyproject.toml when one of them changed: then it installs
+# again. coop itself goes in editable, without its dependencies (the lock has them).
+$(RUN_STAMP): requirements/run.txt pyproject.toml | $(BIN)/python
+	$(PIP) install --require-hashes -r requirements/run.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
+	touch $@
+
+$(DEV_STAMP): requirements/dev.txt $(RUN_STAMP)
+	$(PIP) install --require-hashes -r requirements/dev.txt
+	touch $@
+
+setup-run: $(RUN_STAMP)
+
+setup: $(DEV_STAMP)
 
 system-deps:
 	@scripts/system-deps.sh
 
-run: setup system-deps
+# Refresh the locks after changing pyproject.toml's dependencies (pins already in the locks
+# are kept where they still fit); `make lock UPGRADE=1` takes the newest releases instead.
+LOCK := $(BIN)/uv pip compile --quiet --generate-hashes --python-version $(LOCK_PYTHON) \
+	--python-platform x86_64-unknown-linux-gnu --custom-compile-command "make lock" \
+	$(if $(UPGRADE),--upgrade)
+lock: setup
+	$(LOCK) pyproject.toml requirements/build.in --extra pg -o requirements/run.txt
+	$(LOCK) pyproject.toml requirements/build.in --extra pg --extra dev \
+		-c requirements/run.txt -o requirements/dev.txt
+
+# Only what running needs: the run lock (no test runner, browser driver or linter) and the
+# fonts; the tests' Debian packages come with `make test`.
+run: setup-run
+	@scripts/system-deps.sh --run
 	$(BIN)/coop init
 	$(BIN)/coop demo --if-empty
 	$(BIN)/coop serve --host 127.0.0.1 --port 8000

@@ -49,7 +49,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import create_engine, inspect, literal, select, table, text
 from sqlalchemy.engine import URL, make_url
 
-from coop.db import Database, sqlite_module
+from coop.db import Database, require_driver, sqlite_module
 from coop.db_failover import libpq_conninfo
 from coop.errors import Conflict, InvalidInput
 from coop.ledger.verify import verify
@@ -149,6 +149,7 @@ def _engine_name(url: URL) -> str:
     name = url.get_backend_name()
     if name not in PAYLOAD:
         raise InvalidInput(f"cannot back up a {name} database", field="COOP_DATABASE_URL")
+    require_driver(url)
     return name
 
 

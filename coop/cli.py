@@ -7,6 +7,7 @@ service functions the API uses, and exits 0 on success, 1 when the books are not
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from datetime import date
@@ -15,6 +16,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -36,9 +38,10 @@ from coop.cli_admin import (
 from coop.cli_auditpack import audit_pack_command
 from coop.cli_dividends import dividends_app
 from coop.cli_societies import SOCIETIES_HELP, load_or_exit, societies_app
+from coop.cli_doctor import doctor_command
 from coop.cli_tls import tls_app
 from coop.clock import Clock
-from coop.config import Settings
+from coop.config import Settings, read_env_file
 from coop.db import Database, sqlite_version_warning
 from coop.demo import book_is_empty, build_demo
 from coop.dividends.reopening import reopen_year
@@ -83,8 +86,18 @@ app.command("backup")(backup_command)
 app.command("restore")(restore_command)
 app.command("reindex")(reindex_command)
 app.command("audit-pack")(audit_pack_command)
+app.command("doctor")(doctor_command)
 out = Console()
 err = Console(stderr=True)
+
+
+@app.callback()
+def _options(env_file: Annotated[Path | None, typer.Option(
+        "--env-file", exists=True, dir_okay=False, help="Read COOP_* settings from this "
+        "systemd environment file first (e.g. /etc/coop/coop.env), as the service does.")]
+        = None) -> None:
+    if env_file is not None:
+        os.environ.update(read_env_file(env_file))
 
 
 def _database(settings: Settings) -> Database:
@@ -695,7 +708,7 @@ def main() -> None:
     try:
         app()
     except CoopError as exc:
-        err.print(f"[red]error[/]: {exc.detail}")
+        err.print(f"[red]error[/]: {escape(exc.detail)}")
         sys.exit(2)
 
 

@@ -18,6 +18,7 @@
 | COOP_TLS_CERT | (none) | `coop serve` speaks HTTPS: certificate chain (`coop tls init`) |
 | COOP_TLS_KEY | (none) | ... and its private key (PEM) |
 | COOP_HTTPS_ONLY | 1 (serve) | plain HTTP only from loopback; others: 403 "use https://" |
+| COOP_BACKUP_DIR | (none) | where the nightly backups go (`coop doctor` checks their age) |
 
 COOP_HTTPS_ONLY is 1 under `coop serve` unless set: a request that came over plain HTTP (not
 through our TLS, nor forwarded as https by a trusted proxy) from any address but the machine
@@ -29,11 +30,15 @@ COOP_DATABASE_URL may name a primary and its standby, libpq's way:
 and both hosts, the primary when no standby answers) takes the reads that may lag a moment:
 the JSON reports (balance sheet, income and expenditure, receipts and payments, portfolio), the
 trial balance, the export and GET /ledger/verify. Writes never go there.
+
+`coop --env-file FILE` reads these from a systemd environment file (`read_env_file`), so a
+command run by hand sees what the service sees (deploy/coop.env).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -62,6 +67,7 @@ class Settings:
     comma-separated; default none: the client's own address is the only one used)."""
     tls_cert: Path | None = None
     tls_key: Path | None = None
+    backup_dir: Path | None = None
     https_only: bool = False
     """Refuse plain HTTP from any client but loopback (COOP_HTTPS_ONLY; `coop serve` turns it
     on unless it is set to 0). Behind a trusted proxy the forwarded scheme counts."""
@@ -100,6 +106,7 @@ class Settings:
                 if part.strip()),
             tls_cert=_path(env.get("COOP_TLS_CERT")),
             tls_key=_path(env.get("COOP_TLS_KEY")),
+            backup_dir=_path(env.get("COOP_BACKUP_DIR")),
             https_only=env.get("COOP_HTTPS_ONLY", "0").strip().lower() in ("1", "true", "yes"),
             argon2_memory_kib=int(
                 env.get("COOP_ARGON2_MEMORY_KIB", str(cls.argon2_memory_kib))
@@ -130,3 +137,27 @@ def _seconds(env: dict[str, str], name: str, default: float) -> float:
 
 def _path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value else None
+
+
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def read_env_file(path: Path) -> dict[str, str]:
+    """The variables of a systemd EnvironmentFile: `NAME=value` lines; blank lines and lines
+    starting with # or ; are skipped, a value in matching single or double quotes loses them.
+    (systemd also joins lines ending in a backslash and unescapes quoted values: coop's
+    settings need neither, so a line like that is refused rather than read differently.)"""
+    variables: dict[str, str] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = raw.strip()
+        if not line or line[0] in "#;":
+            continue
+        name, equals, value = line.partition("=")
+        name, value = name.strip(), value.strip()
+        if not equals or not _NAME.fullmatch(name) or value.endswith("\\"):
+            raise InvalidInput(f"{path}, line {number}: not a NAME=value line",
+                               field="env_file")
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "'\"":
+            value = value[1:-1]
+        variables[name] = value
+    return variables

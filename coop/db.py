@@ -68,6 +68,9 @@ NAMING_CONVENTION = {
 }
 
 SQLITE_SAFE_VERSION = (3, 51, 3)
+SQLITE_FIXED_BRANCHES = ((3, 44, 6), (3, 50, 7))
+"""The WAL-reset fix of 3.51.3 was also backported to these patch releases of older branches:
+a version on one of those branches at or past its patch is safe too."""
 SQLITE_DRIVERS = ("sqlite3", "apsw")
 """COOP_SQLITE_DRIVER: Python's own sqlite3 (one server process per file), or APSW's bundled
 SQLite (coop.db_apsw), which `coop serve --workers N` needs."""
@@ -234,9 +237,18 @@ def _sqlite_on_begin(connection: Any) -> None:
     connection.connection.driver_connection.execute(f"BEGIN {mode}")
 
 
+def wal_reset_safe(version: Sequence[int]) -> bool:
+    """Whether a SQLite `version` is free of the WAL-reset bug (two connections writing or
+    checkpointing one WAL database at once can corrupt it): 3.51.3 or later, or 3.50.7+ /
+    3.44.6+ on their branches."""
+    release = tuple(version[:3])
+    return release >= SQLITE_SAFE_VERSION or any(
+        release[:2] == fixed[:2] and release >= fixed for fixed in SQLITE_FIXED_BRANCHES)
+
+
 def sqlite_version_warning() -> str | None:
     """A warning for start-up when the linked SQLite has the WAL-reset bug, else None."""
-    if sqlite3.sqlite_version_info >= SQLITE_SAFE_VERSION:
+    if wal_reset_safe(sqlite3.sqlite_version_info):
         return None
     return (
         f"SQLite {sqlite3.sqlite_version} is older than 3.51.3 and has the WAL-reset bug: "
@@ -248,6 +260,27 @@ def sqlite_version_warning() -> str | None:
 class _Ungroupable(Exception):
     """A grouped work failed after changing the session's ORM state: the batch is undone and
     each work runs on its own."""
+
+
+class DriverMissing(CoopError):
+    """The database's driver is not installed (psycopg: the optional extra coop[pg])."""
+
+    code = "driver_missing"
+    kind = "unavailable"
+    title = "The database driver is not installed"
+
+
+def require_driver(url: URL) -> None:
+    """PostgreSQL is reached through psycopg, which a plain `pip install coop` leaves out
+    (the extra `pg`): say so in words before SQLAlchemy fails on the import."""
+    if url.get_backend_name() != "postgresql":
+        return
+    try:
+        import psycopg  # noqa: F401
+    except ImportError as exc:
+        raise DriverMissing(
+            "COOP_DATABASE_URL names a PostgreSQL database, and psycopg is not installed: "
+            "install coop[pg] (pip install 'coop[pg]'; requirements/run.txt has it)") from exc
 
 
 def _ends_transaction(exc: BaseException) -> bool:
@@ -292,6 +325,7 @@ class Database:
                  sqlite_driver: str | None = None, replica_url: str | URL | None = None,
                  failover_wait_s: float = FAILOVER_WAIT_S) -> None:
         self.url = make_url(url)
+        require_driver(self.url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
         self.sqlite_driver = sqlite_driver or os.environ.get("COOP_SQLITE_DRIVER") or "sqlite3"
         self.failover_wait_s = failover_wait_s

@@ -4,14 +4,16 @@
 # (pdftoppm, used by the tests to look at rendered pages) and chromium (the counter's browser
 # tests drive it with Playwright; no browser download). Installs what is missing when it can
 # (root or sudo without a password, apt-get present); otherwise says what to install and
-# carries on.
+# carries on. With --run (make run): only the fonts, which running coop needs.
 set -uo pipefail
 FONT_DIR="${COOP_FONT_DIR:-/usr/share/fonts/truetype/noto}"
 missing=()
 { [ -f "$FONT_DIR/NotoSansKannada-Regular.ttf" ] && [ -f "$FONT_DIR/NotoSans-Regular.ttf" ]; } \
   || missing+=(fonts-noto-core)
-command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
-command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+if [ "${1:-}" != --run ]; then
+  command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
   if [ "$(id -u)" = 0 ]; then SUDO=""; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; else SUDO=none; fi

@@ -37,7 +37,7 @@ from typing import Any
 from litestar import Litestar
 
 from coop.config import Settings
-from coop.db import SQLITE_SAFE_VERSION
+from coop.db import wal_reset_safe
 
 M_MMAP_THRESHOLD = -3  # glibc's <malloc.h>
 M_ARENA_MAX = -8
@@ -103,7 +103,7 @@ def workers_refusal(workers: int, *, database_url: str, driver: str | None) -> s
         return None
     chosen = driver or "apsw"
     version = sqlite_library(chosen)
-    if version >= SQLITE_SAFE_VERSION:
+    if wal_reset_safe(version):
         return None
     shown = ".".join(str(part) for part in version)
     return (f"--workers {workers} on SQLite needs a SQLite without the WAL-reset bug (3.51.3 or "

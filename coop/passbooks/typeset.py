@@ -78,6 +78,14 @@ def font_dir() -> Path:
     return Path(os.environ.get("COOP_FONT_DIR") or FONT_DIR_DEFAULT)
 
 
+def font_files(language: str) -> tuple[str, ...]:
+    """The font files a document in `language` embeds (`coop doctor` looks for them)."""
+    script = SCRIPT_OF_LANGUAGE.get(language)
+    families = ("Sans", f"Sans{script}") if script else ("Sans",)
+    return tuple(f"Noto{family}-{weight}.ttf" for family in families
+                 for weight in ("Regular", "Bold"))
+
+
 @lru_cache(maxsize=32)
 def _register(directory: Path, family: str, weight: str) -> str:
     """Register Noto `family` (e.g. "Sans", "SansKannada") in `weight`; its ReportLab name."""
