@@ -37,8 +37,8 @@ from coop.cli_admin import (
 )
 from coop.cli_auditpack import audit_pack_command
 from coop.cli_dividends import dividends_app
-from coop.cli_societies import SOCIETIES_HELP, load_or_exit, societies_app
 from coop.cli_doctor import doctor_command
+from coop.cli_societies import SOCIETIES_HELP, load_or_exit, societies_app
 from coop.cli_tls import tls_app
 from coop.clock import Clock
 from coop.config import Settings, read_env_file
