@@ -38,11 +38,12 @@ from coop.cli_admin import (
 from coop.cli_auditpack import audit_pack_command
 from coop.cli_dividends import dividends_app
 from coop.cli_doctor import doctor_command
+from coop.cli_serve import serve_command
 from coop.cli_societies import SOCIETIES_HELP, load_or_exit, societies_app
 from coop.cli_tls import tls_app
 from coop.clock import Clock
 from coop.config import Settings, read_env_file
-from coop.db import Database, sqlite_version_warning
+from coop.db import Database
 from coop.demo import book_is_empty, build_demo
 from coop.dividends.reopening import reopen_year
 from coop.errors import CoopError
@@ -87,6 +88,7 @@ app.command("restore")(restore_command)
 app.command("reindex")(reindex_command)
 app.command("audit-pack")(audit_pack_command)
 app.command("doctor")(doctor_command)
+app.command("serve")(serve_command)
 out = Console()
 err = Console(stderr=True)
 
@@ -164,84 +166,6 @@ def _set_up(settings: Settings, *, society_name: str, currency: str, locale: str
     if generated:
         out.print(f"User [bold]admin[/] created with password [bold]{generated}[/] "
                   "(shown once: write it down, then change it)")
-
-
-@app.command()
-def serve(
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port.")] = 8000,
-    workers: Annotated[int, typer.Option(
-        min=1, max=64, help="Server processes: PostgreSQL, or SQLite through APSW's SQLite "
-        "(3.51.3 or later).")] = 1,
-    tls_cert: Annotated[Path | None, typer.Option(
-        help="Speak HTTPS with this certificate chain (PEM, from `coop tls init`; "
-             "or COOP_TLS_CERT).")] = None,
-    tls_key: Annotated[Path | None, typer.Option(
-        help="... and this private key (or COOP_TLS_KEY).")] = None,
-    societies: Annotated[Path | None, typer.Option(envvar="COOP_SOCIETIES",
-                                                   help=SOCIETIES_HELP)] = None,
-) -> None:
-    """Run the HTTP API (OpenAPI at /schema) and the counter. Plain HTTP is answered only to
-    this machine itself unless COOP_HTTPS_ONLY=0: serve HTTPS (--tls-cert, --tls-key) or run
-    behind a proxy that does (COOP_TRUSTED_PROXIES). With --societies: every society of the
-    file, each at /s/NAME/ and at its own host names (coop.api.federation)."""
-    import os
-
-    import uvicorn
-
-    from coop.api import create_app
-    from coop.api.federation import create_federation
-    from coop.api.server import (
-        is_loopback,
-        prepare_workers,
-        serve_settings,
-        server_options,
-        tls_refusal,
-        tune_malloc,
-        workers_refusal,
-    )
-
-    settings = serve_settings(Settings.from_env(), os.environ, tls_cert=tls_cert,
-                              tls_key=tls_key)
-    federation = load_or_exit(societies, settings) if societies else None
-    tune_malloc(settings.malloc_arenas)  # before any thread starts
-    each = [society.settings for society in federation] if federation else [settings]
-    refusal = tls_refusal(settings) or next(filter(None, (workers_refusal(
-        workers, database_url=one.database_url, driver=os.environ.get("COOP_SQLITE_DRIVER"))
-        for one in each)), None)
-    if refusal:
-        err.print(f"[red]refused[/]: {refusal}")
-        raise typer.Exit(2)
-    prepare_workers(workers, settings, societies=societies)
-    warning = (sqlite_version_warning() if any(one.database_url.startswith("sqlite")
-                                               for one in each)
-               and os.environ.get("COOP_SQLITE_DRIVER", "sqlite3") == "sqlite3" else None)
-    if warning:
-        err.print(f"[yellow]warning[/]: {warning}")
-    for one in each:
-        db = _database(one)
-        try:
-            indexed = reindex_missing(db, one)
-        finally:
-            db.dispose()
-        if indexed:
-            out.print(f"Indexed {indexed:,} members for the search by name and phone.")
-    scheme = "https" if settings.tls else "http"
-    out.print(f"coop serving on {scheme}://{host}:{port}  (counter /counter/, API /api/v1, "
-              "docs /schema; log in with POST /api/v1/auth/token as admin)" if not federation
-              else f"coop serving {len(federation)} societies on {scheme}://{host}:{port}/s/"
-                   "NAME/ and on their host names (`coop societies list`)")
-    if not settings.tls and settings.https_only and not is_loopback(host):
-        out.print("Plain HTTP: only this machine is answered; other machines are told to use "
-                  "https:// (serve with --tls-cert/--tls-key, see `coop tls init`, or behind a "
-                  "proxy set in COOP_TRUSTED_PROXIES).")
-    if workers > 1:
-        uvicorn.run(f"coop.api.{'federation' if federation else 'server'}:app_from_env",
-                    factory=True, workers=workers, host=host, port=port,
-                    **server_options(settings))
-    else:
-        uvicorn.run(create_federation(federation) if federation else create_app(settings),
-                    host=host, port=port, **server_options(settings))
 
 
 @app.command(name="verify")

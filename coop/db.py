@@ -342,8 +342,11 @@ class Database:
             self.writer: Engine = self._sqlite_engine(
                 self.url, pool_size=1, echo=echo).execution_options(coop_begin="IMMEDIATE")
         else:
+            # No ping before each use (a round trip and the driver's CPU per transaction): a
+            # connection found dead is thrown away with the pool, and the write or read that
+            # met it runs again (write, _read; coop.db_failover).
             engine = create_engine(
-                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=True, echo=echo,
+                self.url, pool_size=pool_size, max_overflow=10, pool_pre_ping=False, echo=echo,
                 **db_pg.engine_options(),
             )
             db_pg.listen(engine)

@@ -32,6 +32,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 _QUEUE = "_coop_queue"
+_CLIENT = "_coop_client"
 
 Rows = Sequence[Sequence[Any]] | Sequence[dict[str, Any]]
 
@@ -47,32 +48,52 @@ def _cursor_class() -> type[Any]:
             connection = self.connection
             if not connection.__dict__.get(_QUEUE):
                 return super().execute(query, params, **options)
-            if connection.pgconn.pipeline_status:  # in a pipeline already: it syncs
-                _send(connection)
+            if connection.pgconn.pipeline_status or not isinstance(query, str):
+                _send(connection)  # in a pipeline already (it syncs), or a composed query
                 return super().execute(query, params, **options)
-            with connection.pipeline():
-                _send(connection)
-                super().execute(query, params, **options)
+            queued, count = _queued_text(connection)
+            super().execute(f"{queued};\n{literal(connection, query, params)}")
+            for _ in range(count):  # the queued writes' results: this statement's is last
+                self.nextset()
             return self
 
         def executemany(self, query: Any, params_seq: Any, **options: Any) -> None:
             connection = self.connection
-            if not connection.__dict__.get(_QUEUE):
-                super().executemany(query, params_seq, **options)
-                return
-            if connection.pgconn.pipeline_status:
-                _send(connection)
-                super().executemany(query, params_seq, **options)
-                return
-            with connection.pipeline():
-                _send(connection)
-                super().executemany(query, params_seq, **options)
+            if connection.__dict__.get(_QUEUE):
+                if connection.pgconn.pipeline_status:
+                    _send(connection)
+                else:
+                    super().execute(_queued_text(connection)[0])
+            super().executemany(query, params_seq, **options)
 
     return QueueFirstCursor
 
 
+def literal(connection: Any, sql: str, params: Any) -> str:
+    """`sql` with its parameters bound on this side, by psycopg's own quoting (ClientCursor),
+    to go in a query of several statements (the simple query protocol takes no parameters).
+    psycopg's machinery per statement, and worse its pipeline mode, which polls a socket that
+    is always writable while it waits for the answers, cost more of a two-core machine's CPU
+    than the server's parsing of the literal values does."""
+    if params is None:
+        return sql
+    client = connection.__dict__.get(_CLIENT)
+    if client is None:
+        import psycopg
+
+        client = connection.__dict__[_CLIENT] = psycopg.ClientCursor(connection)
+    return str(client.mogrify(sql, params))
+
+
+def _queued_text(connection: Any) -> tuple[str, int]:
+    """The queued writes as one text of statements, and how many (the queue is emptied)."""
+    queued = connection.__dict__.pop(_QUEUE)
+    parts = [literal(connection, sql, row) for sql, rows in queued for row in rows]
+    return ";\n".join(parts), len(parts)
+
+
 def _send(connection: Any) -> None:
-    """Send the queued writes (the caller is in pipeline mode: nothing waits for them)."""
+    """Send the queued writes as statements of their own (in pipeline mode: unanswered)."""
     queued = connection.__dict__.pop(_QUEUE)
     cursor = connection.cursor()  # the queue is gone, so this one sends nothing first
     for sql, rows in queued:
@@ -98,9 +119,8 @@ def listen(engine: Engine) -> None:
 def _commit_with_queue(connection: Any) -> None:
     driver = connection.connection.driver_connection
     if driver is not None and driver.__dict__.get(_QUEUE):
-        with driver.pipeline():
-            _send(driver)
-            driver.commit()  # SQLAlchemy's own commit then finds nothing left to commit
+        queued, _ = _queued_text(driver)
+        driver.cursor().execute(f"{queued};\nCOMMIT")  # SQLAlchemy's commit: nothing left
 
 
 def _drop_queue(connection: Any) -> None:

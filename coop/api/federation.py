@@ -262,6 +262,9 @@ def federation_from_file(path: Path, base: Settings) -> Federation:
 def app_from_env() -> Federation:
     """The federation for each of uvicorn's worker processes (`--workers N`): the societies
     file from COOP_SOCIETIES, everything else from the environment."""
+    from coop.api.server import die_with_parent
+
+    die_with_parent()
     return federation_from_file(Path(os.environ["COOP_SOCIETIES"]), Settings.from_env())
 
 

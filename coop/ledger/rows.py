@@ -112,6 +112,8 @@ _ADD_TO_ACCOUNT = (
     "credits_posted = credits_posted + ? WHERE id = ?"
 )
 _MOVE_HEAD = "UPDATE ledger_book SET head_seq = ?, head_hash = ? WHERE id = 1"
+_BOOK_LOCK = "SELECT head_seq, head_hash, closed_through, currency FROM ledger_book WHERE id = 1"
+_KEY_LOOKUP = "SELECT id FROM ledger_entry WHERE idempotency_key = ?"
 
 
 class BookNotInitialised(InvalidInput):
@@ -225,25 +227,29 @@ def _lock_for_post(
     if not raw.pg or len(wanted) > LOCK_CHUNK:
         accounts = _lock_accounts(raw, wanted)
         return (accounts, *_lock_book(raw, key))
-    with raw.pipeline():
-        account_cursor = raw.new_cursor()
-        sql, params = _account_lock(raw, wanted)
-        account_cursor.execute(raw.sql(sql), params, prepare=False)
-        sent = _send_book_lock(raw, key)
-        rows = account_cursor.fetchall()
-        book, existing = _book_locked(raw, *sent)
-    return _linked(rows, wanted), book, existing
+    sql, params = _account_lock(raw, wanted)
+    cursor = raw.new_cursor()  # three statements, one query (coop.db_pg.literal)
+    cursor.execute(";\n".join((
+        db_pg.literal(raw.driver, raw.sql(sql), params), raw.sql(_BOOK_LOCK + raw.for_update),
+        db_pg.literal(raw.driver, raw.sql(_KEY_LOOKUP), [key]))))
+    rows = cursor.fetchall()
+    cursor.nextset()
+    book_row = cursor.fetchone()
+    cursor.nextset()
+    found = cursor.fetchone()
+    if book_row is None:
+        raise BookNotInitialised("the book has not been set up")
+    book = _Book(book_row[0], book_row[1], raw.read_date(book_row[2]), book_row[3])
+    return _linked(rows, wanted), book, found[0] if found else None
 
 
 def _send_book_lock(raw: _Raw, key: str) -> tuple[Any, Any]:
     book_cursor = raw.new_cursor()
-    book_cursor.execute(raw.sql(
-        f"SELECT head_seq, head_hash, closed_through, currency FROM ledger_book WHERE id = 1"
-        f"{raw.for_update}"))
+    book_cursor.execute(raw.sql(_BOOK_LOCK + raw.for_update))
     hit = None
     if key:
         hit = raw.new_cursor()
-        hit.execute(raw.sql("SELECT id FROM ledger_entry WHERE idempotency_key = ?"), [key])
+        hit.execute(raw.sql(_KEY_LOOKUP), [key])
     return book_cursor, hit
 
 
