@@ -89,6 +89,10 @@ def _empty_postgres(url: str) -> None:
     engine = create_engine(url)
     tables = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as conn:
+        # A connection an earlier test left behind (a request's thread still reading when its
+        # test ended) would hold locks the TRUNCATE waits for, or deadlock with it.
+        conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                          "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
         conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     engine.dispose()

@@ -12,9 +12,12 @@ for the target's body (an amount, a balanced pair of postings, a loan applicatio
 the fixture sets up), so the chains get past validation into the states worth probing:
 reversing an entry twice, voting on and disbursing a pending loan.
 
-Bounded for CI and reproducible: a fixed seed, derandomized, 25 scenarios of at most 10 steps
-(about 250 requests, ~10 s on SQLite) against one database: the per-operation harness (a booked
-ledger and an admin of its own, a fresh token per request) plus the `lending` fixture.
+Bounded for CI and reproducible: a fixed seed, derandomized, 40 scenarios of at most 10 steps
+(about 400 requests, ~11 s on SQLite), each against the database as the per-operation harness
+(a booked ledger and an admin of its own, a fresh token per request) and the `lending` fixture
+left it: the database is put back after every scenario (tests/snapshot.py), so what one
+scenario wrote cannot change what a later one is answered (Hypothesis replays earlier
+scenarios' choices and fails as FlakyStrategyDefinition when the answers differ).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from tests.api import loan_helpers
 from tests.api.conftest import Api
 from tests.api.test_schemathesis import DOCUMENT, admin_headers, assert_problem
 from tests.api.test_schemathesis import harness as harness  # the per-operation fixture
+from tests.snapshot import Snapshot
 
 pytestmark = pytest.mark.slow  # schemathesis: a stateful run through the API
 
@@ -161,10 +165,10 @@ CONFIG = SchemathesisConfig.from_dict({
     "suppress-health-check": ["all"],
     "phases": {"coverage": {"enabled": False},
                "stateful": {"max-steps": 10, "inference": {"algorithms": []}}},
-    "generation": {"mode": "all", "max-examples": 25, "deterministic": True, "database": "none",
+    "generation": {"mode": "all", "max-examples": 40, "deterministic": True, "database": "none",
                    "with-security-parameters": False},
 })
-STATEFUL = settings(max_examples=25, stateful_step_count=10, derandomize=True, deadline=None,
+STATEFUL = settings(max_examples=40, stateful_step_count=10, derandomize=True, deadline=None,
                     database=None, suppress_health_check=list(HealthCheck), print_blob=False,
                     phases=[Phase.generate, Phase.shrink])
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
@@ -251,6 +255,9 @@ def test_stateful_run_has_no_server_error(
         with_links(DOCUMENT, borrower=lending.borrower, product=lending.product), config=CONFIG)
     collector = Collector()
     base = schema.as_state_machine()
+    # Every scenario starts from the database as the fixtures left it: Hypothesis replays the
+    # choices of earlier scenarios and expects the same responses to them (tests/snapshot.py).
+    snapshot = Snapshot(harness.db)
 
     class Workflow(base):  # type: ignore[valid-type, misc]
         def step(self, input: Any) -> Any:
@@ -267,6 +274,10 @@ def test_stateful_run_has_no_server_error(
             super().after_call(response, case)
             collector.record(case, response, self.current_link)
 
+        def teardown(self) -> None:
+            super().teardown()
+            snapshot.restore()
+
         def validate_response(self, response: Any, case: Any,
                               additional_checks: Any = None, **kwargs: Any) -> None:
             case.validate_response(response, checks=CHECKS, headers=kwargs.get("headers"),
@@ -277,6 +288,7 @@ def test_stateful_run_has_no_server_error(
     try:
         Workflow.run(settings=STATEFUL)
     finally:
+        snapshot.drop()
         with capsys.disabled():  # shown without -s, and also when the run fails
             print(f"\n{collector.summary()}")
             print(f"schemathesis 5xx {collector.server_errors}")
