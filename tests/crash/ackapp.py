@@ -7,9 +7,10 @@ as `coop serve` does) and then swaps the way its counter requests write.
   `coop.api.writes.GroupCommit` does, but run the batch in a thread that answers every
   request (resolves its future) *before* the commit, then waits `EARLY_ACK_PAUSE_S` and only
   then commits. A SIGKILL right after an acknowledgement loses it; the test must see that.
-* `counted_app`: the production `GroupCommit`, unchanged, that also appends each batch's size
-  to the file named by COOP_TEST_BATCH_LOG after the batch is done: the figure that shows the
-  test's clients fill group commits with several requests.
+* `counted_app`: the production group commit, unchanged (`GroupCommit` on SQLite,
+  `ThreadGroupCommit` on PostgreSQL), that also appends each batch's size to the file named by
+  COOP_TEST_BATCH_LOG after the batch is done: the figure that shows the test's clients fill
+  group commits with several requests.
 """
 
 from __future__ import annotations
@@ -25,8 +26,9 @@ from sqlalchemy.orm import Session
 
 from coop.api import create_app
 from coop.api.deps import AppState
-from coop.api.writes import GroupCommit
+from coop.api.writes import GroupCommit, ThreadGroupCommit
 from coop.config import Settings
+from coop.db import Database
 
 EARLY_ACK_PAUSE_S = 0.05
 BATCH_LOG = "COOP_TEST_BATCH_LOG"
@@ -83,6 +85,20 @@ class CountedGroupCommit(GroupCommit):
         os.write(self._log, f"{size}\n".encode())
 
 
+class CountedBatches:
+    """The database as `ThreadGroupCommit` sees it: each group's size noted once its
+    `write_batch` (the group's one transaction) has returned."""
+
+    def __init__(self, db: Database, *, log_path: str) -> None:
+        self.db = db
+        self._log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+
+    def write_batch(self, works: list[Any]) -> Any:
+        outcomes = self.db.write_batch(works)
+        os.write(self._log, f"{len(works)}\n".encode())
+        return outcomes
+
+
 def _app_state(app: Litestar) -> AppState:
     state: AppState = app.state.coop
     return state
@@ -98,6 +114,9 @@ def early_ack_app() -> Litestar:
 def counted_app() -> Litestar:
     app = create_app(Settings.from_env())
     state = _app_state(app)
-    assert state.db.is_sqlite, "group commit is SQLite's"
-    state.writes = CountedGroupCommit(state.db, log_path=os.environ[BATCH_LOG])
+    log_path = os.environ[BATCH_LOG]
+    if state.db.is_sqlite:
+        state.writes = CountedGroupCommit(state.db, log_path=log_path)
+    else:
+        state.writes = ThreadGroupCommit(CountedBatches(state.db, log_path=log_path))  # type: ignore[arg-type]
     return app
