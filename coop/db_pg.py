@@ -11,6 +11,11 @@ one), first sends the queue, in psycopg's pipeline mode with that statement, and
 sends it too. The server runs them in the order written, so every statement still sees every
 write before it; only the waiting for each answer is gone.
 
+The transaction's BEGIN goes the same way: psycopg sends it as a query of its own before a
+transaction's first statement (a round trip for every transaction); the cursor here puts it in
+front of that statement's text instead, with the connection's isolation level and access mode
+as psycopg would have written them.
+
 What this changes and what it does not:
 - A queued write that fails (it cannot, short of a bug: its checks ran under the locks) fails
   the statement it went with, so the transaction ends with an error as it would have.
@@ -46,16 +51,35 @@ def _cursor_class() -> type[Any]:
 
         def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
             connection = self.connection
+            begin = _begin_to_send(connection, query, options)
             if not connection.__dict__.get(_QUEUE):
-                return super().execute(query, params, **options)
-            if connection.pgconn.pipeline_status or not isinstance(query, str):
+                if begin is None:
+                    return super().execute(query, params, **options)
+                parts, before = [begin], 1
+            elif connection.pgconn.pipeline_status or not isinstance(query, str):
                 _send(connection)  # in a pipeline already (it syncs), or a composed query
                 return super().execute(query, params, **options)
-            queued, count = _queued_text(connection)
-            super().execute(f"{queued};\n{literal(connection, query, params)}")
-            for _ in range(count):  # the queued writes' results: this statement's is last
+            else:
+                queued, count = _queued_text(connection)
+                parts, before = [*([begin] if begin else []), queued], count + bool(begin)
+            parts.append(literal(connection, query, params))
+            self._coop_begun = begin is not None
+            super().execute(";\n".join(parts))
+            for _ in range(before):  # the results before this statement's, which is last
                 self.nextset()
             return self
+
+        def _start_query(self, query: Any = None) -> Any:
+            """psycopg's start of a query, which sends the transaction's BEGIN on its own
+            first: not when `execute` put the BEGIN in front of the query's text."""
+            if not self.__dict__.pop("_coop_begun", False):
+                return (yield from super()._start_query(query))
+            connection = self._conn
+            connection._autocommit = True  # read by the connection's own _start_query only
+            try:
+                return (yield from super()._start_query(query))
+            finally:
+                connection._autocommit = False
 
         def executemany(self, query: Any, params_seq: Any, **options: Any) -> None:
             connection = self.connection
@@ -67,6 +91,23 @@ def _cursor_class() -> type[Any]:
             super().executemany(query, params_seq, **options)
 
     return QueueFirstCursor
+
+
+def _begin_to_send(connection: Any, query: Any, options: dict[str, Any]) -> str | None:
+    """The BEGIN a statement starting a transaction goes with, in the same query (psycopg
+    would send it on its own first: a round trip of its own for every transaction)."""
+    if (connection.autocommit or options or not isinstance(query, str)
+            or connection.pgconn.pipeline_status
+            or connection.pgconn.transaction_status != _idle()):
+        return None
+    return str(connection._get_tx_start_command().decode())
+
+
+@cache
+def _idle() -> Any:
+    from psycopg.pq import TransactionStatus
+
+    return TransactionStatus.IDLE
 
 
 def literal(connection: Any, sql: str, params: Any) -> str:

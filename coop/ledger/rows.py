@@ -176,11 +176,20 @@ def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
 
 
 def _account_lock(raw: _Raw, wanted: list[str]) -> tuple[str, list[str]]:
-    """The statement that locks a few accounts and their control accounts, in id order."""
+    """The statement that locks a few accounts and their control accounts, in id order.
+
+    On PostgreSQL the ids (each account's and its control account's) are found through the
+    code index first and the rows then fetched by primary key: `code IN (...) OR id IN
+    (SELECT parent_id ...)` is planned there as a scan of the whole chart (0.5 ms at 3,000
+    accounts, growing with the members), where SQLite answers the OR from its two indexes."""
     marks = ", ".join("?" * len(wanted))
+    if raw.pg:
+        return (f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE id = ANY(ARRAY("
+                f"SELECT unnest(ARRAY[id, parent_id]) FROM ledger_account WHERE code IN "
+                f"({marks}))) ORDER BY id{raw.for_update}", wanted)
     return (f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE code IN ({marks}) OR id IN "
             f"(SELECT parent_id FROM ledger_account WHERE code IN ({marks})) "
-            f"ORDER BY id{raw.for_update}", [*wanted, *wanted])
+            f"ORDER BY id", [*wanted, *wanted])
 
 
 def _linked(rows: Sequence[Sequence[Any]], wanted: list[str]) -> dict[str, _Account]:

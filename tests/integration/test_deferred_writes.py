@@ -174,3 +174,62 @@ def test_a_deposit_answers_the_balance_and_holds_after_it(
         s, code, amount_minor=30_00, value_date=clock.today(), actor="clerk", clock=clock))
     assert (balances.balance_minor, balances.held_minor) == (530_00, 120_00)
 
+
+
+def _commands_sent_alone(db: Database, work: object) -> list[bytes]:
+    """The commands psycopg sent as queries of their own (its BEGIN, for one) while `work`
+    ran in a write transaction."""
+    sent: list[bytes] = []
+
+    def spied(session: Session) -> object:
+        driver = driver_cursor(session)[1].connection
+        original = driver._exec_command
+
+        def exec_command(command: bytes, *args: object, **kwargs: object) -> object:
+            sent.append(bytes(command))
+            return original(command, *args, **kwargs)
+
+        driver._exec_command = exec_command
+        try:
+            return work(session)  # type: ignore[operator]
+        finally:
+            del driver._exec_command
+
+    db.write(lambda s: s.execute(text("SELECT 1")))  # a pooled connection, set up
+    db.writer.pool.dispose()  # the next write takes a fresh one: its BEGIN not yet sent
+    db.write(spied)
+    return sent
+
+
+@pytest.mark.skipif("not __import__('tests.conftest').conftest.is_postgres()",
+                    reason="PostgreSQL: psycopg's BEGIN")
+def test_a_transaction_s_begin_goes_with_its_first_statement(
+        db: Database, clock: FixedClock) -> None:
+    """psycopg sends BEGIN as a query of its own before a transaction's first statement; the
+    Database's connections put it in front of that statement's text (one round trip less),
+    with the engine's isolation level, and the transaction is one transaction still."""
+    code = _member(db, clock)
+    sent = _commands_sent_alone(db, lambda s: post(s, _draft(code, 4_00), clock=clock))
+    assert not [c for c in sent if c.startswith(b"BEGIN")], sent
+    # Negative control: a statement the queue does not rewrite (psycopg options given) gets
+    # psycopg's own BEGIN, and the spy sees it.
+    sent = _commands_sent_alone(db, lambda s: driver_cursor(s)[1].execute(
+        "SELECT 1", prepare=False))
+    assert len(sent) == 1 and sent[0].startswith(b"BEGIN"), sent
+
+    def isolation(session: Session) -> tuple[str, str]:
+        level = session.execute(text("SHOW transaction_isolation")).scalar_one()
+        read_only = session.execute(text("SHOW transaction_read_only")).scalar_one()
+        return str(level), str(read_only)
+
+    assert db.write(isolation) == ("read committed", "off")
+    assert db.read(isolation) == ("repeatable read", "on")
+
+    def refused_then_rolled_back(session: Session) -> None:
+        post(session, _draft(code, 9_00), clock=clock)
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError):
+        db.write(refused_then_rolled_back)
+    assert db.read(lambda s: queries.balance(s, savings_account(code))) == 4_00
+    assert db.read(verify).ok
