@@ -132,7 +132,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--connections", type=int, default=20)
     parser.add_argument("--members", type=int, default=200)
-    parser.add_argument("--workers", default="1,2", help="process counts for SQLite")
+    parser.add_argument("--workers", default="1,2",
+                        help="process counts for SQLite (\"\" for none)")
     parser.add_argument("--pg", default=None, help="PostgreSQL URL of a scratch database")
     parser.add_argument("--pg-workers", default="2", help="process counts for PostgreSQL")
     args = parser.parse_args()
@@ -140,7 +141,7 @@ def main() -> None:
         sys.exit("wrk is not installed: apt-get install wrk (Debian)")
     print(f"deposits through the API: wrk, {args.connections} connections, {args.seconds:g} s "
           f"each, {os.cpu_count()} cores", flush=True)
-    for workers in (int(n) for n in args.workers.split(",")):
+    for workers in (int(n) for n in args.workers.split(",") if n):
         with tempfile.TemporaryDirectory() as folder:
             tmp = Path(folder)
             coop = coop_run(f"sqlite:///{tmp}/coop.db", workers, args, tmp)
