@@ -63,8 +63,11 @@ def _cursor_class() -> type[Any]:
                 queued, count = _queued_text(connection)
                 parts, before = [*([begin] if begin else []), queued], count + bool(begin)
             parts.append(literal(connection, query, params))
-            self._coop_begun = begin is not None
-            super().execute(";\n".join(parts))
+            self._coop_begun = begin is not None  # read (and cleared) by _start_query
+            try:
+                super().execute(";\n".join(parts))
+            finally:  # never left for another statement, which psycopg must BEGIN itself
+                self.__dict__.pop("_coop_begun", None)
             for _ in range(before):  # the results before this statement's, which is last
                 self.nextset()
             return self
