@@ -77,7 +77,7 @@ from coop.api.deps import DEPENDENCIES, AppState
 from coop.api.docs import PackagedSwagger, docs_asset
 from coop.api.openapi import document_problems
 from coop.api.problems import EXCEPTION_HANDLERS, require_json
-from coop.api.security import PUBLIC, authorize, security_headers
+from coop.api.security import PUBLIC, authorize, in_turn, security_headers
 from coop.api.transport import EXCEPTION_HANDLERS as TRANSPORT_HANDLERS
 from coop.api.transport import https_only
 from coop.auth import Passwords
@@ -146,7 +146,7 @@ def create_app(
                         DividendPages, PapersPages, AccountsPages, AuditTrailPages,
                         ProvisioningPages],
         template_config=template_config(),
-        guards=[https_only, authorize, counter_csrf, password_first],
+        guards=[in_turn(https_only, authorize, counter_csrf, password_first)],
         dependencies=DEPENDENCIES,
         exception_handlers={**EXCEPTION_HANDLERS, **TRANSPORT_HANDLERS,
                             PasswordFirst: to_password_page},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import datetime
 from typing import Any
 
@@ -53,6 +53,23 @@ def bearer_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str | None:
     if scheme.lower() != "bearer" or not token.strip():
         return None
     return token.strip()
+
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
+
+
+def in_turn(*guards: Guard) -> Guard:
+    """Several guards as one, each run after the one before has let the request through.
+    Litestar hands every guard its own copy of the route handler (`copy(handler)`), which
+    was 7% of a counter deposit's CPU for the app's four; as one guard, one copy."""
+
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any],
+                    handler: BaseRouteHandler) -> None:
+        for each in guards:
+            await each(connection, handler)
+
+    guard.__doc__ = " then ".join(g.__name__ for g in guards)
+    return guard
 
 
 class PrincipalCache:
