@@ -25,6 +25,7 @@ MALLOC_MMAP_THRESHOLD_ wins, and elsewhere than glibc (musl, macOS) nothing is d
 from __future__ import annotations
 
 import ctypes
+import functools
 import ipaddress
 import os
 import signal
@@ -59,9 +60,11 @@ def server_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=1024)
 def is_loopback(host: str | None) -> bool:
     """An address of this machine itself (127.0.0.0/8, ::1, an IPv4-mapped 127.x); "localhost"
-    as a name to listen on. Anything else (another machine, a name, none) is not."""
+    as a name to listen on. Anything else (another machine, a name, none) is not. Kept for the
+    last thousand hosts asked about: every request from a client asks it (https_only)."""
     if host is None:
         return False
     if host == "localhost":
