@@ -7,9 +7,11 @@ answer nobody reads: the entry and its postings, the accounts' counters, the cha
 stored answer of an Idempotency-Key, the audit row, a savepoint. `defer(session, sql, rows)`
 queues such a write on the session's connection instead of sending it; the connection's next
 statement, whatever sends it (the ledger, SQLAlchemy, a savepoint's release, a rollback to
-one), first sends the queue, in psycopg's pipeline mode with that statement, and the COMMIT
-sends it too. The server runs them in the order written, so every statement still sees every
-write before it; only the waiting for each answer is gone.
+one), sends the queue in front of it as one query of several statements (the values bound on
+this side by psycopg's own quoting, `literal`; a statement psycopg composes, or one inside its
+pipeline mode, has the queue sent before it instead), and the COMMIT sends it too. The
+server runs them in the order written, so every statement still sees every write before it;
+only the waiting for each answer is gone.
 
 The transaction's BEGIN goes the same way: psycopg sends it as a query of its own before a
 transaction's first statement (a round trip for every transaction); the cursor here puts it in
