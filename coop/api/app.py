@@ -12,7 +12,9 @@ concurrent requests.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import anyio
@@ -132,6 +134,11 @@ def create_app(
         # in the event loop's FIFO instead. The pool keeps one connection per thread and more.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = settings.worker_threads
+        # Litestar runs the sync handlers (most reads) with the event loop's own executor, not
+        # anyio's threads: that one is bounded by the same setting (its default is the CPUs
+        # plus four).
+        asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor(
+            max_workers=settings.worker_threads, thread_name_prefix="coop-worker"))
 
     def on_shutdown() -> None:
         state.verify_jobs.wait()  # its snapshot's connection back before the pool closes
