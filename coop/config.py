@@ -11,7 +11,7 @@
 | COOP_BUSINESS_DATE | (today) | pin the business date (YYYY-MM-DD) |
 | COOP_DB_POOL_SIZE | 40 | connection pool size (>= the server's worker threads) |
 | COOP_ARGON2_MEMORY_KIB | 65536 | argon2id memory cost of password hashes |
-| COOP_WORKER_THREADS | 8 | threads that run the server's database work |
+| COOP_WORKER_THREADS | 8 | threads for database work (anyio's, and the loop's executor) |
 | COOP_GROUP_COMMIT | 1 | PostgreSQL: counter writes grouped in one transaction (coop.api.writes) |
 | COOP_MALLOC_ARENAS | 2 | malloc arenas of `coop serve` (0: as glibc sets it; coop.api.server) |
 | COOP_TRUSTED_PROXIES | (none) | proxies whose X-Forwarded-For/-Proto are believed (a,b) |
