@@ -72,21 +72,8 @@ def _resolve(batch: Batch, outcomes: list[tuple[bool, Any]]) -> None:
             future.set_exception(value)
 
 
-class CountedGroupCommit(GroupCommit):
-    """The production group commit; each batch's size noted once the batch is done."""
-
-    def __init__(self, *args: Any, log_path: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._log = os.open(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-
-    def _flush(self) -> None:
-        size = len(self._pending)
-        super()._flush()
-        os.write(self._log, f"{size}\n".encode())
-
-
 class CountedBatches:
-    """The database as `ThreadGroupCommit` sees it: each group's size noted once its
+    """The database as the group commits see it: each group's size noted once its
     `write_batch` (the group's one transaction) has returned."""
 
     def __init__(self, db: Database, *, log_path: str) -> None:
@@ -114,9 +101,6 @@ def early_ack_app() -> Litestar:
 def counted_app() -> Litestar:
     app = create_app(Settings.from_env())
     state = _app_state(app)
-    log_path = os.environ[BATCH_LOG]
-    if state.db.is_sqlite:
-        state.writes = CountedGroupCommit(state.db, log_path=log_path)
-    else:
-        state.writes = ThreadGroupCommit(CountedBatches(state.db, log_path=log_path))  # type: ignore[arg-type]
+    counted: Any = CountedBatches(state.db, log_path=os.environ[BATCH_LOG])
+    state.writes = GroupCommit(counted) if state.db.is_sqlite else ThreadGroupCommit(counted)
     return app
