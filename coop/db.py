@@ -604,6 +604,8 @@ class Prepared:
         form = self._forms.get(key)
         if form is None:
             form = self._forms[key] = _Form.of(self.statement, dialect, key[1])
+            if dialect.name == "postgresql":
+                db_pg.preparable(form.sql)
         return form
 
 

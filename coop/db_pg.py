@@ -18,6 +18,10 @@ transaction's first statement (a round trip for every transaction); the cursor h
 front of that statement's text instead, with the connection's isolation level and access mode
 as psycopg would have written them.
 
+A statement marked `preparable` (the ledger's locking query and one-entry write, the counter's
+statements built with `coop.db.Prepared`) goes as `EXECUTE` of a statement prepared once per
+connection, so the server does not plan it again every time.
+
 What this changes and what it does not:
 - A queued write that fails (it cannot, short of a bug: its checks ran under the locks) fails
   the statement it went with, so the transaction ends with an error as it would have.
@@ -30,7 +34,9 @@ What this changes and what it does not:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+import re
+from collections.abc import Mapping, Sequence
 from functools import cache
 from typing import Any
 
@@ -40,6 +46,7 @@ from sqlalchemy.orm import Session
 
 _QUEUE = "_coop_queue"
 _CLIENT = "_coop_client"
+_PREPARED = "_coop_prepared"
 
 Rows = Sequence[Sequence[Any]] | Sequence[dict[str, Any]]
 
@@ -53,10 +60,13 @@ def _cursor_class() -> type[Any]:
 
         def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
             connection = self.connection
+            _prepare_for(connection, None if options else query)  # before BEGIN is decided
             begin = _begin_to_send(connection, query, options)
             if not connection.__dict__.get(_QUEUE):
                 if begin is None:
-                    return super().execute(query, params, **options)
+                    if options or not _is_preparable(query) or connection.pgconn.pipeline_status:
+                        return super().execute(query, params, **options)
+                    return super().execute(statement(connection, query, params))
                 parts, before = [begin], 1
             elif connection.pgconn.pipeline_status or not isinstance(query, str):
                 _send(connection)  # in a pipeline already (it syncs), or a composed query
@@ -64,7 +74,8 @@ def _cursor_class() -> type[Any]:
             else:
                 queued, count = _queued_text(connection)
                 parts, before = [*([begin] if begin else []), queued], count + bool(begin)
-            parts.append(literal(connection, query, params))
+            parts.append(statement(connection, query, params) if not options
+                         else literal(connection, query, params))
             self._coop_begun = begin is not None  # read (and cleared) by _start_query
             try:
                 super().execute(";\n".join(parts))
@@ -92,6 +103,7 @@ def _cursor_class() -> type[Any]:
                 if connection.pgconn.pipeline_status:
                     _send(connection)
                 else:
+                    _prepare_for(connection, None)
                     super().execute(_queued_text(connection)[0])
             super().executemany(query, params_seq, **options)
 
@@ -131,10 +143,102 @@ def literal(connection: Any, sql: str, params: Any) -> str:
     return str(client.mogrify(sql, params))
 
 
+PREPARABLE_CAP = 512
+"""At most this many statement texts are ever prepared (the hot path has a few dozen; the
+bound keeps a statement built with a varying shape from growing every connection's set)."""
+PREPARABLE_PARAMS = 64
+_PREPARABLE: dict[str, tuple[str, str, tuple[str, ...] | None]] = {}
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s")
+
+
+def preparable(sql: str) -> str:
+    """Mark `sql` (psycopg's placeholders, `%s` or `%(name)s`) as one to run as a statement
+    prepared on the server when it goes in a query of several statements; returns `sql`.
+
+    psycopg prepares a statement it sends on its own once it has run five times, but a
+    statement that goes in a query of several (with the queue, or with its transaction's
+    BEGIN) is text with its values written in, and the server plans it again every time: a
+    tenth to a fifth of a millisecond for the ledger's locking query and its one-statement
+    write, most of what the server does for them. Such a statement is prepared once per
+    connection (`PREPARE`, which a rollback does not undo) and sent as `EXECUTE name(values)`.
+    Only for statements whose parameters' types the server can tell from where they stand
+    (a column compared or written): a `PREPARE` that fails fails the transaction."""
+    if sql in _PREPARABLE or len(_PREPARABLE) >= PREPARABLE_CAP or "%%" in sql:
+        return sql
+    names: list[str] = []
+    positional = 0
+
+    def number(match: re.Match[str]) -> str:
+        nonlocal positional
+        name = match.group(1)
+        if name is None:
+            positional += 1
+            return f"${positional}"
+        if name not in names:
+            names.append(name)
+        return f"${names.index(name) + 1}"
+
+    numbered = _PLACEHOLDER.sub(number, sql)
+    if (names and positional) or len(names) + positional > PREPARABLE_PARAMS:
+        return sql
+    name = "coop_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
+    _PREPARABLE[sql] = (name, numbered, tuple(names) if names else None)
+    return sql
+
+
+def _is_preparable(query: Any) -> bool:
+    return isinstance(query, str) and query in _PREPARABLE
+
+
+def _ensure_prepared(connection: Any, sql: str) -> str:
+    """The name `sql` is prepared under on this connection, preparing it the first time (a
+    round trip of its own, once per connection)."""
+    name, numbered, _ = _PREPARABLE[sql]
+    done = connection.__dict__.setdefault(_PREPARED, set())
+    if name not in done:
+        import psycopg
+
+        cursor = _cursor_class()(connection)
+        cursor._coop_begun = True  # outside a transaction, psycopg is not to BEGIN one for it
+        psycopg.Cursor.execute(cursor, f"PREPARE {name} AS {numbered}")  # the queue stays
+        done.add(name)
+    return name
+
+
+def _prepare_for(connection: Any, query: Any) -> None:
+    """Prepare `query` and the queued statements that are `preparable` and not yet prepared
+    on this connection: before a query of several statements is put together, so that its
+    BEGIN (or none) is decided after any round trip a `PREPARE` takes."""
+    if connection.pgconn.pipeline_status:
+        return
+    if _is_preparable(query):
+        _ensure_prepared(connection, query)
+    for sql, _ in connection.__dict__.get(_QUEUE, ()):
+        if sql in _PREPARABLE:
+            _ensure_prepared(connection, sql)
+
+
+def statement(connection: Any, sql: str, params: Any) -> str:
+    """`sql` with `params` as text to go in a query of several statements: `EXECUTE` of the
+    statement prepared on this connection if `sql` is `preparable`, else `literal`."""
+    spec = _PREPARABLE.get(sql)
+    if spec is None:
+        return literal(connection, sql, params)
+    name = _ensure_prepared(connection, sql)
+    order = spec[2]
+    values = (list(params or ()) if order is None
+              else [params[key] for key in order] if isinstance(params, Mapping) else None)
+    if values is None:
+        return literal(connection, sql, params)
+    if not values:
+        return f"EXECUTE {name}"
+    return literal(connection, f"EXECUTE {name}({', '.join(['%s'] * len(values))})", values)
+
+
 def _queued_text(connection: Any) -> tuple[str, int]:
     """The queued writes as one text of statements, and how many (the queue is emptied)."""
     queued = connection.__dict__.pop(_QUEUE)
-    parts = [literal(connection, sql, row) for sql, rows in queued for row in rows]
+    parts = [statement(connection, sql, row) for sql, rows in queued for row in rows]
     return ";\n".join(parts), len(parts)
 
 
@@ -150,8 +254,12 @@ def _send(connection: Any) -> None:
 
 
 def engine_options() -> dict[str, Any]:
-    """`create_engine` arguments for a PostgreSQL engine whose connections can queue writes."""
-    return {"connect_args": {"cursor_factory": _cursor_class()}}
+    """`create_engine` arguments for a PostgreSQL engine whose connections can queue writes.
+
+    psycopg's own preparing of a statement run five times is off: after any ROLLBACK (a
+    refused request's ROLLBACK TO SAVEPOINT too) it sends DEALLOCATE ALL, which would drop
+    the statements `preparable` prepared as well; those are the hot path's."""
+    return {"connect_args": {"cursor_factory": _cursor_class(), "prepare_threshold": None}}
 
 
 def listen(engine: Engine) -> None:
@@ -165,6 +273,7 @@ def listen(engine: Engine) -> None:
 def _commit_with_queue(connection: Any) -> None:
     driver = connection.connection.driver_connection
     if driver is not None and driver.__dict__.get(_QUEUE):
+        _prepare_for(driver, None)
         queued, _ = _queued_text(driver)
         driver.cursor().execute(f"{queued};\nCOMMIT")  # SQLAlchemy's commit: nothing left
 

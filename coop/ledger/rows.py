@@ -116,6 +116,22 @@ _BOOK_LOCK = "SELECT head_seq, head_hash, closed_through, currency FROM ledger_b
 _KEY_LOOKUP = "SELECT id FROM ledger_entry WHERE idempotency_key = ?"
 
 
+_BOOK_LOCK_PG = _BOOK_LOCK + " FOR UPDATE"
+_KEY_LOOKUP_PG = _KEY_LOOKUP.replace("?", "%s")
+HOT_PARAMS = 16
+"""A locking query or one-entry write with at most this many values is prepared on the
+server (coop.db_pg.preparable): the counter's entries have two to four postings; an entry
+with hundreds (a year's interest) goes as text, planned once."""
+
+
+def _hot(sql: str, most: int = HOT_PARAMS) -> str:
+    """`sql`, prepared on PostgreSQL's server when it goes in a query of several statements
+    if it has at most `most` values (a bounded number of shapes)."""
+    if sql.count("%s") <= most:
+        db_pg.preparable(sql)
+    return sql
+
+
 class BookNotInitialised(InvalidInput):
     code = "book_not_initialised"
     title = "The book has not been set up: run `coop init`"
@@ -237,10 +253,11 @@ def _lock_for_post(
         accounts = _lock_accounts(raw, wanted)
         return (accounts, *_lock_book(raw, key))
     sql, params = _account_lock(raw, wanted)
-    cursor = raw.new_cursor()  # three statements, one query (coop.db_pg.literal)
+    cursor = raw.new_cursor()  # three statements, one query (coop.db_pg.statement)
     cursor.execute(";\n".join((
-        db_pg.literal(raw.driver, raw.sql(sql), params), raw.sql(_BOOK_LOCK + raw.for_update),
-        db_pg.literal(raw.driver, raw.sql(_KEY_LOOKUP), [key]))))
+        db_pg.statement(raw.driver, _hot(raw.sql(sql)), params),
+        db_pg.statement(raw.driver, _hot(_BOOK_LOCK_PG), ()),
+        db_pg.statement(raw.driver, _hot(_KEY_LOOKUP_PG), [key]))))
     rows = cursor.fetchall()
     cursor.nextset()
     book_row = cursor.fetchone()
@@ -302,7 +319,8 @@ def _insert(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account]
     # four writes whose answers nobody reads: on PostgreSQL they go with the transaction's
     # next statement or its COMMIT (coop.db_pg), no round trip of their own
     if raw.pg and len(entries) == 1:  # the counter's one entry: one statement
-        raw.defer(*_one_entry_statement(entry_rows[0], posting_rows, added, last))
+        sql, rows = _one_entry_statement(entry_rows[0], posting_rows, added, last)
+        raw.defer(_hot(raw.sql(sql), 4 * HOT_PARAMS), rows)
         return
     raw.defer(_INSERT_ENTRY, entry_rows)
     raw.defer(_INSERT_POSTING, posting_rows)

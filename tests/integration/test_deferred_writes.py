@@ -233,3 +233,107 @@ def test_a_transaction_s_begin_goes_with_its_first_statement(
         db.write(refused_then_rolled_back)
     assert db.read(lambda s: queries.balance(s, savings_account(code))) == 4_00
     assert db.read(verify).ok
+
+
+def test_preparable_numbers_the_placeholders_and_refuses_what_it_cannot_number() -> None:
+    positional = "SELECT id FROM ledger_account WHERE code = %s OR code = %s -- test"
+    named = "SELECT %(b)s::int + %(a)s::int + %(b)s::int -- test"
+    assert db_pg.preparable(positional) == positional
+    assert db_pg.preparable(named) == named
+    name, numbered, order = db_pg._PREPARABLE[positional]
+    assert name.startswith("coop_") and order is None
+    assert numbered == "SELECT id FROM ledger_account WHERE code = $1 OR code = $2 -- test"
+    assert db_pg._PREPARABLE[named][1:] == ("SELECT $1::int + $2::int + $1::int -- test",
+                                             ("b", "a"))
+    for refused in ("SELECT %s::int + %(a)s::int -- test",  # both kinds: no numbering
+                    "SELECT '100%%' || %s -- test",  # an escaped percent sign
+                    "SELECT " + " + ".join(["%s::int"] * (db_pg.PREPARABLE_PARAMS + 1))):
+        db_pg.preparable(refused)
+        assert refused not in db_pg._PREPARABLE
+
+
+@pytest.mark.skipif("not __import__('tests.conftest').conftest.is_postgres()",
+                    reason="PostgreSQL: statements prepared on the server")
+def test_the_ledger_s_statements_run_prepared_and_a_rollback_keeps_them(
+        db: Database, clock: FixedClock) -> None:
+    """A post's locking query and its one-statement write go as EXECUTE of statements
+    prepared once on the connection (the server plans them once, not every time), and a
+    ROLLBACK TO SAVEPOINT, or a rolled-back transaction, leaves them prepared: psycopg's own
+    preparing, which would DEALLOCATE ALL on any rollback, is off."""
+    code = _member(db, clock)
+
+    def prepared(session: Session) -> dict[str, int]:
+        rows = session.execute(text(
+            "SELECT statement, generic_plans + custom_plans FROM pg_prepared_statements "
+            "WHERE name LIKE 'coop%'")).all()
+        uses: dict[str, int] = {}
+        for statement, count in rows:
+            kind = ("lock" if "FOR UPDATE" in statement and "ledger_account" in statement
+                    else "write" if statement.lstrip().startswith("PREPARE") and
+                    "WITH entry AS" in statement else None)
+            if kind is not None:
+                uses[kind] = uses.get(kind, 0) + int(count)
+        return uses
+
+    def three_posts_one_undone(session: Session) -> dict[str, int]:
+        before = prepared(session)
+        post(session, _draft(code, 1_00), clock=clock)
+        nested = session.begin_nested()
+        session.execute(text("SELECT 1"))  # SQLAlchemy emits the SAVEPOINT with a statement
+        post(session, _draft(code, 2_00), clock=clock)
+        nested.rollback()
+        post(session, _draft(code, 4_00), clock=clock)
+        after = prepared(session)
+        return {kind: after.get(kind, 0) - before.get(kind, 0) for kind in ("lock", "write")}
+
+    # one connection, so that every write prepares on (and reads) the same server session
+    db.writer.pool.dispose()
+    # (the third's queued write goes to the server in front of the counting query)
+    assert db.write(three_posts_one_undone) == {"lock": 3, "write": 3}
+
+    def rolled_back(session: Session) -> None:
+        post(session, _draft(code, 8_00), clock=clock)
+        raise RuntimeError("cancelled")
+
+    with pytest.raises(RuntimeError):
+        db.write(rolled_back)
+    assert db.write(three_posts_one_undone) == {"lock": 3, "write": 3}
+    assert db.read(lambda s: queries.balance(s, savings_account(code))) == 2 * (1_00 + 4_00)
+    assert db.read(verify).ok
+    # Negative control: a statement nobody marked preparable goes as text with its values.
+    assert db.read(lambda s: db_pg.statement(
+        driver_cursor(s)[1].connection, "SELECT %s::int AS not_marked", [7])) == (
+        "SELECT 7::int AS not_marked")
+
+
+@pytest.mark.skipif("not __import__('tests.conftest').conftest.is_postgres()",
+                    reason="PostgreSQL: statements prepared on the server")
+def test_psycopg_s_own_preparing_would_drop_them_on_a_rollback(
+        db: Database, clock: FixedClock) -> None:
+    """Negative control for the above: with psycopg's preparing on, a ROLLBACK TO SAVEPOINT
+    makes psycopg send DEALLOCATE ALL, and the ledger's prepared statements are gone."""
+    code = _member(db, clock)
+    db.writer.pool.dispose()
+
+    def count(session: Session) -> int:
+        return int(session.execute(text(
+            "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'coop%'")).scalar_one())
+
+    def work(session: Session) -> tuple[int, int]:
+        driver = driver_cursor(session)[1].connection
+        post(session, _draft(code, 1_00), clock=clock)
+        prepared = count(session)
+        driver.prepare_threshold = 0  # psycopg prepares every statement it sends alone
+        try:
+            nested = session.begin_nested()
+            session.execute(text("SELECT 1"))
+            nested.rollback()
+            return prepared, count(session)
+        finally:
+            driver.prepare_threshold = None
+
+    try:
+        prepared, after = db.write(work)
+        assert prepared >= 3 and after == 0
+    finally:
+        db.writer.pool.dispose()  # that connection believes its statements still prepared
