@@ -599,6 +599,16 @@ class Prepared:
         form = self._form(dialect, values)
         db_pg.defer(session, form.sql, [form.bind(values)])
 
+    def ahead(self, session: Session, params: dict[str, Any] | None = None) -> None:
+        """A read the transaction will run soon: on PostgreSQL it goes to the server with the
+        transaction's next statement and its answer waits for `execute` (coop.db_pg.read_ahead);
+        elsewhere nothing."""
+        values = params or {}
+        dialect, _ = driver_cursor(session)
+        if dialect.name == "postgresql":
+            form = self._form(dialect, values)
+            db_pg.read_ahead(session, form.sql, form.bind(values))
+
     def _form(self, dialect: Dialect, values: dict[str, Any]) -> _Form:
         key = (dialect.name, tuple(sorted(values)))
         form = self._forms.get(key)

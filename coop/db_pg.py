@@ -47,6 +47,8 @@ from sqlalchemy.orm import Session
 _QUEUE = "_coop_queue"
 _CLIENT = "_coop_client"
 _PREPARED = "_coop_prepared"
+_AHEAD = "_coop_ahead"
+_ANSWERED = "_coop_answered"
 
 Rows = Sequence[Sequence[Any]] | Sequence[dict[str, Any]]
 
@@ -60,14 +62,17 @@ def _cursor_class() -> type[Any]:
 
         def execute(self, query: Any, params: Any = None, **options: Any) -> Any:
             connection = self.connection
+            if connection.__dict__.get(_ANSWERED) and _answered(self, query, params, options):
+                return self
+            ahead = _ahead_of(connection, query, params, options)
             _prepare_for(connection, None if options else query)  # before BEGIN is decided
             begin = _begin_to_send(connection, query, options)
             if not connection.__dict__.get(_QUEUE):
-                if begin is None:
+                if begin is None and not ahead:
                     if options or not _is_preparable(query) or connection.pgconn.pipeline_status:
                         return super().execute(query, params, **options)
                     return super().execute(statement(connection, query, params))
-                parts, before = [begin], 1
+                parts, before = [*([begin] if begin else [])], int(begin is not None)
             elif connection.pgconn.pipeline_status or not isinstance(query, str):
                 _send(connection)  # in a pipeline already (it syncs), or a composed query
                 return super().execute(query, params, **options)
@@ -76,13 +81,20 @@ def _cursor_class() -> type[Any]:
                 parts, before = [*([begin] if begin else []), queued], count + bool(begin)
             parts.append(statement(connection, query, params) if not options
                          else literal(connection, query, params))
+            parts.extend(statement(connection, sql, values) for sql, values in ahead)
             self._coop_begun = begin is not None  # read (and cleared) by _start_query
             try:
                 super().execute(";\n".join(parts))
             finally:  # never left for another statement, which psycopg must BEGIN itself
                 self.__dict__.pop("_coop_begun", None)
-            for _ in range(before):  # the results before this statement's, which is last
+            for _ in range(before):  # the results before this statement's
                 self.nextset()
+            if ahead:  # the reads after it: kept for when they are asked for
+                results = self._results[before + 1:]
+                del self._results[before + 1:]
+                connection.__dict__[_ANSWERED] = [
+                    (sql, values, result) for (sql, values), result in zip(
+                        ahead, results, strict=True)]
             return self
 
         def _start_query(self, query: Any = None) -> Any:
@@ -99,6 +111,7 @@ def _cursor_class() -> type[Any]:
 
         def executemany(self, query: Any, params_seq: Any, **options: Any) -> None:
             connection = self.connection
+            _forget_ahead(connection)
             if connection.__dict__.get(_QUEUE):
                 if connection.pgconn.pipeline_status:
                     _send(connection)
@@ -213,7 +226,7 @@ def _prepare_for(connection: Any, query: Any) -> None:
         return
     if _is_preparable(query):
         _ensure_prepared(connection, query)
-    for sql, _ in connection.__dict__.get(_QUEUE, ()):
+    for sql, _ in (*connection.__dict__.get(_QUEUE, ()), *connection.__dict__.get(_AHEAD, ())):
         if sql in _PREPARABLE:
             _ensure_prepared(connection, sql)
 
@@ -233,6 +246,55 @@ def statement(connection: Any, sql: str, params: Any) -> str:
     if not values:
         return f"EXECUTE {name}"
     return literal(connection, f"EXECUTE {name}({', '.join(['%s'] * len(values))})", values)
+
+
+def read_ahead(session: Session, sql: str, params: Any) -> None:
+    """Send the read `sql` (a SELECT) after the session's next statement, in the same query,
+    and keep its answer for when the same statement with the same values is asked for: one
+    round trip for several statements that a request runs one after another, none of which
+    needs the one before's answer to be written. A no-op but on PostgreSQL's queueing
+    connections.
+
+    Nothing runs in a different order from the one the code asks for: an answer kept is used
+    only if it is asked for next, with no write queued since; any other statement first (or a
+    rollback, a commit, the connection going back to its pool) throws the kept answers away,
+    and those statements go to the server again when they are asked for. A read that locks
+    (FOR UPDATE) takes its lock a little earlier, in the same order."""
+    from coop.db import driver_cursor
+
+    driver = driver_cursor(session)[1].connection
+    if can_queue(driver) and sql.lstrip()[:6].upper() == "SELECT":
+        driver.__dict__.setdefault(_AHEAD, []).append((sql, params))
+
+
+def _ahead_of(connection: Any, query: Any, params: Any,
+              options: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The reads to send after `query` (the statement asked for now is not one of them)."""
+    ahead = connection.__dict__.pop(_AHEAD, None)
+    if not ahead or options or not isinstance(query, str) or connection.pgconn.pipeline_status:
+        return []
+    return [(sql, values) for sql, values in ahead if (sql, values) != (query, params)]
+
+
+def _answered(cursor: Any, query: Any, params: Any, options: dict[str, Any]) -> bool:
+    """Whether `query` was answered ahead, next, with nothing queued since: the cursor then
+    holds that answer. Else every answer kept is thrown away."""
+    connection = cursor.connection
+    answered = connection.__dict__[_ANSWERED]
+    sql, values, result = answered[0]
+    if (isinstance(query, str) and sql == query and values == params and not options
+            and not connection.__dict__.get(_QUEUE)):
+        answered.pop(0)
+        cursor._reset()
+        cursor._set_results([result])
+        return True
+    del connection.__dict__[_ANSWERED]
+    return False
+
+
+def _forget_ahead(connection: Any) -> None:
+    connection.__dict__.pop(_AHEAD, None)
+    connection.__dict__.pop(_ANSWERED, None)
 
 
 def _queued_text(connection: Any) -> tuple[str, int]:
@@ -272,6 +334,8 @@ def listen(engine: Engine) -> None:
 
 def _commit_with_queue(connection: Any) -> None:
     driver = connection.connection.driver_connection
+    if driver is not None:
+        _forget_ahead(driver)
     if driver is not None and driver.__dict__.get(_QUEUE):
         _prepare_for(driver, None)
         queued, _ = _queued_text(driver)
@@ -288,6 +352,7 @@ def _drop_queue(connection: Any) -> None:
 
 def _forget(driver: Any) -> None:
     driver.__dict__.pop(_QUEUE, None)
+    _forget_ahead(driver)
 
 
 def can_queue(driver: Any) -> bool:

@@ -116,12 +116,15 @@ async def respond_async(
     *,
     status: int = 201,
     status_of: Callable[[], int] | None = None,
+    ahead: Callable[[Session], None] | None = None,
 ) -> Response[Any]:
     """`respond` for an async handler: the transaction runs through the app's writes
     (coop.api.writes: on SQLite grouped with others' on the event loop, one commit for all;
-    on PostgreSQL in a worker thread). Answered only once its commit is durable."""
+    on PostgreSQL in a worker thread). Answered only once its commit is durable. `ahead`
+    names the reads `work` starts with, to go with the key's claim (coop.db.Prepared.ahead)."""
     state = request.app.state.coop
-    transaction, key, digest, sweep = _plan(request, principal, body, work, status, status_of)
+    transaction, key, digest, sweep = _plan(request, principal, body, work, status, status_of,
+                                            ahead)
     try:
         content, status = await state.writer().run(transaction)
     except _KeyTaken:
@@ -139,6 +142,7 @@ def _answer(state: AppState, content: bytes, status: int, sweep: bool) -> Respon
 def _plan(
     request: Request[Any, Any, Any], principal: Principal, body: BaseModel | None,
     work: Callable[[Session], Out], status: int, status_of: Callable[[], int] | None,
+    ahead: Callable[[Session], None] | None = None,
 ) -> tuple[Callable[[Session], tuple[bytes, int]], str | None, str, bool]:
     """The request's transaction (its key claimed, the work, the answer stored, the audit
     row), with the key, the request's digest and whether old keys are swept this time."""
@@ -154,6 +158,8 @@ def _plan(
     def transaction(session: Session) -> tuple[bytes, int]:
         if sweep:
             forget_old_requests(session, clock=state.clock)
+        if ahead is not None:
+            ahead(session)
         row = _claim(session, principal, key, digest, state.clock) if key else None
         content = encode(work(session))
         code = status_of() if status_of is not None else status

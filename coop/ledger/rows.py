@@ -247,22 +247,21 @@ def _lock_for_post(
 ) -> tuple[dict[str, _Account], _Book, int | None]:
     """`_lock_accounts` then `_lock_book`, in that order, for one entry's few accounts: on
     PostgreSQL the three statements go in one round trip (the server still runs each after
-    the one before has its locks)."""
+    the one before has its locks). No `key`, no lookup."""
     wanted = sorted(set(codes))
     if not raw.pg or len(wanted) > LOCK_CHUNK:
         accounts = _lock_accounts(raw, wanted)
         return (accounts, *_lock_book(raw, key))
     sql, params = _account_lock(raw, wanted)
-    cursor = raw.new_cursor()  # three statements, one query (coop.db_pg.statement)
+    cursor = raw.new_cursor()  # the statements in one query (coop.db_pg.statement)
     cursor.execute(";\n".join((
         db_pg.statement(raw.driver, _hot(raw.sql(sql)), params),
         db_pg.statement(raw.driver, _hot(_BOOK_LOCK_PG), ()),
-        db_pg.statement(raw.driver, _hot(_KEY_LOOKUP_PG), [key]))))
+        *([db_pg.statement(raw.driver, _hot(_KEY_LOOKUP_PG), [key])] if key else []))))
     rows = cursor.fetchall()
     cursor.nextset()
     book_row = cursor.fetchone()
-    cursor.nextset()
-    found = cursor.fetchone()
+    found = cursor.fetchone() if key and cursor.nextset() else None
     if book_row is None:
         raise BookNotInitialised("the book has not been set up")
     book = _Book(book_row[0], book_row[1], raw.read_date(book_row[2]), book_row[3])

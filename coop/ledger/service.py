@@ -250,8 +250,9 @@ def _post(session: Session, draft: EntryDraft,
           clock: Clock) -> tuple[PostedEntry, dict[str, _Account] | None]:
     draft = check_draft(draft)
     raw = _Raw(session)
-    key = draft.idempotency_key or uuid.uuid4().hex
-    accounts, book, existing = _lock_for_post(raw, (p.account for p in draft.postings), key)
+    key = draft.idempotency_key or uuid.uuid4().hex  # one made here is nobody's yet: no lookup
+    accounts, book, existing = _lock_for_post(raw, (p.account for p in draft.postings),
+                                              draft.idempotency_key or "")
     if existing is not None:
         return _replay(session, existing, draft), None
     _check_date(draft.value_date, book, today=clock.today())

@@ -43,7 +43,7 @@ from coop.members import (
 from coop.members.codes import is_valid
 from coop.money import Amount, format_minor
 from coop.society import book_currency, check_counter_request
-from coop.tills import cash_account
+from coop.tills import cash_account, read_cash_account_ahead
 
 NARRATION_LENGTH_MAX = 120
 member_table = cast(Table, MemberRow.__table__)
@@ -128,6 +128,15 @@ def balances(session: Session, code: str) -> SavingsBalance:
     member = get_member(session, code)
     return SavingsBalance(queries.balance(session, savings_account(code)) or 0,
                           held(session, member.id))
+
+
+def read_deposit_ahead(session: Session, code: str, actor: str) -> None:
+    """The reads `record_deposit` starts with (the member with her holds, the clerk's till),
+    sent ahead with the transaction's next statement, on PostgreSQL in the same round trip as
+    a request's Idempotency-Key claim (coop.db.Prepared.ahead)."""
+    if is_valid(code):
+        _MEMBER_AND_HELD.ahead(session, {"code": code})
+        read_cash_account_ahead(session, actor)
 
 
 def record_deposit(

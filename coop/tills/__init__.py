@@ -139,6 +139,12 @@ _OPEN_TILL_ACCOUNT = Prepared(select(till_table.c.account_code).where(
 ).with_for_update())
 
 
+def read_cash_account_ahead(session: Session, username: str) -> None:
+    """`cash_account`'s read of the till, sent ahead with the transaction's next statement
+    (coop.db.Prepared.ahead)."""
+    _OPEN_TILL_ACCOUNT.ahead(session, {"username": username})
+
+
 def cash_account(session: Session, username: str) -> str:
     """The cash account that `username`'s cash movement posts to: her open till's sub-account,
     else 1000 (the safe). The till row is locked, so a close of it waits for this movement

@@ -23,6 +23,7 @@ from coop.ledger.verify import verify
 from coop.members import Identity, register_member, savings_account
 from coop.members.vault import Vault
 from coop.savings import record_deposit
+from coop.society import require_society
 from tests.conftest import BUSINESS_DATE
 
 KEYS = Vault(b"d" * 32)
@@ -337,3 +338,132 @@ def test_psycopg_s_own_preparing_would_drop_them_on_a_rollback(
         assert prepared >= 3 and after == 0
     finally:
         db.writer.pool.dispose()  # that connection believes its statements still prepared
+
+
+def _round_trips(monkeypatch: pytest.MonkeyPatch, db: Database, work: object) -> tuple[int, object]:
+    """How many queries reached the server while `work` ran in a write transaction (its
+    COMMIT, and what goes with it, not counted), and what `work` returned."""
+    import psycopg
+
+    sent = [0]
+    original = psycopg.Cursor.execute
+
+    def counted(self: object, *args: object, **kwargs: object) -> object:
+        sent[0] += 1
+        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    def spied(session: Session) -> object:
+        require_society(session)  # the transaction begun; the society read, once a transaction
+        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+        try:
+            return work(session)  # type: ignore[operator]
+        finally:
+            monkeypatch.setattr(psycopg.Cursor, "execute", original)
+
+    result = db.write(spied)
+    return sent[0], result
+
+
+@pytest.mark.skipif("not __import__('tests.conftest').conftest.is_postgres()",
+                    reason="PostgreSQL: reads sent ahead")
+def test_a_deposit_s_reads_go_ahead_in_one_round_trip(
+        db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A counter deposit reads the member with her holds, then the clerk's till, then locks
+    its accounts: with the first two read ahead, two queries instead of three, and the same
+    answer (the member's balance and holds after it)."""
+    from coop.savings import place_hold, read_deposit_ahead
+
+    code = _member(db, clock)
+    db.write(lambda s: record_deposit(s, code, amount_minor=500_00, value_date=clock.today(),
+                                      actor="clerk", clock=clock))
+    db.write(lambda s: place_hold(s, code, amount_minor=120_00, reason="guarantee",
+                                  actor="admin", clock=clock))
+
+    def deposit(session: Session) -> tuple[int, int]:
+        _, balances = record_deposit(session, code, amount_minor=30_00,
+                                     value_date=clock.today(), actor="clerk", clock=clock)
+        return balances.balance_minor, balances.held_minor
+
+    def deposit_ahead(session: Session) -> tuple[int, int]:
+        read_deposit_ahead(session, code, "clerk")
+        return deposit(session)
+
+    assert _round_trips(monkeypatch, db, deposit) == (3, (530_00, 120_00))  # the control
+    assert _round_trips(monkeypatch, db, deposit_ahead) == (2, (560_00, 120_00))
+    assert db.read(verify).ok
+
+
+@pytest.mark.skipif("not __import__('tests.conftest').conftest.is_postgres()",
+                    reason="PostgreSQL: reads sent ahead")
+def test_a_read_ahead_is_never_answered_out_of_turn(
+        db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An answer kept is used only if its statement is the next one asked for with nothing
+    queued since: a write in between (sent, or queued) or a rollback to a savepoint throws
+    the kept answers away, and the read sees the write."""
+    from coop.savings import place_hold, read_deposit_ahead
+
+    code = _member(db, clock)
+    db.write(lambda s: record_deposit(s, code, amount_minor=500_00, value_date=clock.today(),
+                                      actor="clerk", clock=clock))
+
+    def hold_between(session: Session) -> int:
+        read_deposit_ahead(session, code, "clerk")
+        session.execute(text("SELECT 2"))  # the reads go with this one, before the hold
+        place_hold(session, code, amount_minor=70_00, reason="guarantee", actor="admin",
+                   clock=clock)
+        _, balances_after = record_deposit(session, code, amount_minor=1_00,
+                                           value_date=clock.today(), actor="clerk", clock=clock)
+        return balances_after.held_minor
+
+    assert db.write(hold_between) == 70_00
+
+    def queued_between(session: Session) -> int:
+        from coop.savings import HoldRow
+
+        member_id = session.execute(text("SELECT id FROM member WHERE code = :c"),
+                                    {"c": code}).scalar_one()
+        read_deposit_ahead(session, code, "clerk")
+        session.execute(text("SELECT 2"))  # the reads go with this one and are kept
+        db_pg.defer(session, f"INSERT INTO {HoldRow.__tablename__} (member_id, amount_minor, "
+                    "placed_by, reason, placed_at) VALUES (%s, %s, %s, %s, now())",
+                    [(member_id, 5_00, "admin", "queued")])  # queued, not yet sent
+        _, after = record_deposit(session, code, amount_minor=3_00, value_date=clock.today(),
+                                  actor="clerk", clock=clock)  # its first read: asked anew
+        return after.held_minor
+
+    assert db.write(queued_between) == 70_00 + 5_00
+
+    def undone_between(session: Session) -> int:
+        nested = session.begin_nested()
+        read_deposit_ahead(session, code, "clerk")
+        session.execute(text("SELECT 2"))  # the SAVEPOINT, then this with the reads
+        nested.rollback()
+        return record_deposit(session, code, amount_minor=2_00, value_date=clock.today(),
+                              actor="clerk", clock=clock)[1].balance_minor
+
+    assert db.write(undone_between) == 504_00 + 2_00
+    other = _member(db, clock)
+
+    def another_member_asked(session: Session) -> tuple[int, int]:
+        read_deposit_ahead(session, code, "clerk")  # hers (75.00 on hold) read ahead
+        session.execute(text("SELECT 2"))
+        _, after = record_deposit(session, other, amount_minor=9_00, value_date=clock.today(),
+                                  actor="clerk", clock=clock)  # the same read, another member
+        return after.balance_minor, after.held_minor
+
+    assert db.write(another_member_asked) == (9_00, 0)
+    assert db.read(verify).ok
+
+
+def test_a_read_ahead_is_nothing_on_sqlite_and_a_plain_engine(
+        db: Database, clock: FixedClock) -> None:
+    from coop.savings import read_deposit_ahead
+
+    code = _member(db, clock)
+
+    def ahead(session: Session) -> object:
+        read_deposit_ahead(session, code, "clerk")
+        return getattr(driver_cursor(session)[1].connection, "__dict__", {}).get(db_pg._AHEAD)
+
+    kept = db.write(ahead)
+    assert (kept is None) is db.is_sqlite

@@ -75,7 +75,8 @@ def _summary(state: AppState, session: Session, principal: Principal,
 
 
 async def _counter_cash(
-    request: Request[Any, Any, Any], code: str, data: CashIn, service: Callable[..., Any]
+    request: Request[Any, Any, Any], code: str, data: CashIn, service: Callable[..., Any],
+    ahead: Callable[[Session, str, str], None] | None = None,
 ) -> Response[Any]:
     """A deposit or a withdrawal: parse the amount, run the service in the request's one
     transaction (with its Idempotency-Key), answer the entry and the balances."""
@@ -91,7 +92,8 @@ async def _counter_cash(
             clock=state.clock, narration=data.narration, confirmed=data.confirm_large_amount)
         return cash_out(entry.id, balance, cur)
 
-    return await respond_async(request, principal, data, work)
+    first = (lambda s: ahead(s, code, principal.username)) if ahead is not None else None
+    return await respond_async(request, principal, data, work, ahead=first)
 
 
 def _member_pdf(request: Request[Any, Any, Any], code: str, filename: str,
@@ -276,7 +278,8 @@ class MembersController(Controller):
         self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
     ) -> Response[CashOut]:
         """Cash paid in at the counter, of any size."""
-        return await _counter_cash(request, code, data, savings.record_deposit)
+        return await _counter_cash(request, code, data, savings.record_deposit,
+                                   savings.read_deposit_ahead)
 
     @post("/{code:str}/withdrawals", opt=allow(A, C))
     async def withdraw(
