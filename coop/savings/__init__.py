@@ -139,6 +139,13 @@ def read_deposit_ahead(session: Session, code: str, actor: str) -> None:
         read_cash_account_ahead(session, actor)
 
 
+def read_withdrawal_ahead(session: Session, code: str, actor: str) -> None:
+    """`record_withdrawal`'s first reads (the member, the clerk's till), as for a deposit."""
+    if is_valid(code):
+        _MEMBER_BY_CODE.ahead(session, {"code": code})
+        read_cash_account_ahead(session, actor)
+
+
 def record_deposit(
     session: Session, code: str, *, amount_minor: int, value_date: date, actor: str,
     clock: Clock, narration: str | None = None, key: str | None = None,

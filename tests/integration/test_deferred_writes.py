@@ -366,12 +366,17 @@ def _round_trips(monkeypatch: pytest.MonkeyPatch, db: Database, work: object) ->
 
 @pytest.mark.skipif("not __import__('tests.conftest').conftest.is_postgres()",
                     reason="PostgreSQL: reads sent ahead")
-def test_a_deposit_s_reads_go_ahead_in_one_round_trip(
+def test_the_counter_s_first_reads_go_ahead_in_one_round_trip(
         db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
     """A counter deposit reads the member with her holds, then the clerk's till, then locks
     its accounts: with the first two read ahead, two queries instead of three, and the same
-    answer (the member's balance and holds after it)."""
-    from coop.savings import place_hold, read_deposit_ahead
+    answer (the member's balance and holds after it). A withdrawal: one query fewer."""
+    from coop.savings import (
+        place_hold,
+        read_deposit_ahead,
+        read_withdrawal_ahead,
+        record_withdrawal,
+    )
 
     code = _member(db, clock)
     db.write(lambda s: record_deposit(s, code, amount_minor=500_00, value_date=clock.today(),
@@ -390,6 +395,18 @@ def test_a_deposit_s_reads_go_ahead_in_one_round_trip(
 
     assert _round_trips(monkeypatch, db, deposit) == (3, (530_00, 120_00))  # the control
     assert _round_trips(monkeypatch, db, deposit_ahead) == (2, (560_00, 120_00))
+
+    def withdrawal(session: Session) -> int:
+        _, balances = record_withdrawal(session, code, amount_minor=10_00,
+                                        value_date=clock.today(), actor="clerk", clock=clock)
+        return balances.balance_minor
+
+    def withdrawal_ahead(session: Session) -> int:
+        read_withdrawal_ahead(session, code, "clerk")
+        return withdrawal(session)
+
+    control, _ = _round_trips(monkeypatch, db, withdrawal)
+    assert _round_trips(monkeypatch, db, withdrawal_ahead) == (control - 1, 540_00)
     assert db.read(verify).ok
 
 

@@ -286,7 +286,8 @@ class MembersController(Controller):
         self, request: Request[Any, Any, Any], code: Code, data: JSONBody[CashIn]
     ) -> Response[CashOut]:
         """Cash paid out, never more than the available balance (422 otherwise)."""
-        return await _counter_cash(request, code, data, savings.record_withdrawal)
+        return await _counter_cash(request, code, data, savings.record_withdrawal,
+                                   savings.read_withdrawal_ahead)
 
     @get("/{code:str}/savings/transactions", opt=allow(STAFF, M), sync_to_thread=True)
     def transactions(
