@@ -67,7 +67,7 @@ APSW_SUITES := tests/unit/test_db_apsw.py tests/integration/test_ledger_examples
 # its own), which runs after them in one process. The browser tests share the two workers
 # (each worker its own Chromium, server and database). Then the APSW suites above.
 test: setup system-deps
-	$(BIN)/pytest -n 2 --ignore=tests/crash
+	$(BIN)/pytest -n 2 --durations=12 --ignore=tests/crash
 	$(BIN)/pytest tests/crash
 	COOP_TEST_DATABASE_URL= COOP_SQLITE_DRIVER=apsw $(BIN)/pytest -q $(APSW_SUITES)
 
