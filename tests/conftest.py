@@ -87,14 +87,17 @@ def template(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 def _empty_postgres(url: str) -> None:
     engine = create_engine(url)
-    tables = ", ".join(t.name for t in metadata.sorted_tables)
     with engine.begin() as conn:
         # A connection an earlier test left behind (a request's thread still reading when its
         # test ended) would hold locks the TRUNCATE waits for, or deadlock with it.
         conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
                           "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
+        # DELETE, not TRUNCATE: a test leaves a few rows, and TRUNCATE gives each of some
+        # forty tables a new file (80 ms a test against 20). The triggers (immutable rows)
+        # do not fire for this session; every sequence starts again at 1.
         conn.execute(text("SET LOCAL session_replication_role = replica"))
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        conn.execute(text(";".join(f"DELETE FROM {t.name}" for t in metadata.sorted_tables)))
+        conn.execute(text("SELECT setval(oid, 1, false) FROM pg_class WHERE relkind = 'S'"))
     engine.dispose()
 
 
