@@ -18,9 +18,9 @@ transaction's first statement (a round trip for every transaction); the cursor h
 front of that statement's text instead, with the connection's isolation level and access mode
 as psycopg would have written them.
 
-A statement marked `preparable` (the ledger's locking query and one-entry write, the counter's
-statements built with `coop.db.Prepared`) goes as `EXECUTE` of a statement prepared once per
-connection, so the server does not plan it again every time.
+A statement marked `preparable` (the ledger's locking query and one-entry write, the
+counter's statements built with `coop.db_statements.Prepared`) goes as `EXECUTE` of a
+statement prepared once per connection, so the server does not plan it again every time.
 
 What this changes and what it does not:
 - A queued write that fails (it cannot, short of a bug: its checks ran under the locks) fails
@@ -260,7 +260,7 @@ def read_ahead(session: Session, sql: str, params: Any) -> None:
     rollback, a commit, the connection going back to its pool) throws the kept answers away,
     and those statements go to the server again when they are asked for. A read that locks
     (FOR UPDATE) takes its lock a little earlier, in the same order."""
-    from coop.db import driver_cursor
+    from coop.db_statements import driver_cursor
 
     driver = driver_cursor(session)[1].connection
     if can_queue(driver) and sql.lstrip()[:6].upper() == "SELECT":
@@ -370,7 +370,7 @@ def queue(driver: Any, sql: str, rows: Sequence[Any]) -> None:
 def defer(session: Session, sql: str, rows: Sequence[Any]) -> None:
     """Run `sql` for each of `rows` in the session's transaction: queued on PostgreSQL's
     connections that send a queue first, at once anywhere else."""
-    from coop.db import driver_cursor
+    from coop.db_statements import driver_cursor
 
     _, cursor = driver_cursor(session)
     driver = cursor.connection

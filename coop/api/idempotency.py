@@ -36,7 +36,7 @@ from coop.auth import (
     forget_old_requests,
     record_audit,
 )
-from coop.db import Prepared
+from coop.db_statements import Prepared
 from coop.errors import Conflict, InvalidInput
 from coop.members.vault import Vault
 
@@ -121,7 +121,8 @@ async def respond_async(
     """`respond` for an async handler: the transaction runs through the app's writes
     (coop.api.writes: on SQLite grouped with others' on the event loop, one commit for all;
     on PostgreSQL in a worker thread). Answered only once its commit is durable. `ahead`
-    names the reads `work` starts with, to go with the key's claim (coop.db.Prepared.ahead)."""
+    names the reads `work` starts with, to go with the key's claim
+    (coop.db_statements.Prepared.ahead)."""
     state = request.app.state.coop
     transaction, key, digest, sweep = _plan(request, principal, body, work, status, status_of,
                                             ahead)

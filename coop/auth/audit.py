@@ -13,7 +13,8 @@ from sqlalchemy import Integer, SmallInteger, String, Table, Text, insert, selec
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
-from coop.db import Base, Prepared
+from coop.db import Base
+from coop.db_statements import Prepared
 from coop.errors import InvalidInput
 
 if TYPE_CHECKING:

@@ -23,7 +23,7 @@ from typing import Any, Literal
 from sqlalchemy import bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
-from coop.db import Prepared
+from coop.db_statements import Prepared
 from coop.ledger.model import (
     IdempotencyKeyReused,
     PostedEntry,

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from coop import db_pg
-from coop.db import driver_cursor
+from coop.db_statements import driver_cursor
 from coop.errors import InvalidInput
 from coop.ledger.chart import HOLDS_OWN_POSTINGS
 from coop.ledger.model import ControlAccountPosting, PostedEntry, UnknownAccount

@@ -17,7 +17,8 @@ from sqlalchemy import ForeignKey, Integer, String, Table, bindparam, case, func
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
-from coop.db import Base, Prepared
+from coop.db import Base
+from coop.db_statements import Prepared
 from coop.errors import Conflict, InvalidInput, NotFound
 from coop.ledger import (
     EntryDraft,
@@ -133,7 +134,7 @@ def balances(session: Session, code: str) -> SavingsBalance:
 def read_deposit_ahead(session: Session, code: str, actor: str) -> None:
     """The reads `record_deposit` starts with (the member with her holds, the clerk's till),
     sent ahead with the transaction's next statement, on PostgreSQL in the same round trip as
-    a request's Idempotency-Key claim (coop.db.Prepared.ahead)."""
+    a request's Idempotency-Key claim (coop.db_statements.Prepared.ahead)."""
     if is_valid(code):
         _MEMBER_AND_HELD.ahead(session, {"code": code})
         read_cash_account_ahead(session, actor)

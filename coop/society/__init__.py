@@ -20,7 +20,8 @@ from sqlalchemy import CheckConstraint, Integer, String, Table, Text, select, up
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
-from coop.db import Base, Prepared
+from coop.db import Base
+from coop.db_statements import Prepared
 from coop.errors import Conflict, InvalidInput
 from coop.ledger import queries, service
 from coop.ledger.chart import SHARE_CAPITAL

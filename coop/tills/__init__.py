@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from coop.auth import get_user
 from coop.clock import Clock
-from coop.db import Prepared
+from coop.db_statements import Prepared
 from coop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from coop.ledger import queries
 from coop.ledger.chart import CASH, CASH_OVERAGES, CASH_SHORTAGES
@@ -141,7 +141,7 @@ _OPEN_TILL_ACCOUNT = Prepared(select(till_table.c.account_code).where(
 
 def read_cash_account_ahead(session: Session, username: str) -> None:
     """`cash_account`'s read of the till, sent ahead with the transaction's next statement
-    (coop.db.Prepared.ahead)."""
+    (coop.db_statements.Prepared.ahead)."""
     _OPEN_TILL_ACCOUNT.ahead(session, {"username": username})
 
 

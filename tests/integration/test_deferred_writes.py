@@ -16,7 +16,8 @@ from sqlalchemy.orm import Session
 
 from coop import db_pg
 from coop.clock import FixedClock
-from coop.db import Database, driver_cursor
+from coop.db import Database
+from coop.db_statements import driver_cursor
 from coop.ledger import EntryDraft, credit, debit, post, post_and_balance, queries
 from coop.ledger.orm import entry_table
 from coop.ledger.verify import verify

@@ -217,6 +217,7 @@ def python_sites() -> Iterator[Site]:
 
 REFUSALS_NOT_SHOWN = ("coop/cli", "coop/api/controllers/", "coop/api/idempotency.py",
                       "coop/members/vault.py", "coop/backup.py", "coop/config.py", "coop/db.py",
+                      "coop/db_statements.py",
                       "coop/i18n/", "coop/errors.py",
                       "coop/tls.py",  # `coop tls init` only
                       "coop/passbooks/typeset.py",  # fonts missing: the server's fault

@@ -260,7 +260,8 @@ def test_a_locked_database_is_an_operational_error_with_its_code(driver: ModuleT
 @DRIVERS
 def test_reading_the_last_row_ends_the_statement_and_its_snapshot(driver: ModuleType,
                                                                    tmp_path: Path) -> None:
-    """coop reads one row with fetchone() and commits (coop.db.Prepared, the ledger's cursor).
+    """coop reads one row with fetchone() and commits (coop.db_statements.Prepared, the
+    ledger's cursor).
     The statement must be over by then, or it keeps the connection's read snapshot past the
     COMMIT, and once another process has committed, the next BEGIN IMMEDIATE fails at once
     with SQLITE_BUSY_SNAPSHOT (no busy wait helps): two `coop serve` workers answered 500.
