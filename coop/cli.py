@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -38,12 +37,18 @@ from coop.cli_admin import (
 from coop.cli_auditpack import audit_pack_command
 from coop.cli_dividends import dividends_app
 from coop.cli_doctor import doctor_command
+from coop.cli_papers import (
+    certificate_command,
+    database,
+    dividend_statement_command,
+    loan_card_command,
+    passbook_command,
+    passbooks_app,
+)
 from coop.cli_serve import serve_command
 from coop.cli_societies import SOCIETIES_HELP, load_or_exit, societies_app
 from coop.cli_tls import tls_app
-from coop.clock import Clock
 from coop.config import Settings, read_env_file
-from coop.db import Database
 from coop.demo import book_is_empty, build_demo
 from coop.dividends.reopening import reopen_year
 from coop.errors import CoopError
@@ -52,14 +57,8 @@ from coop.ledger.chart import CASH
 from coop.loans import provisioning
 from coop.members import vault
 from coop.money import display, parse_minor
-from coop.passbooks import books, verification
-from coop.passbooks.dividend_statement import dividend_statement
-from coop.passbooks.documents import share_certificate
-from coop.passbooks.loan_card import loan_card
-from coop.passbooks.passbook import member_passbook
 from coop.savings import interest_run, money_text
 from coop.society import (
-    SocietySettings,
     book_currency,
     get_society,
     init_society,
@@ -75,7 +74,6 @@ member_app = typer.Typer(help="Members.", no_args_is_help=True)
 app.add_typer(member_app, name="member")
 savings_app = typer.Typer(help="Savings.", no_args_is_help=True)
 app.add_typer(savings_app, name="savings")
-passbooks_app = typer.Typer(help="Members' physical passbooks.", no_args_is_help=True)
 app.add_typer(passbooks_app, name="passbooks")
 year_app = typer.Typer(help="The fiscal year.", no_args_is_help=True)
 app.add_typer(year_app, name="year")
@@ -89,6 +87,10 @@ app.command("reindex")(reindex_command)
 app.command("audit-pack")(audit_pack_command)
 app.command("doctor")(doctor_command)
 app.command("serve")(serve_command)
+app.command("passbook")(passbook_command)
+app.command("certificate")(certificate_command)
+app.command("loan-card")(loan_card_command)
+dividends_app.command("statement")(dividend_statement_command)
 out = Console()
 err = Console(stderr=True)
 
@@ -100,11 +102,6 @@ def _options(env_file: Annotated[Path | None, typer.Option(
         = None) -> None:
     if env_file is not None:
         os.environ.update(read_env_file(env_file))
-
-
-def _database(settings: Settings) -> Database:
-    return Database(settings.database_url, pool_size=4,
-                    failover_wait_s=settings.failover_wait_s)
 
 
 @app.command()
@@ -140,7 +137,7 @@ def _set_up(settings: Settings, *, society_name: str, currency: str, locale: str
         out.print(f"Created the identity vault's master key in {settings.data_key_file} "
                   "(mode 0600). Back it up apart from the database: without it, names and "
                   "phone numbers cannot be read.")
-    db = _database(settings)
+    db = database(settings)
     clock = settings.clock()
     try:
         migrate.upgrade(db.writer)
@@ -177,7 +174,7 @@ def verify_command(
 ) -> None:
     """Recompute the hash chain and every balance. Exit 0 when all is well, 1 otherwise."""
     witnessed = _parse_checkpoint(checkpoint) if checkpoint else None
-    db = _database(Settings.from_env())
+    db = database(Settings.from_env())
     columns = (TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     try:
@@ -223,7 +220,7 @@ def export_beancount(
     out_file: Annotated[Path, typer.Option("--out", help="File to write.")],
 ) -> None:
     """Write the whole book as a beancount file (bean-check accepts it)."""
-    db = _database(Settings.from_env())
+    db = database(Settings.from_env())
     try:
         with db.reading() as session, out_file.open("w", encoding="utf-8") as handle:
             for chunk in export.export_beancount(session):
@@ -242,7 +239,7 @@ def erase_member(
     settings = Settings.from_env()
     if not yes:
         typer.confirm(f"Erase the name, phone and nominee of {code} for ever?", abort=True)
-    db = _database(settings)
+    db = database(settings)
     try:
         def work(session: Session) -> None:
             members.erase_identity(session, code, clock=settings.clock())
@@ -264,7 +261,7 @@ def demo(
     """Fill an empty book with a demo society: ₹100 shares, savings, loans and costs from the
     start of the last fiscal year that has ended to yesterday, and logins to try it with."""
     settings = Settings.from_env()
-    db = _database(settings)
+    db = database(settings)
     try:
         if if_empty and not db.read(book_is_empty):
             out.print("The book has entries: no demo added.")
@@ -299,7 +296,7 @@ def day_end(
     head to write in the day book and sign."""
     settings = Settings.from_env()
     day = date.fromisoformat(on) if on else settings.clock().today()
-    db = _database(settings)
+    db = database(settings)
     try:
         with db.reading() as session:
             society = require_society(session)
@@ -338,7 +335,7 @@ def post_interest(
         first = date.fromisoformat(start) if start else None
     except ValueError as exc:
         raise CoopError("dates are YYYY-MM-DD", field="through") from exc
-    db = _database(settings)
+    db = database(settings)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())
     try:
@@ -368,7 +365,7 @@ def reverse_interest(
 ) -> None:
     """Undo an interest run as a whole: every entry reversed, the period may be run again."""
     settings = Settings.from_env()
-    db = _database(settings)
+    db = database(settings)
     try:
         done = db.write(lambda s: interest_run.reverse_interest_run(
             s, run_id, actor="admin", clock=settings.clock()))
@@ -377,99 +374,12 @@ def reverse_interest(
     out.print(f"Interest run {done.id} reversed: {done.entries_reversed} entries.")
 
 
-def _print_pdf(render: Callable[[Session, date], bytes], out_file: Path, what: str) -> None:
-    """Render a member's document from the books as of the business date, write it out."""
-    settings = Settings.from_env()
-    db = _database(settings)
-    try:
-        content = db.read(lambda s: render(s, settings.clock().today()))
-    finally:
-        db.dispose()
-    out_file.write_bytes(content)
-    out.print(f"{what} written to {out_file} ({len(content):,} bytes)")
-
-
-@app.command("passbook")
-def passbook(
-    code: Annotated[str, typer.Argument(help="The member number, e.g. M-7Q4K2X.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
-    continue_: Annotated[bool, typer.Option(
-        "--continue", help="Only the lines her open book lacks, at their places on the page; "
-                           "confirm with `coop passbooks confirm` once printed.")] = False,
-    book: Annotated[int | None, typer.Option(help="Only this book (1, 2, ...).")] = None,
-    language: LanguageOption = None,
-) -> None:
-    """Print a member's savings passbook to a PDF (every book, unless told otherwise)."""
-    number = members.codes.normalise(code)
-    mode = "continue" if continue_ else "book" if book is not None else "all"
-    settings = Settings.from_env()
-    clock = settings.clock()
-    db = _database(settings)
-    reader = members.Reader("admin", "admin", "passbook printed")
-    try:
-        printout = db.write(lambda s: member_passbook(
-            s, number, printed_on=clock.today(), mode=mode, book_number=book,
-            vault=vault.Vault.from_file(settings.data_key_file), reader=reader, clock=clock,
-            language=language))
-    finally:
-        db.dispose()
-    out_file.write_bytes(printout.pdf)
-    out.print(f"Passbook of {number} written to {out_file} ({len(printout.pdf):,} bytes)")
-    if continue_:
-        out.print(f"When it has printed right: coop passbooks confirm {number} "
-                  f"--book {printout.book} --through {printout.through}")
-        if printout.remaining:
-            out.print(f"{printout.remaining} more lines need her next book after that.")
-
-
-LanguageOption = Annotated[str | None, typer.Option(
-    help="Print in this language (en, kn, bn, hi, es, sw) instead of hers.")]
-
-
-@app.command("certificate")
-def certificate(
-    code: Annotated[str, typer.Argument(help="The member number.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
-    language: LanguageOption = None,
-) -> None:
-    """Print a member's share certificate to a PDF."""
-    number = members.codes.normalise(code)
-    _print_pdf(lambda s, today: share_certificate(s, number, printed_on=today,
-                                                  language=language), out_file,
-               f"Share certificate of {number}")
-
-
-@app.command("loan-card")
-def loan_card_command(
-    loan_id: Annotated[int, typer.Argument(help="The loan number.", min=1, max=2**31 - 1)],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
-    language: LanguageOption = None,
-) -> None:
-    """Print a loan card (key facts, schedule, repayments, discharge) to a PDF."""
-    _print_pdf(lambda s, today: loan_card(s, loan_id, printed_on=today, language=language),
-               out_file, f"Loan card {loan_id}")
-
-
-@dividends_app.command("statement")
-def dividends_statement(
-    fy: Annotated[int, typer.Argument(help="The fiscal year, e.g. 2025.")],
-    code: Annotated[str, typer.Argument(help="The member number.")],
-    out_file: Annotated[Path, typer.Option("--out", help="Where to write the PDF.")],
-    language: LanguageOption = None,
-) -> None:
-    """Print a member's dividend statement for a year to a PDF."""
-    number = members.codes.normalise(code)
-    _print_pdf(lambda s, today: dividend_statement(s, fy, number, printed_on=today,
-                                                   language=language),
-               out_file, f"Dividend statement {fy} of {number}")
-
-
 @year_app.command("reopen")
 def year_reopen(fy: Annotated[int, typer.Argument(help="The year it starts in, e.g. 2025.")]
                 ) -> None:
     """Reopen a closed fiscal year: its closing entry reversed, its days open again."""
     settings = Settings.from_env()
-    db = _database(settings)
+    db = database(settings)
     try:
         done = db.write(lambda s: reopen_year(s, fy, society=require_society(s), actor="admin",
                                               clock=settings.clock()))
@@ -485,7 +395,7 @@ def year_close(fy: Annotated[int, typer.Argument(help="The year it starts in, e.
                ) -> None:
     """Close a fiscal year: income and expense to 3900 on its last day, the period locked."""
     settings = Settings.from_env()
-    db = _database(settings)
+    db = database(settings)
     try:
         def work(session: Session) -> dividends.YearClose:
             return dividends.close_year(session, fy, society=require_society(session),
@@ -513,7 +423,7 @@ def provision(
     except ValueError as exc:
         raise CoopError(f"--as-of is a date written YYYY-MM-DD, not {as_of!r}") from exc
     settings = Settings.from_env()
-    db = _database(settings)
+    db = database(settings)
     try:
         run = db.write(lambda s: provisioning.run_provisioning(
             s, as_of=day, actor="admin", clock=settings.clock()))
@@ -537,79 +447,6 @@ def provision(
                   "to book.")
 
 
-def _passbook_work(work: Callable[[Session, SocietySettings, Clock], books.BookState],
-                   ) -> None:
-    """Run a change to a member's book in one transaction and show where it stands."""
-    settings = Settings.from_env()
-    clock = settings.clock()
-    db = _database(settings)
-    try:
-        def run(session: Session) -> books.BookState:
-            society = require_society(session)
-            return work(session, society.settings, clock)
-
-        now = db.write(run)
-    finally:
-        db.dispose()
-    book = now.book
-    out.print(f"Book {book.serial}{' (DUPLICATE)' if book.duplicate else ''}: "
-              f"{book.printed_lines} of {book.capacity} lines printed; the next goes on page "
-              f"{now.next_page}, line {now.next_row}; {now.unprinted} waiting to be printed.")
-
-
-@passbooks_app.command("status")
-def passbooks_status(code: Annotated[str, typer.Argument(help="The member number.")]) -> None:
-    """Her open book and how far it is printed."""
-    number = members.codes.normalise(code)
-    _passbook_work(lambda s, rules, clock: books.state(s, members.get_member(s, number), rules))
-
-
-@passbooks_app.command("confirm")
-def passbooks_confirm(
-    code: Annotated[str, typer.Argument(help="The member number.")],
-    book: Annotated[str, typer.Option(help="The book serial the print was made for.")],
-    through: Annotated[int, typer.Option(help="Lines of that book now printed.", min=0)],
-) -> None:
-    """The print came out right: move her book's pointer (a full book opens the next)."""
-    number = members.codes.normalise(code)
-    _passbook_work(lambda s, rules, clock: books.confirm_printed(
-        s, number, serial=book, through=through, settings=rules, actor="admin", clock=clock))
-
-
-@passbooks_app.command("duplicate")
-def passbooks_duplicate(
-    code: Annotated[str, typer.Argument(help="The member number.")],
-    because: Annotated[str, typer.Option(help="lost or damaged")] = "lost",
-) -> None:
-    """Replace her open book with a DUPLICATE that reprints all its lines (an admin's act)."""
-    if because not in ("lost", "damaged"):
-        raise CoopError("--because is lost or damaged")
-    number = members.codes.normalise(code)
-    _passbook_work(lambda s, rules, clock: books.issue_duplicate(
-        s, number, because="lost" if because == "lost" else "damaged", settings=rules,
-        actor="admin", clock=clock))
-
-
-@passbooks_app.command("check")
-def passbooks_check(text: Annotated[str, typer.Argument(
-        help="The text of a scanned verification code: COOP-PB1|member|book|entry|hash")],
-) -> None:
-    """Check a page's verification code against the books."""
-    settings = Settings.from_env()
-    db = _database(settings)
-    try:
-        result = db.read(lambda s: verification.check(s, text))
-    finally:
-        db.dispose()
-    if result.genuine:
-        out.print(f"[green]genuine[/]: {result.book} of {result.member_code}, printed when the "
-                  f"books stood at entry {result.head_seq}")
-        return
-    for problem in result.problems:
-        err.print(f"[red]not genuine[/]: {problem}")
-    raise typer.Exit(1)
-
-
 @member_app.command("language")
 def member_language(
     code: Annotated[str, typer.Argument(help="The member number.")],
@@ -619,7 +456,7 @@ def member_language(
     """Set the language her passbook and documents are printed in."""
     number = members.codes.normalise(code)
     settings = Settings.from_env()
-    db = _database(settings)
+    db = database(settings)
     try:
         db.write(lambda s: members.set_preferences(
             s, number, language=None if language == "society" else language))
