@@ -168,12 +168,12 @@ def preparable(sql: str) -> str:
     """Mark `sql` (psycopg's placeholders, `%s` or `%(name)s`) as one to run as a statement
     prepared on the server when it goes in a query of several statements; returns `sql`.
 
-    psycopg prepares a statement it sends on its own once it has run five times, but a
-    statement that goes in a query of several (with the queue, or with its transaction's
+    A statement that goes in a query of several (with the queue, or with its transaction's
     BEGIN) is text with its values written in, and the server plans it again every time: a
     tenth to a fifth of a millisecond for the ledger's locking query and its one-statement
     write, most of what the server does for them. Such a statement is prepared once per
     connection (`PREPARE`, which a rollback does not undo) and sent as `EXECUTE name(values)`.
+    Sent on its own, it goes the same way (psycopg's own preparing is off, `engine_options`).
     Only for statements whose parameters' types the server can tell from where they stand
     (a column compared or written): a `PREPARE` that fails fails the transaction."""
     if sql in _PREPARABLE or len(_PREPARABLE) >= PREPARABLE_CAP or "%%" in sql:

@@ -116,8 +116,8 @@ _BOOK_LOCK = "SELECT head_seq, head_hash, closed_through, currency FROM ledger_b
 _KEY_LOOKUP = "SELECT id FROM ledger_entry WHERE idempotency_key = ?"
 
 
-_BOOK_LOCK_PG = _BOOK_LOCK + " FOR UPDATE"
-_KEY_LOOKUP_PG = _KEY_LOOKUP.replace("?", "%s")
+_BOOK_LOCK_PG = db_pg.preparable(_BOOK_LOCK + " FOR UPDATE")  # fixed texts: marked once
+_KEY_LOOKUP_PG = db_pg.preparable(_KEY_LOOKUP.replace("?", "%s"))
 HOT_PARAMS = 16
 """A locking query or one-entry write with at most this many values is prepared on the
 server (coop.db_pg.preparable): the counter's entries have two to four postings; an entry
@@ -256,8 +256,8 @@ def _lock_for_post(
     cursor = raw.new_cursor()  # the statements in one query (coop.db_pg.statement)
     cursor.execute(";\n".join((
         db_pg.statement(raw.driver, _hot(raw.sql(sql)), params),
-        db_pg.statement(raw.driver, _hot(_BOOK_LOCK_PG), ()),
-        *([db_pg.statement(raw.driver, _hot(_KEY_LOOKUP_PG), [key])] if key else []))))
+        db_pg.statement(raw.driver, _BOOK_LOCK_PG, ()),
+        *([db_pg.statement(raw.driver, _KEY_LOOKUP_PG, [key])] if key else []))))
     rows = cursor.fetchall()
     cursor.nextset()
     book_row = cursor.fetchone()
