@@ -53,7 +53,7 @@ from coop.db_failover import (
     connection_lost,
     outcome_unknown,
 )
-from coop.db_statements import driver_cursor
+from coop.db_statements import driver_cursor, forget_memos
 from coop.errors import CoopError
 
 log = logging.getLogger(__name__)
@@ -359,6 +359,8 @@ class Database:
             self._replica_engine(make_url(replica_url), echo=echo)  # where read_report reads
         self._writer_turn = FairLock() if self.is_sqlite else None
         self._write_sessions = sessionmaker(bind=self.writer, expire_on_commit=False)
+        # a savepoint rolled back (begin_nested) takes its writes and locks: memos forget them
+        event.listen(self._write_sessions, "after_soft_rollback", forget_memos)
         self._read_sessions = sessionmaker(bind=self.reader, expire_on_commit=False)
         self._report_sessions = sessionmaker(bind=self.replica, expire_on_commit=False)
 
@@ -514,13 +516,14 @@ class Database:
                         if _ends_transaction(exc):
                             raise
                         cursor.execute("ROLLBACK TO SAVEPOINT coop_write")
+                        forget_memos(session)
                         cursor.execute("RELEASE SAVEPOINT coop_write")
                         if len(session.identity_map) or session.new or session.deleted:
                             # ORM state the savepoint's rollback cannot take back
                             raise _Ungroupable from exc
                         results.append((False, exc))
-                    else:
-                        cursor.execute("RELEASE SAVEPOINT coop_write")
+                    else:  # with the next work's first statement, or the COMMIT
+                        db_pg.defer(session, "RELEASE SAVEPOINT coop_write", [()])
                         results.append((True, result))
         except OutcomeUnknown:
             raise  # committed or not: running the works again could record them twice

@@ -277,6 +277,8 @@ def _ahead_of(connection: Any, query: Any, params: Any,
 
 
 def _answered(cursor: Any, query: Any, params: Any, options: dict[str, Any]) -> bool:
+    from psycopg import adapt
+
     """Whether `query` was answered ahead, next, with nothing queued since: the cursor then
     holds that answer. Else every answer kept is thrown away."""
     connection = cursor.connection
@@ -286,6 +288,9 @@ def _answered(cursor: Any, query: Any, params: Any, options: dict[str, Any]) -> 
             and not connection.__dict__.get(_QUEUE)):
         answered.pop(0)
         cursor._reset()
+        # a transformer of its own for the answer, as psycopg makes one when a query starts
+        # (a cursor that has run nothing yet has none)
+        cursor._tx = adapt.Transformer(cursor)
         cursor._set_results([result])
         return True
     del connection.__dict__[_ANSWERED]

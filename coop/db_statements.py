@@ -74,6 +74,23 @@ class Prepared:
 
 
 _CURSOR = "coop.db.cursor"
+_MEMOS: set[str] = set()
+
+
+def transaction_memo(key: str) -> str:
+    """Register `key` as a `session.info` memo of what the session's transaction has read or
+    locked (the society row, the ledger's locked rows): `forget_memos` drops it when a
+    savepoint rolls back, since the rows it describes may have gone back with it, and the locks
+    taken inside the savepoint are released. Returns `key`."""
+    _MEMOS.add(key)
+    return key
+
+
+def forget_memos(session: Session, *_: object) -> None:
+    """Drop every transaction memo of `session` (a savepoint, or the transaction, rolled
+    back); the next use reads the rows again. Also a Session `after_soft_rollback` hook."""
+    for key in _MEMOS:
+        session.info.pop(key, None)
 
 
 def driver_cursor(session: Session) -> tuple[Dialect, Any]:

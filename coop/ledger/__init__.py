@@ -11,6 +11,7 @@ from coop.ledger.model import (
     credit,
     debit,
 )
+from coop.ledger.rows import lock_ahead
 from coop.ledger.service import (
     close_through,
     init_book,
@@ -36,6 +37,7 @@ __all__ = [
     "credit",
     "debit",
     "init_book",
+    "lock_ahead",
     "lock_balance",
     "lock_balances",
     "lock_book",

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from coop import db_pg
-from coop.db_statements import driver_cursor
+from coop.db_statements import driver_cursor, transaction_memo
 from coop.errors import InvalidInput
 from coop.ledger.chart import HOLDS_OWN_POSTINGS
 from coop.ledger.model import ControlAccountPosting, PostedEntry, UnknownAccount
@@ -163,32 +163,99 @@ class _Book:
     currency: str = "INR"
 
 
+_HELD = transaction_memo("coop.ledger.held")
+
+
+@dataclass
+class _Held:
+    """The ledger rows this transaction has locked, as the database holds them now (its own
+    writes, sent or queued, included): a later post in the same transaction (the next request
+    of a group commit, coop.db.Database.write_batch) takes them from here, with no statement.
+
+    Nobody else can change a row locked here (FOR UPDATE on PostgreSQL; on SQLite the one
+    writer's transaction). Only this module writes the rows, and `_insert` and `forget_book`
+    keep this up to date; a savepoint rolled back forgets it (coop.db_statements.forget_memos),
+    since its writes and the locks taken inside it went back with it. Accounts are kept as
+    their locking query's rows, each with its control account's row."""
+
+    rows: dict[int, tuple[Any, ...]] = field(default_factory=dict)
+    ids: dict[str, int] = field(default_factory=dict)
+    book: _Book | None = None
+
+    def take(self, rows: Iterable[Sequence[Any]]) -> None:
+        for row in rows:
+            self.rows[row[0]] = tuple(row)
+            self.ids[row[1]] = row[0]
+
+    def missing(self, codes: Sequence[str]) -> list[str]:
+        """The codes not held, with their control account (a code held is held with it)."""
+        return [code for code in codes if code not in self.ids]
+
+    def rows_for(self, codes: Iterable[str]) -> list[tuple[Any, ...]]:
+        """The held rows of `codes` and of their control accounts, in id order."""
+        found: dict[int, tuple[Any, ...]] = {}
+        for code in codes:
+            account_id = self.ids.get(code)
+            if account_id is None:
+                continue
+            row = found[account_id] = self.rows[account_id]
+            if row[2] is not None:
+                found[row[2]] = self.rows[row[2]]
+        return [found[i] for i in sorted(found)]
+
+
+def _held(session: Session) -> _Held:
+    held = session.info.get(_HELD)
+    if held is None:
+        held = session.info[_HELD] = _Held()
+    return held
+
+
+def forget_book(session: Session) -> None:
+    """The book row was changed outside a post (a close moved `closed_through`): the next
+    post reads it again."""
+    _held(session).book = None
+
+
 
 def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
-    """Lock the accounts named and their control accounts, in ascending id order."""
+    """Lock the accounts named and their control accounts, in ascending id order (those this
+    transaction holds already are taken as held)."""
     wanted = sorted(set(codes))
+    held = _held(raw.session)
+    missing = held.missing(wanted)
+    if missing:
+        held.take(_lock_rows(raw, missing))
+    return _linked(held.rows_for(wanted), wanted)
+
+
+def _lock_rows(raw: _Raw, wanted: list[str]) -> list[Sequence[Any]]:
+    """Lock the accounts `wanted` (sorted) and their control accounts; their rows."""
     if len(wanted) <= LOCK_CHUNK:
-        rows = raw.execute_once(*_account_lock(raw, wanted)).fetchall()
-    else:  # the bulk path: find the ids first, then lock them chunk by chunk in id order
-        ids: set[int] = set()
-        for start in range(0, len(wanted), LOCK_CHUNK):
-            chunk = wanted[start : start + LOCK_CHUNK]
-            found = raw.execute_once(
-                f"SELECT id, parent_id FROM ledger_account WHERE code IN "
-                f"({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall()
-            ids.update(i for row in found for i in row if i is not None)
-        ordered = sorted(ids)
-        rows = []
-        for start in range(0, len(ordered), LOCK_CHUNK):
-            chunk_ids = ordered[start : start + LOCK_CHUNK]
-            rows.extend(raw.execute_once(
-                f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE id IN "
-                f"({', '.join('?' * len(chunk_ids))}) ORDER BY id{raw.for_update}",
-                chunk_ids,
-            ).fetchall())
-    return _linked(rows, wanted)
+        sql, params = _account_lock(raw, wanted)
+        if raw.pg:  # as `lock_ahead` sends it, so that its answer is this one
+            return raw.cursor.execute(_hot(raw.sql(sql)), params).fetchall()  # type: ignore[no-any-return]
+        return raw.execute_once(sql, params).fetchall()  # type: ignore[no-any-return]
+    # the bulk path: find the ids first, then lock them chunk by chunk in id order
+    ids: set[int] = set()
+    for start in range(0, len(wanted), LOCK_CHUNK):
+        chunk = wanted[start : start + LOCK_CHUNK]
+        found = raw.execute_once(
+            f"SELECT id, parent_id FROM ledger_account WHERE code IN "
+            f"({', '.join('?' * len(chunk))})",
+            chunk,
+        ).fetchall()
+        ids.update(i for row in found for i in row if i is not None)
+    ordered = sorted(ids)
+    rows: list[Sequence[Any]] = []
+    for start in range(0, len(ordered), LOCK_CHUNK):
+        chunk_ids = ordered[start : start + LOCK_CHUNK]
+        rows.extend(raw.execute_once(
+            f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE id IN "
+            f"({', '.join('?' * len(chunk_ids))}) ORDER BY id{raw.for_update}",
+            chunk_ids,
+        ).fetchall())
+    return rows
 
 
 def _account_lock(raw: _Raw, wanted: list[str]) -> tuple[str, list[str]]:
@@ -237,9 +304,15 @@ def _lock_book(raw: _Raw, key: str) -> tuple[_Book, int | None]:
     statement's snapshot before it waits for a row lock, so a lookup folded into the locking
     SELECT would not see an entry committed by the writer it waited for.
     """
+    held = _held(raw.session)
+    if held.book is not None:  # locked by this transaction already: only the lookup
+        found = raw.execute(_KEY_LOOKUP, [key]).fetchone() if key else None
+        return replace(held.book), found[0] if found else None
     with raw.pipeline():  # the lookup still runs after the lock is held (see above)
         sent = _send_book_lock(raw, key)
-        return _book_locked(raw, *sent)
+        book, found_id = _book_locked(raw, *sent)
+    held.book = replace(book)
+    return book, found_id
 
 
 def _lock_for_post(
@@ -249,7 +322,8 @@ def _lock_for_post(
     PostgreSQL the three statements go in one round trip (the server still runs each after
     the one before has its locks). No `key`, no lookup."""
     wanted = sorted(set(codes))
-    if not raw.pg or len(wanted) > LOCK_CHUNK:
+    held = _held(raw.session)
+    if held.book is not None or not raw.pg or len(wanted) > LOCK_CHUNK:
         accounts = _lock_accounts(raw, wanted)
         return (accounts, *_lock_book(raw, key))
     sql, params = _account_lock(raw, wanted)
@@ -265,7 +339,28 @@ def _lock_for_post(
     if book_row is None:
         raise BookNotInitialised("the book has not been set up")
     book = _Book(book_row[0], book_row[1], raw.read_date(book_row[2]), book_row[3])
+    held.take(rows)
+    held.book = replace(book)
     return _linked(rows, wanted), book, found[0] if found else None
+
+
+def lock_ahead(session: Session, codes: Iterable[str]) -> None:
+    """On PostgreSQL, when this transaction holds the book already (a group commit's later
+    request), send the lock of the accounts among `codes` it does not hold yet with its next
+    statement (coop.db_pg.read_ahead), exactly as the post of an entry on `codes` will ask
+    for it: that post then takes no round trip of its own. The accounts it locks come after
+    the rows held in every post's order (accounts, then the book); nothing is sent when the
+    book is not held."""
+    held = session.info.get(_HELD)
+    if not isinstance(held, _Held) or held.book is None:
+        return
+    missing = held.missing(sorted(set(codes)))
+    if not missing or len(missing) > LOCK_CHUNK:
+        return
+    raw = _Raw(session)
+    if raw.pg:
+        sql, params = _account_lock(raw, missing)
+        db_pg.read_ahead(session, _hot(raw.sql(sql)), params)
 
 
 def _send_book_lock(raw: _Raw, key: str) -> tuple[Any, Any]:
@@ -299,7 +394,19 @@ def _existing_keys(raw: _Raw, keys: list[str]) -> dict[str, int]:
     return found
 
 
-def _insert(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account]) -> None:
+def _insert(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account],
+            book: _Book) -> None:
+    """Write `entries` (their postings, the accounts' counters, the chain head moved to the
+    last of them: `book`, as `_entry` left it) and keep the rows held up to date."""
+    _write(raw, entries, accounts)
+    _held(raw.session).take(
+        (a.id, a.code, a.parent_id, a.normal_side, a.may_go_negative, a.is_control,
+         a.debits_minor + a.debit_added - a.netted, a.credits_minor + a.credit_added - a.netted)
+        for a in accounts.values())
+    _held(raw.session).book = replace(book)
+
+
+def _write(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account]) -> None:
     entry_rows: list[tuple[object, ...]] = []
     posting_rows: list[tuple[object, ...]] = []
     for e in entries:

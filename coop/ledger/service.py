@@ -72,6 +72,7 @@ from coop.ledger.rows import (
     _lock_book,
     _lock_for_post,
     _Raw,
+    forget_book,
 )
 from coop.money import Amount, minor_digits
 
@@ -164,6 +165,7 @@ def close_through(session: Session, on: date, *, clock: Clock) -> None:
     session.connection().execute(
         update(book_table).where(book_table.c.id == 1).values(closed_through=on)
     )
+    forget_book(session)
 
 
 def reopen_through(session: Session, on: date | None, *, clock: Clock) -> date | None:
@@ -183,6 +185,7 @@ def reopen_through(session: Session, on: date | None, *, clock: Clock) -> date |
     session.connection().execute(
         update(book_table).where(book_table.c.id == 1).values(closed_through=on)
     )
+    forget_book(session)
     return book.closed_through
 
 
@@ -260,7 +263,7 @@ def _post(session: Session, draft: EntryDraft,
         _check_not_reversed(session, draft.reversal_of)
     _check_limits(_apply(draft, accounts), book.currency)
     entry = _entry(draft, key, book, clock)
-    _insert(raw, [entry], accounts)
+    _insert(raw, [entry], accounts, book)
     return entry, accounts
 
 
@@ -301,7 +304,7 @@ def post_many(
         fresh.append(entry)
         posted.append(entry)
     if fresh:
-        _insert(raw, fresh, accounts)
+        _insert(raw, fresh, accounts, book)
     return posted
 
 

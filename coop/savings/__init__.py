@@ -24,6 +24,7 @@ from coop.ledger import (
     EntryDraft,
     credit,
     debit,
+    lock_ahead,
     lock_balance,
     lock_balances,
     post,
@@ -44,7 +45,7 @@ from coop.members import (
 from coop.members.codes import is_valid
 from coop.money import Amount, format_minor
 from coop.society import book_currency, check_counter_request
-from coop.tills import cash_account, read_cash_account_ahead
+from coop.tills import cash_account, cash_account_seen, read_cash_account_ahead
 
 NARRATION_LENGTH_MAX = 120
 member_table = cast(Table, MemberRow.__table__)
@@ -137,14 +138,24 @@ def read_deposit_ahead(session: Session, code: str, actor: str) -> None:
     a request's Idempotency-Key claim (coop.db_statements.Prepared.ahead)."""
     if is_valid(code):
         _MEMBER_AND_HELD.ahead(session, {"code": code})
-        read_cash_account_ahead(session, actor)
+        _cash_and_locks_ahead(session, code, actor)
 
 
 def read_withdrawal_ahead(session: Session, code: str, actor: str) -> None:
     """`record_withdrawal`'s first reads (the member, the clerk's till), as for a deposit."""
     if is_valid(code):
         _MEMBER_BY_CODE.ahead(session, {"code": code})
-        read_cash_account_ahead(session, actor)
+        _cash_and_locks_ahead(session, code, actor)
+
+
+def _cash_and_locks_ahead(session: Session, code: str, actor: str) -> None:
+    """The till's read ahead and, when an earlier request of this transaction (a group
+    commit's) found the clerk's cash account, the lock of the accounts the entry will post to
+    (coop.ledger.lock_ahead: only those not held yet, and only when the book is held)."""
+    read_cash_account_ahead(session, actor)
+    cash = cash_account_seen(session, actor)
+    if cash is not None:
+        lock_ahead(session, (cash, savings_account(code)))
 
 
 def record_deposit(

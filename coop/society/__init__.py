@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from coop.clock import Clock
 from coop.db import Base
-from coop.db_statements import Prepared
+from coop.db_statements import Prepared, transaction_memo
 from coop.errors import Conflict, InvalidInput
 from coop.ledger import queries, service
 from coop.ledger.chart import SHARE_CAPITAL
@@ -198,7 +198,7 @@ _SOCIETY = Prepared(select(
     _society_table.c.share_face_value_minor, _society_table.c.settings_json,
     select(book_table.c.currency).scalar_subquery(),
 ))
-_MEMO = "coop.society"
+_MEMO = transaction_memo("coop.society")
 
 
 @lru_cache(maxsize=8)

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from coop.auth import get_user
 from coop.clock import Clock
-from coop.db_statements import Prepared
+from coop.db_statements import Prepared, transaction_memo
 from coop.errors import Conflict, Forbidden, InvalidInput, NotFound
 from coop.ledger import queries
 from coop.ledger.chart import CASH, CASH_OVERAGES, CASH_SHORTAGES
@@ -152,12 +152,26 @@ def cash_account(session: Session, username: str) -> str:
     no open till is refused (422 till-not-open)."""
     row = _OPEN_TILL_ACCOUNT.execute(session, {"username": username}).fetchone()
     if row is not None:
-        return str(row[0])
-    if require_society(session).settings.require_open_till:
+        found = str(row[0])
+    elif require_society(session).settings.require_open_till:
         raise TillNotOpen.said(
             "{username} has no open till: open a till first to take or pay cash",
             username=username[:32], field="till")
-    return CASH
+    else:
+        found = CASH
+    session.info.setdefault(_CASH_SEEN, {})[username] = found
+    return found
+
+
+_CASH_SEEN = transaction_memo("coop.tills.cash_seen")
+
+
+def cash_account_seen(session: Session, username: str) -> str | None:
+    """The cash account `cash_account` last found for `username` in this transaction (a
+    group commit's earlier request), or None: what its next read will most likely find, for
+    sending a lock ahead (coop.ledger.lock_ahead). Only a guess: the read still decides."""
+    seen = session.info.get(_CASH_SEEN)
+    return seen.get(username) if seen else None
 
 
 # -- opening, closing, approving -----------------------------------------------------------

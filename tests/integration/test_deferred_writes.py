@@ -43,6 +43,16 @@ def _draft(code: str, amount: int, *, key: str | None = None) -> EntryDraft:
                       idempotency_key=key)
 
 
+def post_undo_post(session: Session, code: str, clock: FixedClock) -> None:
+    """Three posts to `code` (1.00, 2.00, 4.00), the second in a savepoint rolled back."""
+    post(session, _draft(code, 1_00), clock=clock)
+    nested = session.begin_nested()
+    session.execute(text("SELECT 1"))  # SQLAlchemy emits the SAVEPOINT with a statement
+    post(session, _draft(code, 2_00), clock=clock)
+    nested.rollback()
+    post(session, _draft(code, 4_00), clock=clock)
+
+
 def _entries(db: Database) -> int:
     return int(db.read(lambda s: s.scalar(select(func.count()).select_from(entry_table))))
 
@@ -279,19 +289,16 @@ def test_the_ledger_s_statements_run_prepared_and_a_rollback_keeps_them(
 
     def three_posts_one_undone(session: Session) -> dict[str, int]:
         before = prepared(session)
-        post(session, _draft(code, 1_00), clock=clock)
-        nested = session.begin_nested()
-        session.execute(text("SELECT 1"))  # SQLAlchemy emits the SAVEPOINT with a statement
-        post(session, _draft(code, 2_00), clock=clock)
-        nested.rollback()
-        post(session, _draft(code, 4_00), clock=clock)
+        post_undo_post(session, code, clock)
         after = prepared(session)
         return {kind: after.get(kind, 0) - before.get(kind, 0) for kind in ("lock", "write")}
 
     # one connection, so that every write prepares on (and reads) the same server session
     db.writer.pool.dispose()
-    # (the third's queued write goes to the server in front of the counting query)
-    assert db.write(three_posts_one_undone) == {"lock": 3, "write": 3}
+    # (the third's queued write goes to the server in front of the counting query). The
+    # second post finds its rows held by the transaction (no lock of its own); the savepoint's
+    # rollback forgets them, so the third locks again.
+    assert db.write(three_posts_one_undone) == {"lock": 2, "write": 3}
 
     def rolled_back(session: Session) -> None:
         post(session, _draft(code, 8_00), clock=clock)
@@ -299,7 +306,7 @@ def test_the_ledger_s_statements_run_prepared_and_a_rollback_keeps_them(
 
     with pytest.raises(RuntimeError):
         db.write(rolled_back)
-    assert db.write(three_posts_one_undone) == {"lock": 3, "write": 3}
+    assert db.write(three_posts_one_undone) == {"lock": 2, "write": 3}
     assert db.read(lambda s: queries.balance(s, savings_account(code))) == 2 * (1_00 + 4_00)
     assert db.read(verify).ok
     # Negative control: a statement nobody marked preparable goes as text with its values.
