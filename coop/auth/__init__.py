@@ -28,31 +28,21 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import (
-    Boolean,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    SmallInteger,
-    String,
     Table,
-    UniqueConstraint,
     bindparam,
     delete,
-    false,
     func,
     select,
     text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 from zxcvbn import zxcvbn
 
 from coop.auth.audit import AUDIT_PAGE_MAX as AUDIT_PAGE_MAX
@@ -61,9 +51,16 @@ from coop.auth.audit import AuditFilter as AuditFilter
 from coop.auth.audit import AuditRow as AuditRow
 from coop.auth.audit import list_audit_events as list_audit_events
 from coop.auth.audit import record_audit as record_audit
+from coop.auth.orm import ANYONE as ANYONE
+from coop.auth.orm import STAFF as STAFF
+from coop.auth.orm import IdempotencyRow as IdempotencyRow
+from coop.auth.orm import LoginFailureRow as LoginFailureRow
+from coop.auth.orm import Role as Role
+from coop.auth.orm import TokenRow as TokenRow
+from coop.auth.orm import UserRow as UserRow
 from coop.auth.pins import check_pin, is_pin, login_name
 from coop.clock import Clock
-from coop.db import Base, Database
+from coop.db import Database
 from coop.errors import Conflict, CoopError, InvalidInput, NotFound
 from coop.members import MemberNotFound, get_member
 
@@ -76,77 +73,6 @@ LOGIN_FAILURES_MAX_PER_ADDRESS = 20
 PASSWORD_LENGTH_MIN = 8
 PASSWORD_LENGTH_MAX = 256
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,31}$")
-ID = Integer
-
-
-class Role(StrEnum):
-    ADMIN = "admin"
-    BOARD = "board"
-    CLERK = "clerk"
-    AUDITOR = "auditor"
-    MEMBER = "member"
-
-
-STAFF = frozenset({Role.ADMIN, Role.BOARD, Role.CLERK, Role.AUDITOR})
-ANYONE = frozenset(Role)
-
-
-class UserRow(Base):
-    __tablename__ = "auth_user"
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(32), unique=True)
-    password_hash: Mapped[str] = mapped_column(String(255))
-    role: Mapped[str] = mapped_column(String(8))
-    member_code: Mapped[str | None] = mapped_column(String(16))
-    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime]
-    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False,
-                                                       server_default=false())
-
-
-class TokenRow(Base):
-    __tablename__ = "auth_token"
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id"), index=True)
-    issued_at: Mapped[datetime]
-    expires_at: Mapped[datetime]
-    revoked_at: Mapped[datetime | None]
-
-
-class LoginFailureRow(Base):
-    __tablename__ = "auth_login_failure"
-    __table_args__ = (
-        Index("ix_auth_login_failure_username_at", "username", "at"),
-        Index("ix_auth_login_failure_address_at", "address", "at"),
-    )
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    username: Mapped[str] = mapped_column(String(64))
-    address: Mapped[str] = mapped_column(String(64))
-    at: Mapped[datetime]
-
-
-class IdempotencyRow(Base):
-    """The first response to a state-changing request made with an Idempotency-Key."""
-
-    __tablename__ = "api_idempotency"
-    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_api_idempotency_user_key"),)
-
-    id: Mapped[int] = mapped_column(ID, primary_key=True, autoincrement=True)
-    user_id: Mapped[int] = mapped_column(ForeignKey("auth_user.id"))
-    key: Mapped[str] = mapped_column(String(255))
-    request_hash: Mapped[str] = mapped_column(String(64))  # HMAC keyed from the data key
-    member_code: Mapped[str | None] = mapped_column(String(16), index=True)
-    """The member the request was about, so that erasing her removes it too."""
-    status: Mapped[int | None] = mapped_column(SmallInteger)
-    body: Mapped[bytes | None] = mapped_column(LargeBinary)
-    media_type: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime]
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
     """The authenticated user behind a request."""

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from coop.clock import Clock
 from coop.errors import InvalidInput, NotFound
 from coop.ledger.model import check_text
-from coop.loans import engine, records, votes
+from coop.loans import engine, plans, records, votes
 from coop.loans.engine import Plan, Switch
 from coop.loans.errors import LoanStateConflict
 from coop.loans.orm import NOTE_LENGTH_MAX, LoanRow, MoratoriumRow, PlanRow, RescheduleRow
@@ -62,7 +62,7 @@ def _replanned(row: LoanRow, hist: History, *, today: date, extra: int, rate: De
                frozen: tuple[date, date] | None = None, cut: date | None = None) -> Plan:
     terms = loan_terms(row.terms_json)
     paid = records.position(hist, max(today, hist.last_on or today)).paid_towards_plan
-    return engine.replan(current_plan(hist), terms, cut=cut or today,
+    return plans.replan(current_plan(hist), terms, cut=cut or today,
                          extra_installments=extra, annual_rate=rate,
                          holiday_until=holiday_until, holiday_interest=holiday_interest,
                          frozen=frozen, interest_free=not holiday_interest,
@@ -153,7 +153,7 @@ def declare_moratorium(
                               holiday_interest=accrue_interest, frozen=(from_on, to_on),
                               cut=min(on, from_on - timedelta(days=1)))
         except TermsInvalid:  # a schedule that cannot be redrawn still stops ageing
-            plan = engine.freeze(current_plan(hist), (from_on, to_on),
+            plan = plans.freeze(current_plan(hist), (from_on, to_on),
                                  interest_free=not accrue_interest)
         _switch(session, row, hist, plan, kind="moratorium", on=on, actor=actor, clock=clock)
         affected += 1

@@ -41,7 +41,7 @@ from coop.ledger.model import (
     PostingDraft,
     check_text,
 )
-from coop.loans import engine, records
+from coop.loans import engine, plans, records
 from coop.loans.engine import Allocation, Payment, Plan
 from coop.loans.errors import LoanStateConflict, PaymentAbovePayoff
 from coop.loans.guarantors import rebalance_holds, release_holds
@@ -123,7 +123,7 @@ def disburse(session: Session, loan_id: int, *, to: Literal["cash", "savings"], 
         narration=f"Loan {row.id} disbursed{' to savings' if to == 'savings' else ''}",
         postings=tuple(postings)), clock=clock)
     plan = Plan(row.principal_minor, terms.interest_method is InterestMethod.FLAT,
-                engine.plan_of(schedule), Fraction(product.penalty_rate) / 100)
+                plans.plan_of(schedule), Fraction(product.penalty_rate) / 100)
     periods, frozen = records.plan_json(plan)
     session.add(PlanRow(loan_id=row.id, version=1, effective_on=on, periods_json=periods,
                         frozen_json=frozen))

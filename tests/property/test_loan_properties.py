@@ -34,10 +34,10 @@ from coop.loans.engine import (
     Plan,
     allocate,
     installments,
-    plan_of,
     position,
     settle,
 )
+from coop.loans.plans import plan_of
 from coop.loans.schedule import (
     Amortization,
     DaysInMonth,

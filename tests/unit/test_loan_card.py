@@ -23,7 +23,8 @@ from reportlab.lib.units import mm
 from reportlab.platypus import SimpleDocTemplate
 
 from coop.loans import Loan
-from coop.loans.engine import DEFAULT_ORDER, Payment, Plan, installments, plan_of, position
+from coop.loans.engine import DEFAULT_ORDER, Payment, Plan, installments, position
+from coop.loans.plans import plan_of
 from coop.loans.products import Product
 from coop.loans.schedule import Frequency, ProductTerms, build
 from coop.passbooks import loan_card as card_module

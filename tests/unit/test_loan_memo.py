@@ -16,7 +16,8 @@ from decimal import Decimal
 import pytest
 
 from coop.loans import engine, records
-from coop.loans.engine import Payment, Plan, plan_of
+from coop.loans.engine import Payment, Plan
+from coop.loans.plans import plan_of
 from coop.loans.records import History
 from coop.loans.schedule import Frequency, ProductTerms, build
 

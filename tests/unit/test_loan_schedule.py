@@ -24,9 +24,9 @@ from coop.loans.engine import (
     Plan,
     allocate,
     installments,
-    plan_of,
     position,
 )
+from coop.loans.plans import plan_of
 from coop.loans.schedule import (
     MAX_INSTALLMENTS,
     Amortization,
