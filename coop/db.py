@@ -507,13 +507,20 @@ class Database:
             with self.writing() as session:
                 _, cursor = driver_cursor(session)
                 for work in works:
+                    # the work before's writes (PostgreSQL) go with this one's first statement
+                    queued, sent = db_pg.queue_state(session)
                     db_pg.defer(session, "SAVEPOINT coop_write", [()])  # with its first
                     try:
                         result = work(session)
                         if session.new or session.dirty or session.deleted:
                             session.flush()
                     except Exception as exc:
-                        if _ends_transaction(exc):
+                        if _ends_transaction(exc) or (
+                                queued and _driver_error(exc) is not None
+                                and db_pg.queue_state(session)[1] == sent):
+                            # the error may be the work before's writes failing, in its
+                            # savepoint, which rolling back "this" one would undo after
+                            # it was counted done: the group is undone, each runs alone
                             raise
                         cursor.execute("ROLLBACK TO SAVEPOINT coop_write")
                         forget_memos(session)

@@ -49,6 +49,7 @@ _CLIENT = "_coop_client"
 _PREPARED = "_coop_prepared"
 _AHEAD = "_coop_ahead"
 _ANSWERED = "_coop_answered"
+_SENT = "_coop_sent"
 
 Rows = Sequence[Sequence[Any]] | Sequence[dict[str, Any]]
 
@@ -87,6 +88,7 @@ def _cursor_class() -> type[Any]:
                 super().execute(";\n".join(parts))
             finally:  # never left for another statement, which psycopg must BEGIN itself
                 self.__dict__.pop("_coop_begun", None)
+            _count_sent(connection)
             for _ in range(before):  # the results before this statement's
                 self.nextset()
             if ahead:  # the reads after it: kept for when they are asked for
@@ -118,6 +120,7 @@ def _cursor_class() -> type[Any]:
                 else:
                     _prepare_for(connection, None)
                     super().execute(_queued_text(connection)[0])
+                    _count_sent(connection)
             super().executemany(query, params_seq, **options)
 
     return QueueFirstCursor
@@ -307,6 +310,23 @@ def _queued_text(connection: Any) -> tuple[str, int]:
     queued = connection.__dict__.pop(_QUEUE)
     parts = [statement(connection, sql, row) for sql, rows in queued for row in rows]
     return ";\n".join(parts), len(parts)
+
+
+def _count_sent(connection: Any) -> None:
+    connection.__dict__[_SENT] = connection.__dict__.get(_SENT, 0) + 1
+
+
+def queue_state(session: Session) -> tuple[bool, int]:
+    """Whether writes are queued on the session's connection, and how many times queued
+    writes have reached the server there and been run without an error (a query that carried
+    them came back). Coop.db.Database.write_batch tells by these whether an error was a
+    request's own or came from the writes an earlier request queued."""
+    from coop.db_statements import driver_cursor
+
+    driver = driver_cursor(session)[1].connection
+    if not can_queue(driver):
+        return False, 0
+    return bool(driver.__dict__.get(_QUEUE)), driver.__dict__.get(_SENT, 0)
 
 
 def _send(connection: Any) -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import event, text
 from sqlalchemy.orm import Session
 
 import coop.db
+import coop.db_pg
 import coop.ledger.service
 from coop.clock import FixedClock
 from coop.db import Database
@@ -232,3 +233,40 @@ def test_a_group_s_later_deposit_takes_one_round_trip(
     monkeypatch.setattr(psycopg.Cursor, "execute", original)
     assert outcomes[1][1][0] == 2
     assert db.read(verify).ok
+
+
+def test_an_earlier_request_s_queued_write_failing_is_not_taken_for_the_next_one_s(
+        db: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a request's writes (and its savepoint's release) go to the server with
+    the next request's first statement. If one of them fails there, the error shows in the
+    next request, but rolling "its" savepoint back would undo the earlier request, already
+    counted done: the group is undone and each request runs alone instead. The first is then
+    refused on its own, the second books; nothing counted done is missing. On SQLite the
+    write fails in the first request itself, with the same outcome. Negative control: with
+    the check taken out, the first request is counted done and its deposit is not there."""
+    code = _member(db, clock)
+
+    def bad_write_after_deposit(session: Session) -> int:
+        balance = _deposit(code, 10_00, clock)(session)
+        # a write whose answer nobody reads, refused by a CHECK when it reaches the server
+        coop.db_pg.defer(session, "UPDATE ledger_account SET debits_posted = -1 WHERE code = '1000'"
+                    .replace("'1000'", "?" if db.is_sqlite else "%s"), [("1000",)])
+        return int(balance)
+
+    outcomes = db.write_batch([bad_write_after_deposit, _deposit(code, 20_00, clock)])
+    assert outcomes[0][0] is False
+    assert outcomes[1] == (True, 20_00)
+    assert _balance(db, code) == 20_00
+    assert db.read(verify).ok
+    if db.is_sqlite:
+        return
+
+    # Negative control: the check sees every query as having come back.
+    real = coop.db_pg.queue_state
+    calls = iter(range(10**6))
+    monkeypatch.setattr(coop.db_pg, "queue_state",
+                        lambda session: (real(session)[0], next(calls)))
+    outcomes = db.write_batch([bad_write_after_deposit, _deposit(code, 40_00, clock)])
+    assert outcomes[0] == (True, 30_00)  # told done...
+    assert outcomes[1][0] is False  # ...the failure taken for the second request's own...
+    assert _balance(db, code) == 20_00  # ...and the first's deposit is not there
