@@ -280,10 +280,10 @@ def _ahead_of(connection: Any, query: Any, params: Any,
 
 
 def _answered(cursor: Any, query: Any, params: Any, options: dict[str, Any]) -> bool:
-    from psycopg import adapt
-
     """Whether `query` was answered ahead, next, with nothing queued since: the cursor then
     holds that answer. Else every answer kept is thrown away."""
+    from psycopg import adapt
+
     connection = cursor.connection
     answered = connection.__dict__[_ANSWERED]
     sql, values, result = answered[0]

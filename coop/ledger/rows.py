@@ -217,7 +217,6 @@ def forget_book(session: Session) -> None:
     _held(session).book = None
 
 
-
 def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
     """Lock the accounts named and their control accounts, in ascending id order (those this
     transaction holds already are taken as held)."""
