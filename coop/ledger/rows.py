@@ -398,11 +398,12 @@ def _insert(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account]
     """Write `entries` (their postings, the accounts' counters, the chain head moved to the
     last of them: `book`, as `_entry` left it) and keep the rows held up to date."""
     _write(raw, entries, accounts)
-    _held(raw.session).take(
+    held = _held(raw.session)
+    held.take(
         (a.id, a.code, a.parent_id, a.normal_side, a.may_go_negative, a.is_control,
          a.debits_minor + a.debit_added - a.netted, a.credits_minor + a.credit_added - a.netted)
         for a in accounts.values())
-    _held(raw.session).book = replace(book)
+    held.book = replace(book)
 
 
 def _write(raw: _Raw, entries: list[PostedEntry], accounts: dict[str, _Account]) -> None:
