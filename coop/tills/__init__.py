@@ -10,9 +10,11 @@ difference waits (`variance_pending`) until an admin or a board user who is not 
 user approves it (`till_variance`): a shortage goes from the till to 5400 Cash shortages, an
 overage from 4400 Cash overages into the safe. A closed till's sub-account is then zero.
 
-Every function runs in the caller's one transaction; the till row is locked (FOR UPDATE on
-PostgreSQL; SQLite's single writer serialises) before its account, so a close, an approval and
-a cash movement of the same till are ordered, and approving twice posts once.
+Every function runs in the caller's one transaction; the till row is locked before its account
+(on PostgreSQL FOR UPDATE by a close or an approval, FOR SHARE by a cash movement; SQLite's
+single writer serialises), so a close, an approval and a cash movement of the same till are
+ordered, and approving twice posts once; two movements through one till are ordered by its
+account's lock.
 """
 
 from __future__ import annotations
@@ -136,7 +138,12 @@ def closed_accounts(session: Session, codes: Sequence[str]) -> set[str]:
 
 _OPEN_TILL_ACCOUNT = Prepared(select(till_table.c.account_code).where(
     till_table.c.username == bindparam("username"), till_table.c.status == "open",
-).with_for_update())
+).with_for_update(read=True))
+"""A cash movement's read of its clerk's open till: FOR SHARE, so a close or an approval (FOR
+UPDATE) waits for the movement, or the movement, after the close, finds no open till; but
+movements do not hold one another off. FOR UPDATE here deadlocked two processes' group
+commits that took two clerks' tills in opposite orders (tests/integration/
+test_group_till_locks.py)."""
 
 
 def read_cash_account_ahead(session: Session, username: str) -> None:
