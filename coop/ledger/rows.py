@@ -2,8 +2,14 @@
 (the accounts with their control accounts, the book's chain head) and the writes of a post.
 
 `coop.ledger.service` decides what to post; this module takes the locks in their one order
-(accounts by id, then the book) and writes the rows (on PostgreSQL queued to go with the next
-statement, coop.db_pg).
+(the book, then the accounts by id) and writes the rows (on PostgreSQL queued to go with the
+next statement, coop.db_pg).
+
+The book first: every post takes it, so a transaction that waits for it holds no account yet.
+With the accounts first, two processes' group commits deadlocked: a group's later request
+locks its accounts after the group's earlier ones, out of id order, and the other group held
+one of them while waiting for an account the first group had (tests/integration/
+test_group_lock_order.py).
 """
 
 from __future__ import annotations
@@ -317,23 +323,23 @@ def _lock_book(raw: _Raw, key: str) -> tuple[_Book, int | None]:
 def _lock_for_post(
     raw: _Raw, codes: Iterable[str], key: str,
 ) -> tuple[dict[str, _Account], _Book, int | None]:
-    """`_lock_accounts` then `_lock_book`, in that order, for one entry's few accounts: on
+    """`_lock_book` then `_lock_accounts`, in that order, for one entry's few accounts: on
     PostgreSQL the three statements go in one round trip (the server still runs each after
     the one before has its locks). No `key`, no lookup."""
     wanted = sorted(set(codes))
     held = _held(raw.session)
     if held.book is not None or not raw.pg or len(wanted) > LOCK_CHUNK:
-        accounts = _lock_accounts(raw, wanted)
-        return (accounts, *_lock_book(raw, key))
+        book, found_id = _lock_book(raw, key)
+        return _lock_accounts(raw, wanted), book, found_id
     sql, params = _account_lock(raw, wanted)
     cursor = raw.new_cursor()  # the statements in one query (coop.db_pg.statement)
     cursor.execute(";\n".join((
-        db_pg.statement(raw.driver, _hot(raw.sql(sql)), params),
         db_pg.statement(raw.driver, _BOOK_LOCK_PG, ()),
+        db_pg.statement(raw.driver, _hot(raw.sql(sql)), params),
         *([db_pg.statement(raw.driver, _KEY_LOOKUP_PG, [key])] if key else []))))
-    rows = cursor.fetchall()
-    cursor.nextset()
     book_row = cursor.fetchone()
+    cursor.nextset()
+    rows = cursor.fetchall()
     found = cursor.fetchone() if key and cursor.nextset() else None
     if book_row is None:
         raise BookNotInitialised("the book has not been set up")
@@ -348,8 +354,7 @@ def lock_ahead(session: Session, codes: Iterable[str]) -> None:
     request), send the lock of the accounts among `codes` it does not hold yet with its next
     statement (coop.db_pg.read_ahead), exactly as the post of an entry on `codes` will ask
     for it: that post then takes no round trip of its own. The accounts it locks come after
-    the rows held in every post's order (accounts, then the book); nothing is sent when the
-    book is not held."""
+    the book, as in every post; nothing is sent when the book is not held."""
     held = session.info.get(_HELD)
     if not isinstance(held, _Held) or held.book is None:
         return

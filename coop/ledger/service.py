@@ -3,9 +3,10 @@
 `post(session, draft, clock=...)` does, inside the caller's one transaction:
 
 1. checks the draft (pure: 2..n postings, balanced, amounts in range, text clean);
-2. locks the touched accounts and their control accounts in ascending id order
+2. locks the book row, which orders the hash chain and holds `closed_through` (first: a
+   transaction waiting for it holds no account; coop.ledger.rows);
+3. locks the touched accounts and their control accounts in ascending id order
    (`SELECT ... FOR UPDATE`; on SQLite the writer's BEGIN IMMEDIATE already serialises);
-3. locks the book row, which orders the hash chain and holds `closed_through`;
 4. claims the idempotency key: an existing entry with the same key and the same content is
    returned unchanged (`replayed=True`); with different content it is refused;
 5. checks the value date (not in a closed period, not in the future) and the overdraft limits
@@ -190,10 +191,12 @@ def reopen_through(session: Session, on: date | None, *, clock: Clock) -> date |
 
 
 def lock_balance(session: Session, code: str) -> int:
-    """Lock one account row for the rest of the transaction and return its balance (signed
-    by its normal side). A service that checks more than the ledger does (a savings account's
-    holds) checks against this locked figure, then posts, in the same transaction."""
+    """Lock the book and one account row for the rest of the transaction and return its
+    balance (signed by its normal side). A service that checks more than the ledger does (a
+    savings account's holds) checks against this locked figure, then posts, in the same
+    transaction."""
     raw = _Raw(session)
+    _lock_book(raw, "")  # the book before any account, as `post` takes them
     row = raw.execute_once(
         f"SELECT normal_side, debits_posted, credits_posted FROM ledger_account WHERE code = ?"
         f"{raw.for_update}", [code],
@@ -206,14 +209,16 @@ def lock_balance(session: Session, code: str) -> int:
 
 
 def lock_balances(session: Session, codes: Iterable[str]) -> dict[str, int]:
-    """Lock the accounts named and their control accounts in ascending id order, the locks
-    `post` takes and in its order, and return each named account's balance (signed by its
-    normal side). A service that checks a balance and then posts locks all the entry's
-    accounts this way first: locking one alone (`lock_balance`) and the rest in `post`
-    takes them out of order, and on PostgreSQL a withdrawal then deadlocked with a deposit
-    to the same member (Dr cash first, then her savings) until its reruns ran out."""
+    """Lock the book, then the accounts named and their control accounts in ascending id
+    order, the locks `post` takes and in its order, and return each named account's balance
+    (signed by its normal side). A service that checks a balance and then posts locks all the
+    entry's accounts this way first: locking one alone (`lock_balance`) and the rest in
+    `post` took them out of order, and on PostgreSQL a withdrawal then deadlocked with a
+    deposit to the same member (Dr cash first, then her savings) until its reruns ran out."""
     named = list(codes)
-    accounts = _lock_accounts(_Raw(session), named)
+    raw = _Raw(session)
+    _lock_book(raw, "")
+    accounts = _lock_accounts(raw, named)
     return {code: signed_balance(accounts[code].normal_side,
                                  debits_minor=accounts[code].debits_minor,
                                  credits_minor=accounts[code].credits_minor)
@@ -274,8 +279,8 @@ def post_many(
     in order against running balances; any refusal refuses the whole batch."""
     checked = [check_draft(d) for d in drafts]
     raw = _Raw(session)
-    accounts = _lock_accounts(raw, {p.account for d in checked for p in d.postings})
     book, _ = _lock_book(raw, "")
+    accounts = _lock_accounts(raw, {p.account for d in checked for p in d.postings})
     today = clock.today()
     keys = [d.idempotency_key or uuid.uuid4().hex for d in checked]
     taken = _existing_keys(raw, [k for d, k in zip(checked, keys, strict=True)

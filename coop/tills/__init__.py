@@ -143,7 +143,7 @@ _OPEN_TILL_ACCOUNT = Prepared(select(till_table.c.account_code).where(
 UPDATE) waits for the movement, or the movement, after the close, finds no open till; but
 movements do not hold one another off. FOR UPDATE here deadlocked two processes' group
 commits that took two clerks' tills in opposite orders (tests/integration/
-test_group_till_locks.py)."""
+test_group_lock_order.py)."""
 
 
 def read_cash_account_ahead(session: Session, username: str) -> None:

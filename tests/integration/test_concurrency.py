@@ -266,10 +266,10 @@ def test_concurrent_transfers_conserve_money_without_deadlock(
 ) -> None:
     """Each account ends at its funding less what left it plus what came in, exactly.
 
-    Today every transfer also locks the savings control account (the lowest id of the three
-    rows) and then the book row, so on PostgreSQL transfers queue there and the id ordering of
-    the member rows is not what prevents deadlock; the test guards that property against a
-    change in the locking, which would show as a hung thread or an unexpected 40P01."""
+    Every transfer locks the book row first (then the savings control account, the lowest id
+    of the three rows), so on PostgreSQL transfers queue there and the id ordering of the
+    member rows is not what prevents deadlock; the test guards that property against a change
+    in the locking, which would show as a hung thread or an unexpected 40P01."""
     accounts = [open_savings(db, clock, f"M-T{n:02d}") for n in range(TRANSFER_ACCOUNTS)]
     for account in accounts:
         deposit(db, clock, account, TRANSFER_FUNDING)

@@ -1,14 +1,19 @@
-"""Two clerks' deposits in two processes' group commits do not deadlock (PostgreSQL).
+"""Two processes' group commits taking the same rows in opposite orders do not deadlock
+(PostgreSQL).
 
-A group runs its requests one after the other in one transaction, so it takes one clerk's
-till row and later another's. A cash movement reads its clerk's open till with a lock that
-holds off a close of that till until the movement commits. When that lock was FOR UPDATE, group
-1 (clerk 1's deposit, then clerk 2's) and group 2 (clerk 2's, then clerk 1's) deadlocked: group 2
-held clerk 2's till row while waiting for the cash control account group 1 had locked, and
-group 1's second deposit waited for clerk 2's till row. PostgreSQL broke it after its
-deadlock_timeout (1 s), and every request of the undone group ran again alone. A movement now
-takes the till row FOR SHARE: movements do not hold one another off; a close (FOR UPDATE)
-still waits for them. The negative control puts FOR UPDATE back and sees the deadlock."""
+A group runs its requests one after the other in one transaction, so its later requests lock
+their rows after the earlier ones', out of any one order: group 1 (clerk 1's deposit, then
+clerk 2's) and group 2 (clerk 2's, then clerk 1's). Two orders made that deadlock, each broken
+by PostgreSQL after its deadlock_timeout (1 s) and every request of the undone group run again
+alone:
+- a cash movement read its clerk's open till FOR UPDATE: group 2 held clerk 2's till row while
+  it waited for the cash control account that group 1 had locked, and group 1's second deposit
+  waited for clerk 2's till row. A movement now takes the till row FOR SHARE; a close (FOR
+  UPDATE) still waits for a movement that has read the till;
+- a post locked its accounts before the book: group 2 held 1010 while it waited for the savings
+  control account, and group 1's second post waited for 1010. The book now comes first, so a
+  transaction that waits for it holds no account.
+Each has a negative control that puts the old order back and sees the deadlock."""
 
 from __future__ import annotations
 
@@ -22,11 +27,13 @@ import pytest
 from sqlalchemy import bindparam, select, text
 from sqlalchemy.orm import Session
 
+import coop.ledger.rows as ledger_rows
+import coop.ledger.service as ledger_service
 from coop import auth, tills
 from coop.clock import FixedClock
 from coop.db import Database
 from coop.db_statements import Prepared
-from coop.ledger import queries
+from coop.ledger import EntryDraft, credit, debit, post, queries
 from coop.ledger.verify import verify
 from coop.members import Identity, register_member, savings_account
 from coop.members.vault import Vault
@@ -58,11 +65,7 @@ def _deposit(code: str, clerk: str, clock: FixedClock, then: threading.Event | N
         if then is not None:
             then.set()
         if until_waiting is not None:  # the other group is blocked on a row this one holds
-            deadline = time.monotonic() + 10
-            while time.monotonic() < deadline and not until_waiting.read(lambda s: s.execute(
-                    text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                         " AND datname = current_database()")).scalar()):
-                time.sleep(0.01)
+            _until_a_lock_waits(until_waiting)
     return work
 
 
@@ -130,12 +133,7 @@ def _close_during_a_deposit(db: Database, clock: FixedClock) -> int:
     def deposit(session: Session) -> None:
         tills.cash_account(session, CLERKS[0])
         read_till.set()
-        deadline = time.monotonic() + 10  # until the close waits for this, or is done
-        while time.monotonic() < deadline and not closed.is_set() and not db.read(
-                lambda s: s.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND datname = current_database()")).scalar()):
-            time.sleep(0.01)
+        _until_a_lock_waits(db, closed)  # until the close waits for this, or is done
         record_deposit(session, members[0], amount_minor=10_00, value_date=clock.today(),
                        actor=CLERKS[0], clock=clock)
 
@@ -168,3 +166,75 @@ def test_negative_control_without_the_till_lock_the_close_misses_the_deposit(
         till_table.c.username == bindparam("username"), till_table.c.status == "open"))
     monkeypatch.setattr(tills, "_OPEN_TILL_ACCOUNT", unlocked)
     assert _close_during_a_deposit(pg, clock) == 0
+
+
+def _post_to(code: str, cash: str, clock: FixedClock, then: threading.Event | None = None,
+             until_waiting: Database | None = None):  # type: ignore[no-untyped-def]
+    def work(session: Session) -> None:
+        post(session, EntryDraft(value_date=clock.today(), narration="Deposit", kind="deposit",
+                                 actor="clerk", postings=(debit(cash, 10_00),
+                                                          credit(savings_account(code), 10_00))),
+             clock=clock)
+        if then is not None:
+            then.set()
+        if until_waiting is not None:
+            _until_a_lock_waits(until_waiting)
+    return work
+
+
+def _until_a_lock_waits(db: Database, done: threading.Event | None = None) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and not (done is not None and done.is_set()) \
+            and not db.read(lambda s: s.execute(text(
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
+                " AND datname = current_database()")).scalar()):
+        time.sleep(0.01)
+
+
+def test_groups_posting_to_two_cash_accounts_in_opposite_order_do_not_deadlock(
+        pg: Database, clock: FixedClock, caplog: pytest.LogCaptureFixture) -> None:
+    """Group 1 posts from 1000 then from 1010, group 2 from 1010 then from 1000. With the
+    accounts locked before the book, group 2 held 1010 while waiting for the savings control
+    account group 1 had locked, and group 1's second post waited for 1010."""
+    caplog.set_level(logging.INFO, logger="coop.db")
+    assert _opposite_posts(pg, clock) == [[(True, None), (True, None)]] * 2
+    assert not [r for r in caplog.records if "group commit undone" in r.getMessage()]
+
+
+def test_negative_control_accounts_before_the_book_deadlock(
+        pg: Database, clock: FixedClock, caplog: pytest.LogCaptureFixture,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    def accounts_first(raw, codes, key):  # type: ignore[no-untyped-def]
+        accounts = ledger_rows._lock_accounts(raw, sorted(set(codes)))
+        return (accounts, *ledger_rows._lock_book(raw, key))
+
+    caplog.set_level(logging.INFO, logger="coop.db")
+    monkeypatch.setattr(ledger_service, "_lock_for_post", accounts_first)
+    _opposite_posts(pg, clock)  # every post still lands: the undone group's ran alone
+    assert [r for r in caplog.records if "group commit undone" in r.getMessage()]
+
+
+def _opposite_posts(db: Database, clock: FixedClock) -> list[list[tuple[bool, object]]]:
+    members = _society(db, clock)
+    first_holds = threading.Event()
+    outcomes: list[list[tuple[bool, object]]] = [[], []]
+
+    def group_1() -> None:
+        outcomes[0] = db.write_batch([
+            _post_to(members[0], "1000", clock, then=first_holds, until_waiting=db),
+            _post_to(members[1], "1010", clock)])
+
+    def group_2() -> None:
+        assert first_holds.wait(10)
+        outcomes[1] = db.write_batch([_post_to(members[2], "1010", clock),
+                                      _post_to(members[3], "1000", clock)])
+
+    threads = [threading.Thread(target=group_1), threading.Thread(target=group_2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    for code in members:
+        assert db.read(lambda s, c=code: queries.balance(s, savings_account(c))) == 10_00
+    assert db.read(verify).ok
+    return outcomes
