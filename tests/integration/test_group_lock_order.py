@@ -69,20 +69,25 @@ def _deposit(code: str, clerk: str, clock: FixedClock, then: threading.Event | N
     return work
 
 
-def _two_groups(db: Database, clock: FixedClock) -> list[list[tuple[bool, object]]]:
+def _two_groups(db: Database, clock: FixedClock,
+                make=None, one=CLERKS[0], other=CLERKS[1]):  # type: ignore[no-untyped-def]
+    """Group 1 runs `make(member, one)` then `make(member, other)` (each work for its own
+    member), group 2 the other way round; group 1's first work goes on once group 2 waits
+    for a lock. Every work's 10.00 lands, the books verify; each group's outcomes."""
+    make = make or _deposit
     members = _society(db, clock)
     first_holds = threading.Event()
     outcomes: list[list[tuple[bool, object]]] = [[], []]
 
     def group_1() -> None:
         outcomes[0] = db.write_batch([
-            _deposit(members[0], CLERKS[0], clock, then=first_holds, until_waiting=db),
-            _deposit(members[1], CLERKS[1], clock)])
+            make(members[0], one, clock, then=first_holds, until_waiting=db),
+            make(members[1], other, clock)])
 
     def group_2() -> None:
         assert first_holds.wait(10)
-        outcomes[1] = db.write_batch([_deposit(members[2], CLERKS[1], clock),
-                                      _deposit(members[3], CLERKS[0], clock)])
+        outcomes[1] = db.write_batch([make(members[2], other, clock),
+                                      make(members[3], one, clock)])
 
     threads = [threading.Thread(target=group_1), threading.Thread(target=group_2)]
     for thread in threads:
@@ -197,7 +202,7 @@ def test_groups_posting_to_two_cash_accounts_in_opposite_order_do_not_deadlock(
     accounts locked before the book, group 2 held 1010 while waiting for the savings control
     account group 1 had locked, and group 1's second post waited for 1010."""
     caplog.set_level(logging.INFO, logger="coop.db")
-    assert _opposite_posts(pg, clock) == [[(True, None), (True, None)]] * 2
+    assert _two_groups(pg, clock, _post_to, "1000", "1010") == [[(True, None), (True, None)]] * 2
     assert not [r for r in caplog.records if "group commit undone" in r.getMessage()]
 
 
@@ -210,31 +215,5 @@ def test_negative_control_accounts_before_the_book_deadlock(
 
     caplog.set_level(logging.INFO, logger="coop.db")
     monkeypatch.setattr(ledger_service, "_lock_for_post", accounts_first)
-    _opposite_posts(pg, clock)  # every post still lands: the undone group's ran alone
+    _two_groups(pg, clock, _post_to, "1000", "1010")  # all land: the undone group ran alone
     assert [r for r in caplog.records if "group commit undone" in r.getMessage()]
-
-
-def _opposite_posts(db: Database, clock: FixedClock) -> list[list[tuple[bool, object]]]:
-    members = _society(db, clock)
-    first_holds = threading.Event()
-    outcomes: list[list[tuple[bool, object]]] = [[], []]
-
-    def group_1() -> None:
-        outcomes[0] = db.write_batch([
-            _post_to(members[0], "1000", clock, then=first_holds, until_waiting=db),
-            _post_to(members[1], "1010", clock)])
-
-    def group_2() -> None:
-        assert first_holds.wait(10)
-        outcomes[1] = db.write_batch([_post_to(members[2], "1010", clock),
-                                      _post_to(members[3], "1000", clock)])
-
-    threads = [threading.Thread(target=group_1), threading.Thread(target=group_2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    for code in members:
-        assert db.read(lambda s, c=code: queries.balance(s, savings_account(c))) == 10_00
-    assert db.read(verify).ok
-    return outcomes
