@@ -216,9 +216,7 @@ def lock_balances(session: Session, codes: Iterable[str]) -> dict[str, int]:
     `post` took them out of order, and on PostgreSQL a withdrawal then deadlocked with a
     deposit to the same member (Dr cash first, then her savings) until its reruns ran out."""
     named = list(codes)
-    raw = _Raw(session)
-    _lock_book(raw, "")
-    accounts = _lock_accounts(raw, named)
+    accounts, _, _ = _lock_for_post(_Raw(session), named, "")  # one round trip, as post's
     return {code: signed_balance(accounts[code].normal_side,
                                  debits_minor=accounts[code].debits_minor,
                                  credits_minor=accounts[code].credits_minor)
