@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from coop.clock import FixedClock
@@ -39,7 +39,6 @@ from coop.ledger.model import (
     PostedPosting,
 )
 from coop.ledger.orm import entry_table, posting_table
-from coop.ledger.service import lock_balance
 from coop.ledger.verify import verify
 from coop.members import savings_account
 from coop.savings import record_deposit, record_withdrawal
@@ -480,20 +479,23 @@ def test_the_detector_flags_a_lost_update_and_passes_a_correct_run(tmp_path: Pat
 def test_a_withdrawal_and_a_deposit_for_one_member_are_rerun_after_a_deadlock(
     db: Database, clock: FixedClock, reruns: _RerunCounter
 ) -> None:
-    """`record_withdrawal` locks the member's savings row (`lock_balance`) before `post`
-    takes the book's and the cash rows; a deposit for her takes them in `post`'s order, her
-    row last. On PostgreSQL the two deadlock, and `Database.write` must rerun the one the
-    server picks. The deadlock surfaces from the driver's own cursor (the hot path's raw
-    statements, coop.ledger.rows._Raw), not wrapped by SQLAlchemy: it was not rerun, and the
-    API answered 500 (found by tests/crash/test_ack_durable.py). On SQLite the single writer
-    runs them one after the other."""
+    """A withdrawal whose transaction holds the member's savings row before `post` takes the
+    book; a deposit for her takes them in `post`'s order, the book first, her row after. On
+    PostgreSQL the two deadlock, and `Database.write` must rerun the one the server picks.
+    The deadlock surfaces from the driver's own cursor (the hot path's raw statements,
+    coop.ledger.rows._Raw), not wrapped by SQLAlchemy: it was not rerun, and the API answered
+    500 (found by tests/crash/test_ack_durable.py). The ledger's own locks no longer take an
+    account before the book (`lock_balance` takes the book first), so her row is locked here
+    by hand. On SQLite the single writer runs them one after the other."""
     books = set_up(db, clock)
     code = books.codes[0]
     before = balance(db, savings_account(code))
     locked = threading.Event()
 
     def withdrawal(session: Session) -> None:
-        lock_balance(session, savings_account(code))  # her row first, as the service takes it
+        if not db.is_sqlite:  # her row first, before the book, out of the ledger's order
+            session.execute(text("SELECT id FROM ledger_account WHERE code = :code FOR UPDATE"),
+                            {"code": savings_account(code)})
         locked.set()
         time.sleep(0.5)  # the deposit is waiting for her row by now
         record_withdrawal(session, code, amount_minor=1_000, value_date=clock.today(),
