@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import pytest
 from sqlalchemy.engine import make_url
 
 from coop.clock import Clock
@@ -131,3 +132,29 @@ def multi_host(database_url: str, *, first_port: int) -> str:
     return url._replace(host=None, port=None).update_query_dict(
         {"host": hosts, "target_session_attrs": "read-write"}).render_as_string(
         hide_password=False)
+
+
+class QueriesSent:
+    """How many queries psycopg sent to the server: each `Cursor.execute` on the app's
+    connections is one round trip (a query of several statements is one), the queued writes
+    and their COMMIT included. Count while `counting()` is open; `n` is the running total."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.n = 0
+        self._monkeypatch = monkeypatch
+
+    @contextmanager
+    def counting(self) -> Iterator[QueriesSent]:
+        import psycopg
+
+        original = psycopg.Cursor.execute
+
+        def counted(cursor: object, *args: object, **kwargs: object) -> object:
+            self.n += 1
+            return original(cursor, *args, **kwargs)  # type: ignore[arg-type]
+
+        self._monkeypatch.setattr(psycopg.Cursor, "execute", counted)
+        try:
+            yield self
+        finally:
+            self._monkeypatch.setattr(psycopg.Cursor, "execute", original)

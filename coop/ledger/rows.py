@@ -223,15 +223,16 @@ def forget_book(session: Session) -> None:
     _held(session).book = None
 
 
-def _lock_accounts(raw: _Raw, codes: Iterable[str]) -> dict[str, _Account]:
+def _lock_accounts(raw: _Raw, codes: Iterable[str], *, field: str = "postings",
+                   posting: bool = True) -> dict[str, _Account]:
     """Lock the accounts named and their control accounts, in ascending id order (those this
-    transaction holds already are taken as held)."""
+    transaction holds already are taken as held). `field` and `posting` as for `_linked`."""
     wanted = sorted(set(codes))
     held = _held(raw.session)
     missing = held.missing(wanted)
     if missing:
         held.take(_lock_rows(raw, missing))
-    return _linked(held.rows_for(wanted), wanted)
+    return _linked(held.rows_for(wanted), wanted, field=field, posting=posting)
 
 
 def _lock_rows(raw: _Raw, wanted: list[str]) -> list[Sequence[Any]]:
@@ -280,9 +281,11 @@ def _account_lock(raw: _Raw, wanted: list[str]) -> tuple[str, list[str]]:
             f"ORDER BY id", [*wanted, *wanted])
 
 
-def _linked(rows: Sequence[Sequence[Any]], wanted: list[str]) -> dict[str, _Account]:
+def _linked(rows: Sequence[Sequence[Any]], wanted: list[str], *, field: str = "postings",
+            posting: bool = True) -> dict[str, _Account]:
     """The locked rows as accounts linked to their control accounts; each wanted one is
-    there and may be posted to."""
+    there (else UnknownAccount, on `field`) and, when they are for a `posting`, may be posted
+    to."""
     accounts = {row[1]: _Account(*row) for row in rows}
     by_id = {a.id: a for a in accounts.values()}
     for account in accounts.values():
@@ -293,8 +296,8 @@ def _linked(rows: Sequence[Sequence[Any]], wanted: list[str]) -> dict[str, _Acco
         if named is None:
             raise UnknownAccount.said(
                 "there is no account {code}",
-                code=repr(code[:70]), field="postings")
-        if named.is_control and code not in HOLDS_OWN_POSTINGS:
+                code=repr(code[:70]), field=field)
+        if posting and named.is_control and code not in HOLDS_OWN_POSTINGS:
             raise ControlAccountPosting.said(
                 "account {code} sums its members' accounts; post to one of them",
                 code=code, field="postings")
@@ -321,16 +324,17 @@ def _lock_book(raw: _Raw, key: str) -> tuple[_Book, int | None]:
 
 
 def _lock_for_post(
-    raw: _Raw, codes: Iterable[str], key: str,
+    raw: _Raw, codes: Iterable[str], key: str, *, field: str = "postings", posting: bool = True,
 ) -> tuple[dict[str, _Account], _Book, int | None]:
     """`_lock_book` then `_lock_accounts`, in that order, for one entry's few accounts: on
     PostgreSQL the three statements go in one round trip (the server still runs each after
-    the one before has its locks). No `key`, no lookup."""
+    the one before has its locks). No `key`, no lookup. `field` and `posting` as for
+    `_linked`."""
     wanted = sorted(set(codes))
     held = _held(raw.session)
     if held.book is not None or not raw.pg or len(wanted) > LOCK_CHUNK:
         book, found_id = _lock_book(raw, key)
-        return _lock_accounts(raw, wanted), book, found_id
+        return _lock_accounts(raw, wanted, field=field, posting=posting), book, found_id
     sql, params = _account_lock(raw, wanted)
     cursor = raw.new_cursor()  # the statements in one query (coop.db_pg.statement)
     cursor.execute(";\n".join((
@@ -346,7 +350,7 @@ def _lock_for_post(
     book = _Book(book_row[0], book_row[1], raw.read_date(book_row[2]), book_row[3])
     held.take(rows)
     held.book = replace(book)
-    return _linked(rows, wanted), book, found[0] if found else None
+    return _linked(rows, wanted, field=field, posting=posting), book, found[0] if found else None
 
 
 def lock_ahead(session: Session, codes: Iterable[str]) -> None:

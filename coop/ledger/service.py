@@ -191,21 +191,16 @@ def reopen_through(session: Session, on: date | None, *, clock: Clock) -> date |
 
 
 def lock_balance(session: Session, code: str) -> int:
-    """Lock the book and one account row for the rest of the transaction and return its
-    balance (signed by its normal side). A service that checks more than the ledger does (a
-    savings account's holds) checks against this locked figure, then posts, in the same
-    transaction."""
-    raw = _Raw(session)
-    _lock_book(raw, "")  # the book before any account, as `post` takes them
-    row = raw.execute_once(
-        f"SELECT normal_side, debits_posted, credits_posted FROM ledger_account WHERE code = ?"
-        f"{raw.for_update}", [code],
-    ).fetchone()
-    if row is None:
-        raise UnknownAccount.said(
-            "there is no account {code}",
-            code=repr(code[:70]), field="account")
-    return signed_balance(row[0], debits_minor=row[1], credits_minor=row[2])
+    """Lock the book and one account (with its control account) for the rest of the
+    transaction and return its balance (signed by its normal side). A service that checks
+    more than the ledger does (a savings account's holds) checks against this locked figure,
+    then posts, in the same transaction."""
+    # the book, then the account with its control account, as `post` takes them (on
+    # PostgreSQL in one round trip); a control account may be locked, as the safe's cash is
+    accounts, _, _ = _lock_for_post(_Raw(session), [code], "", field="account", posting=False)
+    locked = accounts[code]
+    return signed_balance(locked.normal_side, debits_minor=locked.debits_minor,
+                          credits_minor=locked.credits_minor)
 
 
 def lock_balances(session: Session, codes: Iterable[str]) -> dict[str, int]:

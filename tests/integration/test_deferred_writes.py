@@ -26,6 +26,7 @@ from coop.members.vault import Vault
 from coop.savings import record_deposit
 from coop.society import require_society
 from tests.conftest import BUSINESS_DATE
+from tests.helpers import QueriesSent
 
 KEYS = Vault(b"d" * 32)
 
@@ -351,25 +352,15 @@ def test_psycopg_s_own_preparing_would_drop_them_on_a_rollback(
 def _round_trips(monkeypatch: pytest.MonkeyPatch, db: Database, work: object) -> tuple[int, object]:
     """How many queries reached the server while `work` ran in a write transaction (its
     COMMIT, and what goes with it, not counted), and what `work` returned."""
-    import psycopg
-
-    sent = [0]
-    original = psycopg.Cursor.execute
-
-    def counted(self: object, *args: object, **kwargs: object) -> object:
-        sent[0] += 1
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+    sent = QueriesSent(monkeypatch)
 
     def spied(session: Session) -> object:
         require_society(session)  # the transaction begun; the society read, once a transaction
-        monkeypatch.setattr(psycopg.Cursor, "execute", counted)
-        try:
+        with sent.counting():
             return work(session)  # type: ignore[operator]
-        finally:
-            monkeypatch.setattr(psycopg.Cursor, "execute", original)
 
     result = db.write(spied)
-    return sent[0], result
+    return sent.n, result
 
 
 @pytest.mark.skipif("not __import__('tests.conftest').conftest.is_postgres()",

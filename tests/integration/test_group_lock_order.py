@@ -25,6 +25,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import bindparam, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 import coop.ledger.rows as ledger_rows
@@ -44,6 +45,7 @@ from coop.savings import (
     record_withdrawal,
 )
 from coop.tills.orm import till_table
+from tests.helpers import QueriesSent
 
 KEYS = Vault(secrets.token_bytes(32))
 PASSWORDS = auth.Passwords(memory_kib=1024, time_cost=1, parallelism=1)
@@ -214,8 +216,8 @@ def test_groups_posting_to_two_cash_accounts_in_opposite_order_do_not_deadlock(
 def test_negative_control_accounts_before_the_book_deadlock(
         pg: Database, clock: FixedClock, caplog: pytest.LogCaptureFixture,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    def accounts_first(raw, codes, key):  # type: ignore[no-untyped-def]
-        accounts = ledger_rows._lock_accounts(raw, sorted(set(codes)))
+    def accounts_first(raw, codes, key, **options):  # type: ignore[no-untyped-def]
+        accounts = ledger_rows._lock_accounts(raw, sorted(set(codes)), **options)
         return (accounts, *ledger_rows._lock_book(raw, key))
 
     caplog.set_level(logging.INFO, logger="coop.db")
@@ -229,15 +231,8 @@ def test_the_book_first_costs_a_withdrawal_no_round_trip(
     """A withdrawal locks the book and its accounts in one round trip before it checks her
     holds, as a deposit's post does, so it takes one round trip more than a deposit (the
     holds' read). With the book locked in a statement of its own it took two more."""
-    import psycopg
-
     code = _society(pg, clock)[0]
-    sent = [0]
-    original = psycopg.Cursor.execute
-
-    def counted(self: object, *args: object, **kwargs: object) -> object:
-        sent[0] += 1
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+    sent = QueriesSent(monkeypatch)
 
     def deposit(session: Session) -> None:
         read_deposit_ahead(session, code, CLERKS[0])
@@ -251,10 +246,62 @@ def test_the_book_first_costs_a_withdrawal_no_round_trip(
 
     pg.write(deposit)  # the statements prepared (PREPARE is a round trip, once)
     pg.write(withdrawal)
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
     trips = []
-    for work in (deposit, withdrawal):
-        before = sent[0]
-        pg.write(work)
-        trips.append(sent[0] - before)
+    with sent.counting():
+        for work in (deposit, withdrawal):
+            before = sent.n
+            pg.write(work)
+            trips.append(sent.n - before)
     assert trips[1] == trips[0] + 1, trips
+
+
+def _locked_elsewhere(pg: Database, sql: str, *params: object) -> bool:
+    """Whether another connection finds the row(s) `sql` selects locked (FOR UPDATE NOWAIT)."""
+    with pg.writer.connect() as other:
+        try:
+            other.exec_driver_sql(f"{sql} FOR UPDATE NOWAIT", params)
+        except OperationalError as exc:
+            assert "could not obtain lock" in str(exc)
+            return True
+        finally:
+            other.rollback()
+    return False
+
+
+def test_lock_balance_takes_the_book_and_the_account_in_one_round_trip(
+        pg: Database, clock: FixedClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`lock_balance` (a repayment from savings, a till's close, a write-off) locks the book,
+    then the account and its control account, in one round trip, as `post` does; it took two
+    with the book in a statement of its own. Its balance is the row's, and the rows stay
+    locked until the transaction ends."""
+    code = savings_account(_society(pg, clock)[0])
+    pg.write(lambda s: post(s, EntryDraft(date(2025, 1, 2), "in", kind="deposit", postings=(
+        debit("1000", 7_00), credit(code, 7_00))), clock=clock))
+    sent = QueriesSent(monkeypatch)
+    seen: dict[str, object] = {}
+
+    def work(session: Session) -> None:
+        queries.balance(session, code)  # the transaction begun
+        before = sent.n
+        with sent.counting():
+            seen["balance"] = ledger_service.lock_balance(session, code)
+        seen["trips"] = sent.n - before
+        seen["book"] = _locked_elsewhere(pg, "SELECT id FROM ledger_book WHERE id = 1")
+        seen["account"] = _locked_elsewhere(
+            pg, "SELECT id FROM ledger_account WHERE code = %s", code)
+        seen["control"] = _locked_elsewhere(
+            pg, "SELECT id FROM ledger_account WHERE code = %s", "2000")
+
+    pg.write(work)
+    assert seen == {"balance": 7_00, "trips": 1, "book": True, "account": True,
+                    "control": True}
+    assert not _locked_elsewhere(pg, "SELECT id FROM ledger_book WHERE id = 1")
+
+    # Negative control: the book in a statement of its own first is a round trip more
+    def book_alone(raw: ledger_rows._Raw, codes: object, key: str, **options: object) -> object:
+        ledger_rows._lock_book(raw, key)
+        return ledger_rows._lock_for_post(raw, codes, key, **options)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(ledger_service, "_lock_for_post", book_alone)
+    pg.write(work)
+    assert seen["trips"] == 2

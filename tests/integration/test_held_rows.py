@@ -33,6 +33,7 @@ from coop.ledger.verify import verify
 from coop.members import savings_account
 from coop.savings import read_deposit_ahead, record_deposit
 from tests.conftest import BUSINESS_DATE
+from tests.helpers import QueriesSent
 from tests.integration.test_deferred_writes import _draft, _member, post_undo_post
 
 
@@ -189,29 +190,21 @@ def test_a_group_s_later_deposit_takes_one_round_trip(
     """In a group the first deposit takes two round trips (its reads, then its locks); each
     later one takes one: its member's read, with the till's read and the lock of her account
     sent ahead, and nothing else (the book and the control and cash accounts held)."""
-    import psycopg
-
     codes = [_member(db, clock) for _ in range(4)]
-    sent = [0]
-    original = psycopg.Cursor.execute
-
-    def counted(self: object, *args: object, **kwargs: object) -> object:
-        sent[0] += 1
-        return original(self, *args, **kwargs)  # type: ignore[arg-type]
+    sent = QueriesSent(monkeypatch)
 
     def measured(work):  # type: ignore[no-untyped-def]
         def run(session: Session) -> tuple[int, object]:
-            before = sent[0]
+            before = sent.n
             result = work(session)
-            return sent[0] - before, result
+            return sent.n - before, result
         return run
 
     # one connection, its statements prepared by a first group (PREPARE is a round trip once)
     db.writer.pool.dispose()
     db.write_batch([_deposit(code, 1_00, clock) for code in codes[:2]])
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
-    outcomes = db.write_batch([measured(_deposit(code, 5_00, clock)) for code in codes])
-    monkeypatch.setattr(psycopg.Cursor, "execute", original)
+    with sent.counting():
+        outcomes = db.write_batch([measured(_deposit(code, 5_00, clock)) for code in codes])
     trips = [value[0] for _, value in outcomes]
     assert trips[1:] == [1, 1, 1], trips
     assert trips[0] >= 2
@@ -227,10 +220,9 @@ def test_a_group_s_later_deposit_takes_one_round_trip(
                                      clock=clock)
         return balances.balance_minor
 
-    monkeypatch.setattr(psycopg.Cursor, "execute", counted)
-    outcomes = db.write_batch([measured(_deposit(codes[1], 5_00, clock)),
-                               measured(other_clerk)])
-    monkeypatch.setattr(psycopg.Cursor, "execute", original)
+    with sent.counting():
+        outcomes = db.write_batch([measured(_deposit(codes[1], 5_00, clock)),
+                                   measured(other_clerk)])
     assert outcomes[1][1][0] == 2
     assert db.read(verify).ok
 

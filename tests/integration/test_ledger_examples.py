@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from coop.clock import FixedClock
 from coop.db import Database
-from coop.ledger import EntryDraft, close_through, credit, debit, post, reverse
+from coop.ledger import EntryDraft, close_through, credit, debit, lock_balance, post, reverse
 from coop.ledger import queries as q
 from coop.ledger.chart import CASH, FEES_AND_PENALTIES, SAVINGS
 from coop.ledger.model import (
@@ -71,6 +71,28 @@ def test_a_withdrawal_with_a_fee_is_one_entry_of_three_postings(
     assert db.read(lambda s: q.balance(s, FEES_AND_PENALTIES)) == 10_00
     tb = db.read(lambda s: q.trial_balance(s))
     assert tb.total_debit_minor == tb.total_credit_minor == 300_00
+
+
+def test_lock_balance_reads_the_locked_row_and_names_an_unknown_account(
+        db: Database, clock: FixedClock) -> None:
+    """`lock_balance` gives the balance by the account's normal side, the same inside a
+    transaction that has already posted to it; a control account may be locked (the safe's
+    cash, the savings total); an unknown account is refused on the field `account`."""
+    asha = open_savings(db, clock, "M-7Q4K2")
+    deposit(db, clock, asha, 150_00)
+
+    def work(session: object) -> tuple[int, ...]:
+        before = lock_balance(session, asha)  # type: ignore[arg-type]
+        post(session, EntryDraft(clock.today(), "out", kind="withdrawal",  # type: ignore[arg-type]
+                                 postings=(debit(asha, 40_00), credit(CASH, 40_00))),
+             clock=clock)
+        return (before, lock_balance(session, asha), lock_balance(session, SAVINGS),  # type: ignore[arg-type]
+                lock_balance(session, CASH))  # type: ignore[arg-type]
+
+    assert db.write(work) == (150_00, 110_00, 110_00, 110_00)
+    with pytest.raises(UnknownAccount) as refused:
+        db.write(lambda s: lock_balance(s, "2000:M-NOPE"))
+    assert refused.value.field == "account"
 
 
 @pytest.mark.parametrize(
