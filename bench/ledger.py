@@ -23,6 +23,7 @@ an opening-balance entry that funds the cash box from undistributed surplus.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sqlite3
 import statistics
@@ -41,9 +42,18 @@ sys.path.insert(0, str(ROOT))
 
 from coop import migrate  # noqa: E402
 from coop.clock import FixedClock  # noqa: E402
-from coop.db import Database  # noqa: E402
+from coop.db import Database, _sqlite_on_connect  # noqa: E402
 from coop.ledger import EntryDraft, PostingDraft, Side, open_account, post, post_many  # noqa: E402
 from coop.ledger import queries as q  # noqa: E402
+from coop.ledger.rows import (  # noqa: E402
+    _ACCOUNT_FIELDS,
+    _ADD_TO_ACCOUNT,
+    _BOOK_LOCK,
+    _INSERT_ENTRY,
+    _INSERT_POSTING,
+    _KEY_LOOKUP,
+    _MOVE_HEAD,
+)
 from coop.ledger.verify import verify  # noqa: E402
 from coop.society import init_society  # noqa: E402
 
@@ -232,6 +242,57 @@ def bench_plain_pg(url: str, path: Path, count: int, chunk: int = 500) -> float:
     return statistics.median(rates)
 
 
+def bench_same_sql_sqlite(path: Path, count: int, tmp: Path, chunk: int = 500) -> float:
+    """post()'s own statements with nothing else, through plain sqlite3 on a book set up as
+    the post() run's was (the same schema, indexes, constraints and pragmas): each entry's
+    BEGIN IMMEDIATE, the book's and the accounts' reads, the key's lookup, the entry, its
+    postings, the counters of its accounts and their control accounts, the chain head, the
+    COMMIT. No checks and no Python of the ledger's: the floor under post() on this machine.
+    The hash is a plain sha256 of the entry's number."""
+    db = fresh_database(None, "same-sql", tmp)
+    set_up(db, path)
+    db.dispose()
+    conn = sqlite3.connect(tmp / "same-sql.db", isolation_level=None)
+    _sqlite_on_connect(conn, None)  # type: ignore[arg-type]
+    accounts = {code: (account_id, parent_id) for account_id, code, parent_id
+                in conn.execute("SELECT id, code, parent_id FROM ledger_account")}
+    entry_id, prev_hash = conn.execute("SELECT head_seq, head_hash FROM ledger_book").fetchone()
+    lock = (f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE code IN ({{0}}) OR id IN "
+            "(SELECT parent_id FROM ledger_account WHERE code IN ({0})) ORDER BY id")
+    rates = []
+    entries = list(drafts(path, count))
+    for start in range(0, len(entries) - chunk + 1, chunk):
+        started = time.perf_counter()
+        for draft in entries[start : start + chunk]:
+            entry_id += 1
+            codes = sorted({p.account for p in draft.postings})
+            added: dict[int, list[int]] = {}
+            for p in draft.postings:
+                account_id, parent_id = accounts[p.account]
+                for touched in (account_id, *([parent_id] if parent_id else [])):
+                    sums = added.setdefault(touched, [0, 0])
+                    sums[p.side is Side.CREDIT] += p.amount_minor
+            entry_hash = hashlib.sha256(str(entry_id).encode()).hexdigest()
+            on = draft.value_date.isoformat()
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(_BOOK_LOCK).fetchone()
+            conn.execute(lock.format(", ".join("?" * len(codes))), [*codes, *codes]).fetchall()
+            conn.execute(_KEY_LOOKUP, [draft.idempotency_key]).fetchone()
+            conn.execute(_INSERT_ENTRY, (entry_id, on, "2025-12-31 00:00:00.000000", draft.kind,
+                                         draft.narration, "system", draft.idempotency_key,
+                                         None, prev_hash, entry_hash))
+            conn.executemany(_INSERT_POSTING, [
+                (entry_id, line, accounts[p.account][0], p.side.value, p.amount_minor, on)
+                for line, p in enumerate(draft.postings, start=1)])
+            conn.executemany(_ADD_TO_ACCOUNT, [(d, c, i) for i, (d, c) in added.items()])
+            conn.execute(_MOVE_HEAD, (entry_id, entry_hash))
+            conn.execute("COMMIT")
+            prev_hash = entry_hash
+        rates.append(rate(chunk, time.perf_counter() - started))
+    conn.close()
+    return statistics.median(rates)
+
+
 def postings(db: Database) -> int:
     return db.read(lambda s: s.execute(text("SELECT COUNT(*) FROM ledger_posting")).scalar_one())
 
@@ -276,6 +337,11 @@ def run(url: str | None, args: argparse.Namespace, tmp: Path) -> dict[str, float
     if url is None:
         results["plain_sqlite_per_s"] = bench_plain_sqlite(small, args.single, tmp)
         results["post_ratio_to_plain"] = results["post_per_s"] / results["plain_sqlite_per_s"]
+        results["same_sql_plain_per_s"] = bench_same_sql_sqlite(small, args.single, tmp)
+        results["same_sql_ratio_to_plain"] = (results["same_sql_plain_per_s"]
+                                              / results["plain_sqlite_per_s"])
+        results["post_ratio_to_same_sql"] = (results["post_per_s"]
+                                             / results["same_sql_plain_per_s"])
     else:
         results["plain_psycopg_per_s"] = bench_plain_pg(url, small, args.single)
         results["post_ratio_to_plain"] = results["post_per_s"] / results["plain_psycopg_per_s"]
