@@ -46,13 +46,13 @@ from coop.db import Database, _sqlite_on_connect  # noqa: E402
 from coop.ledger import EntryDraft, PostingDraft, Side, open_account, post, post_many  # noqa: E402
 from coop.ledger import queries as q  # noqa: E402
 from coop.ledger.rows import (  # noqa: E402
-    _ACCOUNT_FIELDS,
     _ADD_TO_ACCOUNT,
     _BOOK_LOCK,
     _INSERT_ENTRY,
     _INSERT_POSTING,
     _KEY_LOOKUP,
     _MOVE_HEAD,
+    sqlite_account_lock,
 )
 from coop.ledger.verify import verify  # noqa: E402
 from coop.society import init_society  # noqa: E402
@@ -257,8 +257,6 @@ def bench_same_sql_sqlite(path: Path, count: int, tmp: Path, chunk: int = 500) -
     accounts = {code: (account_id, parent_id) for account_id, code, parent_id
                 in conn.execute("SELECT id, code, parent_id FROM ledger_account")}
     entry_id, prev_hash = conn.execute("SELECT head_seq, head_hash FROM ledger_book").fetchone()
-    lock = (f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE code IN ({{0}}) OR id IN "
-            "(SELECT parent_id FROM ledger_account WHERE code IN ({0})) ORDER BY id")
     rates = []
     entries = list(drafts(path, count))
     for start in range(0, len(entries) - chunk + 1, chunk):
@@ -276,7 +274,7 @@ def bench_same_sql_sqlite(path: Path, count: int, tmp: Path, chunk: int = 500) -
             on = draft.value_date.isoformat()
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(_BOOK_LOCK).fetchone()
-            conn.execute(lock.format(", ".join("?" * len(codes))), [*codes, *codes]).fetchall()
+            conn.execute(*sqlite_account_lock(codes)).fetchall()
             conn.execute(_KEY_LOOKUP, [draft.idempotency_key]).fetchone()
             conn.execute(_INSERT_ENTRY, (entry_id, on, "2025-12-31 00:00:00.000000", draft.kind,
                                          draft.narration, "system", draft.idempotency_key,

@@ -271,11 +271,17 @@ def _account_lock(raw: _Raw, wanted: list[str]) -> tuple[str, list[str]]:
     code index first and the rows then fetched by primary key: `code IN (...) OR id IN
     (SELECT parent_id ...)` is planned there as a scan of the whole chart (0.5 ms at 3,000
     accounts, growing with the members), where SQLite answers the OR from its two indexes."""
-    marks = ", ".join("?" * len(wanted))
     if raw.pg:
+        marks = ", ".join("?" * len(wanted))
         return (f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE id = ANY(ARRAY("
                 f"SELECT unnest(ARRAY[id, parent_id]) FROM ledger_account WHERE code IN "
                 f"({marks}))) ORDER BY id{raw.for_update}", wanted)
+    return sqlite_account_lock(wanted)
+
+
+def sqlite_account_lock(wanted: list[str]) -> tuple[str, list[str]]:
+    """SQLite's form of `_account_lock` (its writer's BEGIN IMMEDIATE is the lock)."""
+    marks = ", ".join("?" * len(wanted))
     return (f"SELECT {_ACCOUNT_FIELDS} FROM ledger_account WHERE code IN ({marks}) OR id IN "
             f"(SELECT parent_id FROM ledger_account WHERE code IN ({marks})) "
             f"ORDER BY id", [*wanted, *wanted])

@@ -195,12 +195,8 @@ def lock_balance(session: Session, code: str) -> int:
     transaction and return its balance (signed by its normal side). A service that checks
     more than the ledger does (a savings account's holds) checks against this locked figure,
     then posts, in the same transaction."""
-    # the book, then the account with its control account, as `post` takes them (on
-    # PostgreSQL in one round trip); a control account may be locked, as the safe's cash is
-    accounts, _, _ = _lock_for_post(_Raw(session), [code], "", field="account", posting=False)
-    locked = accounts[code]
-    return signed_balance(locked.normal_side, debits_minor=locked.debits_minor,
-                          credits_minor=locked.credits_minor)
+    # a control account may be locked, as the safe's cash is
+    return _locked_balances(session, [code], field="account", posting=False)[code]
 
 
 def lock_balances(session: Session, codes: Iterable[str]) -> dict[str, int]:
@@ -210,8 +206,14 @@ def lock_balances(session: Session, codes: Iterable[str]) -> dict[str, int]:
     entry's accounts this way first: locking one alone (`lock_balance`) and the rest in
     `post` took them out of order, and on PostgreSQL a withdrawal then deadlocked with a
     deposit to the same member (Dr cash first, then her savings) until its reruns ran out."""
-    named = list(codes)
-    accounts, _, _ = _lock_for_post(_Raw(session), named, "")  # one round trip, as post's
+    return _locked_balances(session, list(codes))
+
+
+def _locked_balances(session: Session, named: list[str], *, field: str = "postings",
+                     posting: bool = True) -> dict[str, int]:
+    """The book, then `named` with their control accounts, locked as `post` takes them (on
+    PostgreSQL in one round trip), and each named account's balance."""
+    accounts, _, _ = _lock_for_post(_Raw(session), named, "", field=field, posting=posting)
     return {code: signed_balance(accounts[code].normal_side,
                                  debits_minor=accounts[code].debits_minor,
                                  credits_minor=accounts[code].credits_minor)
